@@ -1,0 +1,1 @@
+-- Write the next migration here; `npm run dev` applies it on save.

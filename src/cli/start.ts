@@ -1,0 +1,58 @@
+/** `npm start`: the server, the migrated database and fresh generated code, then a summary. */
+import { migrate } from 'graphile-migrate';
+import { codegen } from '../codegen/codegen.js';
+import { describeDatabase } from '../server/connection-string.js';
+import { connect, ensureDatabase, resolveTarget } from '../server/resolve.js';
+import { quietLogger } from '../migrations/logger.js';
+import { migrateSettings } from '../migrations/settings.js';
+import { runCommand } from './run-command.js';
+
+runCommand(async () => {
+  const started = Date.now();
+  const { server, database } = await resolveTarget();
+  await ensureDatabase(server, database);
+  const before = await appliedMigrations(server, database);
+  await migrate({ ...migrateSettings(server, database), logger: quietLogger });
+  const after = await appliedMigrations(server, database);
+  const generated = await codegen(server);
+  const { tables, views } = await countRelations(server, database);
+
+  console.log(
+    [
+      `precog-db ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `  server      ${server.origin}`,
+      `  database    ${describeDatabase(server, database)}`,
+      `  migrations  ${after.length} applied (${after.length - before.length} new this run), latest ${after.at(-1) ?? 'none'}`,
+      `  schema      ${tables} tables, ${views} views`,
+      `  generated   ${generated.queries} query functions in ${generated.files} files (${generated.changed.length} changed)`,
+    ].join('\n'),
+  );
+});
+
+async function appliedMigrations(server: Parameters<typeof connect>[0], database: string): Promise<string[]> {
+  const client = await connect(server, database);
+  try {
+    const { rows } = await client.query<{ filename: string }>(
+      `SELECT filename FROM graphile_migrate.migrations ORDER BY filename`,
+    );
+    return rows.map((row) => row.filename);
+  } catch {
+    return []; // graphile-migrate has not created its schema yet: nothing applied
+  } finally {
+    await client.end();
+  }
+}
+
+async function countRelations(server: Parameters<typeof connect>[0], database: string) {
+  const client = await connect(server, database);
+  try {
+    const { rows } = await client.query<{ tables: number; views: number }>(
+      `SELECT count(*) FILTER (WHERE relkind IN ('r', 'p'))::int AS tables,
+              count(*) FILTER (WHERE relkind = 'v')::int AS views
+         FROM pg_class WHERE relnamespace = 'public'::regnamespace`,
+    );
+    return rows[0]!;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * sql/ → generated/: build a database from the migrations alone, infer every query's types
+ * there, and write the modules. All or nothing: one invalid query and nothing is written.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServerTarget } from '../server/connection-string.js';
+import { connect } from '../server/resolve.js';
+import { PROJECT_ROOT } from '../server/embedded.js';
+import { freshDatabase } from '../migrations/fresh-database.js';
+import { emitEnums, emitIndex, emitModule, type DatabaseEnum } from './emit.js';
+import { inferTypes } from './infer.js';
+import { loadSqlFiles } from './load-queries.js';
+import { CodegenError } from './problems.js';
+
+export const GENERATED_DIR = join(PROJECT_ROOT, 'generated');
+export const CODEGEN_DATABASE = 'precog_codegen';
+
+export interface CodegenOptions {
+  /** Where to write; `npm run check` writes to a scratch folder and compares. */
+  outDir?: string;
+  /** Reuse the codegen database as it is (the dev loop, after a query-only change). */
+  reuseDatabase?: boolean;
+  /** Database to build and infer against. */
+  database?: string;
+}
+
+export interface CodegenResult {
+  files: number;
+  queries: number;
+  /** Files written because their content changed (or removed because their source is gone). */
+  changed: string[];
+}
+
+export async function codegen(server: ServerTarget, options: CodegenOptions = {}): Promise<CodegenResult> {
+  const outDir = options.outDir ?? GENERATED_DIR;
+  const database = options.database ?? CODEGEN_DATABASE;
+  if (!options.reuseDatabase) await freshDatabase(server, database, { includeCurrent: true });
+
+  const loaded = loadSqlFiles();
+  if (loaded.problems.length) throw new CodegenError(loaded.problems);
+  const inferred = await inferTypes(server, database, loaded.files);
+  const problems = [...inferred.problems];
+  const outputs = new Map<string, string>();
+  outputs.set('enums.ts', emitEnums(await databaseEnums(server, database)));
+  for (const file of inferred.files) outputs.set(`${file.module}.ts`, emitModule(file, problems));
+  outputs.set('index.ts', emitIndex(inferred.files));
+  if (problems.length) throw new CodegenError(problems);
+
+  return { ...writeOutputs(outDir, outputs), files: outputs.size, queries: inferred.files.reduce((n, f) => n + f.queries.length, 0) };
+}
+
+/** Writes only what changed (watchers and editors see no churn) and removes stale modules. */
+function writeOutputs(outDir: string, outputs: Map<string, string>): { changed: string[] } {
+  mkdirSync(outDir, { recursive: true });
+  const changed: string[] = [];
+  for (const [name, content] of outputs) {
+    const path = join(outDir, name);
+    if (existsSync(path) && readFileSync(path, 'utf8') === content) continue;
+    writeFileSync(path, content);
+    changed.push(name);
+  }
+  for (const name of readdirSync(outDir)) {
+    if (name.endsWith('.ts') && !outputs.has(name)) {
+      rmSync(join(outDir, name));
+      changed.push(name);
+    }
+  }
+  return { changed };
+}
+
+async function databaseEnums(server: ServerTarget, database: string): Promise<DatabaseEnum[]> {
+  const client = await connect(server, database);
+  try {
+    const { rows } = await client.query<DatabaseEnum>(
+      `SELECT t.typname AS name, array_agg(e.enumlabel ORDER BY e.enumsortorder) AS values
+         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+        WHERE t.typnamespace = 'public'::regnamespace
+        GROUP BY t.typname ORDER BY t.typname`,
+    );
+    return rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Databases built from the migrations alone, never from a developer's database, so that drift
+ * there cannot leak into generated types, snapshots or tests.
+ *
+ * Committed migrations are applied once into a template database named after their hash;
+ * every fresh database is a copy of it (CREATE DATABASE ... TEMPLATE, a file copy: fast).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { migrate, watch } from 'graphile-migrate';
+// graphile-migrate keeps idle pools for 200 ms and exits the process if one of their connections
+// is terminated; release them before renaming or dropping a database they were connected to.
+import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
+import pg from 'pg';
+import type { ServerTarget } from '../server/connection-string.js';
+import { connect, ensureDatabase } from '../server/resolve.js';
+import { quietLogger } from './logger.js';
+import { COMMITTED_DIR, CURRENT_MIGRATION, migrateSettings } from './settings.js';
+
+const TEMPLATE_PREFIX = 'precog_template_';
+
+export interface FreshDatabaseOptions {
+  /** Also apply migrations/current.sql (the migration being written). */
+  includeCurrent?: boolean;
+}
+
+/** Drops `name` if it exists and recreates it, migrated from nothing. */
+export async function freshDatabase(server: ServerTarget, name: string, options: FreshDatabaseOptions = {}): Promise<void> {
+  const template = await migratedTemplate(server);
+  await cloneDatabase(server, template, name);
+  if (options.includeCurrent && hasCurrentMigration()) {
+    await watch({ ...migrateSettings(server, name), logger: quietLogger }, true);
+  }
+}
+
+/** The name of an up-to-date template of the committed migrations, building it if needed. */
+export async function migratedTemplate(server: ServerTarget): Promise<string> {
+  const name = TEMPLATE_PREFIX + committedHash();
+  const admin = await connect(server, 'postgres');
+  try {
+    const { rows } = await admin.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY datname',
+      [`${TEMPLATE_PREFIX}%`],
+    );
+    if (rows.some((row) => row.datname === name)) return name;
+    // Built under a scratch name and renamed, so a concurrent reader never sees a half-migrated template.
+    const scratch = `${name}_${process.pid}`;
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)}`);
+    await ensureDatabase(server, scratch);
+    await migrate({ ...migrateSettings(server, scratch), logger: quietLogger });
+    await releaseConnections(admin, scratch);
+    await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(scratch)} RENAME TO ${pg.escapeIdentifier(name)}`).catch(
+      async (error: { code?: string }) => {
+        // 42P04: another process finished the same template first; ours is redundant.
+        if (error.code !== '42P04') throw error;
+        await admin.query(`DROP DATABASE ${pg.escapeIdentifier(scratch)}`);
+      },
+    );
+    // Templates of older migration sets are never used again.
+    for (const { datname } of rows) {
+      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    }
+    return name;
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function cloneDatabase(server: ServerTarget, template: string, name: string): Promise<void> {
+  const admin = await connect(server, 'postgres');
+  try {
+    await releaseConnections(admin, name);
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function dropDatabase(server: ServerTarget, name: string): Promise<void> {
+  const admin = await connect(server, 'postgres');
+  try {
+    await releaseConnections(admin, name);
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Closes graphile-migrate's idle pools and waits (briefly) until `database` has no sessions. */
+async function releaseConnections(admin: pg.Client, database: string): Promise<void> {
+  clearAllPools();
+  for (let attempt = 0; attempt < 25; attempt++) {
+    const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database]);
+    if (rows[0]!.n === 0) return;
+    await sleep(20);
+  }
+}
+
+/** Hash of every committed migration file: a new or edited migration means a new template. */
+function committedHash(): string {
+  const hash = createHash('sha256');
+  if (existsSync(COMMITTED_DIR)) {
+    for (const file of readdirSync(COMMITTED_DIR).sort()) {
+      hash.update(file).update(readFileSync(join(COMMITTED_DIR, file)));
+    }
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+function hasCurrentMigration(): boolean {
+  if (!existsSync(CURRENT_MIGRATION)) return false;
+  const sql = readFileSync(CURRENT_MIGRATION, 'utf8').replace(/--.*$/gm, '').trim();
+  return sql.length > 0;
+}

@@ -1,0 +1,139 @@
+/**
+ * PostgreSQL errors mapped to typed errors that name the rule, the table and the offending value,
+ * so callers can tell a refused trade from a lost connection without parsing messages.
+ */
+import { redact } from '../server/connection-string.js';
+
+interface QueryContext {
+  name: string;
+  file: string;
+}
+
+/** The fields node-postgres copies from the server's error report. */
+interface PgErrorFields {
+  code?: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
+  detail?: string;
+  hint?: string;
+}
+
+/** Base class: every error raised while running a generated query. */
+export class DatabaseError extends Error {
+  override readonly name: string = 'DatabaseError';
+  readonly code: string | undefined;
+  readonly table: string | undefined;
+  readonly query: string;
+  constructor(message: string, fields: PgErrorFields, context: QueryContext, options?: ErrorOptions) {
+    super(message, options);
+    this.code = fields.code;
+    this.table = fields.table;
+    this.query = context.name;
+  }
+}
+
+/** A constraint refused the row: CHECK, NOT NULL, UNIQUE, FOREIGN KEY, or an invalid enum value. */
+export class ConstraintViolationError extends DatabaseError {
+  override readonly name = 'ConstraintViolationError';
+  constructor(
+    readonly rule: string,
+    readonly column: string | undefined,
+    readonly value: string | undefined,
+    message: string,
+    fields: PgErrorFields,
+    context: QueryContext,
+    options?: ErrorOptions,
+  ) {
+    super(message, fields, context, options);
+  }
+}
+
+/**
+ * One of precog-db's own rules (environment isolation, append-only history), raised by a
+ * trigger or policy with SQLSTATE class P0 or 42501 and a message that names the rule.
+ */
+export class EnvironmentRuleError extends DatabaseError {
+  override readonly name = 'EnvironmentRuleError';
+  constructor(
+    readonly rule: string,
+    message: string,
+    fields: PgErrorFields,
+    context: QueryContext,
+    options?: ErrorOptions,
+  ) {
+    super(message, fields, context, options);
+  }
+}
+
+/** Two writers collided (serialization failure or deadlock): the whole transaction may be retried. */
+export class RetryableConflictError extends DatabaseError {
+  override readonly name = 'RetryableConflictError';
+}
+
+/** The server could not be reached, or the connection dropped mid-query. Nothing was committed by this call. */
+export class ConnectionLostError extends DatabaseError {
+  override readonly name = 'ConnectionLostError';
+}
+
+const CONSTRAINT_CODES: Record<string, string> = {
+  '23502': 'not-null',
+  '23503': 'foreign-key',
+  '23505': 'unique',
+  '23514': 'check',
+  '22P02': 'invalid-value',
+  '22003': 'out-of-range',
+  '22001': 'too-long',
+};
+
+export function toDatabaseError(error: unknown, context: QueryContext): Error {
+  if (error instanceof DatabaseError) return error;
+  const fields = (error ?? {}) as PgErrorFields & { message?: string };
+  const code = fields.code;
+  const where = `${context.name} (${context.file})`;
+  const reason = redact(fields.message ?? String(error));
+  const detail = fields.detail ? ` ${redact(fields.detail)}` : '';
+  const options = { cause: error };
+
+  if (code && CONSTRAINT_CODES[code]) {
+    const rule = fields.constraint ?? CONSTRAINT_CODES[code]!;
+    const value = offendingValue(fields.detail);
+    const target = [fields.table, fields.column].filter(Boolean).join('.');
+    return new ConstraintViolationError(
+      rule,
+      fields.column,
+      value,
+      `${where} refused by ${rule}${target ? ` on ${target}` : ''}: ${reason}.${detail}`,
+      fields,
+      context,
+      options,
+    );
+  }
+  if (code && (code.startsWith('P0') || code === '42501')) {
+    const rule = /\[(.+?)\]/.exec(reason)?.[1] ?? fields.constraint ?? code;
+    return new EnvironmentRuleError(rule, `${where} broke the rule ${rule}: ${reason}.${detail}`, fields, context, options);
+  }
+  if (code === '40001' || code === '40P01') {
+    return new RetryableConflictError(`${where} collided with a concurrent transaction: ${reason}. Retry the transaction.`, fields, context, options);
+  }
+  if (isConnectionFailure(code, reason)) {
+    return new ConnectionLostError(
+      `${where} lost its connection to PostgreSQL: ${reason}. The statement did not commit; retry once the server is back.`,
+      fields,
+      context,
+      options,
+    );
+  }
+  if (!code) return error instanceof Error ? error : new Error(reason);
+  return new DatabaseError(`${where} failed: ${reason}.${detail}`, fields, context, options);
+}
+
+function isConnectionFailure(code: string | undefined, message: string): boolean {
+  if (code) return code.startsWith('08') || code.startsWith('57P') || /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT)$/.test(code);
+  return /connection terminated|connection (?:is )?(?:closed|ended)|not queryable/i.test(message);
+}
+
+/** "Key (ticker)=(ABC) already exists." → "ABC"; "Failing row contains (...)" is left out: too long. */
+function offendingValue(detail: string | undefined): string | undefined {
+  return detail ? /\)=\((.*)\)/.exec(detail)?.[1] : undefined;
+}

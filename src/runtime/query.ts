@@ -1,0 +1,69 @@
+/**
+ * The runtime half of a generated query: interpolate parameters with pgtyped's preprocessor,
+ * encode them with the codecs, run on any connection, decode the rows.
+ */
+import { processSQLQueryIR } from '@pgtyped/runtime';
+import type { QueryConfig, QueryResultRow } from 'pg';
+import { encodeParam, pgTypes } from './codecs.js';
+import { toDatabaseError } from './database-errors.js';
+
+/**
+ * Anything that runs a query: a pg Pool, Client, or a client inside a transaction.
+ * Code depends on this, not on pg, so tests can hand it a client in a rolled-back transaction.
+ */
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(config: QueryConfig): Promise<{ rows: R[] }>;
+}
+
+/** What the code generator knows about one query, emitted into generated/. */
+export interface QueryDefinition {
+  /** verbNoun, as written after @name in sql/. */
+  name: string;
+  /** The sql/ file the query comes from, for error messages. */
+  file: string;
+  /** pgtyped's intermediate representation of the statement and its parameters. */
+  ir: Parameters<typeof processSQLQueryIR>[0];
+  /** Name and PostgreSQL type of each bound parameter, by position ($1 is index 0). */
+  params: { name: string; type: string }[];
+  /** Result columns whose alias carries a pgtyped nullability hint ("col!"), mapped to their names. */
+  renamedColumns: Record<string, string>;
+}
+
+export interface Query<Params, Result> extends QueryDefinition {
+  run(params: Params, db: Queryable): Promise<Result[]>;
+  /** Phantom members: let type-level code read the parameter and result types. */
+  readonly __params?: Params;
+  readonly __result?: Result;
+}
+
+export function defineQuery<Params, Result>(definition: QueryDefinition): Query<Params, Result> {
+  return {
+    ...definition,
+    async run(params, db) {
+      const { query, bindings } = processSQLQueryIR(definition.ir, (params ?? {}) as never);
+      const values = bindings.map((value, index) => {
+        const param = definition.params[index];
+        return encodeParam(param?.type ?? 'unknown', value, `${definition.name}: ${param?.name ?? `$${index + 1}`}`);
+      });
+      let rows: QueryResultRow[];
+      try {
+        ({ rows } = await db.query({ text: query, values, types: pgTypes }));
+      } catch (error) {
+        throw toDatabaseError(error, definition);
+      }
+      return renameColumns(rows, definition.renamedColumns) as Result[];
+    },
+  };
+}
+
+function renameColumns(rows: QueryResultRow[], renamed: Record<string, string>): QueryResultRow[] {
+  const entries = Object.entries(renamed);
+  if (entries.length === 0) return rows;
+  for (const row of rows) {
+    for (const [from, to] of entries) {
+      row[to] = row[from];
+      delete row[from];
+    }
+  }
+  return rows;
+}

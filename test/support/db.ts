@@ -1,0 +1,49 @@
+/** Database helpers for tests, named after the isolation they give. */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { cloneDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
+import type { ServerTarget } from '../../src/server/connection-string.js';
+
+export function testServer(): ServerTarget {
+  return inject('server');
+}
+
+export function poolFor(database: string, server: ServerTarget = testServer(), max = 10): pg.Pool {
+  const { host, port, user, password } = server;
+  return new pg.Pool({ host, port, user, password, database, max });
+}
+
+/**
+ * Runs `body` in a transaction on the shared test database and rolls it back: nothing a test
+ * writes is seen by another, and tests run in any order.
+ */
+export async function withRollback<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const pool = poolFor(inject('shared'), testServer(), 1);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    return await body(client);
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
+    await pool.end();
+  }
+}
+
+/**
+ * A database of its own, cloned from the migrated template, for tests that must commit
+ * (concurrency, roles, faults). Dropped afterwards.
+ */
+export async function withFreshDatabase<T>(body: (database: string, pool: pg.Pool) => Promise<T>): Promise<T> {
+  const server = testServer();
+  const database = `precog_test_${randomBytes(4).toString('hex')}`;
+  await cloneDatabase(server, inject('template'), database);
+  const pool = poolFor(database, server);
+  try {
+    return await body(database, pool);
+  } finally {
+    await pool.end();
+    await dropDatabase(server, database);
+  }
+}
