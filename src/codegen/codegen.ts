@@ -7,21 +7,20 @@ import { join } from 'node:path';
 import type { ServerTarget } from '../server/connection-string.js';
 import { connect } from '../server/resolve.js';
 import { PROJECT_ROOT } from '../server/embedded.js';
-import { freshDatabase } from '../migrations/fresh-database.js';
+import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
 import { emitEnums, emitIndex, emitModule, type DatabaseEnum } from './emit.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
 import { CodegenError } from './problems.js';
 
 export const GENERATED_DIR = join(PROJECT_ROOT, 'generated');
-export const CODEGEN_DATABASE = 'precog_codegen';
 
 export interface CodegenOptions {
   /** Where to write; `npm run check` writes to a scratch folder and compares. */
   outDir?: string;
   /** Reuse the codegen database as it is (the dev loop, after a query-only change). */
   reuseDatabase?: boolean;
-  /** Database to build and infer against. */
+  /** Database to build and infer against; by default a scratch one, dropped afterwards. */
   database?: string;
 }
 
@@ -34,9 +33,17 @@ export interface CodegenResult {
 
 export async function codegen(server: ServerTarget, options: CodegenOptions = {}): Promise<CodegenResult> {
   const outDir = options.outDir ?? GENERATED_DIR;
-  const database = options.database ?? CODEGEN_DATABASE;
+  // Per process by default: concurrent codegen runs (a check beside a dev loop) must not share it.
+  const database = options.database ?? `precog_codegen_${process.pid}`;
   if (!options.reuseDatabase) await freshDatabase(server, database, { includeCurrent: true });
+  try {
+    return await generate(server, database, outDir);
+  } finally {
+    if (!options.database) await dropDatabase(server, database);
+  }
+}
 
+async function generate(server: ServerTarget, database: string, outDir: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles();
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
   const inferred = await inferTypes(server, database, loaded.files);
@@ -73,7 +80,7 @@ async function databaseEnums(server: ServerTarget, database: string): Promise<Da
   const client = await connect(server, database);
   try {
     const { rows } = await client.query<DatabaseEnum>(
-      `SELECT t.typname AS name, array_agg(e.enumlabel ORDER BY e.enumsortorder) AS values
+      `SELECT t.typname AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS values
          FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
         WHERE t.typnamespace = 'public'::regnamespace
         GROUP BY t.typname ORDER BY t.typname`,

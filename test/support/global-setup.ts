@@ -10,8 +10,9 @@ import type { ServerTarget } from '../../src/server/connection-string.js';
 import { resolveTarget } from '../../src/server/resolve.js';
 import { startContainer } from './container.js';
 
-export const TEMPLATE = 'precog_test_template';
-export const SHARED = 'precog_test';
+// Per run, so that two test runs on one server (two terminals, two clones) never share a database.
+const TEMPLATE = `precog_test_template_${process.pid}`;
+const SHARED = `precog_test_${process.pid}`;
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -32,5 +33,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     if (container) return container.stop();
     await dropDatabase(server, SHARED);
+    await dropDatabase(server, TEMPLATE);
   };
 }
