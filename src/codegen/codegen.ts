@@ -20,6 +20,8 @@ export interface CodegenOptions {
   outDir?: string;
   /** Reuse the codegen database as it is (the dev loop, after a query-only change). */
   reuseDatabase?: boolean;
+  /** Where the queries are; tests point it at fixtures. */
+  sqlDir?: string;
   /** Database to build and infer against; by default a scratch one, dropped afterwards. */
   database?: string;
 }
@@ -37,14 +39,14 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
   const database = options.database ?? `precog_codegen_${process.pid}`;
   if (!options.reuseDatabase) await freshDatabase(server, database, { includeCurrent: true });
   try {
-    return await generate(server, database, outDir);
+    return await generate(server, database, outDir, options.sqlDir);
   } finally {
     if (!options.database) await dropDatabase(server, database);
   }
 }
 
-async function generate(server: ServerTarget, database: string, outDir: string): Promise<CodegenResult> {
-  const loaded = loadSqlFiles();
+async function generate(server: ServerTarget, database: string, outDir: string, sqlDir?: string): Promise<CodegenResult> {
+  const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
   const inferred = await inferTypes(server, database, loaded.files);
   const problems = [...inferred.problems];

@@ -1,0 +1,25 @@
+/**
+ * `npm run check`: what CI refuses to land. Type-checks the project, verifies that committed
+ * migrations were not edited, and that generated/ is exactly what the code generator produces.
+ * Every problem is reported at once, each with the command that fixes it.
+ */
+import { spawnSync } from 'node:child_process';
+import { generatedDriftProblems } from '../check/generated-drift.js';
+import { migrationHistoryProblems } from '../check/migration-history.js';
+import { PROJECT_ROOT } from '../server/embedded.js';
+import { resolveTarget } from '../server/resolve.js';
+import { runCommand } from './run-command.js';
+
+runCommand(async () => {
+  const problems: string[] = [];
+  const tsc = spawnSync('npx', ['tsc', '--noEmit', '--pretty', 'false'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+  if (tsc.status !== 0) problems.push(`TypeScript does not compile (npx tsc --noEmit):\n${tsc.stdout}${tsc.stderr}`.trim());
+  problems.push(...(await migrationHistoryProblems()));
+  const { server } = await resolveTarget();
+  problems.push(...(await generatedDriftProblems(server)));
+
+  if (problems.length) {
+    throw new Error(`npm run check found ${problems.length} problem(s):\n\n${problems.map((p) => `- ${p}`).join('\n\n')}`);
+  }
+  console.log('check passed: types compile, committed migrations intact, generated/ up to date.');
+});
