@@ -22,12 +22,21 @@ export interface QueryDefinition {
   /** The sql/ file the query comes from, for error messages. */
   file: string;
   /** pgtyped's intermediate representation of the statement and its parameters. */
-  ir: Parameters<typeof processSQLQueryIR>[0];
+  ir: GeneratedIR;
   /** Name and PostgreSQL type of each bound parameter, by position ($1 is index 0). */
   params: { name: string; type: string }[];
   /** Result columns whose alias carries a pgtyped nullability hint ("col!"), mapped to their names. */
   renamedColumns: Record<string, string>;
 }
+
+/** pgtyped's SQLQueryIR as generated code holds it: JSON, so its enum fields are plain strings. */
+export interface GeneratedIR {
+  statement: string;
+  usedParamSet: Record<string, true>;
+  params: { name: string; required: boolean; transform: { type: string }; locs: { a: number; b: number }[] }[];
+}
+
+type PgtypedIR = Parameters<typeof processSQLQueryIR>[0];
 
 export interface Query<Params, Result> extends QueryDefinition {
   run(params: Params, db: Queryable): Promise<Result[]>;
@@ -40,7 +49,7 @@ export function defineQuery<Params, Result>(definition: QueryDefinition): Query<
   return {
     ...definition,
     async run(params, db) {
-      const { query, bindings } = processSQLQueryIR(definition.ir, (params ?? {}) as never);
+      const { query, bindings } = processSQLQueryIR(definition.ir as PgtypedIR, (params ?? {}) as never);
       const values = bindings.map((value, index) => {
         const param = definition.params[index];
         return encodeParam(param?.type ?? 'unknown', value, `${definition.name}: ${param?.name ?? `$${index + 1}`}`);
