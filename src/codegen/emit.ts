@@ -119,7 +119,10 @@ function resolveType(type: MappableType | undefined, scope: 'param' | 'result', 
     if (codec) return codec[scope];
     if (type.startsWith('_')) {
       const element = resolveType(type.slice(1), scope, usedEnums);
-      return element ? `(${element})[]` : undefined;
+      // PostgreSQL cannot say whether an array's elements may be null: a parameter array
+      // accepts nulls (a bulk insert's nullable column), the column's constraints decide.
+      if (!element) return undefined;
+      return scope === 'param' ? `(${element} | null)[]` : `(${element})[]`;
     }
     return undefined;
   }
