@@ -1,9 +1,11 @@
 /**
  * `npm run check`: what CI refuses to land. Type-checks the project, verifies that committed
- * migrations were not edited, and that generated/ is exactly what the code generator produces.
+ * migrations were not edited, that no code outside src/ forges a branded type, and that
+ * generated/ is exactly what the code generator produces.
  * Every problem is reported at once, each with the command that fixes it.
  */
 import { spawnSync } from 'node:child_process';
+import { brandCastProblems } from '../check/brand-casts.js';
 import { generatedDriftProblems } from '../check/generated-drift.js';
 import { migrationHistoryProblems } from '../check/migration-history.js';
 import { PROJECT_ROOT } from '../server/embedded.js';
@@ -15,11 +17,12 @@ runCommand(async () => {
   const tsc = spawnSync('npx', ['tsc', '--noEmit', '--pretty', 'false'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
   if (tsc.status !== 0) problems.push(`TypeScript does not compile (npx tsc --noEmit):\n${tsc.stdout}${tsc.stderr}`.trim());
   problems.push(...(await migrationHistoryProblems()));
+  problems.push(...brandCastProblems());
   const { server } = await resolveTarget();
   problems.push(...(await generatedDriftProblems(server)));
 
   if (problems.length) {
     throw new Error(`npm run check found ${problems.length} problem(s):\n\n${problems.map((p) => `- ${p}`).join('\n\n')}`);
   }
-  console.log('check passed: types compile, committed migrations intact, generated/ up to date.');
+  console.log('check passed: types compile, committed migrations intact, no forged brands, generated/ up to date.');
 });

@@ -96,10 +96,16 @@ function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, p
   const definition = {
     name: query.name,
     file: file.path,
-    ir: query.ir,
     params: runtimeParams,
     renamedColumns,
+    ...(query.crossEnvironment && { crossEnvironment: query.crossEnvironment }),
+    ir: query.ir,
   };
+  const idKind = ID_KINDS[file.module];
+  const environments = query.crossEnvironment?.environments.map((name) => JSON.stringify(name)).join(' | ');
+  const generics = [`${typeName}Params`, `${typeName}Result`];
+  if (idKind || environments) generics.push(idKind ? JSON.stringify(idKind) : 'never');
+  if (environments) generics.push(environments);
   return [
     `/** Parameters of \`${query.name}\` (${file.path}). */`,
     paramFields.length ? `export interface ${typeName}Params {\n${paramFields.join('\n')}\n}` : `export type ${typeName}Params = void;`,
@@ -107,10 +113,16 @@ function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, p
     `/** One row returned by \`${query.name}\`. */`,
     resultFields.length ? `export interface ${typeName}Result {\n${resultFields.join('\n')}\n}` : `export type ${typeName}Result = void;`,
     '',
-    `export const ${query.name} = defineQuery<${typeName}Params, ${typeName}Result>(${JSON.stringify(definition, null, 2)});`,
+    `export const ${query.name} = defineQuery<${generics.join(', ')}>(${JSON.stringify(definition, null, 2)});`,
     '',
   ].join('\n');
 }
+
+/**
+ * What a bare `id` identifies in each module's queries: the scope brands it as that kind of id
+ * of the scope's environment (`position_id`, `position_key` and `trade_id` are branded by name).
+ */
+const ID_KINDS: Record<string, string> = { positions: 'position', trades: 'trade' };
 
 function resolveType(type: MappableType | undefined, scope: 'param' | 'result', usedEnums: Set<string>): string | undefined {
   if (type === undefined) return undefined;

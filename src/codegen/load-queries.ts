@@ -20,7 +20,11 @@ export interface LoadedQuery {
   name: string;
   ast: SQLQueryAST;
   ir: SQLQueryIR;
+  /** From `-- cross-environment: <reason>` in the query's block: it reads several environments on purpose. */
+  crossEnvironment?: { reason: string; environments: string[] };
 }
+
+const ENVIRONMENTS = ['live', 'paper', 'backtest'];
 
 const QUERY_NAME = /^[a-z][a-zA-Z0-9]*$/;
 
@@ -38,8 +42,12 @@ export function loadSqlFiles(dir = SQL_DIR): { files: SqlFile[]; problems: Codeg
       problems.push({ path, query: undefined, message: event.message.text, ...locate(text, event.location?.a ?? 0) });
     }
     const loaded: LoadedQuery[] = [];
+    let blockStart = 0;
     for (const ast of queries) {
       const at = locate(text, ast.statement.loc.a);
+      // The query's block: from the end of the previous statement to the end of this one.
+      const block = text.slice(blockStart, ast.statement.loc.b + 1);
+      blockStart = ast.statement.loc.b + 1;
       if (!QUERY_NAME.test(ast.name)) {
         problems.push({ path, query: ast.name, message: 'query names are verbNoun in camelCase, e.g. getTradeById', ...at });
       } else if (seen.has(ast.name)) {
@@ -55,9 +63,26 @@ export function loadSqlFiles(dir = SQL_DIR): { files: SqlFile[]; problems: Codeg
           ...at,
         });
       }
-      loaded.push({ name: ast.name, ast, ir: queryASTToIR(ast) });
+      const crossEnvironment = crossEnvironmentAnnotation(block);
+      const unknown = crossEnvironment?.environments.filter((environment) => !ENVIRONMENTS.includes(environment));
+      if (unknown?.length) {
+        problems.push({ path, query: ast.name, message: `-- environments: names unknown environments ${unknown.join(', ')} (allowed: ${ENVIRONMENTS.join(', ')})`, ...at });
+      }
+      loaded.push({ name: ast.name, ast, ir: queryASTToIR(ast), ...(crossEnvironment && { crossEnvironment }) });
     }
     files.push({ path, module: basename(name, '.sql'), text, queries: loaded });
   }
   return { files, problems };
+}
+
+/**
+ * `-- cross-environment: <reason>` marks a query that reads several environments on purpose;
+ * `-- environments: paper, backtest` narrows which (default: all three).
+ */
+function crossEnvironmentAnnotation(block: string): LoadedQuery['crossEnvironment'] {
+  const reason = /^\s*--\s*cross-environment:\s*(.+)$/m.exec(block)?.[1]?.trim();
+  if (!reason) return undefined;
+  const listed = /^\s*--\s*environments:\s*(.+)$/m.exec(block)?.[1];
+  const environments = listed ? listed.split(',').map((name) => name.trim()).filter(Boolean) : ENVIRONMENTS;
+  return { reason, environments };
 }

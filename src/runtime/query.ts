@@ -27,6 +27,11 @@ export interface QueryDefinition {
   params: { name: string; type: string }[];
   /** Result columns whose alias carries a pgtyped nullability hint ("col!"), mapped to their names. */
   renamedColumns: Record<string, string>;
+  /**
+   * Set for a query that deliberately reads several environments (`-- cross-environment: why`
+   * in sql/), with the environments it may return (`-- environments: paper, backtest`).
+   */
+  crossEnvironment?: { reason: string; environments: string[] };
 }
 
 /** pgtyped's SQLQueryIR as generated code holds it: JSON, so its enum fields are plain strings. */
@@ -38,14 +43,22 @@ export interface GeneratedIR {
 
 type PgtypedIR = Parameters<typeof processSQLQueryIR>[0];
 
-export interface Query<Params, Result> extends QueryDefinition {
+/**
+ * A generated query. `IdKind` says what a bare `id` column or parameter identifies ('position',
+ * 'trade'); `Environments` is set on cross-environment queries. Both exist for the scope types.
+ */
+export interface Query<Params, Result, IdKind extends string = never, Environments extends string = never> extends QueryDefinition {
   run(params: Params, db: Queryable): Promise<Result[]>;
-  /** Phantom members: let type-level code read the parameter and result types. */
+  /** Phantom members: let type-level code read what the query is. */
   readonly __params?: Params;
   readonly __result?: Result;
+  readonly __idKind?: IdKind;
+  readonly __environments?: Environments;
 }
 
-export function defineQuery<Params, Result>(definition: QueryDefinition): Query<Params, Result> {
+export function defineQuery<Params, Result, IdKind extends string = never, Environments extends string = never>(
+  definition: QueryDefinition,
+): Query<Params, Result, IdKind, Environments> {
   return {
     ...definition,
     async run(params, db) {

@@ -1,0 +1,39 @@
+/** precog-db's public API: what `import ... from 'precog-db'` gives an application. */
+export { precogDb, type PrecogDb, type Pool, type Scope } from './scope/precog-db.js';
+export type {
+  AnyEnvironment,
+  Backtest,
+  EnvironmentScoped,
+  ExecutionEnvironment,
+  Live,
+  NonLive,
+  NonLiveEnvironment,
+  OneEnvironmentOnly,
+  Paper,
+  PositionId,
+  PositionKey,
+  TradeId,
+} from './scope/brand.js';
+export { isLive, isNonLive } from './scope/brand.js';
+export {
+  assertApiMatches,
+  resolveTradingConfiguration,
+  type ApiMode,
+  type ApiModeFor,
+  type ConfigurationInput,
+  type KalshiMode,
+  type PrecogEnv,
+  type TradingConfiguration,
+} from './scope/api-mode.js';
+export { ConfigurationError, EnvironmentMismatchError } from './scope/errors.js';
+export { InvalidValueError } from './runtime/errors.js';
+export {
+  ConnectionLostError,
+  ConstraintViolationError,
+  DatabaseError,
+  EnvironmentRuleError,
+  RetryableConflictError,
+} from './runtime/database-errors.js';
+export type { Json } from './runtime/codecs.js';
+export type { Queryable } from './runtime/query.js';
+export { Decimal } from 'decimal.js';

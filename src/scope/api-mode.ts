@@ -1,0 +1,91 @@
+/**
+ * ADR-105 × ADR-107: the configuration decides the execution environment, and the Kalshi API a
+ * scope trades through must agree with it. `live` rows come only from the live API, `paper` rows
+ * only from the demo API, and `backtest` uses no API and is only ever chosen explicitly.
+ */
+import { ExecutionEnvironmentValues } from '../../generated/enums.js';
+import type { ExecutionEnvironment } from './brand.js';
+import { ConfigurationError } from './errors.js';
+
+export const PRECOG_ENVS = ['development', 'test', 'staging', 'production'] as const;
+export const KALSHI_MODES = ['demo', 'live'] as const;
+export type PrecogEnv = (typeof PRECOG_ENVS)[number];
+export type KalshiMode = (typeof KALSHI_MODES)[number];
+/** The API a scope trades through; backtests use none. */
+export type ApiMode = KalshiMode | 'none';
+
+/** The only API each environment may trade through. */
+export type ApiModeFor<Env extends ExecutionEnvironment> = Env extends 'live' ? 'live' : Env extends 'paper' ? 'demo' : 'none';
+const API_FOR: { [Env in ExecutionEnvironment]: ApiModeFor<Env> } = { live: 'live', paper: 'demo', backtest: 'none' };
+
+/** The ADR-105 safety matrix: PRECOG_ENV × KALSHI_MODE. */
+const MATRIX: Record<PrecogEnv, Record<KalshiMode, 'allowed' | 'warning' | 'blocked'>> = {
+  development: { demo: 'allowed', live: 'warning' },
+  test: { demo: 'allowed', live: 'blocked' },
+  staging: { demo: 'allowed', live: 'warning' },
+  production: { demo: 'blocked', live: 'allowed' },
+};
+
+export interface TradingConfiguration {
+  precogEnv: PrecogEnv;
+  kalshiMode: KalshiMode;
+  environment: 'live' | 'paper';
+  /** Set when the combination needed (and got) an explicit confirmation. */
+  confirmed: boolean;
+}
+
+export interface ConfigurationInput {
+  PRECOG_ENV?: string | undefined;
+  KALSHI_MODE?: string | undefined;
+  /** The explicit confirmation a warning combination needs (e.g. from PRECOG_CONFIRM_LIVE=yes). */
+  confirmLive?: boolean;
+}
+
+/**
+ * Translates PRECOG_ENV and KALSHI_MODE (defaults: development, demo) into the environment to
+ * trade in. Never returns 'backtest': a backtest is chosen explicitly with `scope('backtest', ...)`.
+ * Throws ConfigurationError listing every problem at once.
+ */
+export function resolveTradingConfiguration(input: ConfigurationInput): TradingConfiguration {
+  const problems: string[] = [];
+  const precogEnv = oneOf('PRECOG_ENV', input.PRECOG_ENV ?? 'development', PRECOG_ENVS, problems);
+  const kalshiMode = oneOf('KALSHI_MODE', input.KALSHI_MODE ?? 'demo', KALSHI_MODES, problems);
+  if (!precogEnv || !kalshiMode) throw new ConfigurationError(problems);
+
+  const verdict = MATRIX[precogEnv][kalshiMode];
+  if (verdict === 'blocked') {
+    throw new ConfigurationError([
+      `PRECOG_ENV=${precogEnv} with KALSHI_MODE=${kalshiMode} is blocked (ADR-105): ` +
+        (precogEnv === 'production' ? 'production trades only through the live API.' : 'tests never reach the live API.'),
+    ]);
+  }
+  if (verdict === 'warning' && !input.confirmLive) {
+    throw new ConfigurationError([
+      `PRECOG_ENV=${precogEnv} with KALSHI_MODE=live trades real money outside production; ` +
+        'it needs an explicit confirmation (PRECOG_CONFIRM_LIVE=yes).',
+    ]);
+  }
+  return { precogEnv, kalshiMode, environment: kalshiMode === 'live' ? 'live' : 'paper', confirmed: verdict === 'warning' };
+}
+
+/** ADR-107's fourth guardrail: refuses a scope whose API does not match its environment. */
+export function assertApiMatches(environment: string, api: unknown): asserts environment is ExecutionEnvironment {
+  if (!(ExecutionEnvironmentValues as readonly string[]).includes(environment)) {
+    throw new ConfigurationError([
+      `execution environment ${JSON.stringify(environment)} is unknown; use one of ${ExecutionEnvironmentValues.join(', ')}.`,
+    ]);
+  }
+  const expected = API_FOR[environment as ExecutionEnvironment];
+  if (api !== expected) {
+    throw new ConfigurationError([
+      `a ${environment} scope must trade through ${expected === 'none' ? 'no API' : `the ${expected} API`}, ` +
+        `not ${typeof api === 'string' ? `the ${api} API` : JSON.stringify(api)} (ADR-107: the API mode must match the execution environment).`,
+    ]);
+  }
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[], problems: string[]): T | undefined {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  problems.push(`${name}=${JSON.stringify(value)} is not allowed; use one of ${allowed.join(', ')}.`);
+  return undefined;
+}

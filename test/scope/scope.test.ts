@@ -1,0 +1,124 @@
+/** Scopes against the real server: each sees only its environment, and foreign rows are refused. */
+import type { QueryConfig } from 'pg';
+import { describe, expect, it } from 'vitest';
+import { ConfigurationError, Decimal, EnvironmentMismatchError, precogDb, type Queryable } from 'precog-db';
+import { withRollback } from '../support/db.js';
+
+const position = (market: string) => ({
+  market_id: market,
+  side: 'YES' as const,
+  entry_price: new Decimal('0.40'),
+  quantity: 10,
+  fees: new Decimal('0.07'),
+});
+
+describe('scopes', () => {
+  it('see only their own environment', async () => {
+    await withRollback(async (client) => {
+      const db = precogDb(client);
+      const live = db.scope('live', { api: 'live' });
+      const paper = db.scope('paper', { api: 'demo' });
+      const backtest = db.scope('backtest', { api: 'none' });
+      await live.openPosition(position('MKT-A'));
+      await paper.openPosition(position('MKT-B'));
+      await paper.openPosition(position('MKT-C'));
+      await backtest.openPosition(position('MKT-D'));
+
+      const markets = async (rows: Promise<{ market_id: string; execution_environment: string }[]>) =>
+        (await rows).map((row) => `${row.execution_environment}:${row.market_id}`).sort();
+      expect(await markets(live.listOpenPositions())).toEqual(['live:MKT-A']);
+      expect(await markets(paper.listOpenPositions())).toEqual(['paper:MKT-B', 'paper:MKT-C']);
+      expect(await markets(backtest.listOpenPositions())).toEqual(['backtest:MKT-D']);
+    });
+  });
+
+  it('replays Precog bug #662: a paper position updated ten times is still paper, and never live', async () => {
+    await withRollback(async (client) => {
+      const db = precogDb(client);
+      const paper = db.scope('paper', { api: 'demo' });
+      const live = db.scope('live', { api: 'live' });
+      const [opened] = await paper.openPosition(position('MKT-PAPER'));
+      for (let tick = 1; tick <= 10; tick++) {
+        const [updated] = await paper.updatePositionPrice({
+          position_key: opened!.position_key,
+          current_price: new Decimal(`0.${40 + tick}`),
+        });
+        expect(updated!.execution_environment).toBe('paper');
+      }
+      const history = await paper.listPositionHistory({ position_key: opened!.position_key });
+      expect(history).toHaveLength(11);
+      expect(new Set(history.map((row) => row.execution_environment))).toEqual(new Set(['paper']));
+      // Precog bug #691: the live open-positions read never returns paper positions.
+      expect(await live.listOpenPositions()).toEqual([]);
+    });
+  });
+
+  it('refuses a foreign row handed back by the database, naming query and environments', async () => {
+    await withRollback(async (client) => {
+      await precogDb(client).scope('paper', { api: 'demo' }).openPosition(position('MKT-FOREIGN'));
+      // A connection that swaps the bound environment: the real server returns paper rows to a live scope.
+      const swapping: Queryable = {
+        query: (config: QueryConfig) =>
+          client.query({ ...config, values: config.values?.map((value) => (value === 'live' ? 'paper' : value)) }),
+      };
+      const live = precogDb(swapping).scope('live', { api: 'live' });
+      const error = await live.listOpenPositions().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EnvironmentMismatchError);
+      expect((error as Error).message).toMatch(/listOpenPositions returned a row of environment "paper" where only live is allowed/);
+    });
+  });
+
+  it('refuses the environment passed by a caller that bypasses the types', async () => {
+    await withRollback(async (client) => {
+      const paper = precogDb(client).scope('paper', { api: 'demo' });
+      const sneaky = { ...position('MKT-X'), execution_environment: 'live' } as never;
+      await expect(paper.openPosition(sneaky)).rejects.toThrow(/the scope binds execution_environment \(paper\); do not pass it/);
+    });
+  });
+
+  it('runs several queries in one transaction, still scoped, and rolls back on error', async () => {
+    await withRollback(async (client) => {
+      const paper = precogDb(client).scope('paper', { api: 'demo' });
+      const opened = await paper.transaction(async (tx) => {
+        const [row] = await tx.openPosition(position('MKT-TX'));
+        await tx.updatePositionPrice({ position_key: row!.position_key, current_price: new Decimal('0.45') });
+        return row!;
+      });
+      expect(await paper.listPositionHistory({ position_key: opened.position_key })).toHaveLength(2);
+
+      await expect(
+        paper.transaction(async (tx) => {
+          await tx.updatePositionPrice({ position_key: opened.position_key, current_price: new Decimal('0.50') });
+          throw new Error('strategy changed its mind');
+        }),
+      ).rejects.toThrow('strategy changed its mind');
+      expect(await paper.listPositionHistory({ position_key: opened.position_key })).toHaveLength(2);
+    });
+  });
+});
+
+describe('ADR-107 guardrail: the API must match the environment', () => {
+  const db = precogDb({ query: () => Promise.reject(new Error('not used')) });
+  it.each([
+    ['live', 'demo'],
+    ['live', 'none'],
+    ['paper', 'live'],
+    ['paper', 'none'],
+    ['backtest', 'live'],
+    ['backtest', 'demo'],
+  ])('refuses a %s scope with api %s', (environment, api) => {
+    expect(() => db.scope(environment as 'live', { api: api as 'live' })).toThrow(ConfigurationError);
+  });
+
+  it.each(['Live', 'demo', '', 'unknown'])('refuses the environment %j, listing the allowed ones', (environment) => {
+    expect(() => db.scope(environment as 'live', { api: 'live' })).toThrow(/use one of live, paper, backtest/);
+  });
+
+  it.each([
+    ['live', 'live'],
+    ['paper', 'demo'],
+    ['backtest', 'none'],
+  ])('accepts a %s scope with api %s', (environment, api) => {
+    expect(db.scope(environment as 'live', { api: api as 'live' }).environment).toBe(environment);
+  });
+});
