@@ -40,30 +40,56 @@ type Method = (params?: Record<string, unknown>) => Promise<unknown>;
 const queries = Object.values(allQueries) as unknown as AnyQuery[];
 const isScoped = (query: AnyQuery) => query.params.some((param) => param.name === 'execution_environment');
 
+export interface PrecogDbOptions {
+  /**
+   * Run every scoped call as the database role of its environment (`SET LOCAL ROLE precog_paper`,
+   * inside a transaction), so row-level security refuses other environments' rows even if a
+   * query were wrong. Off by default: it costs a transaction per call. The connecting user must
+   * be a member of the roles (see migrations/committed/000004-*).
+   */
+  environmentRoles?: boolean;
+}
+
 /**
  * @param connection a pg.Pool (transactions check out a client), or one client (a pg.Client, or a
  *   client already inside a transaction, as tests use: scope transactions become savepoints).
  */
-export function precogDb(connection: Pool | Queryable): PrecogDb {
+export function precogDb(connection: Pool | Queryable, options: PrecogDbOptions = {}): PrecogDb {
   return {
-    scope(environment, options) {
-      assertApiMatches(environment, options?.api);
-      return buildScope(environment, connection, 0);
+    scope(environment, scopeOptions) {
+      assertApiMatches(environment, scopeOptions?.api);
+      const role = options.environmentRoles ? `SET LOCAL ROLE precog_${environment}` : undefined;
+      return buildScope(environment, connection, 0, role);
     },
     shared: methods(connection, (query) => !isScoped(query) && !query.crossEnvironment, runShared) as unknown as SharedQueries,
     crossEnvironment: methods(connection, (query) => Boolean(query.crossEnvironment), runCrossEnvironment) as unknown as CrossEnvironmentQueries,
   };
 }
 
-function buildScope<Env extends ExecutionEnvironment>(environment: Env, connection: Pool | Queryable, depth: number): Scope<Env> {
+/** `role`: the SET LOCAL ROLE statement each top-level call runs first, when environment roles are on. */
+function buildScope<Env extends ExecutionEnvironment>(
+  environment: Env,
+  connection: Pool | Queryable,
+  depth: number,
+  role: string | undefined,
+): Scope<Env> {
+  const run = (query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined) =>
+    isScoped(query) ? runScoped(query, db, params, environment) : runShared(query, db, params);
+  const asRole = <T>(body: (client: Queryable) => Promise<T>) =>
+    inTransaction(connection, depth, async (client) => {
+      await client.query({ text: role! });
+      return body(client);
+    });
   const scoped = methods(connection, (query) => !query.crossEnvironment, (query, db, params) =>
-    isScoped(query) ? runScoped(query, db, params, environment) : runShared(query, db, params),
+    role && depth === 0 ? asRole((client) => run(query, client, params)) : run(query, db, params),
   );
   return Object.freeze({
     ...scoped,
     environment,
     transaction: <T>(body: (scope: Scope<Env>) => Promise<T>) =>
-      inTransaction(connection, depth, (client) => body(buildScope(environment, client, depth + 1))),
+      role && depth === 0
+        ? asRole((client) => body(buildScope(environment, client, depth + 1, role)))
+        : inTransaction(connection, depth, (client) => body(buildScope(environment, client, depth + 1, role))),
   }) as unknown as Scope<Env>;
 }
 

@@ -122,3 +122,28 @@ describe('ADR-107 guardrail: the API must match the environment', () => {
     expect(db.scope(environment as 'live', { api: api as 'live' }).environment).toBe(environment);
   });
 });
+
+describe('environment roles (defense in depth)', () => {
+  it('lets row-level security refuse what a wrong query would return', async () => {
+    await withRollback(async (client) => {
+      await precogDb(client).scope('live', { api: 'live' }).openPosition(position('MKT-LIVE-ONLY'));
+      // The same swap as above, but the paper scope runs as precog_paper: the database hides live rows.
+      const swapping: Queryable = {
+        query: (config: QueryConfig) =>
+          client.query({ ...config, values: config.values?.map((value) => (value === 'paper' ? 'live' : value)) }),
+      };
+      const paper = precogDb(swapping, { environmentRoles: true }).scope('paper', { api: 'demo' });
+      expect(await paper.listOpenPositions()).toEqual([]);
+    });
+  });
+
+  it('still does everything a scope does, as the environment role', async () => {
+    await withRollback(async (client) => {
+      const paper = precogDb(client, { environmentRoles: true }).scope('paper', { api: 'demo' });
+      const [opened] = await paper.openPosition(position('MKT-ROLE'));
+      await paper.updatePositionPrice({ position_key: opened!.position_key, current_price: new Decimal('0.5') });
+      const [open] = await paper.listOpenPositions();
+      expect(open!.current_price!.toFixed(2)).toBe('0.50');
+    });
+  });
+});
