@@ -128,5 +128,5 @@ WITH current_version AS (
   RETURNING id, market_id, execution_environment
 )
 INSERT INTO trades (market_id, position_id, side, price, quantity, fees, trade_source, order_type, order_id, execution_environment)
-SELECT market_id, id, 'buy', $3::numeric, $2::integer, $4::numeric, 'automated', 'limit', $5, execution_environment FROM opened
+SELECT market_id, id, 'buy', $3::numeric, $2::integer, $4::numeric, 'manual', 'limit', $5, execution_environment FROM opened
 RETURNING id, position_id`;
