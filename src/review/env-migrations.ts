@@ -1,0 +1,305 @@
+/**
+ * Environment safety of the migrations, read statically with the PostgreSQL parser. The
+ * migrations are replayed in order into a small model (tables with an execution_environment
+ * column, their defaults, foreign keys, triggers, row-level security; views and the
+ * environments they show), and the rules judge the FINAL state: a protection that a later
+ * migration adds is a protection, so history that was fixed later is not reported forever.
+ */
+import type { Finding } from './finding.js';
+import { conjuncts, constantString, ctes, lineAt, names, type Node, parseStatements, sliceBytes, unwrap } from './pg-ast.js';
+
+export const ENV_COLUMN = 'execution_environment';
+export const ENVIRONMENTS = ['live', 'paper', 'backtest'] as const;
+export const ANNOTATION = /--\s*cross-environment:[ \t]*(.*)$/m;
+
+interface Where { file: string; line: number }
+interface ForeignKey extends Where { columns: string[]; table: string; refColumns: string[] }
+interface Trigger { fn: string; update: boolean; columns: string[] }
+interface Table {
+  env?: Where & { hasDefault: boolean; notNull: boolean };
+  foreignKeys: Map<string, ForeignKey>;
+  rowSecurity: boolean;
+  policies: Set<string>;
+  triggers: Map<string, Trigger>;
+}
+export interface ViewInfo extends Where {
+  /** Environments the view can return; undefined when it reads no environment-tagged relation. */
+  environments: Set<string> | undefined;
+  annotated: boolean;
+}
+
+export interface MigrationModel {
+  tables: Map<string, Table>;
+  functions: Map<string, string>;
+  views: Map<string, ViewInfo>;
+  findings: Finding[];
+}
+
+export interface SourceFile { path: string; text: string }
+
+export function readMigrations(files: SourceFile[]): MigrationModel {
+  const model: MigrationModel = { tables: new Map(), functions: new Map(), views: new Map(), findings: [] };
+  for (const file of files) {
+    let statements;
+    try {
+      statements = parseStatements(file.text);
+    } catch (error) {
+      model.findings.push({ file: file.path, line: 1, rule: 'env/parse-error', blocking: true, message: `cannot parse: ${(error as Error).message}` });
+      continue;
+    }
+    for (const { stmt, start, end } of statements) {
+      const at = (location: number | undefined): Where => ({ file: file.path, line: lineAt(file.text, location ?? start) });
+      apply(model, stmt, at, sliceBytes(file.text, start, end));
+    }
+  }
+  return model;
+}
+
+const table = (model: MigrationModel, name: string): Table => {
+  let found = model.tables.get(name);
+  if (!found) {
+    found = { foreignKeys: new Map(), rowSecurity: false, policies: new Set(), triggers: new Map() };
+    model.tables.set(name, found);
+  }
+  return found;
+};
+
+function apply(model: MigrationModel, stmt: Node, at: (location?: number) => Where, text: string): void {
+  const [type, body] = unwrap(stmt);
+  switch (type) {
+    case 'CreateStmt': {
+      const name = body.relation.relname as string;
+      const t = table(model, name);
+      for (const element of body.tableElts ?? []) {
+        const [kind, item] = unwrap(element);
+        if (kind === 'ColumnDef') addColumn(t, name, item, at);
+        if (kind === 'Constraint') addConstraint(t, name, item, at);
+      }
+      break;
+    }
+    case 'AlterTableStmt': {
+      const name = body.relation.relname as string;
+      const t = table(model, name);
+      for (const command of body.cmds ?? []) alterTable(t, name, command.AlterTableCmd, at);
+      break;
+    }
+    case 'CreateFunctionStmt': {
+      const fn = names(body.funcname).at(-1)!;
+      const as = (body.options as Node[] | undefined)?.find((option) => option.DefElem?.defname === 'as');
+      model.functions.set(fn, names(as?.DefElem.arg?.List?.items).join('\n'));
+      break;
+    }
+    case 'CreateTrigStmt': {
+      // events is PostgreSQL's TRIGGER_TYPE_* bitmask: 16 is UPDATE.
+      table(model, body.relation.relname).triggers.set(body.trigname, {
+        fn: names(body.funcname).at(-1)!,
+        update: (body.events & 16) !== 0,
+        columns: names(body.columns),
+      });
+      break;
+    }
+    case 'CreatePolicyStmt':
+      table(model, body.table.relname).policies.add(body.policy_name);
+      break;
+    case 'DropStmt':
+      drop(model, body);
+      break;
+    case 'ViewStmt': {
+      const name = body.view.relname as string;
+      model.views.set(name, {
+        ...at(body.view.location),
+        environments: selectEnvironments(body.query, model),
+        annotated: ANNOTATION.test(text) && Boolean(ANNOTATION.exec(text)![1]!.trim()),
+      });
+      break;
+    }
+    case 'CommentStmt':
+      if (body.objtype === 'OBJECT_VIEW' && /cross-environment:\s*\S/.test(body.comment ?? '')) {
+        const view = model.views.get(names(body.object?.List?.items).at(-1)!);
+        if (view) view.annotated = true;
+      }
+      break;
+  }
+}
+
+function addColumn(t: Table, tableName: string, column: Node, at: (location?: number) => Where): void {
+  const constraints = ((column.constraints ?? []) as Node[]).map((c) => c.Constraint);
+  if (column.colname === ENV_COLUMN) {
+    t.env = {
+      ...at(column.location),
+      hasDefault: constraints.some((c) => c.contype === 'CONSTR_DEFAULT'),
+      notNull: constraints.some((c) => c.contype === 'CONSTR_NOTNULL' || c.contype === 'CONSTR_PRIMARY'),
+    };
+  }
+  for (const c of constraints.filter((c) => c.contype === 'CONSTR_FOREIGN')) {
+    addConstraint(t, tableName, { ...c, fk_attrs: [{ String: { sval: column.colname } }] }, at);
+  }
+}
+
+function addConstraint(t: Table, tableName: string, c: Node, at: (location?: number) => Where): void {
+  if (c.contype !== 'CONSTR_FOREIGN') return;
+  const columns = names(c.fk_attrs);
+  // PostgreSQL's default name, so that a later DROP CONSTRAINT finds it.
+  const name = c.conname ?? `${tableName}_${columns.join('_')}_fkey`;
+  t.foreignKeys.set(name, { ...at(c.location), columns, table: c.pktable.relname, refColumns: names(c.pk_attrs) });
+}
+
+function alterTable(t: Table, tableName: string, command: Node, at: (location?: number) => Where): void {
+  const isEnv = command.name === ENV_COLUMN;
+  switch (command.subtype) {
+    case 'AT_AddColumn':
+      addColumn(t, tableName, command.def.ColumnDef, at);
+      break;
+    case 'AT_ColumnDefault':
+      if (isEnv && t.env) t.env.hasDefault = Boolean(command.def);
+      break;
+    case 'AT_SetNotNull':
+    case 'AT_DropNotNull':
+      if (isEnv && t.env) t.env.notNull = command.subtype === 'AT_SetNotNull';
+      break;
+    case 'AT_DropColumn':
+      if (isEnv) delete t.env;
+      break;
+    case 'AT_AddConstraint':
+      addConstraint(t, tableName, command.def.Constraint, at);
+      break;
+    case 'AT_DropConstraint':
+      t.foreignKeys.delete(command.name);
+      break;
+    case 'AT_EnableRowSecurity':
+    case 'AT_ForceRowSecurity':
+      t.rowSecurity = true;
+      break;
+    case 'AT_DisableRowSecurity':
+      t.rowSecurity = false;
+      break;
+  }
+}
+
+function drop(model: MigrationModel, body: Node): void {
+  for (const object of body.objects ?? []) {
+    const path = names(object.List?.items ?? (object.String ? [object] : []));
+    const last = path.at(-1)!;
+    if (body.removeType === 'OBJECT_TABLE') model.tables.delete(last);
+    if (body.removeType === 'OBJECT_VIEW') model.views.delete(last);
+    if (body.removeType === 'OBJECT_TRIGGER') model.tables.get(path.at(-2)!)?.triggers.delete(last);
+    if (body.removeType === 'OBJECT_POLICY') model.tables.get(path.at(-2)!)?.policies.delete(last);
+  }
+}
+
+/** Relations whose rows carry an environment and may hold more than one: tables, and views over them that are not single-environment. */
+export function multiEnvironmentRelations(model: MigrationModel): Set<string> {
+  const relations = new Set([...model.tables].filter(([, t]) => t.env).map(([name]) => name));
+  for (const [name, view] of model.views) if (view.environments && view.environments.size > 1) relations.add(name);
+  return relations;
+}
+
+/**
+ * Which environments a SELECT can return: for each environment-tagged relation it reads, the
+ * environments its conjuncts pin execution_environment to (= 'x', IN (...), <> 'x', = ANY(ARRAY[...])),
+ * all three when nothing pins it. Views read other views' sets.
+ */
+export function selectEnvironments(select: Node, model: MigrationModel, inherited = new Map<string, Set<string> | undefined>()): Set<string> | undefined {
+  const [, s] = unwrap(select);
+  if (!s) return undefined;
+  if (s.op && s.op !== 'SETOP_NONE') return union(selectEnvironments(s.larg, model, inherited), selectEnvironments(s.rarg, model, inherited));
+  const local = new Map(inherited);
+  for (const [name, query] of ctes(s.withClause)) local.set(name, selectEnvironments(query, model, local));
+  const sources: { alias: string; tagged: boolean; fixed?: Set<string> }[] = [];
+  const quals: Node[] = [...conjuncts(s.whereClause)];
+  const addFrom = (item: Node) => {
+    const [kind, f] = unwrap(item);
+    if (kind === 'RangeVar') {
+      const alias = f.alias?.aliasname ?? f.relname;
+      if (local.has(f.relname)) sources.push({ alias, tagged: false, fixed: local.get(f.relname) });
+      else if (model.tables.get(f.relname)?.env) sources.push({ alias, tagged: true });
+      else if (model.views.has(f.relname)) sources.push({ alias, tagged: false, fixed: model.views.get(f.relname)!.environments });
+    } else if (kind === 'JoinExpr') {
+      addFrom(f.larg);
+      addFrom(f.rarg);
+      quals.push(...conjuncts(f.quals));
+    } else if (kind === 'RangeSubselect') {
+      sources.push({ alias: f.alias?.aliasname ?? '', tagged: false, fixed: selectEnvironments(f.subquery, model, local) });
+    }
+  };
+  for (const item of s.fromClause ?? []) addFrom(item);
+  const tagged = sources.filter((source) => source.tagged);
+  let result: Set<string> | undefined;
+  for (const source of sources) {
+    if (!source.tagged) {
+      result = union(result, source.fixed);
+      continue;
+    }
+    let allowed = new Set<string>(ENVIRONMENTS);
+    for (const qual of quals) {
+      const pinned = pinnedEnvironments(qual, (ref) => ref.length === 2 ? ref[0] === source.alias : tagged.length === 1);
+      if (pinned) allowed = new Set([...allowed].filter((env) => pinned.has(env)));
+    }
+    result = union(result, allowed);
+  }
+  return result;
+}
+
+function pinnedEnvironments(qual: Node, isOurs: (ref: string[]) => boolean): Set<string> | undefined {
+  const [type, e] = unwrap(qual);
+  if (type !== 'A_Expr') return undefined;
+  const column = unwrap(e.lexpr)[0] === 'ColumnRef' ? names(e.lexpr.ColumnRef.fields) : [];
+  if (column.at(-1) !== ENV_COLUMN || !isOurs(column)) return undefined;
+  const operator = names(e.name)[0];
+  const list = (node: Node): string[] => {
+    const [kind, body] = unwrap(node);
+    if (kind === 'List') return (body.items as Node[]).map(constantString).filter((v): v is string => v !== undefined);
+    if (kind === 'A_ArrayExpr') return (body.elements as Node[]).map(constantString).filter((v): v is string => v !== undefined);
+    if (kind === 'TypeCast') return list(body.arg);
+    const single = constantString(node);
+    return single === undefined ? [] : [single];
+  };
+  const values = list(e.rexpr);
+  if (!values.length) return undefined;
+  const negated = operator === '<>' || operator === '!=';
+  if (e.kind === 'AEXPR_OP' || e.kind === 'AEXPR_IN' || e.kind === 'AEXPR_OP_ANY') {
+    return new Set(negated ? ENVIRONMENTS.filter((env) => !values.includes(env)) : values);
+  }
+  return undefined;
+}
+
+function union(a: Set<string> | undefined, b: Set<string> | undefined): Set<string> | undefined {
+  if (!a) return b && new Set(b);
+  if (!b) return a;
+  return new Set([...a, ...b]);
+}
+
+/** The defense-in-depth rules, judged on the final state of the migrations. */
+export function migrationFindings(model: MigrationModel): Finding[] {
+  const findings: Finding[] = [...model.findings];
+  const report = (where: Where, rule: string, message: string) => findings.push({ ...where, rule, message, blocking: true });
+  for (const [name, t] of model.tables) {
+    if (!t.env) continue;
+    const column = `${name}.${ENV_COLUMN}`;
+    if (t.env.hasDefault) report(t.env, 'env/column-default', `${column} has a DEFAULT: a write that omits the environment silently gets it (the copy-forward bug, Precog #662). Drop the default.`);
+    if (!t.env.notNull) report(t.env, 'env/column-nullable', `${column} is nullable: every row must say where it executed. Add NOT NULL.`);
+    const immutable = [...t.triggers.values()].some((trigger) => trigger.update && (trigger.columns.includes(ENV_COLUMN) || guardsEnvironment(model.functions.get(trigger.fn) ?? '')));
+    if (!immutable) report(t.env, 'env/column-mutable', `${column} can be changed by UPDATE: add a BEFORE UPDATE trigger that refuses a change of environment.`);
+    if (!t.rowSecurity) report(t.env, 'env/no-row-level-security', `${name} has no row-level security: enable it with per-environment policies so a role of one environment cannot read or write another's rows.`);
+    else if (!t.policies.size) report(t.env, 'env/no-row-level-security', `${name} enables row-level security but has no policy.`);
+  }
+  for (const [name, t] of model.tables) {
+    for (const [fkName, fk] of t.foreignKeys) {
+      if (!t.env || !model.tables.get(fk.table)?.env) continue;
+      if (fk.columns.includes(ENV_COLUMN) && fk.refColumns.includes(ENV_COLUMN)) continue;
+      report(fk, 'env/cross-environment-reference', `foreign key ${fkName} (${name} → ${fk.table}) does not include ${ENV_COLUMN}: a ${name} row of one environment can reference a ${fk.table} row of another. Make it (…, ${ENV_COLUMN}) REFERENCES ${fk.table} (…, ${ENV_COLUMN}).`);
+    }
+  }
+  for (const [name, view] of model.views) {
+    const envs = view.environments;
+    if (!envs || view.annotated || !envs.has('live') || envs.size < 2) continue;
+    report(view, 'env/view-mixes-environments', `view ${name} returns live rows together with ${[...envs].filter((e) => e !== 'live').join(' and ')} rows. Pin it to one side, or annotate it with a "-- cross-environment: <reason>" comment line before it (or in its COMMENT).`);
+  }
+  return findings;
+}
+
+/** A trigger function guards the environment when it compares NEW and OLD's environment, or refuses every update. */
+function guardsEnvironment(body: string): boolean {
+  if (/\b(NEW|OLD)\.execution_environment\b/i.test(body)) return true;
+  return /RAISE\s+EXCEPTION/i.test(body) && !/RETURN\s+NEW/i.test(body);
+}
