@@ -26,13 +26,12 @@ const MATRIX: Record<PrecogEnv, Record<KalshiMode, 'allowed' | 'warning' | 'bloc
   production: { demo: 'blocked', live: 'allowed' },
 };
 
-export interface TradingConfiguration {
+/** Where to trade; narrowing `environment` narrows `kalshiMode` to the API a scope of it takes. */
+export type TradingConfiguration = {
   precogEnv: PrecogEnv;
-  kalshiMode: KalshiMode;
-  environment: 'live' | 'paper';
   /** Set when the combination needed (and got) an explicit confirmation. */
   confirmed: boolean;
-}
+} & ({ environment: 'live'; kalshiMode: 'live' } | { environment: 'paper'; kalshiMode: 'demo' });
 
 export interface ConfigurationInput {
   PRECOG_ENV?: string | undefined;
@@ -65,7 +64,10 @@ export function resolveTradingConfiguration(input: ConfigurationInput): TradingC
         'it needs an explicit confirmation (PRECOG_CONFIRM_LIVE=yes).',
     ]);
   }
-  return { precogEnv, kalshiMode, environment: kalshiMode === 'live' ? 'live' : 'paper', confirmed: verdict === 'warning' };
+  const confirmed = verdict === 'warning';
+  return kalshiMode === 'live'
+    ? { precogEnv, confirmed, environment: 'live', kalshiMode }
+    : { precogEnv, confirmed, environment: 'paper', kalshiMode };
 }
 
 /** ADR-107's fourth guardrail: refuses a scope whose API does not match its environment. */

@@ -24,7 +24,7 @@ type IsScoped<Q> = 'execution_environment' extends keyof ParamsOf<Q> ? true : fa
 type IsCrossEnvironment<Q> = [EnvironmentsOf<Q>] extends [never] ? false : true;
 
 /** Replaces the non-null part of `T` with the brand `B` (arrays of ids become arrays of brands). */
-type Rebrand<T, B> = T extends null | undefined | void ? T : T extends readonly unknown[] ? B[] : B;
+type Rebrand<T, B> = T extends null | undefined | void ? T : T extends readonly (infer E)[] ? Rebrand<E, B>[] : B;
 
 type BrandedId<Name, Env extends ExecutionEnvironment, IdKind> = Name extends 'position_id' | 'position_ids'
   ? PositionId<Env>

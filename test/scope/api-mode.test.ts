@@ -28,7 +28,7 @@ describe('resolveTradingConfiguration', () => {
   });
 
   it('defaults to development with the demo API: paper trading', () => {
-    expect(resolveTradingConfiguration({})).toEqual({ precogEnv: 'development', kalshiMode: 'demo', environment: 'paper', confirmed: false });
+    expect(resolveTradingConfiguration({})).toEqual({ precogEnv: "development", confirmed: false, environment: "paper", kalshiMode: "demo" });
   });
 
   it('never chooses backtest: that is only ever explicit', () => {
