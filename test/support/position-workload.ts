@@ -78,6 +78,16 @@ export function plan(worker: number, count: number, keys: string[], tag: string)
 
 class LostRace extends Error {}
 
+/** A connection that dies between two queries emits 'error'; without a listener node would crash. */
+const guarded = new WeakSet<pg.PoolClient>();
+function guard(client: pg.PoolClient): pg.PoolClient {
+  if (!guarded.has(client)) {
+    client.on('error', () => undefined);
+    guarded.add(client);
+  }
+  return client;
+}
+
 async function applyOnce(client: pg.PoolClient, operation: Operation, isolation: Isolation): Promise<void> {
   await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
   const steps: (Fill | Mark)[] = operation.kind === 'pair' ? operation.fills : [operation];
@@ -113,7 +123,7 @@ export async function runWorker(pool: pg.Pool, operations: Operation[], options:
     for (let attemptNo = 1; ; attemptNo++) {
       let client: pg.PoolClient | undefined;
       try {
-        client = await pool.connect();
+        client = guard(await pool.connect());
         await applyOnce(client, operation, options.isolation);
         client.release();
         report.acknowledged.push(operation);

