@@ -27,20 +27,21 @@ export interface ImporterChange {
   text: string;
 }
 
-const QUERY = /^export const (\w+) = defineQuery<(\w+), (\w+)>\(([\s\S]*?)\);$/gm;
+// defineQuery<Params, Result> or defineQuery<Params, Result, "entity"> (scoped queries name their entity).
+const QUERY = /^export const (\w+) = defineQuery<(\w+), (\w+)(?:, ([^>]+))?>\(([\s\S]*?)\);$/gm;
 
 /** Parses generated modules (file name → text) into their queries. */
 export function parseGenerated(modules: Map<string, string>): Map<string, GeneratedQuery> {
   const queries = new Map<string, GeneratedQuery>();
   for (const [module, text] of modules) {
     for (const match of text.matchAll(QUERY)) {
-      const [, name, paramsType, resultType, definition] = match;
+      const [, name, paramsType, resultType, scope, body] = match;
       queries.set(name!, {
         name: name!,
         module,
         params: interfaceFields(text, paramsType!),
         result: interfaceFields(text, resultType!),
-        definition: definition!,
+        definition: `${scope ?? ''}${body}`,
       });
     }
   }

@@ -13,10 +13,17 @@ export interface SchemaChange {
   text: string;
 }
 
+const REVIEW_ORDER: Block['kind'][] = [
+  'extension', 'type', 'domain', 'table', 'constraint', 'index', 'sequence', 'view', 'materialized view',
+  'function', 'trigger', 'row security', 'policy', 'role', 'owner', 'grant', 'default privileges', 'comment',
+];
+
 export function diffSnapshots(baseText: string, headText: string): SchemaChange[] {
   const base = parseSnapshot(baseText);
   const head = parseSnapshot(headText);
-  const keys = [...new Set([...base.keys(), ...head.keys()])].sort(byCodeUnit);
+  // Structure first, then behaviour, then security, comments last: the order a reviewer reads in.
+  const rank = (key: string) => String(REVIEW_ORDER.indexOf((head.get(key) ?? base.get(key))!.kind)).padStart(2, '0');
+  const keys = [...new Set([...base.keys(), ...head.keys()])].sort((a, b) => byCodeUnit(rank(a) + a, rank(b) + b));
   const changes: SchemaChange[] = [];
   for (const key of keys) {
     const before = base.get(key);

@@ -1,0 +1,95 @@
+/**
+ * `precog-db review`: base vs head (the working tree). Both schemas are built from migrations
+ * alone in scratch databases: the base's from its committed migrations and current.sql
+ * extracted with git into a temp folder, the head's from the working tree's.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate, watch } from 'graphile-migrate';
+import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
+import { quietLogger } from '../migrations/logger.js';
+import { COMMITTED_DIR, CURRENT_MIGRATION, migrateSettings } from '../migrations/settings.js';
+import type { ServerTarget } from '../server/connection-string.js';
+import { PROJECT_ROOT } from '../server/embedded.js';
+import { ensureDatabase } from '../server/resolve.js';
+import { lintProject } from './environment-lint.js';
+import type { Finding } from './finding.js';
+import { type Base, fileAt, filesAt, resolveBase } from './git-base.js';
+import { diffImporters, type ImporterChange, parseGenerated } from './importer-diff.js';
+import { diffSnapshots, type SchemaChange } from './schema-diff.js';
+import { schemaSnapshot } from './snapshot.js';
+import { squawk } from './squawk.js';
+
+export interface ReviewReport {
+  base: Base;
+  schemaChanges: SchemaChange[];
+  importerChanges: ImporterChange[];
+  /** Migrations new or changed since the base (and current.sql when it has content). */
+  lintedMigrations: string[];
+  migrationLint: Finding[];
+  environmentLint: Finding[];
+  blocking: number;
+}
+
+export async function review(server: ServerTarget, baseRef?: string): Promise<ReviewReport> {
+  const base = resolveBase(baseRef);
+  const baseCommitted = filesAt(base.commit, 'migrations/committed', '.sql');
+  const baseCurrent = fileAt(base.commit, 'migrations/current.sql');
+  const [baseSchema, headSchema] = [
+    await snapshotOf(server, 'base', (db) => buildFromFiles(server, db, baseCommitted, baseCurrent)),
+    await snapshotOf(server, 'head', (db) => freshDatabase(server, db, { includeCurrent: true })),
+  ];
+
+  const headCommitted = readdirSync(COMMITTED_DIR).filter((name) => name.endsWith('.sql')).sort();
+  const lintedMigrations = headCommitted
+    .filter((name) => baseCommitted.get(name) !== readFileSync(join(COMMITTED_DIR, name), 'utf8'))
+    .map((name) => `migrations/committed/${name}`);
+  if (hasContent(readIfExists(CURRENT_MIGRATION))) lintedMigrations.push('migrations/current.sql');
+
+  const migrationLint = await squawk(lintedMigrations);
+  const environmentLint = await lintProject();
+  const importerChanges = diffImporters(parseGenerated(filesAt(base.commit, 'generated', '.ts')), parseGenerated(headGenerated()));
+  // A breaking change for importers is called out, not blocked: it may be intended (the callers change with it).
+  const blocking = [...migrationLint, ...environmentLint].filter((finding) => finding.blocking).length;
+  return { base, schemaChanges: diffSnapshots(baseSchema, headSchema), importerChanges, lintedMigrations, migrationLint, environmentLint, blocking };
+}
+
+async function snapshotOf(server: ServerTarget, side: string, build: (database: string) => Promise<void>): Promise<string> {
+  const database = `precog_review_${side}_${process.pid}`;
+  try {
+    await build(database);
+    return await schemaSnapshot(server, database);
+  } finally {
+    await dropDatabase(server, database);
+  }
+}
+
+/** Migrates a new database from the given migration files, as graphile-migrate would. */
+async function buildFromFiles(server: ServerTarget, database: string, committed: Map<string, string>, current: string | undefined): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), 'precog-review-'));
+  try {
+    mkdirSync(join(folder, 'committed'));
+    for (const [name, text] of committed) writeFileSync(join(folder, 'committed', name), text);
+    writeFileSync(join(folder, 'current.sql'), current ?? '');
+    await dropDatabase(server, database);
+    await ensureDatabase(server, database);
+    const settings = { ...migrateSettings(server, database), migrationsFolder: folder, logger: quietLogger };
+    await migrate(settings);
+    if (hasContent(current)) await watch(settings, true);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+function headGenerated(): Map<string, string> {
+  const dir = join(PROJECT_ROOT, 'generated');
+  const files = new Map<string, string>();
+  if (!existsSync(dir)) return files;
+  for (const name of readdirSync(dir).filter((file) => file.endsWith('.ts'))) files.set(name, readFileSync(join(dir, name), 'utf8'));
+  return files;
+}
+
+const readIfExists = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
+/** current.sql holding only comments is empty for graphile-migrate too. */
+const hasContent = (sql: string | undefined) => Boolean(sql && sql.replace(/--.*$/gm, '').trim());
