@@ -5,7 +5,7 @@
  * operations fill two positions in random order in one transaction (40P01). Every one is retried
  * until it commits. Afterwards nothing is lost and the history is one unbroken chain per position.
  */
-import Decimal from 'decimal.js';
+import { Decimal } from 'decimal.js';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { testServer, withFreshDatabase } from '../support/db.js';
