@@ -43,9 +43,9 @@ const STABLE = [
   'created_at', 'execution_environment',
 ] as const;
 
-function stable(row: Record<string, unknown>) {
+function stable(row: object) {
   return Object.fromEntries(STABLE.map((column) => {
-    const value = row[column];
+    const value = (row as Record<string, unknown>)[column];
     return [column, Decimal.isDecimal(value) ? value.toFixed() : value instanceof Date ? value.toISOString() : value];
   }));
 }
@@ -266,7 +266,8 @@ describe('two concurrent updaters of one position', () => {
       const first = await pool.connect();
       const second = await pool.connect();
       try {
-        const { rows: [{ pid }] } = await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid') as { rows: [{ pid: number }] };
+        const { rows: [backend] } = await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        const pid = backend!.pid;
         await first.query('BEGIN');
         const [firstVersion] = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.45') }, first);
         expect(firstVersion).toBeDefined();

@@ -135,7 +135,7 @@ describe('recordTrades', () => {
       });
       expect(rows[0]!.trade_metadata).toEqual({ note: 'first "quoted" \\ fill' });
       expect(rows[1]!.trade_metadata).toEqual({});
-      const total = rows.reduce((sum, row) => sum.plus(row.price.times(row.quantity)), d(0));
+      const total = rows.reduce((sum, row) => sum.plus(row.price.times(row.quantity)), new Decimal(0));
       const { rows: [sum] } = await db.query<{ notional: string }>({
         text: 'SELECT sum(price * quantity)::text AS notional FROM trades WHERE market_id = $1',
         values: [market],
