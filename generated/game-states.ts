@@ -73,7 +73,19 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
     },
     {
       "name": "game_status",
-      "type": "game_status"
+      "type": "game_status",
+      "enumValues": [
+        "cancelled",
+        "delayed",
+        "end_of_period",
+        "final",
+        "final_ot",
+        "halftime",
+        "in_progress",
+        "postponed",
+        "pre",
+        "suspended"
+      ]
     },
     {
       "name": "situation",
@@ -105,7 +117,16 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
     },
     {
       "name": "league",
-      "type": "league"
+      "type": "league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "linescores",
@@ -517,7 +538,16 @@ export const listLiveGames = defineQuery<ListLiveGamesParams, ListLiveGamesResul
   "params": [
     {
       "name": "league",
-      "type": "league"
+      "type": "league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     }
   ],
   "renamedColumns": {},
@@ -603,7 +633,16 @@ export const listGamesOnDate = defineQuery<ListGamesOnDateParams, ListGamesOnDat
     },
     {
       "name": "league",
-      "type": "league"
+      "type": "league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     }
   ],
   "renamedColumns": {},

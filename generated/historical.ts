@@ -56,7 +56,16 @@ export const loadHistoricalGames = defineQuery<LoadHistoricalGamesParams, LoadHi
     },
     {
       "name": "sports",
-      "type": "_league"
+      "type": "_league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "seasons",
@@ -371,7 +380,16 @@ export const loadHistoricalOdds = defineQuery<LoadHistoricalOddsParams, LoadHist
     },
     {
       "name": "sports",
-      "type": "_league"
+      "type": "_league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "game_dates",
@@ -853,7 +871,16 @@ export const loadHistoricalElo = defineQuery<LoadHistoricalEloParams, LoadHistor
     },
     {
       "name": "sports",
-      "type": "_league"
+      "type": "_league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "seasons",
@@ -1019,7 +1046,16 @@ export const listHistoricalGamesBySeason = defineQuery<ListHistoricalGamesBySeas
   "params": [
     {
       "name": "sport",
-      "type": "league"
+      "type": "league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "season",
@@ -1105,7 +1141,16 @@ export const listHistoricalGamesByTeam = defineQuery<ListHistoricalGamesByTeamPa
   "params": [
     {
       "name": "sport",
-      "type": "league"
+      "type": "league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "team_code",
@@ -1229,7 +1274,16 @@ export const listHistoricalGamesOnDate = defineQuery<ListHistoricalGamesOnDatePa
   "params": [
     {
       "name": "sport",
-      "type": "league"
+      "type": "league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "game_date",
@@ -1343,7 +1397,16 @@ export const listHistoricalOddsByDateRange = defineQuery<ListHistoricalOddsByDat
   "params": [
     {
       "name": "sport",
-      "type": "league"
+      "type": "league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "from_date",
@@ -1609,7 +1672,16 @@ export const listEloRatingsBySeason = defineQuery<ListEloRatingsBySeasonParams, 
   "params": [
     {
       "name": "sport",
-      "type": "league"
+      "type": "league",
+      "enumValues": [
+        "nba",
+        "ncaab",
+        "ncaaf",
+        "ncaaw",
+        "nfl",
+        "nhl",
+        "wnba"
+      ]
     },
     {
       "name": "season",

@@ -76,7 +76,12 @@ export const createMarket = defineQuery<CreateMarketParams, CreateMarketResult>(
     },
     {
       "name": "market_type",
-      "type": "market_type"
+      "type": "market_type",
+      "enumValues": [
+        "binary",
+        "categorical",
+        "scalar"
+      ]
     },
     {
       "name": "yes_price",
@@ -100,7 +105,13 @@ export const createMarket = defineQuery<CreateMarketParams, CreateMarketResult>(
     },
     {
       "name": "status",
-      "type": "market_status"
+      "type": "market_status",
+      "enumValues": [
+        "closed",
+        "halted",
+        "open",
+        "settled"
+      ]
     },
     {
       "name": "metadata",
@@ -344,7 +355,13 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
     },
     {
       "name": "status",
-      "type": "market_status"
+      "type": "market_status",
+      "enumValues": [
+        "closed",
+        "halted",
+        "open",
+        "settled"
+      ]
     },
     {
       "name": "spread",

@@ -101,7 +101,11 @@ export const openPosition = defineQuery<OpenPositionParams, OpenPositionResult, 
     },
     {
       "name": "side",
-      "type": "position_side"
+      "type": "position_side",
+      "enumValues": [
+        "NO",
+        "YES"
+      ]
     },
     {
       "name": "entry_price",
@@ -145,7 +149,12 @@ export const openPosition = defineQuery<OpenPositionParams, OpenPositionResult, 
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {},
@@ -449,7 +458,12 @@ export const updatePositionPrice = defineQuery<UpdatePositionPriceParams, Update
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     },
     {
       "name": "current_price",
@@ -589,7 +603,12 @@ export const setTrailingStopState = defineQuery<SetTrailingStopStateParams, SetT
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     },
     {
       "name": "trailing_stop_state",
@@ -728,7 +747,12 @@ export const closePosition = defineQuery<ClosePositionParams, ClosePositionResul
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     },
     {
       "name": "exit_price",
@@ -926,7 +950,12 @@ export const listOpenPositions = defineQuery<ListOpenPositionsParams, ListOpenPo
   "params": [
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {
@@ -1032,7 +1061,12 @@ export const getPositionById = defineQuery<GetPositionByIdParams, GetPositionByI
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {},
@@ -1149,7 +1183,12 @@ export const getPositionByKey = defineQuery<GetPositionByKeyParams, GetPositionB
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {},
@@ -1266,7 +1305,12 @@ export const listPositionHistory = defineQuery<ListPositionHistoryParams, ListPo
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {},

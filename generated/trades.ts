@@ -91,7 +91,11 @@ export const recordTrade = defineQuery<RecordTradeParams, RecordTradeResult, "tr
     },
     {
       "name": "side",
-      "type": "trade_side"
+      "type": "trade_side",
+      "enumValues": [
+        "buy",
+        "sell"
+      ]
     },
     {
       "name": "price",
@@ -107,11 +111,21 @@ export const recordTrade = defineQuery<RecordTradeParams, RecordTradeResult, "tr
     },
     {
       "name": "trade_source",
-      "type": "trade_source"
+      "type": "trade_source",
+      "enumValues": [
+        "automated",
+        "manual"
+      ]
     },
     {
       "name": "order_type",
-      "type": "order_type"
+      "type": "order_type",
+      "enumValues": [
+        "limit",
+        "market",
+        "stop",
+        "stop_limit"
+      ]
     },
     {
       "name": "execution_time",
@@ -135,7 +149,12 @@ export const recordTrade = defineQuery<RecordTradeParams, RecordTradeResult, "tr
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {},
@@ -453,7 +472,12 @@ export const recordTrades = defineQuery<RecordTradesParams, RecordTradesResult, 
   "params": [
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     },
     {
       "name": "market_ids",
@@ -477,7 +501,11 @@ export const recordTrades = defineQuery<RecordTradesParams, RecordTradesResult, 
     },
     {
       "name": "sides",
-      "type": "_trade_side"
+      "type": "_trade_side",
+      "enumValues": [
+        "buy",
+        "sell"
+      ]
     },
     {
       "name": "prices",
@@ -493,11 +521,21 @@ export const recordTrades = defineQuery<RecordTradesParams, RecordTradesResult, 
     },
     {
       "name": "trade_sources",
-      "type": "_trade_source"
+      "type": "_trade_source",
+      "enumValues": [
+        "automated",
+        "manual"
+      ]
     },
     {
       "name": "order_types",
-      "type": "_order_type"
+      "type": "_order_type",
+      "enumValues": [
+        "limit",
+        "market",
+        "stop",
+        "stop_limit"
+      ]
     },
     {
       "name": "execution_times",
@@ -824,7 +862,12 @@ export const listTradesByMarket = defineQuery<ListTradesByMarketParams, ListTrad
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {},
@@ -921,7 +964,12 @@ export const listTradesByStrategy = defineQuery<ListTradesByStrategyParams, List
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {},
@@ -1014,7 +1062,12 @@ export const listRecentTrades = defineQuery<ListRecentTradesParams, ListRecentTr
   "params": [
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     },
     {
       "name": "limit",
@@ -1115,7 +1168,12 @@ export const getTradeById = defineQuery<GetTradeByIdParams, GetTradeByIdResult, 
     },
     {
       "name": "execution_environment",
-      "type": "execution_environment"
+      "type": "execution_environment",
+      "enumValues": [
+        "backtest",
+        "live",
+        "paper"
+      ]
     }
   ],
   "renamedColumns": {},

@@ -73,11 +73,12 @@ function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, p
   };
 
   const paramFields: string[] = [];
-  const runtimeParams: { name: string; type: string }[] = [];
+  const runtimeParams: { name: string; type: string; enumValues?: string[] }[] = [];
   for (const param of paramMetadata.mapping) {
     if (!('assignedIndex' in param) || typeof param.assignedIndex !== 'number') continue;
     const pgType = paramMetadata.params[param.assignedIndex - 1];
-    runtimeParams[param.assignedIndex - 1] = { name: param.name, type: pgTypeName(pgType) };
+    const enumValues = enumLabels(pgType);
+    runtimeParams[param.assignedIndex - 1] = { name: param.name, type: pgTypeName(pgType), ...(enumValues && { enumValues }) };
     const type = tsType(pgType, 'param');
     paramFields.push(param.required ? `  ${param.name}: ${type};` : `  ${param.name}?: ${type} | null;`);
   }
@@ -146,6 +147,13 @@ function resolveType(type: MappableType | undefined, scope: 'param' | 'result', 
     const element = resolveType(type.elementType as MappableType, scope, usedEnums);
     return element ? `${element}[]` : undefined;
   }
+  return undefined;
+}
+
+function enumLabels(type: MappableType | undefined): string[] | undefined {
+  if (type === undefined || typeof type === 'string') return undefined;
+  if ('enumValues' in type && type.enumValues) return [...type.enumValues].sort();
+  if ('elementType' in type) return enumLabels(type.elementType as MappableType);
   return undefined;
 }
 

@@ -24,7 +24,7 @@ interface Codec {
 }
 
 const text: Codec = { result: 'string', param: 'string' };
-const int: Codec = { result: 'number', param: 'number' };
+const int: Codec = { result: 'number', param: 'number', encode: (value, field) => encodeInt32(value, field) };
 const float: Codec = { result: 'number', param: 'number' };
 
 export const CODECS: Record<string, Codec> = {
@@ -33,7 +33,7 @@ export const CODECS: Record<string, Codec> = {
   int8: { result: 'bigint', param: 'bigint | number', parse: (value) => BigInt(value), encode: encodeInteger },
   int4: int,
   int2: int,
-  oid: int,
+  oid: { result: 'number', param: 'number' },
   float4: float,
   float8: float,
   bool: { result: 'boolean', param: 'boolean' },
@@ -80,12 +80,19 @@ const parseArray = (value: string, parse: (text: string) => unknown): unknown[] 
     item === null ? null : parse(item),
   );
 
-/** Encodes one parameter for a column of PostgreSQL type `pgType` (`_x` is an array of x). */
-export function encodeParam(pgType: string, value: unknown, field: string): unknown {
+/**
+ * Encodes one parameter for a column of PostgreSQL type `pgType` (`_x` is an array of x);
+ * `enumValues` are the labels of an enum type, checked here so a typo names the allowed values.
+ */
+export function encodeParam(pgType: string, value: unknown, field: string, enumValues?: readonly string[]): unknown {
   if (value === null || value === undefined) return null;
-  if (pgType.startsWith('_') && Array.isArray(value)) {
+  if (pgType.startsWith('_')) {
+    if (!Array.isArray(value)) throw new InvalidValueError(field, value, 'must be an array');
     const element = pgType.slice(1);
-    return value.map((item, index) => encodeParam(element, item, `${field}[${index}]`));
+    return value.map((item, index) => encodeParam(element, item, `${field}[${index}]`, enumValues));
+  }
+  if (enumValues && !enumValues.includes(value as string)) {
+    throw new InvalidValueError(field, value, `must be one of ${enumValues.join(', ')}, got ${JSON.stringify(value)}`);
   }
   const encode = CODECS[pgType]?.encode;
   return encode ? encode(value, field) : value;
@@ -104,6 +111,11 @@ function encodeInteger(value: unknown, field: string): string {
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   throw new InvalidValueError(field, value, 'must be a bigint or a safe integer');
+}
+
+function encodeInt32(value: unknown, field: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= 2 ** 31 - 1) return value;
+  throw new InvalidValueError(field, value, `must be a whole number within ±2147483647, got ${typeof value === 'number' ? value : typeof value}`);
 }
 
 function encodeDate(value: unknown, field: string): Date {

@@ -7,6 +7,8 @@ import { redact } from '../server/connection-string.js';
 interface QueryContext {
   name: string;
   file: string;
+  /** The caller's parameters, to name the offending value of a refused row. */
+  params?: Record<string, unknown>;
 }
 
 /** The fields node-postgres copies from the server's error report. */
@@ -39,7 +41,7 @@ export class ConstraintViolationError extends DatabaseError {
   constructor(
     readonly rule: string,
     readonly column: string | undefined,
-    readonly value: string | undefined,
+    readonly value: unknown,
     message: string,
     fields: PgErrorFields,
     context: QueryContext,
@@ -97,13 +99,15 @@ export function toDatabaseError(error: unknown, context: QueryContext): Error {
 
   if (code && CONSTRAINT_CODES[code]) {
     const rule = fields.constraint ?? CONSTRAINT_CODES[code]!;
-    const value = offendingValue(fields.detail);
-    const target = [fields.table, fields.column].filter(Boolean).join('.');
+    const column = fields.column ?? columnOfConstraint(fields.constraint, context.params);
+    const value = column && context.params && column in context.params ? context.params[column] : offendingValue(fields.detail);
+    const target = [fields.table, column].filter(Boolean).join('.');
+    const shown = value === undefined ? '' : ` = ${describeValue(value)}`;
     return new ConstraintViolationError(
       rule,
-      fields.column,
+      column,
       value,
-      `${where} refused by ${rule}${target ? ` on ${target}` : ''}: ${reason}.${detail}`,
+      `${where} refused by ${rule}${target ? ` on ${target}${shown}` : ''}: ${reason}.${detail}`,
       fields,
       context,
       options,
@@ -131,6 +135,22 @@ export function toDatabaseError(error: unknown, context: QueryContext): Error {
 function isConnectionFailure(code: string | undefined, message: string): boolean {
   if (code) return code.startsWith('08') || code.startsWith('57P') || /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT)$/.test(code);
   return /connection terminated|connection (?:is )?(?:closed|ended)|not queryable/i.test(message);
+}
+
+/**
+ * The parameter a CHECK constraint is about, from its name: `trades_market_price_range` is about
+ * `market_price` (the longest parameter name it contains), as the schema names its constraints.
+ */
+function columnOfConstraint(constraint: string | undefined, params: Record<string, unknown> | undefined): string | undefined {
+  if (!constraint || !params) return undefined;
+  return Object.keys(params)
+    .filter((name) => constraint.includes(`_${name}_`) || constraint.endsWith(`_${name}`))
+    .sort((a, b) => b.length - a.length)[0];
+}
+
+function describeValue(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /** "Key (ticker)=(ABC) already exists." → "ABC"; "Failing row contains (...)" is left out: too long. */

@@ -23,8 +23,8 @@ export interface QueryDefinition {
   file: string;
   /** pgtyped's intermediate representation of the statement and its parameters. */
   ir: GeneratedIR;
-  /** Name and PostgreSQL type of each bound parameter, by position ($1 is index 0). */
-  params: { name: string; type: string }[];
+  /** Name and PostgreSQL type of each bound parameter, by position ($1 is index 0); labels of enums. */
+  params: { name: string; type: string; enumValues?: string[] }[];
   /** Result columns whose alias carries a pgtyped nullability hint ("col!"), mapped to their names. */
   renamedColumns: Record<string, string>;
   /**
@@ -65,13 +65,13 @@ export function defineQuery<Params, Result, IdKind extends string = never, Envir
       const { query, bindings } = processSQLQueryIR(definition.ir as PgtypedIR, (params ?? {}) as never);
       const values = bindings.map((value, index) => {
         const param = definition.params[index];
-        return encodeParam(param?.type ?? 'unknown', value, `${definition.name}: ${param?.name ?? `$${index + 1}`}`);
+        return encodeParam(param?.type ?? 'unknown', value, `${definition.name}: ${param?.name ?? `$${index + 1}`}`, param?.enumValues);
       });
       let rows: QueryResultRow[];
       try {
         ({ rows } = await db.query({ text: query, values, types: pgTypes }));
       } catch (error) {
-        throw toDatabaseError(error, definition);
+        throw toDatabaseError(error, { ...definition, params: (params ?? {}) as Record<string, unknown> });
       }
       return renameColumns(rows, definition.renamedColumns) as Result[];
     },
