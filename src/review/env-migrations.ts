@@ -47,9 +47,12 @@ export function readMigrations(files: SourceFile[]): MigrationModel {
       model.findings.push({ file: file.path, line: 1, rule: 'env/parse-error', blocking: true, message: `cannot parse: ${(error as Error).message}` });
       continue;
     }
+    let previousEnd = 0;
     for (const { stmt, start, end } of statements) {
       const at = (location: number | undefined): Where => ({ file: file.path, line: lineAt(file.text, location ?? start) });
-      apply(model, stmt, at, sliceBytes(file.text, start, end));
+      // From the end of the previous statement: the comment lines just before this one belong to it.
+      apply(model, stmt, at, sliceBytes(file.text, previousEnd, end));
+      previousEnd = end;
     }
   }
   return model;

@@ -1,0 +1,53 @@
+/** The environment-safety lint: each unsafe fixture produces its finding, the clean one none. */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lintProject } from '../../src/review/environment-lint.js';
+
+const fixture = (name: string) => join(import.meta.dirname, 'fixtures', name);
+const summary = (findings: Awaited<ReturnType<typeof lintProject>>) =>
+  findings.map((f) => `${f.file}:${f.line} ${f.rule}${f.query ? ` ${f.query}` : ''}${f.blocking ? '' : ' (not blocking)'}`);
+
+describe('environment-safety lint', () => {
+  it('finds nothing blocking in a clean change, and lists the annotated cross-environment query', async () => {
+    expect(summary(await lintProject({ root: fixture('clean') }))).toEqual([
+      'sql/trades.sql:38 env/cross-environment countTradesPerEnvironment (not blocking)',
+    ]);
+  });
+
+  it('reports every unprotected environment column, cross-environment reference and mixing view', async () => {
+    const findings = summary(await lintProject({ root: fixture('unsafe') })).filter((line) => line.startsWith('migrations/'));
+    const at = (line: number, rule: string) => `migrations/committed/000001-unprotected.sql:${line} env/${rule}`;
+    expect(findings).toEqual([
+      at(9, 'column-mutable'),
+      at(9, 'no-row-level-security'),
+      at(14, 'cross-environment-reference'),
+      at(17, 'column-default'),
+      at(17, 'column-nullable'),
+      at(17, 'column-mutable'),
+      at(17, 'no-row-level-security'),
+      at(19, 'view-mixes-environments'),
+      at(21, 'view-mixes-environments'),
+      at(24, 'view-mixes-environments'), // "-- cross-environment:" without a reason does not count
+    ]);
+  });
+
+  it('reports every unscoped query with file, query name and line', async () => {
+    const findings = summary(await lintProject({ root: fixture('unsafe') })).filter((line) => line.startsWith('sql/'));
+    expect(findings).toEqual([
+      'sql/trades.sql:2 env/unscoped-query listAllTrades',
+      'sql/trades.sql:5 env/unscoped-query listTradesOptionalEnvironment', // "= :env OR :env IS NULL" is Precog #691
+      'sql/trades.sql:9 env/unscoped-query listTradesByOtherParameter',
+      'sql/trades.sql:12 env/unscoped-write recordTradeWithoutEnvironment',
+      'sql/trades.sql:15 env/unscoped-write recordLiveTrade',
+      'sql/trades.sql:18 env/unscoped-write copyForwardWithoutEnvironment', // Precog #662
+      'sql/trades.sql:22 env/unscoped-write deleteTrade',
+      'sql/trades.sql:25 env/unscoped-query listMixedView',
+      'sql/trades.sql:28 env/annotation-without-reason listTradesWithoutReason',
+      'sql/trades.sql:29 env/unscoped-query listTradesWithoutReason',
+    ]);
+  });
+
+  it('passes on the project itself', async () => {
+    expect((await lintProject()).filter((finding) => finding.blocking)).toEqual([]);
+  });
+});
