@@ -306,6 +306,7 @@ describe('the database enforces environment isolation', () => {
     ]);
     const refusals = matrix.filter(([, actor, c]) => !('allowed' in c.expect[actor]) && !('rows' in c.expect[actor]));
     expect(refusals.length).toBeGreaterThanOrEqual(100);
+    console.info(`environment rules: ${CASES.length} cases x ${ACTORS.length} actors = ${matrix.length} attempts, ${refusals.length} of them refusals (${refusedRules.size} named rules)`);
   });
 });
 
