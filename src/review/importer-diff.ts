@@ -41,7 +41,8 @@ export function parseGenerated(modules: Map<string, string>): Map<string, Genera
         module,
         params: interfaceFields(text, paramsType!),
         result: interfaceFields(text, resultType!),
-        definition: `${scope ?? ''}${body}`,
+        // pgtyped pads a file's last statement with the blanked-out text after it: not a change.
+        definition: `${scope ?? ''}${body}`.replace(/(?:\s|\\n)+"/g, '"'),
       });
     }
   }

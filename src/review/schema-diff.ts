@@ -49,6 +49,7 @@ function added(block: Block): string {
   }
   if (block.kind === 'grant') return `grant ${grantPrivileges(block.body)} on ${block.name} added`;
   if (block.kind === 'type') return `enum ${block.name} added (${enumValues(block.body).join(', ')})`;
+  if (block.kind === 'constraint') return `constraint ${block.name} added: \`${definition(block.body)}\``;
   return `${label(block)} added`;
 }
 
