@@ -134,6 +134,7 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
     }
   ],
   "renamedColumns": {},
+  "scdWrite": true,
   "ir": {
     "usedParamSet": {
       "home_score": true,
@@ -159,12 +160,12 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 128,
-            "b": 139
+            "a": 239,
+            "b": 250
           },
           {
-            "a": 920,
-            "b": 931
+            "a": 1031,
+            "b": 1042
           }
         ]
       },
@@ -176,12 +177,12 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 151,
-            "b": 162
+            "a": 262,
+            "b": 273
           },
           {
-            "a": 934,
-            "b": 945
+            "a": 1045,
+            "b": 1056
           }
         ]
       },
@@ -193,12 +194,12 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 174,
-            "b": 181
+            "a": 285,
+            "b": 292
           },
           {
-            "a": 948,
-            "b": 955
+            "a": 1059,
+            "b": 1066
           }
         ]
       },
@@ -210,12 +211,12 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 200,
-            "b": 212
+            "a": 311,
+            "b": 323
           },
           {
-            "a": 992,
-            "b": 1004
+            "a": 1103,
+            "b": 1115
           }
         ]
       },
@@ -227,12 +228,12 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 228,
-            "b": 238
+            "a": 339,
+            "b": 349
           },
           {
-            "a": 1030,
-            "b": 1040
+            "a": 1141,
+            "b": 1151
           }
         ]
       },
@@ -244,12 +245,12 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 367,
-            "b": 381
+            "a": 478,
+            "b": 492
           },
           {
-            "a": 873,
-            "b": 887
+            "a": 984,
+            "b": 998
           }
         ]
       },
@@ -261,8 +262,8 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 890,
-            "b": 902
+            "a": 1001,
+            "b": 1013
           }
         ]
       },
@@ -274,8 +275,8 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 905,
-            "b": 917
+            "a": 1016,
+            "b": 1028
           }
         ]
       },
@@ -287,8 +288,8 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 960,
-            "b": 973
+            "a": 1071,
+            "b": 1084
           }
         ]
       },
@@ -300,8 +301,8 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 976,
-            "b": 989
+            "a": 1087,
+            "b": 1100
           }
         ]
       },
@@ -313,8 +314,8 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 1007,
-            "b": 1017
+            "a": 1118,
+            "b": 1128
           }
         ]
       },
@@ -326,8 +327,8 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 1020,
-            "b": 1027
+            "a": 1131,
+            "b": 1138
           }
         ]
       },
@@ -339,13 +340,13 @@ export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStat
         },
         "locs": [
           {
-            "a": 1054,
-            "b": 1064
+            "a": 1165,
+            "b": 1175
           }
         ]
       }
     ],
-    "statement": "WITH current_version AS (\n  SELECT\n    id,\n    (home_score, away_score, period, game_status, situation) IS DISTINCT FROM\n      (:home_score!::integer, :away_score!::integer, :period!::integer,\n       :game_status!::game_status, :situation!::jsonb) AS changed,\n    greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM game_states\n  WHERE espn_event_id = :espn_event_id!\n    AND row_current_ind\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE game_states g\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE g.id = current_version.id\n    AND current_version.changed\n  RETURNING current_version.changed_at\n)\nINSERT INTO game_states (\n  espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_start_ts\n)\nSELECT\n  :espn_event_id!, :home_team_id, :away_team_id, :home_score!, :away_score!, :period!,\n  :clock_seconds, :clock_display, :game_status!, :game_date!, :league!, :situation!,\n  coalesce(:linescores::jsonb, '[]'),\n  coalesce((SELECT changed_at FROM closed), statement_timestamp())\nWHERE EXISTS (SELECT FROM closed)\n   OR NOT EXISTS (SELECT FROM current_version)\nON CONFLICT (espn_event_id) WHERE row_current_ind DO NOTHING\nRETURNING\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts"
+    "statement": "-- scd-write: a concurrent writer of the same game makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT\n    id,\n    (home_score, away_score, period, game_status, situation) IS DISTINCT FROM\n      (:home_score!::integer, :away_score!::integer, :period!::integer,\n       :game_status!::game_status, :situation!::jsonb) AS changed,\n    greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM game_states\n  WHERE espn_event_id = :espn_event_id!\n    AND row_current_ind\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE game_states g\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE g.id = current_version.id\n    AND current_version.changed\n  RETURNING current_version.changed_at\n)\nINSERT INTO game_states (\n  espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_start_ts\n)\nSELECT\n  :espn_event_id!, :home_team_id, :away_team_id, :home_score!, :away_score!, :period!,\n  :clock_seconds, :clock_display, :game_status!, :game_date!, :league!, :situation!,\n  coalesce(:linescores::jsonb, '[]'),\n  coalesce((SELECT changed_at FROM closed), statement_timestamp())\nWHERE EXISTS (SELECT FROM closed)\n   OR NOT EXISTS (SELECT FROM current_version)\nON CONFLICT (espn_event_id) WHERE row_current_ind DO NOTHING\nRETURNING\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts"
   }
 });
 

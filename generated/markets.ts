@@ -381,6 +381,7 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
     }
   ],
   "renamedColumns": {},
+  "scdWrite": true,
   "ir": {
     "usedParamSet": {
       "ticker": true,
@@ -401,8 +402,8 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
         },
         "locs": [
           {
-            "a": 131,
-            "b": 138
+            "a": 241,
+            "b": 248
           }
         ]
       },
@@ -414,12 +415,12 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
         },
         "locs": [
           {
-            "a": 228,
-            "b": 238
+            "a": 338,
+            "b": 348
           },
           {
-            "a": 1003,
-            "b": 1013
+            "a": 1113,
+            "b": 1123
           }
         ]
       },
@@ -431,12 +432,12 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
         },
         "locs": [
           {
-            "a": 250,
-            "b": 259
+            "a": 360,
+            "b": 369
           },
           {
-            "a": 1074,
-            "b": 1083
+            "a": 1184,
+            "b": 1193
           }
         ]
       },
@@ -448,12 +449,12 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
         },
         "locs": [
           {
-            "a": 271,
-            "b": 278
+            "a": 381,
+            "b": 388
           },
           {
-            "a": 1331,
-            "b": 1338
+            "a": 1441,
+            "b": 1448
           }
         ]
       },
@@ -465,8 +466,8 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
         },
         "locs": [
           {
-            "a": 1154,
-            "b": 1160
+            "a": 1264,
+            "b": 1270
           }
         ]
       },
@@ -478,8 +479,8 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
         },
         "locs": [
           {
-            "a": 1192,
-            "b": 1208
+            "a": 1302,
+            "b": 1318
           }
         ]
       },
@@ -491,8 +492,8 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
         },
         "locs": [
           {
-            "a": 1250,
-            "b": 1256
+            "a": 1360,
+            "b": 1366
           }
         ]
       },
@@ -504,13 +505,13 @@ export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMark
         },
         "locs": [
           {
-            "a": 1288,
-            "b": 1301
+            "a": 1398,
+            "b": 1411
           }
         ]
       }
     ],
-    "statement": "WITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM markets\n  WHERE ticker = :ticker!\n    AND row_current_ind\n    AND (yes_price, no_price, status) IS DISTINCT FROM\n        (:yes_price!::numeric, :no_price!::numeric, :status!::market_status)\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE markets m\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE m.id = current_version.id\n  RETURNING\n    m.market_id, m.platform_id, m.ticker, m.title, m.market_type, m.yes_price, m.no_price,\n    m.spread, m.settlement_value, m.volume, m.open_interest, m.status, m.metadata, m.created_at,\n    current_version.changed_at\n)\nINSERT INTO markets (\n  market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts\n)\nSELECT\n  market_id, platform_id, ticker, title, market_type,\n  :yes_price!,                                              -- changed\n  :no_price!,                                               -- changed\n  coalesce(:spread::numeric, spread),\n  coalesce(:settlement_value::numeric, settlement_value),\n  coalesce(:volume::integer, volume),\n  coalesce(:open_interest::integer, open_interest),\n  :status!,                                                 -- changed\n  metadata, created_at, changed_at, true, changed_at, NULL\nFROM closed\nRETURNING\n  id, market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts"
+    "statement": "-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM markets\n  WHERE ticker = :ticker!\n    AND row_current_ind\n    AND (yes_price, no_price, status) IS DISTINCT FROM\n        (:yes_price!::numeric, :no_price!::numeric, :status!::market_status)\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE markets m\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE m.id = current_version.id\n  RETURNING\n    m.market_id, m.platform_id, m.ticker, m.title, m.market_type, m.yes_price, m.no_price,\n    m.spread, m.settlement_value, m.volume, m.open_interest, m.status, m.metadata, m.created_at,\n    current_version.changed_at\n)\nINSERT INTO markets (\n  market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts\n)\nSELECT\n  market_id, platform_id, ticker, title, market_type,\n  :yes_price!,                                              -- changed\n  :no_price!,                                               -- changed\n  coalesce(:spread::numeric, spread),\n  coalesce(:settlement_value::numeric, settlement_value),\n  coalesce(:volume::integer, volume),\n  coalesce(:open_interest::integer, open_interest),\n  :status!,                                                 -- changed\n  metadata, created_at, changed_at, true, changed_at, NULL\nFROM closed\nRETURNING\n  id, market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts"
   }
 });
 

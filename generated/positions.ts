@@ -471,6 +471,7 @@ export const updatePositionPrice = defineQuery<UpdatePositionPriceParams, Update
     }
   ],
   "renamedColumns": {},
+  "scdWrite": true,
   "ir": {
     "usedParamSet": {
       "position_key": true,
@@ -486,8 +487,8 @@ export const updatePositionPrice = defineQuery<UpdatePositionPriceParams, Update
         },
         "locs": [
           {
-            "a": 139,
-            "b": 152
+            "a": 249,
+            "b": 262
           }
         ]
       },
@@ -499,8 +500,8 @@ export const updatePositionPrice = defineQuery<UpdatePositionPriceParams, Update
         },
         "locs": [
           {
-            "a": 186,
-            "b": 208
+            "a": 296,
+            "b": 318
           }
         ]
       },
@@ -512,17 +513,17 @@ export const updatePositionPrice = defineQuery<UpdatePositionPriceParams, Update
         },
         "locs": [
           {
-            "a": 1374,
-            "b": 1388
+            "a": 1484,
+            "b": 1498
           },
           {
-            "a": 1454,
-            "b": 1468
+            "a": 1564,
+            "b": 1578
           }
         ]
       }
     ],
-    "statement": "WITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity,\n  :current_price!,                                  -- changed\n  fees, status,\n  (:current_price! - entry_price) * quantity,       -- changed\n  realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                             "
+    "statement": "-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity,\n  :current_price!,                                  -- changed\n  fees, status,\n  (:current_price! - entry_price) * quantity,       -- changed\n  realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                             "
   }
 });
 
@@ -616,6 +617,7 @@ export const setTrailingStopState = defineQuery<SetTrailingStopStateParams, SetT
     }
   ],
   "renamedColumns": {},
+  "scdWrite": true,
   "ir": {
     "usedParamSet": {
       "position_key": true,
@@ -631,8 +633,8 @@ export const setTrailingStopState = defineQuery<SetTrailingStopStateParams, SetT
         },
         "locs": [
           {
-            "a": 139,
-            "b": 152
+            "a": 249,
+            "b": 262
           }
         ]
       },
@@ -644,8 +646,8 @@ export const setTrailingStopState = defineQuery<SetTrailingStopStateParams, SetT
         },
         "locs": [
           {
-            "a": 186,
-            "b": 208
+            "a": 296,
+            "b": 318
           }
         ]
       },
@@ -657,13 +659,13 @@ export const setTrailingStopState = defineQuery<SetTrailingStopStateParams, SetT
         },
         "locs": [
           {
-            "a": 1435,
-            "b": 1455
+            "a": 1545,
+            "b": 1565
           }
         ]
       }
     ],
-    "statement": "WITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl,\n  :trailing_stop_state!::jsonb,                     -- changed\n  target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                                                                                                                                                                                                        "
+    "statement": "-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl,\n  :trailing_stop_state!::jsonb,                     -- changed\n  target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                                                                                                                                                                                                        "
   }
 });
 
@@ -772,6 +774,7 @@ export const closePosition = defineQuery<ClosePositionParams, ClosePositionResul
     }
   ],
   "renamedColumns": {},
+  "scdWrite": true,
   "ir": {
     "usedParamSet": {
       "position_key": true,
@@ -790,8 +793,8 @@ export const closePosition = defineQuery<ClosePositionParams, ClosePositionResul
         },
         "locs": [
           {
-            "a": 139,
-            "b": 152
+            "a": 249,
+            "b": 262
           }
         ]
       },
@@ -803,8 +806,8 @@ export const closePosition = defineQuery<ClosePositionParams, ClosePositionResul
         },
         "locs": [
           {
-            "a": 186,
-            "b": 208
+            "a": 296,
+            "b": 318
           }
         ]
       },
@@ -816,16 +819,16 @@ export const closePosition = defineQuery<ClosePositionParams, ClosePositionResul
         },
         "locs": [
           {
-            "a": 1374,
-            "b": 1385
+            "a": 1484,
+            "b": 1495
           },
           {
-            "a": 1723,
-            "b": 1734
+            "a": 1833,
+            "b": 1844
           },
           {
-            "a": 1946,
-            "b": 1957
+            "a": 2056,
+            "b": 2067
           }
         ]
       },
@@ -837,12 +840,12 @@ export const closePosition = defineQuery<ClosePositionParams, ClosePositionResul
         },
         "locs": [
           {
-            "a": 1472,
-            "b": 1482
+            "a": 1582,
+            "b": 1592
           },
           {
-            "a": 1772,
-            "b": 1782
+            "a": 1882,
+            "b": 1892
           }
         ]
       },
@@ -854,8 +857,8 @@ export const closePosition = defineQuery<ClosePositionParams, ClosePositionResul
         },
         "locs": [
           {
-            "a": 1876,
-            "b": 1885
+            "a": 1986,
+            "b": 1995
           }
         ]
       },
@@ -867,13 +870,13 @@ export const closePosition = defineQuery<ClosePositionParams, ClosePositionResul
         },
         "locs": [
           {
-            "a": 2025,
-            "b": 2037
+            "a": 2135,
+            "b": 2147
           }
         ]
       }
     ],
-    "statement": "WITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity,\n  :exit_price!,                                                     -- changed: last price\n  fees + :exit_fees!,                                               -- changed\n  'closed',                                                         -- changed\n  0,                                                                -- changed: nothing unrealized\n  (:exit_price! - entry_price) * quantity - (fees + :exit_fees!),   -- changed\n  trailing_stop_state, target_price, stop_loss_price, entry_time,\n  coalesce(:exit_time::timestamptz, changed_at),                    -- changed\n  :exit_price!,                                                     -- changed\n  :exit_reason!,                                                    -- changed\n  calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                                                                                                                                                                                                                 "
+    "statement": "-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity,\n  :exit_price!,                                                     -- changed: last price\n  fees + :exit_fees!,                                               -- changed\n  'closed',                                                         -- changed\n  0,                                                                -- changed: nothing unrealized\n  (:exit_price! - entry_price) * quantity - (fees + :exit_fees!),   -- changed\n  trailing_stop_state, target_price, stop_loss_price, entry_time,\n  coalesce(:exit_time::timestamptz, changed_at),                    -- changed\n  :exit_price!,                                                     -- changed\n  :exit_reason!,                                                    -- changed\n  calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                                                                                                                                                                                                                 "
   }
 });
 

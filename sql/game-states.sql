@@ -14,6 +14,7 @@
   returns no row, never a second current version.
 */
 /* @name upsertGameState */
+-- scd-write: a concurrent writer of the same game makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT
     id,

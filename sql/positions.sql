@@ -7,14 +7,15 @@
   included (Precog's bug #662: a copy-forward that left it out fell back to the column default
   'live' and turned paper positions into live ones).
 
-  Concurrency (READ COMMITTED): the current version is locked FOR UPDATE, so a second writer of
-  the same position waits. When the first commits, the locked row is no longer current and
-  PostgreSQL's re-check drops it, and the new version is not in the second statement's
-  snapshot: the second writer gets ZERO rows and writes nothing. So zero rows from a change
-  means "no current open version of this key in this environment as of this statement" (it
-  does not exist, is closed, or a concurrent writer superseded it): re-read and retry. The
-  partial unique index positions_current_position_key_key guarantees one current version
-  whatever happens. test/queries/positions.test.ts proves both.
+  Concurrency: the current version is locked FOR UPDATE, so a second writer of the same
+  position waits. Under READ COMMITTED, when the first commits, the locked row is no longer
+  current and the new version is not in the second statement's snapshot: the second writer
+  would get ZERO rows and write nothing. So these statements are marked `-- scd-write`, and
+  precog-db runs them under REPEATABLE READ, where the second writer fails with a
+  serialization error instead, and retries on top of the new version: no update is lost.
+  (Inside a transaction of your own, use scope.transaction(body, { isolation: 'repeatable
+  read', retries: n }) for the same.) The partial unique index
+  positions_current_position_key_key guarantees one current version whatever happens.
 
   The closing timestamp is greatest(statement_timestamp(), row_start_ts): now() is the
   transaction's start, which can be earlier than the start of a version a concurrent
@@ -49,6 +50,7 @@ RETURNING
 
 /* New SCD version with a new current price and the unrealized P&L at that price. */
 /* @name updatePositionPrice */
+-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at
   FROM positions
@@ -93,6 +95,7 @@ RETURNING
 
 /* New SCD version with the trailing-stop state (activation, peak, current stop) replaced. */
 /* @name setTrailingStopState */
+-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at
   FROM positions
@@ -140,6 +143,7 @@ RETURNING
   exit_time defaults to the statement time; a backtest passes its simulated time.
 */
 /* @name closePosition */
+-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at
   FROM positions

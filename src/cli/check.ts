@@ -1,13 +1,15 @@
 /**
  * `npm run check`: what CI refuses to land. Type-checks the project, verifies that committed
- * migrations were not edited, that no code outside src/ forges a branded type, and that
- * generated/ is exactly what the code generator produces.
+ * migrations were not edited, that no code outside src/ forges a branded type, that every query
+ * and migration passes the environment-safety lint, and that generated/ and docs/schema.md are
+ * exactly what the code generator produces.
  * Every problem is reported at once, each with the command that fixes it.
  */
 import { spawnSync } from 'node:child_process';
 import { brandCastProblems } from '../check/brand-casts.js';
 import { generatedDriftProblems } from '../check/generated-drift.js';
 import { migrationHistoryProblems } from '../check/migration-history.js';
+import { lintProject } from '../review/environment-lint.js';
 import { PROJECT_ROOT } from '../server/embedded.js';
 import { resolveTarget } from '../server/resolve.js';
 import { runCommand } from './run-command.js';
@@ -18,11 +20,14 @@ runCommand(async () => {
   if (tsc.status !== 0) problems.push(`TypeScript does not compile (npx tsc --noEmit):\n${tsc.stdout}${tsc.stderr}`.trim());
   problems.push(...(await migrationHistoryProblems()));
   problems.push(...brandCastProblems());
+  for (const finding of await lintProject()) {
+    if (finding.blocking) problems.push(`${finding.file}:${finding.line} ${finding.rule}: ${finding.message}`);
+  }
   const { server } = await resolveTarget();
   problems.push(...(await generatedDriftProblems(server)));
 
   if (problems.length) {
     throw new Error(`npm run check found ${problems.length} problem(s):\n\n${problems.map((p) => `- ${p}`).join('\n\n')}`);
   }
-  console.log('check passed: types compile, committed migrations intact, no forged brands, generated/ up to date.');
+  console.log('check passed: types compile, committed migrations intact, no forged brands, environment lint clean, generated code up to date.');
 });

@@ -12,12 +12,19 @@ import { emitEnums, emitIndex, emitModule, type DatabaseEnum } from './emit.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
 import { CodegenError } from './problems.js';
+import { schemaDocs } from '../review/schema-docs.js';
+import { schemaSnapshot } from '../review/snapshot.js';
 
 export const GENERATED_DIR = join(PROJECT_ROOT, 'generated');
+export const DOCS_DIR = join(PROJECT_ROOT, 'docs');
+/** Files of generated/ that codegen owns (everything but the folder's README). */
+export const isGeneratedFile = (name: string) => name.endsWith('.ts') || name === 'schema.sql';
 
 export interface CodegenOptions {
   /** Where to write; `npm run check` writes to a scratch folder and compares. */
   outDir?: string;
+  /** Where docs/schema.md goes. */
+  docsDir?: string;
   /** Reuse the codegen database as it is (the dev loop, after a query-only change). */
   reuseDatabase?: boolean;
   /** Where the queries are; tests point it at fixtures. */
@@ -39,13 +46,13 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
   const database = options.database ?? `precog_codegen_${process.pid}`;
   if (!options.reuseDatabase) await freshDatabase(server, database, { includeCurrent: true });
   try {
-    return await generate(server, database, outDir, options.sqlDir);
+    return await generate(server, database, outDir, options.docsDir ?? DOCS_DIR, options.sqlDir);
   } finally {
     if (!options.database) await dropDatabase(server, database);
   }
 }
 
-async function generate(server: ServerTarget, database: string, outDir: string, sqlDir?: string): Promise<CodegenResult> {
+async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
   const inferred = await inferTypes(server, database, loaded.files);
@@ -54,13 +61,21 @@ async function generate(server: ServerTarget, database: string, outDir: string, 
   outputs.set('enums.ts', emitEnums(await databaseEnums(server, database)));
   for (const file of inferred.files) outputs.set(`${file.module}.ts`, emitModule(file, problems));
   outputs.set('index.ts', emitIndex(inferred.files));
+  // The schema as reviewers read it, from the same database the types come from.
+  outputs.set('schema.sql', await schemaSnapshot(server, database));
   if (problems.length) throw new CodegenError(problems);
 
-  return { ...writeOutputs(outDir, outputs), files: outputs.size, queries: inferred.files.reduce((n, f) => n + f.queries.length, 0) };
+  const changed = [
+    ...writeOutputs(outDir, outputs, isGeneratedFile),
+    ...writeOutputs(docsDir, new Map([['schema.md', await schemaDocs(server, database)]]), (name) => name === 'schema.md').map(
+      (name) => `../docs/${name}`,
+    ),
+  ];
+  return { changed, files: outputs.size + 1, queries: inferred.files.reduce((n, f) => n + f.queries.length, 0) };
 }
 
-/** Writes only what changed (watchers and editors see no churn) and removes stale modules. */
-function writeOutputs(outDir: string, outputs: Map<string, string>): { changed: string[] } {
+/** Writes only what changed (watchers and editors see no churn) and removes stale files it owns. */
+function writeOutputs(outDir: string, outputs: Map<string, string>, owned: (name: string) => boolean): string[] {
   mkdirSync(outDir, { recursive: true });
   const changed: string[] = [];
   for (const [name, content] of outputs) {
@@ -70,12 +85,12 @@ function writeOutputs(outDir: string, outputs: Map<string, string>): { changed: 
     changed.push(name);
   }
   for (const name of readdirSync(outDir)) {
-    if (name.endsWith('.ts') && !outputs.has(name)) {
+    if (owned(name) && !outputs.has(name)) {
       rmSync(join(outDir, name));
       changed.push(name);
     }
   }
-  return { changed };
+  return changed;
 }
 
 async function databaseEnums(server: ServerTarget, database: string): Promise<DatabaseEnum[]> {

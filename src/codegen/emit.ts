@@ -100,6 +100,7 @@ function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, p
     params: runtimeParams,
     renamedColumns,
     ...(query.crossEnvironment && { crossEnvironment: query.crossEnvironment }),
+    ...(query.scdWrite && { scdWrite: true }),
     ir: query.ir,
   };
   const idKind = ID_KINDS[file.module];

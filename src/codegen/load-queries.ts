@@ -22,6 +22,8 @@ export interface LoadedQuery {
   ir: SQLQueryIR;
   /** From `-- cross-environment: <reason>` in the query's block: it reads several environments on purpose. */
   crossEnvironment?: { reason: string; environments: string[] };
+  /** From `-- scd-write: <why>`: writes a new SCD version, to be retried when superseded. */
+  scdWrite?: true;
 }
 
 const ENVIRONMENTS = ['live', 'paper', 'backtest'];
@@ -68,7 +70,8 @@ export function loadSqlFiles(dir = SQL_DIR): { files: SqlFile[]; problems: Codeg
       if (unknown?.length) {
         problems.push({ path, query: ast.name, message: `-- environments: names unknown environments ${unknown.join(', ')} (allowed: ${ENVIRONMENTS.join(', ')})`, ...at });
       }
-      loaded.push({ name: ast.name, ast, ir: queryASTToIR(ast), ...(crossEnvironment && { crossEnvironment }) });
+      const scdWrite = /^\s*--\s*scd-write:/m.test(block) ? { scdWrite: true as const } : {};
+      loaded.push({ name: ast.name, ast, ir: queryASTToIR(ast), ...(crossEnvironment && { crossEnvironment }), ...scdWrite });
     }
     files.push({ path, module: basename(name, '.sql'), text, queries: loaded });
   }

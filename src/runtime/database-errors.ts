@@ -57,6 +57,9 @@ export class ConstraintViolationError extends DatabaseError {
  */
 export class EnvironmentRuleError extends DatabaseError {
   override readonly name = 'EnvironmentRuleError';
+  readonly column: string | undefined;
+  /** What to do instead, from the rule's HINT. */
+  readonly hint: string | undefined;
   constructor(
     readonly rule: string,
     message: string,
@@ -65,6 +68,8 @@ export class EnvironmentRuleError extends DatabaseError {
     options?: ErrorOptions,
   ) {
     super(message, fields, context, options);
+    this.column = fields.column;
+    this.hint = fields.hint;
   }
 }
 
@@ -114,8 +119,10 @@ export function toDatabaseError(error: unknown, context: QueryContext): Error {
     );
   }
   if (code && (code.startsWith('P0') || code === '42501')) {
-    const rule = /\[(.+?)\]/.exec(reason)?.[1] ?? fields.constraint ?? code;
-    return new EnvironmentRuleError(rule, `${where} broke the rule ${rule}: ${reason}.${detail}`, fields, context, options);
+    // The schema's rules start their message with the rule's name: "[environment-immutable] ...".
+    const rule = /\[(.+?)\]/.exec(reason)?.[1] ?? (code === '42501' ? 'permission-denied' : (fields.constraint ?? code));
+    const hint = fields.hint ? ` ${fields.hint}` : '';
+    return new EnvironmentRuleError(rule, `${where} broke the rule ${rule}: ${reason}.${detail}${hint}`, fields, context, options);
   }
   if (code === '40001' || code === '40P01') {
     return new RetryableConflictError(`${where} collided with a concurrent transaction: ${reason}. Retry the transaction.`, fields, context, options);

@@ -32,6 +32,8 @@ export interface QueryDefinition {
    * in sql/), with the environments it may return (`-- environments: paper, backtest`).
    */
   crossEnvironment?: { reason: string; environments: string[] };
+  /** Set by `-- scd-write:` in sql/: a new version of an SCD row, retried when a concurrent writer supersedes it. */
+  scdWrite?: true;
 }
 
 /** pgtyped's SQLQueryIR as generated code holds it: JSON, so its enum fields are plain strings. */

@@ -10,11 +10,16 @@ import type { Query, Queryable } from '../runtime/query.js';
 import { type ApiModeFor, assertApiMatches } from './api-mode.js';
 import type { ExecutionEnvironment } from './brand.js';
 import { EnvironmentMismatchError } from './errors.js';
+import { inTransaction, type Isolation, type Pool, retryingConflicts } from './transactions.js';
 import type { CrossEnvironmentQueries, ScopedQueries, SharedQueries } from './scoped-types.js';
 
-/** A pool of connections (pg.Pool): transactions check a client out of it. */
-export interface Pool extends Queryable {
-  connect(): Promise<Queryable & { release(error?: Error | boolean): void }>;
+export type { Pool };
+
+export interface TransactionOptions {
+  /** Default read committed. With repeatable read or serializable, set `retries` too. */
+  isolation?: Isolation;
+  /** Run `body` again, up to this many times in all, when it collides with a concurrent writer. */
+  retries?: number;
 }
 
 export type Scope<Env extends ExecutionEnvironment> = ScopedQueries<Env> & {
@@ -23,7 +28,7 @@ export type Scope<Env extends ExecutionEnvironment> = ScopedQueries<Env> & {
    * Runs `body` in one transaction (a savepoint when already inside one), still scoped:
    * committed if it resolves, rolled back if it throws.
    */
-  transaction<T>(body: (scope: Scope<Env>) => Promise<T>): Promise<T>;
+  transaction<T>(body: (scope: Scope<Env>) => Promise<T>, options?: TransactionOptions): Promise<T>;
 };
 
 export interface PrecogDb {
@@ -55,52 +60,77 @@ export interface PrecogDbOptions {
  *   client already inside a transaction, as tests use: scope transactions become savepoints).
  */
 export function precogDb(connection: Pool | Queryable, options: PrecogDbOptions = {}): PrecogDb {
+  const top: Context = { connection, depth: 0, role: undefined };
   return {
     scope(environment, scopeOptions) {
       assertApiMatches(environment, scopeOptions?.api);
       const role = options.environmentRoles ? `SET LOCAL ROLE precog_${environment}` : undefined;
-      return buildScope(environment, connection, 0, role);
+      return buildScope(environment, { connection, depth: 0, role });
     },
-    shared: methods(connection, (query) => !isScoped(query) && !query.crossEnvironment, runShared) as unknown as SharedQueries,
-    crossEnvironment: methods(connection, (query) => Boolean(query.crossEnvironment), runCrossEnvironment) as unknown as CrossEnvironmentQueries,
+    shared: methods(top, (query) => !isScoped(query) && !query.crossEnvironment, runShared) as unknown as SharedQueries,
+    crossEnvironment: methods(top, (query) => Boolean(query.crossEnvironment), runCrossEnvironment) as unknown as CrossEnvironmentQueries,
   };
 }
 
-/** `role`: the SET LOCAL ROLE statement each top-level call runs first, when environment roles are on. */
-function buildScope<Env extends ExecutionEnvironment>(
-  environment: Env,
-  connection: Pool | Queryable,
-  depth: number,
-  role: string | undefined,
-): Scope<Env> {
-  const run = (query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined) =>
-    isScoped(query) ? runScoped(query, db, params, environment) : runShared(query, db, params);
-  const asRole = <T>(body: (client: Queryable) => Promise<T>) =>
-    inTransaction(connection, depth, async (client) => {
-      await client.query({ text: role! });
-      return body(client);
-    });
-  const scoped = methods(connection, (query) => !query.crossEnvironment, (query, db, params) =>
-    role && depth === 0 ? asRole((client) => run(query, client, params)) : run(query, db, params),
+/** Where a scope's calls run: the connection, how deep in transactions, and the role to take. */
+interface Context {
+  connection: Pool | Queryable;
+  depth: number;
+  /** `SET LOCAL ROLE precog_<env>`, run first in each top-level call when environment roles are on. */
+  role: string | undefined;
+}
+
+/** Versions a concurrent writer of the same key superseded are retried this many times in all. */
+const SCD_WRITE_ATTEMPTS = 50;
+
+function buildScope<Env extends ExecutionEnvironment>(environment: Env, context: Context): Scope<Env> {
+  const scoped = methods(context, (query) => !query.crossEnvironment, (query, db, params) =>
+    isScoped(query) ? runScoped(query, db, params, environment) : runShared(query, db, params),
   );
   return Object.freeze({
     ...scoped,
     environment,
-    transaction: <T>(body: (scope: Scope<Env>) => Promise<T>) =>
-      role && depth === 0
-        ? asRole((client) => body(buildScope(environment, client, depth + 1, role)))
-        : inTransaction(connection, depth, (client) => body(buildScope(environment, client, depth + 1, role))),
+    transaction: <T>(body: (scope: Scope<Env>) => Promise<T>, options: TransactionOptions = {}) =>
+      retryingConflicts(options.retries ?? 1, () =>
+        inTransaction(
+          context.connection,
+          context.depth,
+          async (client) => {
+            if (context.role && context.depth === 0) await client.query({ text: context.role });
+            return body(buildScope(environment, { ...context, connection: client, depth: context.depth + 1 }));
+          },
+          options.isolation,
+        ),
+      ),
   }) as unknown as Scope<Env>;
 }
 
+/**
+ * One method per query. A top-level call runs in a transaction of its own when it must: to take
+ * the environment's role, or for an SCD write (`-- scd-write` in sql/), which runs under
+ * REPEATABLE READ so that a concurrent writer of the same key makes it fail and retry on top of
+ * the new version, where READ COMMITTED would quietly write nothing.
+ */
 function methods(
-  connection: Queryable,
+  context: Context,
   include: (query: AnyQuery) => boolean,
   run: (query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined) => Promise<unknown>,
 ): Record<string, Method> {
-  return Object.fromEntries(
-    queries.filter(include).map((query) => [query.name, (params?: Record<string, unknown>) => run(query, connection, params)]),
-  );
+  const call = (query: AnyQuery, params: Record<string, unknown> | undefined) => {
+    if (context.depth > 0 || (!context.role && !query.scdWrite)) return run(query, context.connection, params);
+    return retryingConflicts(query.scdWrite ? SCD_WRITE_ATTEMPTS : 1, () =>
+      inTransaction(
+        context.connection,
+        0,
+        async (client) => {
+          if (context.role) await client.query({ text: context.role });
+          return run(query, client, params);
+        },
+        query.scdWrite ? 'repeatable read' : undefined,
+      ),
+    );
+  };
+  return Object.fromEntries(queries.filter(include).map((query) => [query.name, (params?: Record<string, unknown>) => call(query, params)]));
 }
 
 async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined, environment: ExecutionEnvironment) {
@@ -131,44 +161,4 @@ async function runCrossEnvironment(query: AnyQuery, db: Queryable, params: Recor
     }
   }
   return rows;
-}
-
-/** BEGIN/COMMIT on a client from the pool; a savepoint when already inside a transaction. */
-async function inTransaction<T>(connection: Pool | Queryable, depth: number, body: (client: Queryable) => Promise<T>): Promise<T> {
-  if (depth === 0 && isPool(connection)) {
-    const client = await connection.connect();
-    try {
-      const result = await transactionOn(client, 'BEGIN', 'COMMIT', 'ROLLBACK', body);
-      client.release();
-      return result;
-    } catch (error) {
-      client.release(error instanceof Error ? error : true);
-      throw error;
-    }
-  }
-  const savepoint = `precog_${depth}`;
-  if (depth === 0) {
-    // One client given: it may already be inside a transaction (a test's), or not.
-    const inside = await connection.query({ text: 'SELECT now() <> statement_timestamp() AS inside' }).then(
-      (result) => (result.rows[0] as { inside: boolean }).inside,
-    );
-    if (!inside) return transactionOn(connection, 'BEGIN', 'COMMIT', 'ROLLBACK', body);
-  }
-  return transactionOn(connection, `SAVEPOINT ${savepoint}`, `RELEASE SAVEPOINT ${savepoint}`, `ROLLBACK TO SAVEPOINT ${savepoint}`, body);
-}
-
-async function transactionOn<T>(client: Queryable, begin: string, commit: string, rollback: string, body: (client: Queryable) => Promise<T>) {
-  await client.query({ text: begin });
-  try {
-    const result = await body(client);
-    await client.query({ text: commit });
-    return result;
-  } catch (error) {
-    await client.query({ text: rollback }).catch(() => undefined);
-    throw error;
-  }
-}
-
-function isPool(connection: Pool | Queryable): connection is Pool {
-  return typeof (connection as { connect?: unknown }).connect === 'function' && 'totalCount' in connection;
 }
