@@ -1,0 +1,185 @@
+/**
+ * 2. Bulk backtest writes: N backtest trades through the scoped bulk path (recordTrades, a
+ * set-based INSERT ... SELECT FROM unnest(arrays), in batches inside one scope transaction)
+ * versus COPY trades (...) FROM STDIN of the same rows, with every constraint and trigger of
+ * the schema in force (CHECKs, foreign keys to strategies, models and same-environment
+ * positions, the environment triggers). Both sides start from the same in-memory rows
+ * (Decimal prices, Date times, JSON metadata) and include their own serialisation.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Decimal } from 'decimal.js';
+import { from as copyFrom } from 'pg-copy-streams';
+import { precogDb, type Scope } from '../src/index.js';
+import type { ServerTarget } from '../src/server/connection-string.js';
+import { log, median, now, pool, type Flags } from './support.js';
+
+const COLUMNS = [
+  'market_id', 'position_id', 'strategy_id', 'model_id', 'order_id', 'side', 'price', 'quantity', 'fees',
+  'trade_source', 'order_type', 'execution_time', 'calculated_probability', 'market_price', 'edge_value',
+  'trade_metadata', 'execution_environment',
+] as const;
+
+/** recordTrades' parameters on a backtest scope (position ids branded as backtest ones). */
+type Fills = Parameters<Scope<'backtest'>['recordTrades']>[0];
+type PositionIdOfFills = NonNullable<Fills['position_ids'][number]>;
+
+function buildFills(count: number, positionIds: PositionIdOfFills[], strategyId: number, modelId: number): Fills {
+  const cents = Array.from({ length: 100 }, (_, i) => new Decimal(i).div(100));
+  const start = Date.UTC(2024, 8, 1);
+  const fills: Fills = {
+    market_ids: [], position_ids: [], strategy_ids: [], model_ids: [], order_ids: [], sides: [], prices: [],
+    quantities: [], fees: [], trade_sources: [], order_types: [], execution_times: [], calculated_probabilities: [],
+    market_prices: [], edge_values: [], trade_metadata: [],
+  };
+  for (let i = 0; i < count; i++) {
+    const price = cents[20 + (i % 60)]!;
+    const probability = cents[25 + (i % 60)]!;
+    fills.market_ids.push(`MKT-KXNFLGAME-${i % 300}`);
+    fills.position_ids.push(positionIds[i % positionIds.length]!);
+    fills.strategy_ids.push(strategyId);
+    fills.model_ids.push(modelId);
+    fills.order_ids.push(`BT-${i}`);
+    fills.sides.push(i % 2 ? 'sell' : 'buy');
+    fills.prices.push(price);
+    fills.quantities.push(1 + (i % 25));
+    fills.fees.push(cents[1]!);
+    fills.trade_sources.push('automated');
+    fills.order_types.push('limit');
+    fills.execution_times.push(new Date(start + i * 60_000));
+    fills.calculated_probabilities.push(probability);
+    fills.market_prices.push(price);
+    fills.edge_values.push(probability.minus(price));
+    fills.trade_metadata.push({ backtest_run: 1, step: i });
+  }
+  return fills;
+}
+
+function slice(fills: Fills, from: number, to: number): Fills {
+  return Object.fromEntries(Object.entries(fills).map(([key, values]) => [key, (values as unknown[]).slice(from, to)])) as unknown as Fills;
+}
+
+/** COPY text format: tab-separated, \N for NULL, backslash escapes. */
+function copyText(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = value instanceof Date ? value.toISOString() : Decimal.isDecimal(value) ? (value as Decimal).toFixed() : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return /[\\\t\n\r]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text;
+}
+
+function* copyLines(fills: Fills, chunk = 2_000): Generator<string> {
+  const columns = COLUMNS.slice(0, -1).map((column) => fills[columnKey(column)] as unknown[]);
+  const count = fills.market_ids.length;
+  for (let start = 0; start < count; start += chunk) {
+    let text = '';
+    for (let i = start; i < Math.min(count, start + chunk); i++) {
+      for (const values of columns) text += `${copyText(values[i])}\t`;
+      text += 'backtest\n';
+    }
+    yield text;
+  }
+}
+
+function columnKey(column: (typeof COLUMNS)[number]): keyof Fills {
+  const keys: Record<string, keyof Fills> = {
+    market_id: 'market_ids', position_id: 'position_ids', strategy_id: 'strategy_ids', model_id: 'model_ids',
+    order_id: 'order_ids', side: 'sides', price: 'prices', quantity: 'quantities', fees: 'fees',
+    trade_source: 'trade_sources', order_type: 'order_types', execution_time: 'execution_times',
+    calculated_probability: 'calculated_probabilities', market_price: 'market_prices', edge_value: 'edge_values',
+    trade_metadata: 'trade_metadata',
+  };
+  return keys[column]!;
+}
+
+export async function measureBulk(server: ServerTarget, database: string, flags: Flags) {
+  const rows = flags.quick ? 5_000 : 100_000;
+  const rounds = flags.quick ? 1 : 3;
+  const connection = pool(server, database, 1);
+  try {
+    const strategyId = (await connection.query<{ id: number }>(
+      `INSERT INTO strategies (strategy_name, strategy_version, status) VALUES ('bench', '1', 'active') RETURNING strategy_id AS id`,
+    )).rows[0]!.id;
+    const modelId = (await connection.query<{ id: number }>(
+      `INSERT INTO probability_models (model_name, model_version, status) VALUES ('bench', '1', 'active') RETURNING model_id AS id`,
+    )).rows[0]!.id;
+    const backtest = precogDb(connection).scope('backtest', { api: 'none' });
+    // The positions the simulated fills open and close (same environment: the FK and trigger check it).
+    const positionIds: PositionIdOfFills[] = [];
+    for (let i = 0; i < 100; i++) {
+      const [position] = await backtest.openPosition({
+        market_id: `MKT-KXNFLGAME-${i}`, side: i % 2 ? 'NO' : 'YES', entry_price: new Decimal('0.5'), quantity: 10,
+        fees: new Decimal('0.01'), strategy_id: strategyId, model_id: modelId,
+      });
+      positionIds.push(position!.id);
+    }
+    const fills = buildFills(rows, positionIds, strategyId, modelId);
+
+    const reset = async () => {
+      await connection.query(`DELETE FROM trades WHERE execution_environment = 'backtest'`);
+      await connection.query('VACUUM (ANALYZE) trades');
+    };
+    const scoped = async (batch: number) => {
+      const started = now();
+      let written = 0;
+      await backtest.transaction(async (tx: Scope<'backtest'>) => {
+        for (let from = 0; from < rows; from += batch) {
+          const inserted = await tx.recordTrades(slice(fills, from, Math.min(rows, from + batch)));
+          written += inserted.length;
+        }
+      });
+      const ms = now() - started;
+      if (written !== rows) throw new Error(`recordTrades wrote ${written} of ${rows} rows`);
+      await reset();
+      return ms;
+    };
+    const copy = async () => {
+      const started = now();
+      const client = await connection.connect();
+      try {
+        const stream = client.query(copyFrom(`COPY trades (${COLUMNS.join(', ')}) FROM STDIN`));
+        await pipeline(Readable.from(copyLines(fills)), stream);
+        if (stream.rowCount !== rows) throw new Error(`COPY wrote ${stream.rowCount} of ${rows} rows`);
+      } finally {
+        client.release();
+      }
+      const ms = now() - started;
+      await reset();
+      return ms;
+    };
+
+    // Which batch size: one statement of all rows, or smaller ones? Measured, once each.
+    const candidates = flags.quick ? [1_000, rows] : [2_000, 10_000, 25_000, rows];
+    const probe: { batch: number; rowsPerSecond: number }[] = [];
+    for (const batch of candidates) {
+      const ms = await scoped(batch);
+      probe.push({ batch, rowsPerSecond: Math.round(rows / (ms / 1000)) });
+      log(`bulk: probe batch ${batch}: ${probe.at(-1)!.rowsPerSecond} rows/s`);
+    }
+    const batch = probe.reduce((best, item) => (item.rowsPerSecond > best.rowsPerSecond ? item : best)).batch;
+
+    await copy(); // warm-up of the COPY path (the scoped path is warm from the probe)
+    const scopedMs: number[] = [];
+    const copyMs: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      scopedMs.push(await scoped(batch));
+      copyMs.push(await copy());
+      log(`bulk: round ${round + 1}/${rounds}: recordTrades ${(scopedMs.at(-1)! / 1000).toFixed(2)} s, COPY ${(copyMs.at(-1)! / 1000).toFixed(2)} s`);
+    }
+    const scopedRate = rows / (median(scopedMs) / 1000);
+    const copyRate = rows / (median(copyMs) / 1000);
+    return {
+      rows,
+      rounds,
+      batch,
+      probe,
+      scoped_ms: scopedMs.map(Math.round),
+      copy_ms: copyMs.map(Math.round),
+      scopedRowsPerSecond: Math.round(scopedRate),
+      copyRowsPerSecond: Math.round(copyRate),
+      ratio: Math.round((scopedRate / copyRate) * 1000) / 1000,
+      pairedRatio: Math.round(median(copyMs.map((c, i) => c / scopedMs[i]!)) * 1000) / 1000,
+      goal: 'scoped rows/s >= 0.8 × COPY rows/s',
+    };
+  } finally {
+    await connection.end();
+  }
+}

@@ -1,0 +1,144 @@
+/** The table `npm run bench` prints, built from the same object it writes as JSON. */
+import { fmt } from './support.js';
+
+export interface Row {
+  section: string;
+  measurement: string;
+  a: string;
+  b: string;
+  figure: string;
+  goal: string;
+  /** true/false when the row has a goal; undefined for context rows (baselines, load times). */
+  met: boolean | undefined;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Any = any;
+
+export function rows(results: Record<string, Any>): Row[] {
+  const out: Row[] = [];
+  const ms = (x: number) => `${fmt(x, 3)} ms`;
+  const overhead = results.overhead;
+  if (overhead?.results) {
+    for (const r of overhead.results) {
+      out.push({
+        section: '1 overhead',
+        measurement: `${r.query}: ${r.what}`,
+        a: `scoped ${ms(r.medianA_ms)}`,
+        b: `raw pg ${ms(r.medianB_ms)}`,
+        figure: `×${fmt(r.ratio, 3)} (paired ×${fmt(r.pairedRatio, 3)})`,
+        goal: '≤ ×1.05',
+        met: r.ratio <= 1.05,
+      });
+    }
+  }
+  const bulk = results.bulk;
+  if (bulk?.rows) {
+    out.push({
+      section: '2 bulk',
+      measurement: `${bulk.rows.toLocaleString('en-US')} backtest trades (recordTrades batches of ${bulk.batch.toLocaleString('en-US')})`,
+      a: `scoped ${bulk.scopedRowsPerSecond.toLocaleString('en-US')} rows/s`,
+      b: `COPY ${bulk.copyRowsPerSecond.toLocaleString('en-US')} rows/s`,
+      figure: `×${fmt(bulk.ratio, 3)} of COPY`,
+      goal: '≥ ×0.8',
+      met: bulk.ratio >= 0.8,
+    });
+  }
+  const isolation = results.isolation;
+  if (isolation?.levels) {
+    for (const level of isolation.levels) {
+      const n = level.backtestTrades >= 1_000_000 ? `${level.backtestTrades / 1_000_000}M` : level.backtestTrades.toLocaleString('en-US');
+      out.push({
+        section: '3 isolation',
+        measurement: `load ${n} backtest trades (INSERT ... SELECT, owner)`,
+        a: `${fmt(level.load.insert_s, 1)} s`,
+        b: `+ ${fmt(level.load.vacuumAnalyze_s, 1)} s VACUUM ANALYZE`,
+        figure: `${level.load.insertRowsPerSecond.toLocaleString('en-US')} rows/s`,
+        goal: '',
+        met: undefined,
+      });
+      for (const r of level.results) {
+        const baseline = r.design === 'adr107';
+        out.push({
+          section: '3 isolation',
+          measurement: `${r.what} (${r.rows} rows), ${n} backtests, ${baseline ? "ADR-107's indexes alone" : 'this schema'}`,
+          a: `at ${n} ${ms(r.medianA_ms)}`,
+          b: `at 0 ${ms(r.medianB_ms)}`,
+          figure: `×${fmt(r.ratio, 2)}`,
+          goal: baseline ? '(baseline)' : '≤ ×1.5',
+          met: baseline ? undefined : r.ratio <= 1.5,
+        });
+      }
+    }
+  }
+  const purge = isolation?.purge;
+  if (purge?.deleted) {
+    out.push({
+      section: '4 purge',
+      measurement: `purge_backtest_data(): ${purge.deleted.trades.toLocaleString('en-US')} trades + ${purge.deleted.positions.toLocaleString('en-US')} position versions`,
+      a: `${fmt(purge.purge_s, 2)} s`,
+      b: `live+paper unchanged: ${purge.liveAndPaperUnchanged ? 'yes' : 'NO'}`,
+      figure: `${fmt(purge.purge_s, 2)} s`,
+      goal: '≤ 1 s, live unchanged',
+      met: purge.purge_s <= 1 && purge.liveAndPaperUnchanged,
+    });
+  }
+  const dev = results.dev;
+  if (dev?.querySaveToTypes) {
+    out.push({
+      section: '5 dev loop',
+      measurement: 'save sql/*.sql → types written (npm run dev)',
+      a: `median of ${dev.repetitions}`,
+      b: `dev says ${dev.querySaveToTypes.reportedByDev_ms.join('/')} ms`,
+      figure: `${dev.querySaveToTypes.median_ms} ms`,
+      goal: '≤ 1000 ms',
+      met: dev.querySaveToTypes.median_ms <= 1000,
+    });
+    out.push({
+      section: '5 dev loop',
+      measurement: 'save current.sql → migrated + all types',
+      a: `median of ${dev.repetitions}`,
+      b: `dev says ${dev.currentSqlSaveToMigratedAndTypes.reportedByDev_ms.join('/')} ms`,
+      figure: `${dev.currentSqlSaveToMigratedAndTypes.median_ms} ms`,
+      goal: '≤ 2000 ms',
+      met: dev.currentSqlSaveToMigratedAndTypes.median_ms <= 2000,
+    });
+    out.push({
+      section: '5 dev loop',
+      measurement: 'cold npm run codegen, empty data folder',
+      a: `exit ${dev.coldCodegen.exitCode}`,
+      b: '',
+      figure: `${dev.coldCodegen.wall_ms} ms`,
+      goal: '≤ 5000 ms',
+      met: dev.coldCodegen.exitCode === 0 && dev.coldCodegen.wall_ms <= 5000,
+    });
+  }
+  const tests = results.tests;
+  if (tests?.wall_ms !== undefined) {
+    out.push({
+      section: '5 dev loop',
+      measurement: 'npm test, wall time',
+      a: `exit ${tests.exitCode}`,
+      b: tests.tests ?? '',
+      figure: `${fmt(tests.wall_ms / 1000, 1)} s`,
+      goal: '(reported)',
+      met: undefined,
+    });
+  }
+  for (const [name, value] of Object.entries(results)) {
+    if (value && typeof value === 'object' && 'error' in value && Object.keys(value).length === 1) {
+      out.push({ section: name, measurement: `FAILED: ${String(value.error).slice(0, 100)}`, a: '', b: '', figure: '', goal: '', met: false });
+    }
+  }
+  return out;
+}
+
+export function printTable(table: Row[]): void {
+  const header = ['section', 'measurement', 'A', 'B', 'figure', 'goal', 'met'];
+  const cells = table.map((r) => [r.section, r.measurement, r.a, r.b, r.figure, r.goal, r.met === undefined ? '' : r.met ? 'yes' : 'NO']);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const c of cells) console.log(line(c));
+}
