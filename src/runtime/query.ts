@@ -6,6 +6,7 @@ import { processSQLQueryIR } from '@pgtyped/runtime';
 import type { QueryConfig, QueryResultRow } from 'pg';
 import { encodeParam, pgTypes } from './codecs.js';
 import { toDatabaseError } from './database-errors.js';
+import { InvalidValueError } from './errors.js';
 
 /**
  * Anything that runs a query: a pg Pool, Client, or a client inside a transaction.
@@ -64,6 +65,7 @@ export function defineQuery<Params, Result, IdKind extends string = never, Envir
   return {
     ...definition,
     async run(params, db) {
+      checkArrayLengths(definition, (params ?? {}) as Record<string, unknown>);
       const { query, bindings } = processSQLQueryIR(definition.ir as PgtypedIR, (params ?? {}) as never);
       const values = bindings.map((value, index) => {
         const param = definition.params[index];
@@ -78,6 +80,24 @@ export function defineQuery<Params, Result, IdKind extends string = never, Envir
       return renameColumns(rows, definition.renamedColumns) as Result[];
     },
   };
+}
+
+/**
+ * Array parameters of one query are columns of one set of rows (unnest): unnest would pad a
+ * shorter one with NULLs, silently, so unequal lengths are refused here.
+ */
+function checkArrayLengths(definition: QueryDefinition, params: Record<string, unknown>): void {
+  const arrays = definition.params.filter((param) => param.type.startsWith('_') && Array.isArray(params[param.name]));
+  const lengths = arrays.map((param) => (params[param.name] as unknown[]).length);
+  if (new Set(lengths).size > 1) {
+    const shortest = arrays[lengths.indexOf(Math.min(...lengths))]!;
+    throw new InvalidValueError(
+      `${definition.name}: ${shortest.name}`,
+      params[shortest.name],
+      `has ${Math.min(...lengths)} elements where ${arrays[lengths.indexOf(Math.max(...lengths))]!.name} has ${Math.max(...lengths)}; ` +
+        'the arrays are columns of the same rows and must have equal lengths',
+    );
+  }
 }
 
 function renameColumns(rows: QueryResultRow[], renamed: Record<string, string>): QueryResultRow[] {

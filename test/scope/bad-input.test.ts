@@ -102,7 +102,7 @@ describe('bad fills through a paper scope', () => {
 describe('bad environments and configuration', () => {
   const db = precogDb({ query: () => Promise.reject(new Error('never reached')) });
   it.each(['Live', 'demo', '', null, 'unknown', undefined, ' live', 'LIVE'])('refuses the environment %j', (environment) => {
-    expect(() => db.scope(environment as never, { api: 'live' })).toThrow(ConfigurationError);
+    expect(() => db.scope(environment as never, { api: 'live' } as never)).toThrow(ConfigurationError);
   });
 
   it.each([
@@ -114,5 +114,38 @@ describe('bad environments and configuration', () => {
     ['production', 'real', undefined],
   ])('refuses PRECOG_ENV=%s with KALSHI_MODE=%s', (PRECOG_ENV, KALSHI_MODE, confirmLive) => {
     expect(() => resolveTradingConfiguration({ PRECOG_ENV, KALSHI_MODE, confirmLive })).toThrow(ConfigurationError);
+  });
+});
+
+describe('bad bulk input', () => {
+  it('refuses column arrays of unequal lengths, which unnest would pad with NULLs', async () => {
+    await withRollback(async (client) => {
+      const backtest = precogDb(client).scope('backtest', { api: 'none' });
+      const before = await tradeCount(client);
+      const two = <T>(value: T) => [value, value];
+      const error = await backtest
+        .recordTrades({
+          market_ids: two('MKT-BULK'),
+          position_ids: two(null),
+          strategy_ids: two(null),
+          model_ids: two(null),
+          order_ids: ['only one'],
+          sides: two('buy' as const),
+          prices: two(new Decimal('0.5')),
+          quantities: two(1),
+          fees: two(new Decimal('0')),
+          trade_sources: two('manual' as const),
+          order_types: two('limit' as const),
+          execution_times: two(null),
+          calculated_probabilities: two(null),
+          market_prices: two(null),
+          edge_values: two(null),
+          trade_metadata: two(null),
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidValueError);
+      expect((error as InvalidValueError).message).toMatch(/recordTrades: order_ids has 1 elements where market_ids has 2/);
+      expect(await tradeCount(client)).toBe(before);
+    });
   });
 });
