@@ -8,8 +8,10 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { processSQLQueryIR } from '@pgtyped/runtime';
 import { Decimal } from 'decimal.js';
 import { from as copyFrom } from 'pg-copy-streams';
+import { recordTrades } from '../generated/trades.js';
 import { precogDb, type Scope } from '../src/index.js';
 import type { ServerTarget } from '../src/server/connection-string.js';
 import { log, median, now, pool, type Flags } from './support.js';
@@ -53,6 +55,15 @@ function buildFills(count: number, positionIds: PositionIdOfFills[], strategyId:
     fills.trade_metadata.push({ backtest_run: 1, step: i });
   }
   return fills;
+}
+
+type IR = Parameters<typeof processSQLQueryIR>[0];
+
+/** A value as a hand-written pg call would pass it: Decimal as text, JSON as text. */
+function encodeRaw(value: unknown): unknown {
+  if (Decimal.isDecimal(value)) return (value as Decimal).toFixed();
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) return JSON.stringify(value);
+  return value;
 }
 
 function slice(fills: Fills, from: number, to: number): Fills {
@@ -131,6 +142,35 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       await reset();
       return ms;
     };
+    // Side C, for the breakdown only: the same recordTrades statement through raw pg, values
+    // encoded beforehand, rows left as pg's strings. scoped/C: the typed layer (encoding,
+    // decoding 100k rows into Decimals, the scope's checks); C/COPY: the statement's shape
+    // (unnest of arrays, RETURNING every row) against COPY.
+    const rawStatements: { text: string; values: unknown[] }[] = [];
+    const prepareRaw = (batch: number) => {
+      rawStatements.length = 0;
+      for (let from = 0; from < rows; from += batch) {
+        const params = { ...slice(fills, from, Math.min(rows, from + batch)), execution_environment: 'backtest' };
+        const { query: text, bindings } = processSQLQueryIR(recordTrades.ir as IR, params as never);
+        rawStatements.push({ text, values: (bindings as unknown[]).map((value) => (Array.isArray(value) ? value.map(encodeRaw) : encodeRaw(value))) });
+      }
+    };
+    const raw = async () => {
+      const started = now();
+      const client = await connection.connect();
+      let written = 0;
+      try {
+        await client.query('BEGIN');
+        for (const statement of rawStatements) written += (await client.query(statement.text, statement.values)).rowCount ?? 0;
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      const ms = now() - started;
+      if (written !== rows) throw new Error(`raw recordTrades wrote ${written} of ${rows} rows`);
+      await reset();
+      return ms;
+    };
     const copy = async () => {
       const started = now();
       const client = await connection.connect();
@@ -146,8 +186,9 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       return ms;
     };
 
-    // Which batch size: one statement of all rows, or smaller ones? Measured, once each.
-    const candidates = flags.quick ? [1_000, rows] : [2_000, 10_000, 25_000, rows];
+    // Which batch size: one statement of all rows, or smaller ones? Measured once each on all
+    // rows (one statement of 100,000 rows works: ~16 parameters, arrays of 100,000 elements).
+    const candidates = flags.quick ? [1_000, rows] : [5_000, 20_000, rows];
     const probe: { batch: number; rowsPerSecond: number }[] = [];
     for (const batch of candidates) {
       const ms = await scoped(batch);
@@ -155,14 +196,20 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       log(`bulk: probe batch ${batch}: ${probe.at(-1)!.rowsPerSecond} rows/s`);
     }
     const batch = probe.reduce((best, item) => (item.rowsPerSecond > best.rowsPerSecond ? item : best)).batch;
+    prepareRaw(batch);
 
     await copy(); // warm-up of the COPY path (the scoped path is warm from the probe)
     const scopedMs: number[] = [];
     const copyMs: number[] = [];
+    const rawMs: number[] = [];
     for (let round = 0; round < rounds; round++) {
       scopedMs.push(await scoped(batch));
       copyMs.push(await copy());
-      log(`bulk: round ${round + 1}/${rounds}: recordTrades ${(scopedMs.at(-1)! / 1000).toFixed(2)} s, COPY ${(copyMs.at(-1)! / 1000).toFixed(2)} s`);
+      rawMs.push(await raw());
+      log(
+        `bulk: round ${round + 1}/${rounds}: recordTrades ${(scopedMs.at(-1)! / 1000).toFixed(2)} s, COPY ${(copyMs.at(-1)! / 1000).toFixed(2)} s, ` +
+          `raw pg same SQL ${(rawMs.at(-1)! / 1000).toFixed(2)} s`,
+      );
     }
     const scopedRate = rows / (median(scopedMs) / 1000);
     const copyRate = rows / (median(copyMs) / 1000);
@@ -173,6 +220,8 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       probe,
       scoped_ms: scopedMs.map(Math.round),
       copy_ms: copyMs.map(Math.round),
+      raw_ms: rawMs.map(Math.round),
+      rawSameSqlRowsPerSecond: Math.round(rows / (median(rawMs) / 1000)),
       scopedRowsPerSecond: Math.round(scopedRate),
       copyRowsPerSecond: Math.round(copyRate),
       ratio: Math.round((scopedRate / copyRate) * 1000) / 1000,

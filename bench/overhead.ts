@@ -10,10 +10,12 @@
  */
 import { processSQLQueryIR } from '@pgtyped/runtime';
 import { Decimal } from 'decimal.js';
+import pg from 'pg';
 import { getTradeById, listRecentTrades, recordTrade } from '../generated/trades.js';
 import { precogDb } from '../src/index.js';
 import type { ServerTarget } from '../src/server/connection-string.js';
-import { alternate, log, pool, summarise, type Flags } from './support.js';
+import { encodeParam, pgTypes } from '../src/runtime/codecs.js';
+import { log, median, now, pool, rotate, summarise, type Flags } from './support.js';
 
 type IR = Parameters<typeof processSQLQueryIR>[0];
 
@@ -26,6 +28,27 @@ function rawStatement(query: { ir: unknown }, params: Record<string, unknown>) {
     return value;
   });
   return { text, values };
+}
+
+/** Median microseconds per call of a synchronous body (5 samples of 5,000 calls). */
+function cpuMicroseconds(body: () => void): number {
+  const samples: number[] = [];
+  for (let sample = 0; sample < 6; sample++) {
+    const started = now();
+    for (let i = 0; i < 5_000; i++) body();
+    if (sample > 0) samples.push(((now() - started) / 5_000) * 1000);
+  }
+  return median(samples);
+}
+
+async function asyncCpuMicroseconds(body: () => Promise<unknown>): Promise<number> {
+  const samples: number[] = [];
+  for (let sample = 0; sample < 6; sample++) {
+    const started = now();
+    for (let i = 0; i < 2_000; i++) await body();
+    if (sample > 0) samples.push(((now() - started) / 2_000) * 1000);
+  }
+  return median(samples);
 }
 
 export async function measureOverhead(server: ServerTarget, database: string, flags: Flags) {
@@ -68,27 +91,89 @@ export async function measureOverhead(server: ServerTarget, database: string, fl
         name: 'getTradeById',
         what: 'fetch a trade by id',
         scoped: () => backtest.getTradeById({ id }),
+        fake: (scope: typeof backtest) => scope.getTradeById({ id }),
+        query: getTradeById,
+        params: { id, execution_environment: 'backtest' } as Record<string, unknown>,
         raw: rawStatement(getTradeById, { id, execution_environment: 'backtest' }),
       },
       {
         name: 'recordTrade',
         what: 'record one trade',
         scoped: () => backtest.recordTrade(fill),
+        fake: (scope: typeof backtest) => scope.recordTrade(fill),
+        query: recordTrade,
+        params: { ...fill, execution_environment: 'backtest' } as Record<string, unknown>,
         raw: rawStatement(recordTrade, { ...fill, execution_environment: 'backtest' }),
       },
       {
         name: 'listRecentTrades',
         what: 'list 50 recent trades of one environment',
         scoped: () => backtest.listRecentTrades({ limit: 50 }),
+        fake: (scope: typeof backtest) => scope.listRecentTrades({ limit: 50 }),
+        query: listRecentTrades,
+        params: { limit: 50, execution_environment: 'backtest' } as Record<string, unknown>,
         raw: rawStatement(listRecentTrades, { limit: 50, execution_environment: 'backtest' }),
       },
     ];
     const results = [];
     for (const item of cases) {
-      log(`overhead: ${item.name} (${rounds} rounds of ${inner} calls each side, ABAB)`);
+      log(`overhead: ${item.name} (${rounds} rounds of ${inner} calls per side, rotating scoped / raw / raw+codecs)`);
       const { text, values } = item.raw;
-      const result = alternate(item.scoped, () => connection.query(text, values), { rounds, warmup, inner });
-      results.push({ query: item.name, what: item.what, sideA: 'scoped generated', sideB: 'raw pg', ...summarise(await result) });
+      // Side C, for the breakdown only: raw pg with precog-db's result parsers (NUMERIC → Decimal,
+      // JSONB), so scoped/C is the cost of interpolation, encoding and the scope's checks, and
+      // C/raw the cost of decoding into the TypeScript types.
+      const [scoped, raw, rawWithCodecs] = await rotate(
+        [item.scoped, () => connection.query(text, values), () => connection.query({ text, values, types: pgTypes })],
+        { rounds, warmup, inner },
+      );
+      // CPU only, no database: what interpolating and encoding the parameters costs per call.
+      const prepare = cpuMicroseconds(() => {
+        const { bindings } = processSQLQueryIR(item.query.ir as IR, { ...item.params } as never);
+        (bindings as unknown[]).map((value, index) => encodeParam(item.query.params[index]?.type ?? 'unknown', value, 'bench'));
+      });
+      // CPU only, no database: the whole scoped call against a connection that answers at once
+      // with already-decoded rows, plus decoding the row text with precog-db's parsers instead of
+      // pg's defaults. Their sum is what the typed layer adds to a call, free of network noise.
+      const textRows = await connection.query({ text, values, types: { getTypeParser: () => (value: string) => value } });
+      const decoded = (await connection.query({ text, values, types: pgTypes })).rows;
+      const answering = { query: async () => ({ rows: decoded.map((row) => ({ ...row })) }) };
+      const fake = precogDb(answering).scope('backtest', { api: 'none' });
+      const scopedCpu = await asyncCpuMicroseconds(() => item.fake(fake));
+      const decodeWith = (types: typeof pgTypes) => {
+        const parsers = textRows.fields.map((field) => types.getTypeParser(field.dataTypeID, 'text') as (text: string) => unknown);
+        for (const row of textRows.rows as Record<string, string | null>[]) {
+          textRows.fields.forEach((field, index) => {
+            const value = row[field.name];
+            if (value !== null && value !== undefined) parsers[index]!(value);
+          });
+        }
+      };
+      const decodeExtra = cpuMicroseconds(() => decodeWith(pgTypes)) - cpuMicroseconds(() => decodeWith(pg.types as typeof pgTypes));
+      const libraryCpu = scopedCpu + Math.max(0, decodeExtra);
+      const result = {
+        a: scoped!,
+        b: raw!,
+        medianA: median(scoped!),
+        medianB: median(raw!),
+        ratio: median(scoped!) / median(raw!),
+        pairedRatio: median(scoped!.map((x, i) => x / raw![i]!)),
+      };
+      results.push({
+        query: item.name,
+        what: item.what,
+        sideA: 'scoped generated',
+        sideB: 'raw pg',
+        ...summarise(result),
+        rawWithCodecs_ms: Math.round(median(rawWithCodecs!) * 10_000) / 10_000,
+        ratioSameDecoding: Math.round((median(scoped!) / median(rawWithCodecs!)) * 1000) / 1000,
+        decodeShare: Math.round(((median(rawWithCodecs!) - median(raw!)) / median(raw!)) * 1000) / 1000,
+        scopeShare: Math.round(((median(scoped!) - median(rawWithCodecs!)) / median(raw!)) * 1000) / 1000,
+        interpolateAndEncode_us: Math.round(prepare * 10) / 10,
+        scopedCallWithoutDatabase_us: Math.round(scopedCpu * 10) / 10,
+        extraDecode_us: Math.round(decodeExtra * 10) / 10,
+        libraryCpu_us: Math.round(libraryCpu * 10) / 10,
+        cpuAccountedRatio: Math.round((1 + libraryCpu / 1000 / median(raw!)) * 1000) / 1000,
+      });
     }
     return { seedRows, callsPerSample: inner, goal: 'ratio <= 1.05', results };
   } finally {

@@ -26,7 +26,7 @@ export function rows(results: Record<string, Any>): Row[] {
         measurement: `${r.query}: ${r.what}`,
         a: `scoped ${ms(r.medianA_ms)}`,
         b: `raw pg ${ms(r.medianB_ms)}`,
-        figure: `×${fmt(r.ratio, 3)} (paired ×${fmt(r.pairedRatio, 3)})`,
+        figure: `×${fmt(r.ratio, 3)} (paired ×${fmt(r.pairedRatio, 3)}; CPU ×${fmt(r.cpuAccountedRatio, 3)}; vs raw+same decoding ×${fmt(r.ratioSameDecoding, 3)})`,
         goal: '≤ ×1.05',
         met: r.ratio <= 1.05,
       });

@@ -86,32 +86,41 @@ export interface Alternation {
 }
 
 /**
- * Runs `rounds` rounds of A then B (after `warmup` unrecorded rounds); each sample times
- * `inner` consecutive calls and records milliseconds per call.
+ * Runs `rounds` rounds of A and B alternating, AB BA AB ... (after `warmup` unrecorded rounds);
+ * each sample times `inner` consecutive calls and records milliseconds per call.
  */
 export async function alternate(
   sideA: () => Promise<unknown>,
   sideB: () => Promise<unknown>,
   options: { rounds: number; warmup: number; inner: number },
 ): Promise<Alternation> {
-  const a: number[] = [];
-  const b: number[] = [];
+  const [a, b] = await rotate([sideA, sideB], options);
+  const medianA = median(a!);
+  const medianB = median(b!);
+  return { a: a!, b: b!, medianA, medianB, ratio: medianA / medianB, pairedRatio: median(a!.map((x, i) => x / b![i]!)) };
+}
+
+/** Rounds of every side in turn, the order reversed every other round; per side, milliseconds per call of each sample. */
+export async function rotate(
+  sides: (() => Promise<unknown>)[],
+  options: { rounds: number; warmup: number; inner: number },
+): Promise<number[][]> {
+  const samples: number[][] = sides.map(() => []);
   const sample = async (side: () => Promise<unknown>) => {
     const started = now();
     for (let i = 0; i < options.inner; i++) await side();
     return (now() - started) / options.inner;
   };
+  const order = sides.map((_, index) => index);
   for (let round = 0; round < options.warmup + options.rounds; round++) {
-    const timeA = await sample(sideA);
-    const timeB = await sample(sideB);
-    if (round >= options.warmup) {
-      a.push(timeA);
-      b.push(timeB);
+    // ABC CBA ABC ...: no side always runs first (or right after another), so drift and
+    // position effects fall on every side alike.
+    for (const index of round % 2 ? [...order].reverse() : order) {
+      const time = await sample(sides[index]!);
+      if (round >= options.warmup) samples[index]!.push(time);
     }
   }
-  const medianA = median(a);
-  const medianB = median(b);
-  return { a, b, medianA, medianB, ratio: medianA / medianB, pairedRatio: median(a.map((x, i) => x / b[i]!)) };
+  return samples;
 }
 
 /** Summary of an alternation for the JSON (the raw samples too, rounded). */
