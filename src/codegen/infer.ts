@@ -25,6 +25,8 @@ export async function inferTypes(
 ): Promise<{ files: TypedFile[]; problems: CodegenProblem[] }> {
   const queue = new AsyncQueue();
   await startup({ host: server.host, port: server.port, user: server.user, password: server.password, dbName: database }, queue);
+  // Each query is several small round trips; with Nagle's algorithm each one waits ~40 ms for a delayed ACK.
+  queue.socket.setNoDelay(true);
   const problems: CodegenProblem[] = [];
   const typed: TypedFile[] = [];
   try {
