@@ -30,29 +30,34 @@ function rawStatement(query: { ir: unknown }, params: Record<string, unknown>) {
   return { text, values };
 }
 
-/** Median microseconds per call of a synchronous body (5 samples of 5,000 calls). */
+/** CPU micro-measurements: calls per sample (the first sample warms up and is dropped). */
+let cpuCalls = 2_000;
+const CPU_SAMPLES = 6;
+
+/** Median microseconds per call of a synchronous body. */
 function cpuMicroseconds(body: () => void): number {
   const samples: number[] = [];
-  for (let sample = 0; sample < 6; sample++) {
+  for (let sample = 0; sample < CPU_SAMPLES; sample++) {
     const started = now();
-    for (let i = 0; i < 5_000; i++) body();
-    if (sample > 0) samples.push(((now() - started) / 5_000) * 1000);
+    for (let i = 0; i < cpuCalls; i++) body();
+    if (sample > 0) samples.push(((now() - started) / cpuCalls) * 1000);
   }
   return median(samples);
 }
 
 async function asyncCpuMicroseconds(body: () => Promise<unknown>): Promise<number> {
   const samples: number[] = [];
-  for (let sample = 0; sample < 6; sample++) {
+  for (let sample = 0; sample < CPU_SAMPLES; sample++) {
     const started = now();
-    for (let i = 0; i < 2_000; i++) await body();
-    if (sample > 0) samples.push(((now() - started) / 2_000) * 1000);
+    for (let i = 0; i < cpuCalls; i++) await body();
+    if (sample > 0) samples.push(((now() - started) / cpuCalls) * 1000);
   }
   return median(samples);
 }
 
 export async function measureOverhead(server: ServerTarget, database: string, flags: Flags) {
   const connection = pool(server, database, 1);
+  cpuCalls = flags.quick ? 100 : 2_000;
   try {
     const seedRows = flags.quick ? 500 : 5_000;
     // Backtest and live trades, so that "recent trades of one environment" filters something.

@@ -83,6 +83,17 @@ export function rows(results: Record<string, Any>): Row[] {
       met: purge.purge_s <= 1 && purge.liveAndPaperUnchanged,
     });
   }
+  for (const alternative of purge?.alternatives ?? []) {
+    out.push({
+      section: '4 purge',
+      measurement: 'same purge, statement-level delete guards (tried on a scratch copy)',
+      a: `trades ${fmt(alternative.tradesDelete_s, 2)} s`,
+      b: `positions ${fmt(alternative.positionsDelete_s, 2)} s`,
+      figure: `${fmt(alternative.total_s, 2)} s`,
+      goal: '(what it would take)',
+      met: undefined,
+    });
+  }
   const dev = results.dev;
   if (dev?.querySaveToTypes) {
     out.push({
