@@ -155,13 +155,24 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
         rawStatements.push({ text, values: (bindings as unknown[]).map((value) => (Array.isArray(value) ? value.map(encodeRaw) : encodeRaw(value))) });
       }
     };
-    const raw = async () => {
+    // Side D, for the breakdown only: the same INSERT ... SELECT FROM unnest(...) without
+    // RETURNING (nothing sent back, nothing decoded): what the statement costs on the server.
+    const withoutReturning = (text: string) => {
+      const start = text.indexOf('INSERT INTO');
+      const end = text.indexOf('ORDER BY fill.ordinal');
+      if (start < 0 || end < 0) throw new Error('recordTrades no longer has the expected shape (INSERT ... ORDER BY fill.ordinal)');
+      return text.slice(start, end);
+    };
+    const raw = async (returning = true) => {
       const started = now();
       const client = await connection.connect();
       let written = 0;
       try {
         await client.query('BEGIN');
-        for (const statement of rawStatements) written += (await client.query(statement.text, statement.values)).rowCount ?? 0;
+        for (const statement of rawStatements) {
+          const text = returning ? statement.text : withoutReturning(statement.text);
+          written += (await client.query(text, statement.values)).rowCount ?? 0;
+        }
         await client.query('COMMIT');
       } finally {
         client.release();
@@ -202,13 +213,21 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
     const scopedMs: number[] = [];
     const copyMs: number[] = [];
     const rawMs: number[] = [];
+    const noReturningMs: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      scopedMs.push(await scoped(batch));
-      copyMs.push(await copy());
+      // The order alternates (scoped first, then COPY first), as in the other measurements.
+      if (round % 2 === 0) {
+        scopedMs.push(await scoped(batch));
+        copyMs.push(await copy());
+      } else {
+        copyMs.push(await copy());
+        scopedMs.push(await scoped(batch));
+      }
       rawMs.push(await raw());
+      noReturningMs.push(await raw(false));
       log(
         `bulk: round ${round + 1}/${rounds}: recordTrades ${(scopedMs.at(-1)! / 1000).toFixed(2)} s, COPY ${(copyMs.at(-1)! / 1000).toFixed(2)} s, ` +
-          `raw pg same SQL ${(rawMs.at(-1)! / 1000).toFixed(2)} s`,
+          `raw pg same SQL ${(rawMs.at(-1)! / 1000).toFixed(2)} s, without RETURNING ${(noReturningMs.at(-1)! / 1000).toFixed(2)} s`,
       );
     }
     const scopedRate = rows / (median(scopedMs) / 1000);
@@ -222,6 +241,8 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       copy_ms: copyMs.map(Math.round),
       raw_ms: rawMs.map(Math.round),
       rawSameSqlRowsPerSecond: Math.round(rows / (median(rawMs) / 1000)),
+      noReturning_ms: noReturningMs.map(Math.round),
+      rawWithoutReturningRowsPerSecond: Math.round(rows / (median(noReturningMs) / 1000)),
       scopedRowsPerSecond: Math.round(scopedRate),
       copyRowsPerSecond: Math.round(copyRate),
       ratio: Math.round((scopedRate / copyRate) * 1000) / 1000,

@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectionString, type ServerTarget } from '../src/server/connection-string.js';
 import { PROJECT_ROOT } from '../src/server/embedded.js';
-import { dropDatabase } from '../src/migrations/fresh-database.js';
+import { inferTypes } from '../src/codegen/infer.js';
+import { loadSqlFiles } from '../src/codegen/load-queries.js';
+import { dropDatabase, freshDatabase } from '../src/migrations/fresh-database.js';
 import { log, median, now, scratchName, type Flags } from './support.js';
 
 const QUERY_FILE = join(PROJECT_ROOT, 'sql', 'trades.sql');
@@ -145,6 +147,7 @@ export async function measureDevLoop(server: ServerTarget, flags: Flags) {
     await dropDatabase(server, `${database}_shadow`).catch(() => undefined);
   }
   const cold = coldCodegen();
+  const breakdown = await codegenBreakdown(server, flags);
   return {
     repetitions,
     firstRebuild_ms: firstRebuild === undefined ? undefined : Math.round(firstRebuild),
@@ -156,7 +159,49 @@ export async function measureDevLoop(server: ServerTarget, flags: Flags) {
       goal: '<= 2000 ms',
     },
     coldCodegen: cold,
+    codegenBreakdown: breakdown,
   };
+}
+
+/**
+ * Where a regeneration's time goes, in process: reading and parsing sql/, and pgtyped's type
+ * inference (per query: prepare, describe, catalog look-ups) for every query or for one file's.
+ */
+async function codegenBreakdown(server: ServerTarget, flags: Flags) {
+  const database = scratchName('codegen');
+  const repetitions = flags.quick ? 1 : 5;
+  await freshDatabase(server, database);
+  try {
+    const load: number[] = [];
+    const inferAll: number[] = [];
+    const inferOne: number[] = [];
+    let queries = 0;
+    let oneFileQueries = 0;
+    for (let i = 0; i < repetitions; i++) {
+      let started = now();
+      const { files } = loadSqlFiles();
+      load.push(now() - started);
+      queries = files.reduce((n, file) => n + file.queries.length, 0);
+      started = now();
+      await inferTypes(server, database, files);
+      inferAll.push(now() - started);
+      const one = files.filter((file) => file.path.endsWith('trades.sql'));
+      oneFileQueries = one.reduce((n, file) => n + file.queries.length, 0);
+      started = now();
+      await inferTypes(server, database, one);
+      inferOne.push(now() - started);
+    }
+    return {
+      queries,
+      loadAndParseSql_ms: Math.round(median(load)),
+      inferAllQueries_ms: Math.round(median(inferAll)),
+      inferPerQuery_ms: Math.round((median(inferAll) / queries) * 10) / 10,
+      inferTradesSqlOnly_ms: Math.round(median(inferOne)),
+      tradesSqlQueries: oneFileQueries,
+    };
+  } finally {
+    await dropDatabase(server, database).catch(() => undefined);
+  }
 }
 
 /** `npm run codegen` against an embedded server in an empty data folder, then stop and remove it. */

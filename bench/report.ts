@@ -124,6 +124,18 @@ export function rows(results: Record<string, Any>): Row[] {
       met: dev.coldCodegen.exitCode === 0 && dev.coldCodegen.wall_ms <= 5000,
     });
   }
+  const breakdown = dev?.codegenBreakdown;
+  if (breakdown?.queries) {
+    out.push({
+      section: '5 dev loop',
+      measurement: `in process: pgtyped type inference of all ${breakdown.queries} queries`,
+      a: `${fmt(breakdown.inferPerQuery_ms, 1)} ms/query`,
+      b: `trades.sql only (${breakdown.tradesSqlQueries}): ${breakdown.inferTradesSqlOnly_ms} ms`,
+      figure: `${breakdown.inferAllQueries_ms} ms`,
+      goal: '(where the time goes)',
+      met: undefined,
+    });
+  }
   const tests = results.tests;
   if (tests?.wall_ms !== undefined) {
     out.push({
