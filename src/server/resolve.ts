@@ -45,12 +45,16 @@ export function unreachable(server: ServerTarget, database: string, error: unkno
     `Cannot connect to PostgreSQL at ${describeDatabase(server, database)} as ${server.user} ` +
       `(${server.origin}): ${reason}. Check that the server runs and accepts this user, ` +
       'or unset DATABASE_URL to use the embedded server.',
+    { cause: error },
   );
 }
 
 /** Creates `database` when it does not exist yet (connecting through the `postgres` database). */
 export async function ensureDatabase(server: ServerTarget, database: string): Promise<void> {
-  const client = await connect(server, 'postgres');
+  // Through the maintenance database; a failure is reported for the database the user asked for.
+  const client = await connect(server, 'postgres').catch((error: Error) => {
+    throw unreachable(server, database, error.cause ?? error);
+  });
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (!rowCount) {
