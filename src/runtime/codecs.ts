@@ -54,31 +54,30 @@ export const CODECS: Record<string, Codec> = {
   void: { result: 'undefined', param: 'undefined' },
 };
 
-const OIDS: Record<string, number> = { numeric: 1700, int8: 20, date: 1082, jsonb: 3802 };
+/** pg's own parser for text[] (OID 1009) splits any array literal into its element strings. */
+const parseTextArray = (pg.types.getTypeParser as (oid: number) => (text: string) => (string | null)[])(1009);
+const parseArray = (value: string, parse: (text: string) => unknown): unknown[] =>
+  parseTextArray(value).map((item) => (item === null ? null : parse(item)));
+
+/** Our parsers by OID, built once: pg asks for one per column of every result. */
+const PARSERS = new Map<number, (text: string) => unknown>();
+for (const [name, oid, arrayOid] of [
+  ['numeric', 1700, 1231],
+  ['int8', 20, 1016],
+  ['date', 1082, 1182],
+  ['jsonb', 3802, 3807],
+] as const) {
+  const parse = CODECS[name]!.parse!;
+  PARSERS.set(oid, parse);
+  PARSERS.set(arrayOid, (value) => parseArray(value, parse));
+}
 
 /** Result parsers for pg's per-query `types` option: our queries never depend on global pg state. */
 export const pgTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    for (const [name, codecOid] of Object.entries(OIDS)) {
-      const parse = CODECS[name]?.parse;
-      if (oid === codecOid && parse && format !== 'binary') return parse;
-      // Arrays of those types: parse each element the same way.
-      const arrayOid = ARRAY_OIDS[name];
-      if (oid === arrayOid && parse) {
-        return (value: string) => parseArray(value, parse);
-      }
-    }
-    return pg.types.getTypeParser(oid, format);
+    return (format !== 'binary' && PARSERS.get(oid)) || pg.types.getTypeParser(oid, format);
   },
 };
-
-const ARRAY_OIDS: Record<string, number> = { numeric: 1231, int8: 1016, date: 1182, jsonb: 3807 };
-/** pg's own parser for text[] (OID 1009) splits any array literal into its element strings. */
-const parseTextArray = (pg.types.getTypeParser as (oid: number) => (text: string) => (string | null)[])(1009);
-const parseArray = (value: string, parse: (text: string) => unknown): unknown[] =>
-  parseTextArray(value).map((item) =>
-    item === null ? null : parse(item),
-  );
 
 /**
  * Encodes one parameter for a column of PostgreSQL type `pgType` (`_x` is an array of x);

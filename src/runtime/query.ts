@@ -1,6 +1,6 @@
 /**
- * The runtime half of a generated query: interpolate parameters with pgtyped's preprocessor,
- * encode them with the codecs, run on any connection, decode the rows.
+ * The runtime half of a generated query: the statement as pgtyped's preprocessor writes it,
+ * parameters encoded with the codecs, run on any connection, rows decoded.
  */
 import { processSQLQueryIR } from '@pgtyped/runtime';
 import type { QueryConfig, QueryResultRow } from 'pg';
@@ -62,20 +62,28 @@ export interface Query<Params, Result, IdKind extends string = never, Environmen
 export function defineQuery<Params, Result, IdKind extends string = never, Environments extends string = never>(
   definition: QueryDefinition,
 ): Query<Params, Result, IdKind, Environments> {
+  // Parameters are scalars only (the code generator refuses pgtyped's expansions), so the
+  // statement text is the same on every call: interpolate it once, not per call.
+  const text = processSQLQueryIR(definition.ir as PgtypedIR).query;
+  const required = new Set(definition.ir.params.filter((param) => param.required).map((param) => param.name));
   return {
     ...definition,
     async run(params, db) {
-      checkArrayLengths(definition, (params ?? {}) as Record<string, unknown>);
-      const { query, bindings } = processSQLQueryIR(definition.ir as PgtypedIR, (params ?? {}) as never);
-      const values = bindings.map((value, index) => {
-        const param = definition.params[index];
-        return encodeParam(param?.type ?? 'unknown', value, `${definition.name}: ${param?.name ?? `$${index + 1}`}`, param?.enumValues);
+      const given = (params ?? {}) as Record<string, unknown>;
+      checkArrayLengths(definition, given);
+      const values = definition.params.map((param) => {
+        const field = `${definition.name}: ${param.name}`;
+        const value = given[param.name];
+        if ((value === undefined || value === null) && required.has(param.name)) {
+          throw new InvalidValueError(field, value, 'is required');
+        }
+        return encodeParam(param.type, value, field, param.enumValues);
       });
       let rows: QueryResultRow[];
       try {
-        ({ rows } = await db.query({ text: query, values, types: pgTypes }));
+        ({ rows } = await db.query({ text, values, types: pgTypes }));
       } catch (error) {
-        throw toDatabaseError(error, { ...definition, params: (params ?? {}) as Record<string, unknown> });
+        throw toDatabaseError(error, { ...definition, params: given });
       }
       return renameColumns(rows, definition.renamedColumns) as Result[];
     },

@@ -101,7 +101,7 @@ describe('recordTrades', () => {
       const n = 500;
       const prices = Array.from({ length: n }, (_, i) => d('0.0001').plus(d('0.0019').times(i)));
       const start = Date.parse('2024-09-08T17:00:00Z');
-      const rows = await recordTrades.run(
+      const ids = await recordTrades.run(
         {
           execution_environment: 'backtest',
           market_ids: prices.map(() => market),
@@ -123,7 +123,13 @@ describe('recordTrades', () => {
         },
         db,
       );
-      expect(rows).toHaveLength(n);
+      expect(ids).toHaveLength(n);
+      expect(ids.every((row) => row.execution_environment === 'backtest')).toBe(true);
+      // Ids come back in input order; read the rows back by id to check every value.
+      const byId = new Map(
+        (await listTradesByMarket.run({ execution_environment: 'backtest', market_id: market }, db)).map((row) => [row.id, row]),
+      );
+      const rows = ids.map(({ id }) => byId.get(id)!);
       rows.forEach((row, i) => {
         expect(row.price.equals(prices[i]!)).toBe(true);
         expect(row.quantity).toBe(i + 1);
