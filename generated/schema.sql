@@ -177,12 +177,15 @@ CREATE OR REPLACE FUNCTION public.enforce_environment_role()
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public'
 AS $function$
+DECLARE
+  table_name text;
 BEGIN
-  IF row_security_active(TG_RELID)
+  IF row_security_active(pg_partition_root(TG_RELID))
      AND NOT pg_has_role(current_user, 'precog_' || NEW.execution_environment::text, 'USAGE') THEN
+    table_name := pg_partition_root(TG_RELID)::regclass::text;
     RAISE EXCEPTION '[environment-role] role % may not write %.execution_environment = % rows',
-      current_user, TG_TABLE_NAME, NEW.execution_environment
-      USING ERRCODE = '42501', TABLE = TG_TABLE_NAME, COLUMN = 'execution_environment',
+      current_user, table_name, NEW.execution_environment
+      USING ERRCODE = '42501', TABLE = table_name, COLUMN = 'execution_environment',
             HINT = format('Write %s rows through a connection with the role precog_%s; a role never writes another environment''s rows.',
                           NEW.execution_environment, NEW.execution_environment);
   END IF;
@@ -298,10 +301,10 @@ CREATE OR REPLACE FUNCTION public.purge_backtest_data(OUT trades_deleted bigint,
  SET search_path TO 'pg_catalog', 'public'
 AS $function$
 BEGIN
-  DELETE FROM public.trades WHERE execution_environment = 'backtest';
-  GET DIAGNOSTICS trades_deleted = ROW_COUNT;
-  DELETE FROM public.positions WHERE execution_environment = 'backtest';
-  GET DIAGNOSTICS positions_deleted = ROW_COUNT;
+  LOCK TABLE public.trades_backtest, public.positions_backtest IN ACCESS EXCLUSIVE MODE;
+  SELECT count(*) INTO trades_deleted FROM public.trades_backtest;
+  SELECT count(*) INTO positions_deleted FROM public.positions_backtest;
+  TRUNCATE public.trades_backtest, public.positions_backtest;
 END;
 $function$;
 
@@ -309,7 +312,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint) TO precog_backtest;
 
 -- comment: function purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint)
-COMMENT ON FUNCTION purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint) IS 'Deletes every backtest trade, then every backtest position version, and nothing else; returns how many of each. The deliberate way to clear backtest runs (live rows are never deleted, paper rows are kept as training data). Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint) IS 'Empties the backtest partitions (TRUNCATE trades_backtest, positions_backtest: constant time, no row triggers), and nothing else; returns how many trades and position versions it removed. The deliberate way to clear backtest runs (live rows are never deleted, paper rows are kept as training data). Executable by the owner and precog_backtest.';
 
 -- function: refuse_truncate()
 CREATE OR REPLACE FUNCTION public.refuse_truncate()
@@ -317,9 +320,11 @@ CREATE OR REPLACE FUNCTION public.refuse_truncate()
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public'
 AS $function$
+DECLARE
+  table_name text := pg_partition_root(TG_RELID)::regclass::text;
 BEGIN
-  RAISE EXCEPTION '[live-history-kept] TRUNCATE of % is refused: it would delete live history', TG_TABLE_NAME
-    USING ERRCODE = 'P0001', TABLE = TG_TABLE_NAME,
+  RAISE EXCEPTION '[live-history-kept] TRUNCATE of % is refused: it would delete live or paper history', TG_TABLE_NAME
+    USING ERRCODE = 'P0001', TABLE = table_name,
           HINT = 'Remove backtest rows with purge_backtest_data(); live rows are never deleted.';
 END;
 $function$;
@@ -328,7 +333,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION refuse_truncate() TO PUBLIC;
 
 -- comment: function refuse_truncate()
-COMMENT ON FUNCTION refuse_truncate() IS 'BEFORE TRUNCATE on trades and positions: TRUNCATE bypasses row triggers, so it is refused outright ([live-history-kept]).';
+COMMENT ON FUNCTION refuse_truncate() IS 'BEFORE TRUNCATE on trades and positions and on their live and paper partitions: TRUNCATE bypasses row triggers, so it is refused outright ([live-history-kept]). Only the backtest partitions may be truncated (purge_backtest_data()).';
 
 -- function: require_execution_environment()
 CREATE OR REPLACE FUNCTION public.require_execution_environment()
@@ -336,11 +341,14 @@ CREATE OR REPLACE FUNCTION public.require_execution_environment()
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public'
 AS $function$
+DECLARE
+  table_name text;
 BEGIN
   IF NEW.execution_environment IS NULL THEN
+    table_name := pg_partition_root(TG_RELID)::regclass::text;
     RAISE EXCEPTION '[environment-required] %.execution_environment is required (got NULL): every row names where it executed',
-      TG_TABLE_NAME
-      USING ERRCODE = 'P0001', TABLE = TG_TABLE_NAME, COLUMN = 'execution_environment',
+      table_name
+      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'execution_environment',
             HINT = 'Pass execution_environment explicitly (live, paper or backtest). There is no default: a ''live'' default is how simulated positions became real-money ones (precog bug #662); a new SCD version copies it forward from the current version.';
   END IF;
   RETURN NEW;
@@ -384,11 +392,13 @@ AS $function$
 DECLARE
   referenced execution_environment;
 BEGIN
-  IF NEW.position_id IS NOT NULL THEN
+  IF NEW.position_id IS NOT NULL
+     AND NOT EXISTS (SELECT FROM public.positions p
+                      WHERE p.id = NEW.position_id AND p.execution_environment = NEW.execution_environment) THEN
     -- Runs with the caller's rights: under row-level security a position of another
     -- environment is invisible here, and the composite foreign key refuses it instead.
-    SELECT p.execution_environment INTO referenced FROM public.positions p WHERE p.id = NEW.position_id;
-    IF FOUND AND referenced IS DISTINCT FROM NEW.execution_environment THEN
+    SELECT p.execution_environment INTO referenced FROM public.positions p WHERE p.id = NEW.position_id LIMIT 1;
+    IF FOUND THEN
       RAISE EXCEPTION '[environment-cross-reference] trades.position_id = % is a % position; a % trade may reference only a % position',
         NEW.position_id, referenced, NEW.execution_environment, NEW.execution_environment
         USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id',
@@ -1373,7 +1383,7 @@ CREATE TABLE positions (
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL
-);
+) PARTITION BY LIST (execution_environment);
 
 -- constraint: positions.positions_calculated_probability_range
 ALTER TABLE positions ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -1402,9 +1412,6 @@ ALTER TABLE positions ADD CONSTRAINT positions_exited_has_exit CHECK (status = '
 -- constraint: positions.positions_fees_nonnegative
 ALTER TABLE positions ADD CONSTRAINT positions_fees_nonnegative CHECK (fees >= 0::numeric);
 
--- constraint: positions.positions_id_environment_key
-ALTER TABLE positions ADD CONSTRAINT positions_id_environment_key UNIQUE (id, execution_environment);
-
 -- constraint: positions.positions_market_id_format
 ALTER TABLE positions ADD CONSTRAINT positions_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
 
@@ -1421,7 +1428,7 @@ ALTER TABLE positions ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_
 ALTER TABLE positions ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
 
 -- constraint: positions.positions_pkey
-ALTER TABLE positions ADD CONSTRAINT positions_pkey PRIMARY KEY (id);
+ALTER TABLE positions ADD CONSTRAINT positions_pkey PRIMARY KEY (id, execution_environment);
 
 -- constraint: positions.positions_position_key_format
 ALTER TABLE positions ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
@@ -1448,22 +1455,22 @@ ALTER TABLE positions ADD CONSTRAINT positions_target_price_range CHECK (target_
 ALTER TABLE positions ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
 
 -- index: idx_positions_current_environment_status
-CREATE INDEX idx_positions_current_environment_status ON public.positions USING btree (execution_environment, status) WHERE row_current_ind;
+CREATE INDEX idx_positions_current_environment_status ON ONLY public.positions USING btree (execution_environment, status) WHERE row_current_ind;
 
 -- index: idx_positions_environment
-CREATE INDEX idx_positions_environment ON public.positions USING btree (execution_environment);
+CREATE INDEX idx_positions_environment ON ONLY public.positions USING btree (execution_environment);
 
 -- index: positions_current_market_id_idx
-CREATE INDEX positions_current_market_id_idx ON public.positions USING btree (market_id) WHERE row_current_ind;
+CREATE INDEX positions_current_market_id_idx ON ONLY public.positions USING btree (market_id) WHERE row_current_ind;
 
 -- index: positions_current_position_key_key
-CREATE UNIQUE INDEX positions_current_position_key_key ON public.positions USING btree (position_key) WHERE row_current_ind;
+CREATE UNIQUE INDEX positions_current_position_key_key ON ONLY public.positions USING btree (position_key, execution_environment) WHERE row_current_ind;
 
 -- index: positions_current_status_idx
-CREATE INDEX positions_current_status_idx ON public.positions USING btree (status) WHERE row_current_ind;
+CREATE INDEX positions_current_status_idx ON ONLY public.positions USING btree (status) WHERE row_current_ind;
 
 -- index: positions_position_key_history_idx
-CREATE INDEX positions_position_key_history_idx ON public.positions USING btree (position_key, row_start_ts DESC);
+CREATE INDEX positions_position_key_history_idx ON ONLY public.positions USING btree (position_key, row_start_ts DESC);
 
 -- trigger: positions.positions_environment_required
 CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
@@ -1594,8 +1601,8 @@ COMMENT ON COLUMN positions.trailing_stop_state IS 'Trailing-stop bookkeeping (J
 -- comment: column positions.unrealized_pnl
 COMMENT ON COLUMN positions.unrealized_pnl IS 'Mark-to-market P&L in dollars at current_price; may be negative or exceed 1 (NUMERIC(14,4)).';
 
--- comment: constraint positions_id_environment_key ON positions
-COMMENT ON CONSTRAINT positions_id_environment_key ON positions IS 'Target of trades_position_same_environment_fkey: (id, execution_environment) of a position version.';
+-- comment: constraint positions_pkey ON positions
+COMMENT ON CONSTRAINT positions_pkey ON positions IS 'A position version is (id, execution_environment): a partitioned table''s primary key includes its partition key. ids come from one identity sequence, and every reference (trades_position_same_environment_fkey) and lookup names the environment too.';
 
 -- comment: index idx_positions_current_environment_status
 COMMENT ON INDEX idx_positions_current_environment_status IS 'Current positions of one environment by status, e.g. open positions the sell logic may act on.';
@@ -1607,7 +1614,7 @@ COMMENT ON INDEX idx_positions_environment IS 'ADR-107: positions by execution e
 COMMENT ON INDEX positions_current_market_id_idx IS 'Current positions in one market.';
 
 -- comment: index positions_current_position_key_key
-COMMENT ON INDEX positions_current_position_key_key IS 'SCD-2: at most one current row per position_key; also serves "get one position".';
+COMMENT ON INDEX positions_current_position_key_key IS 'SCD-2: at most one current row per position_key (the environment is part of the key because a partitioned table''s unique index must include the partition key; positions_guard_insert keeps every version of a position_key in one environment); also serves "get one position".';
 
 -- comment: index positions_current_status_idx
 COMMENT ON INDEX positions_current_status_idx IS 'Current positions by status (e.g. open positions).';
@@ -1628,7 +1635,573 @@ COMMENT ON POLICY positions_live ON positions IS 'precog_live reads and writes l
 COMMENT ON POLICY positions_paper ON positions IS 'precog_paper reads and writes paper positions only.';
 
 -- comment: table positions
-COMMENT ON TABLE positions IS 'Positions held in a market. SCD Type 2 keyed by position_key: a price update, trailing-stop change or close closes the current row and inserts a new current row that copies every unchanged column forward.';
+COMMENT ON TABLE positions IS 'Positions held in a market. SCD Type 2 keyed by position_key: a price update, trailing-stop change or close closes the current row and inserts a new current row that copies every unchanged column forward. LIST-partitioned by execution_environment (positions_live, positions_paper, positions_backtest); use the table, never a partition.';
+
+-- table: positions_backtest
+CREATE TABLE positions_backtest (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    position_key text NOT NULL,
+    market_id text NOT NULL,
+    strategy_id integer,
+    model_id integer,
+    side position_side NOT NULL,
+    entry_price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    current_price numeric(10,4),
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    status position_status NOT NULL DEFAULT 'open'::position_status,
+    unrealized_pnl numeric(14,4),
+    realized_pnl numeric(14,4),
+    trailing_stop_state jsonb,
+    target_price numeric(10,4),
+    stop_loss_price numeric(10,4),
+    entry_time timestamp with time zone NOT NULL DEFAULT now(),
+    exit_time timestamp with time zone,
+    exit_price numeric(10,4),
+    exit_reason text,
+    calculated_probability numeric(10,4),
+    edge_at_entry numeric(10,4),
+    market_price_at_entry numeric(10,4),
+    row_current_ind boolean NOT NULL DEFAULT true,
+    row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
+    row_end_ts timestamp with time zone,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: positions_backtest.positions_backtest_pkey
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_backtest_pkey PRIMARY KEY (id, execution_environment);
+
+-- constraint: positions_backtest.positions_calculated_probability_range
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: positions_backtest.positions_current_price_range
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_current_price_range CHECK (current_price >= 0::numeric AND current_price <= 1::numeric);
+
+-- constraint: positions_backtest.positions_edge_at_entry_range
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_edge_at_entry_range CHECK (edge_at_entry >= '-1'::integer::numeric AND edge_at_entry <= 1::numeric);
+
+-- constraint: positions_backtest.positions_entry_price_range
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_entry_price_range CHECK (entry_price >= 0::numeric AND entry_price <= 1::numeric);
+
+-- constraint: positions_backtest.positions_exit_after_entry
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_exit_after_entry CHECK (exit_time IS NULL OR exit_time >= entry_time);
+
+-- constraint: positions_backtest.positions_exit_price_range
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_exit_price_range CHECK (exit_price >= 0::numeric AND exit_price <= 1::numeric);
+
+-- constraint: positions_backtest.positions_exit_reason_length
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_exit_reason_length CHECK (length(exit_reason) <= 256);
+
+-- constraint: positions_backtest.positions_exited_has_exit
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_exited_has_exit CHECK (status = 'open'::position_status OR exit_time IS NOT NULL AND exit_price IS NOT NULL);
+
+-- constraint: positions_backtest.positions_fees_nonnegative
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: positions_backtest.positions_market_id_format
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: positions_backtest.positions_market_id_length
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: positions_backtest.positions_market_price_at_entry_range
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
+
+-- constraint: positions_backtest.positions_model_id_fkey
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: positions_backtest.positions_open_has_no_exit
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
+
+-- constraint: positions_backtest.positions_position_key_format
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
+
+-- constraint: positions_backtest.positions_quantity_positive
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_quantity_positive CHECK (quantity > 0);
+
+-- constraint: positions_backtest.positions_scd_current_iff_open_ended
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
+
+-- constraint: positions_backtest.positions_scd_interval_ordered
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_scd_interval_ordered CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
+
+-- constraint: positions_backtest.positions_stop_loss_price_range
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
+
+-- constraint: positions_backtest.positions_strategy_id_fkey
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- constraint: positions_backtest.positions_target_price_range
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
+
+-- constraint: positions_backtest.positions_trailing_stop_state_is_object
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
+
+-- index: positions_backtest_execution_environment_idx
+CREATE INDEX positions_backtest_execution_environment_idx ON public.positions_backtest USING btree (execution_environment);
+
+-- index: positions_backtest_execution_environment_status_idx
+CREATE INDEX positions_backtest_execution_environment_status_idx ON public.positions_backtest USING btree (execution_environment, status) WHERE row_current_ind;
+
+-- index: positions_backtest_market_id_idx
+CREATE INDEX positions_backtest_market_id_idx ON public.positions_backtest USING btree (market_id) WHERE row_current_ind;
+
+-- index: positions_backtest_position_key_execution_environment_idx
+CREATE UNIQUE INDEX positions_backtest_position_key_execution_environment_idx ON public.positions_backtest USING btree (position_key, execution_environment) WHERE row_current_ind;
+
+-- index: positions_backtest_position_key_row_start_ts_idx
+CREATE INDEX positions_backtest_position_key_row_start_ts_idx ON public.positions_backtest USING btree (position_key, row_start_ts DESC);
+
+-- index: positions_backtest_status_idx
+CREATE INDEX positions_backtest_status_idx ON public.positions_backtest USING btree (status) WHERE row_current_ind;
+
+-- trigger: positions_backtest.positions_environment_required
+CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions_backtest FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+
+-- trigger: positions_backtest.positions_guard_delete
+CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+
+-- trigger: positions_backtest.positions_guard_insert
+CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions_backtest FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
+
+-- trigger: positions_backtest.positions_guard_update
+CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
+
+-- trigger: positions_backtest.positions_role_environment
+CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+
+-- row security: positions_backtest
+ALTER TABLE positions_backtest ENABLE ROW LEVEL SECURITY;
+
+-- comment: table positions_backtest
+COMMENT ON TABLE positions_backtest IS 'Partition of positions: backtest position versions, emptied by purge_backtest_data(). Read and written through positions only (no grants; row-level security without policies).';
+
+-- table: positions_environment_missing
+CREATE TABLE positions_environment_missing (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    position_key text NOT NULL,
+    market_id text NOT NULL,
+    strategy_id integer,
+    model_id integer,
+    side position_side NOT NULL,
+    entry_price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    current_price numeric(10,4),
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    status position_status NOT NULL DEFAULT 'open'::position_status,
+    unrealized_pnl numeric(14,4),
+    realized_pnl numeric(14,4),
+    trailing_stop_state jsonb,
+    target_price numeric(10,4),
+    stop_loss_price numeric(10,4),
+    entry_time timestamp with time zone NOT NULL DEFAULT now(),
+    exit_time timestamp with time zone,
+    exit_price numeric(10,4),
+    exit_reason text,
+    calculated_probability numeric(10,4),
+    edge_at_entry numeric(10,4),
+    market_price_at_entry numeric(10,4),
+    row_current_ind boolean NOT NULL DEFAULT true,
+    row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
+    row_end_ts timestamp with time zone,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: positions_environment_missing.positions_calculated_probability_range
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: positions_environment_missing.positions_current_price_range
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_current_price_range CHECK (current_price >= 0::numeric AND current_price <= 1::numeric);
+
+-- constraint: positions_environment_missing.positions_edge_at_entry_range
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_edge_at_entry_range CHECK (edge_at_entry >= '-1'::integer::numeric AND edge_at_entry <= 1::numeric);
+
+-- constraint: positions_environment_missing.positions_entry_price_range
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_entry_price_range CHECK (entry_price >= 0::numeric AND entry_price <= 1::numeric);
+
+-- constraint: positions_environment_missing.positions_environment_missing_pkey
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_environment_missing_pkey PRIMARY KEY (id, execution_environment);
+
+-- constraint: positions_environment_missing.positions_exit_after_entry
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_exit_after_entry CHECK (exit_time IS NULL OR exit_time >= entry_time);
+
+-- constraint: positions_environment_missing.positions_exit_price_range
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_exit_price_range CHECK (exit_price >= 0::numeric AND exit_price <= 1::numeric);
+
+-- constraint: positions_environment_missing.positions_exit_reason_length
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_exit_reason_length CHECK (length(exit_reason) <= 256);
+
+-- constraint: positions_environment_missing.positions_exited_has_exit
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_exited_has_exit CHECK (status = 'open'::position_status OR exit_time IS NOT NULL AND exit_price IS NOT NULL);
+
+-- constraint: positions_environment_missing.positions_fees_nonnegative
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: positions_environment_missing.positions_market_id_format
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: positions_environment_missing.positions_market_id_length
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: positions_environment_missing.positions_market_price_at_entry_range
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
+
+-- constraint: positions_environment_missing.positions_model_id_fkey
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: positions_environment_missing.positions_open_has_no_exit
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
+
+-- constraint: positions_environment_missing.positions_position_key_format
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
+
+-- constraint: positions_environment_missing.positions_quantity_positive
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_quantity_positive CHECK (quantity > 0);
+
+-- constraint: positions_environment_missing.positions_scd_current_iff_open_ended
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
+
+-- constraint: positions_environment_missing.positions_scd_interval_ordered
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_scd_interval_ordered CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
+
+-- constraint: positions_environment_missing.positions_stop_loss_price_range
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
+
+-- constraint: positions_environment_missing.positions_strategy_id_fkey
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- constraint: positions_environment_missing.positions_target_price_range
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
+
+-- constraint: positions_environment_missing.positions_trailing_stop_state_is_object
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
+
+-- index: positions_environment_missing_execution_environment_idx
+CREATE INDEX positions_environment_missing_execution_environment_idx ON public.positions_environment_missing USING btree (execution_environment);
+
+-- index: positions_environment_missing_execution_environment_status_idx
+CREATE INDEX positions_environment_missing_execution_environment_status_idx ON public.positions_environment_missing USING btree (execution_environment, status) WHERE row_current_ind;
+
+-- index: positions_environment_missing_market_id_idx
+CREATE INDEX positions_environment_missing_market_id_idx ON public.positions_environment_missing USING btree (market_id) WHERE row_current_ind;
+
+-- index: positions_environment_missing_position_key_execution_enviro_idx
+CREATE UNIQUE INDEX positions_environment_missing_position_key_execution_enviro_idx ON public.positions_environment_missing USING btree (position_key, execution_environment) WHERE row_current_ind;
+
+-- index: positions_environment_missing_position_key_row_start_ts_idx
+CREATE INDEX positions_environment_missing_position_key_row_start_ts_idx ON public.positions_environment_missing USING btree (position_key, row_start_ts DESC);
+
+-- index: positions_environment_missing_status_idx
+CREATE INDEX positions_environment_missing_status_idx ON public.positions_environment_missing USING btree (status) WHERE row_current_ind;
+
+-- trigger: positions_environment_missing.positions_environment_required
+CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+
+-- trigger: positions_environment_missing.positions_guard_delete
+CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+
+-- trigger: positions_environment_missing.positions_guard_insert
+CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
+
+-- trigger: positions_environment_missing.positions_guard_update
+CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
+
+-- trigger: positions_environment_missing.positions_role_environment
+CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+
+-- row security: positions_environment_missing
+ALTER TABLE positions_environment_missing ENABLE ROW LEVEL SECURITY;
+
+-- comment: table positions_environment_missing
+COMMENT ON TABLE positions_environment_missing IS 'Partition of positions for a NULL execution_environment: always empty (NOT NULL). It exists so that such an insert reaches trigger positions_environment_required and is refused with [environment-required].';
+
+-- table: positions_live
+CREATE TABLE positions_live (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    position_key text NOT NULL,
+    market_id text NOT NULL,
+    strategy_id integer,
+    model_id integer,
+    side position_side NOT NULL,
+    entry_price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    current_price numeric(10,4),
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    status position_status NOT NULL DEFAULT 'open'::position_status,
+    unrealized_pnl numeric(14,4),
+    realized_pnl numeric(14,4),
+    trailing_stop_state jsonb,
+    target_price numeric(10,4),
+    stop_loss_price numeric(10,4),
+    entry_time timestamp with time zone NOT NULL DEFAULT now(),
+    exit_time timestamp with time zone,
+    exit_price numeric(10,4),
+    exit_reason text,
+    calculated_probability numeric(10,4),
+    edge_at_entry numeric(10,4),
+    market_price_at_entry numeric(10,4),
+    row_current_ind boolean NOT NULL DEFAULT true,
+    row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
+    row_end_ts timestamp with time zone,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: positions_live.positions_calculated_probability_range
+ALTER TABLE positions_live ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: positions_live.positions_current_price_range
+ALTER TABLE positions_live ADD CONSTRAINT positions_current_price_range CHECK (current_price >= 0::numeric AND current_price <= 1::numeric);
+
+-- constraint: positions_live.positions_edge_at_entry_range
+ALTER TABLE positions_live ADD CONSTRAINT positions_edge_at_entry_range CHECK (edge_at_entry >= '-1'::integer::numeric AND edge_at_entry <= 1::numeric);
+
+-- constraint: positions_live.positions_entry_price_range
+ALTER TABLE positions_live ADD CONSTRAINT positions_entry_price_range CHECK (entry_price >= 0::numeric AND entry_price <= 1::numeric);
+
+-- constraint: positions_live.positions_exit_after_entry
+ALTER TABLE positions_live ADD CONSTRAINT positions_exit_after_entry CHECK (exit_time IS NULL OR exit_time >= entry_time);
+
+-- constraint: positions_live.positions_exit_price_range
+ALTER TABLE positions_live ADD CONSTRAINT positions_exit_price_range CHECK (exit_price >= 0::numeric AND exit_price <= 1::numeric);
+
+-- constraint: positions_live.positions_exit_reason_length
+ALTER TABLE positions_live ADD CONSTRAINT positions_exit_reason_length CHECK (length(exit_reason) <= 256);
+
+-- constraint: positions_live.positions_exited_has_exit
+ALTER TABLE positions_live ADD CONSTRAINT positions_exited_has_exit CHECK (status = 'open'::position_status OR exit_time IS NOT NULL AND exit_price IS NOT NULL);
+
+-- constraint: positions_live.positions_fees_nonnegative
+ALTER TABLE positions_live ADD CONSTRAINT positions_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: positions_live.positions_live_pkey
+ALTER TABLE positions_live ADD CONSTRAINT positions_live_pkey PRIMARY KEY (id, execution_environment);
+
+-- constraint: positions_live.positions_market_id_format
+ALTER TABLE positions_live ADD CONSTRAINT positions_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: positions_live.positions_market_id_length
+ALTER TABLE positions_live ADD CONSTRAINT positions_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: positions_live.positions_market_price_at_entry_range
+ALTER TABLE positions_live ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
+
+-- constraint: positions_live.positions_model_id_fkey
+ALTER TABLE positions_live ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: positions_live.positions_open_has_no_exit
+ALTER TABLE positions_live ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
+
+-- constraint: positions_live.positions_position_key_format
+ALTER TABLE positions_live ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
+
+-- constraint: positions_live.positions_quantity_positive
+ALTER TABLE positions_live ADD CONSTRAINT positions_quantity_positive CHECK (quantity > 0);
+
+-- constraint: positions_live.positions_scd_current_iff_open_ended
+ALTER TABLE positions_live ADD CONSTRAINT positions_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
+
+-- constraint: positions_live.positions_scd_interval_ordered
+ALTER TABLE positions_live ADD CONSTRAINT positions_scd_interval_ordered CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
+
+-- constraint: positions_live.positions_stop_loss_price_range
+ALTER TABLE positions_live ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
+
+-- constraint: positions_live.positions_strategy_id_fkey
+ALTER TABLE positions_live ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- constraint: positions_live.positions_target_price_range
+ALTER TABLE positions_live ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
+
+-- constraint: positions_live.positions_trailing_stop_state_is_object
+ALTER TABLE positions_live ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
+
+-- index: positions_live_execution_environment_idx
+CREATE INDEX positions_live_execution_environment_idx ON public.positions_live USING btree (execution_environment);
+
+-- index: positions_live_execution_environment_status_idx
+CREATE INDEX positions_live_execution_environment_status_idx ON public.positions_live USING btree (execution_environment, status) WHERE row_current_ind;
+
+-- index: positions_live_market_id_idx
+CREATE INDEX positions_live_market_id_idx ON public.positions_live USING btree (market_id) WHERE row_current_ind;
+
+-- index: positions_live_position_key_execution_environment_idx
+CREATE UNIQUE INDEX positions_live_position_key_execution_environment_idx ON public.positions_live USING btree (position_key, execution_environment) WHERE row_current_ind;
+
+-- index: positions_live_position_key_row_start_ts_idx
+CREATE INDEX positions_live_position_key_row_start_ts_idx ON public.positions_live USING btree (position_key, row_start_ts DESC);
+
+-- index: positions_live_status_idx
+CREATE INDEX positions_live_status_idx ON public.positions_live USING btree (status) WHERE row_current_ind;
+
+-- trigger: positions_live.positions_environment_required
+CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions_live FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+
+-- trigger: positions_live.positions_guard_delete
+CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions_live FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+
+-- trigger: positions_live.positions_guard_insert
+CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions_live FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
+
+-- trigger: positions_live.positions_guard_update
+CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions_live FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
+
+-- trigger: positions_live.positions_refuse_truncate
+CREATE TRIGGER positions_refuse_truncate BEFORE TRUNCATE ON positions_live FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+
+-- trigger: positions_live.positions_role_environment
+CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions_live FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+
+-- row security: positions_live
+ALTER TABLE positions_live ENABLE ROW LEVEL SECURITY;
+
+-- comment: table positions_live
+COMMENT ON TABLE positions_live IS 'Partition of positions: live position versions. Read and written through positions only (no grants; row-level security without policies).';
+
+-- table: positions_paper
+CREATE TABLE positions_paper (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    position_key text NOT NULL,
+    market_id text NOT NULL,
+    strategy_id integer,
+    model_id integer,
+    side position_side NOT NULL,
+    entry_price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    current_price numeric(10,4),
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    status position_status NOT NULL DEFAULT 'open'::position_status,
+    unrealized_pnl numeric(14,4),
+    realized_pnl numeric(14,4),
+    trailing_stop_state jsonb,
+    target_price numeric(10,4),
+    stop_loss_price numeric(10,4),
+    entry_time timestamp with time zone NOT NULL DEFAULT now(),
+    exit_time timestamp with time zone,
+    exit_price numeric(10,4),
+    exit_reason text,
+    calculated_probability numeric(10,4),
+    edge_at_entry numeric(10,4),
+    market_price_at_entry numeric(10,4),
+    row_current_ind boolean NOT NULL DEFAULT true,
+    row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
+    row_end_ts timestamp with time zone,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: positions_paper.positions_calculated_probability_range
+ALTER TABLE positions_paper ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: positions_paper.positions_current_price_range
+ALTER TABLE positions_paper ADD CONSTRAINT positions_current_price_range CHECK (current_price >= 0::numeric AND current_price <= 1::numeric);
+
+-- constraint: positions_paper.positions_edge_at_entry_range
+ALTER TABLE positions_paper ADD CONSTRAINT positions_edge_at_entry_range CHECK (edge_at_entry >= '-1'::integer::numeric AND edge_at_entry <= 1::numeric);
+
+-- constraint: positions_paper.positions_entry_price_range
+ALTER TABLE positions_paper ADD CONSTRAINT positions_entry_price_range CHECK (entry_price >= 0::numeric AND entry_price <= 1::numeric);
+
+-- constraint: positions_paper.positions_exit_after_entry
+ALTER TABLE positions_paper ADD CONSTRAINT positions_exit_after_entry CHECK (exit_time IS NULL OR exit_time >= entry_time);
+
+-- constraint: positions_paper.positions_exit_price_range
+ALTER TABLE positions_paper ADD CONSTRAINT positions_exit_price_range CHECK (exit_price >= 0::numeric AND exit_price <= 1::numeric);
+
+-- constraint: positions_paper.positions_exit_reason_length
+ALTER TABLE positions_paper ADD CONSTRAINT positions_exit_reason_length CHECK (length(exit_reason) <= 256);
+
+-- constraint: positions_paper.positions_exited_has_exit
+ALTER TABLE positions_paper ADD CONSTRAINT positions_exited_has_exit CHECK (status = 'open'::position_status OR exit_time IS NOT NULL AND exit_price IS NOT NULL);
+
+-- constraint: positions_paper.positions_fees_nonnegative
+ALTER TABLE positions_paper ADD CONSTRAINT positions_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: positions_paper.positions_market_id_format
+ALTER TABLE positions_paper ADD CONSTRAINT positions_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: positions_paper.positions_market_id_length
+ALTER TABLE positions_paper ADD CONSTRAINT positions_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: positions_paper.positions_market_price_at_entry_range
+ALTER TABLE positions_paper ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
+
+-- constraint: positions_paper.positions_model_id_fkey
+ALTER TABLE positions_paper ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: positions_paper.positions_open_has_no_exit
+ALTER TABLE positions_paper ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
+
+-- constraint: positions_paper.positions_paper_pkey
+ALTER TABLE positions_paper ADD CONSTRAINT positions_paper_pkey PRIMARY KEY (id, execution_environment);
+
+-- constraint: positions_paper.positions_position_key_format
+ALTER TABLE positions_paper ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
+
+-- constraint: positions_paper.positions_quantity_positive
+ALTER TABLE positions_paper ADD CONSTRAINT positions_quantity_positive CHECK (quantity > 0);
+
+-- constraint: positions_paper.positions_scd_current_iff_open_ended
+ALTER TABLE positions_paper ADD CONSTRAINT positions_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
+
+-- constraint: positions_paper.positions_scd_interval_ordered
+ALTER TABLE positions_paper ADD CONSTRAINT positions_scd_interval_ordered CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
+
+-- constraint: positions_paper.positions_stop_loss_price_range
+ALTER TABLE positions_paper ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
+
+-- constraint: positions_paper.positions_strategy_id_fkey
+ALTER TABLE positions_paper ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- constraint: positions_paper.positions_target_price_range
+ALTER TABLE positions_paper ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
+
+-- constraint: positions_paper.positions_trailing_stop_state_is_object
+ALTER TABLE positions_paper ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
+
+-- index: positions_paper_execution_environment_idx
+CREATE INDEX positions_paper_execution_environment_idx ON public.positions_paper USING btree (execution_environment);
+
+-- index: positions_paper_execution_environment_status_idx
+CREATE INDEX positions_paper_execution_environment_status_idx ON public.positions_paper USING btree (execution_environment, status) WHERE row_current_ind;
+
+-- index: positions_paper_market_id_idx
+CREATE INDEX positions_paper_market_id_idx ON public.positions_paper USING btree (market_id) WHERE row_current_ind;
+
+-- index: positions_paper_position_key_execution_environment_idx
+CREATE UNIQUE INDEX positions_paper_position_key_execution_environment_idx ON public.positions_paper USING btree (position_key, execution_environment) WHERE row_current_ind;
+
+-- index: positions_paper_position_key_row_start_ts_idx
+CREATE INDEX positions_paper_position_key_row_start_ts_idx ON public.positions_paper USING btree (position_key, row_start_ts DESC);
+
+-- index: positions_paper_status_idx
+CREATE INDEX positions_paper_status_idx ON public.positions_paper USING btree (status) WHERE row_current_ind;
+
+-- trigger: positions_paper.positions_environment_required
+CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions_paper FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+
+-- trigger: positions_paper.positions_guard_delete
+CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions_paper FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+
+-- trigger: positions_paper.positions_guard_insert
+CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions_paper FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
+
+-- trigger: positions_paper.positions_guard_update
+CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions_paper FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
+
+-- trigger: positions_paper.positions_refuse_truncate
+CREATE TRIGGER positions_refuse_truncate BEFORE TRUNCATE ON positions_paper FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+
+-- trigger: positions_paper.positions_role_environment
+CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions_paper FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+
+-- row security: positions_paper
+ALTER TABLE positions_paper ENABLE ROW LEVEL SECURITY;
+
+-- comment: table positions_paper
+COMMENT ON TABLE positions_paper IS 'Partition of positions: paper position versions. Read and written through positions only (no grants; row-level security without policies).';
 
 -- table: probability_models
 CREATE TABLE probability_models (
@@ -1798,7 +2371,7 @@ CREATE TABLE trades (
     trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL
-);
+) PARTITION BY LIST (execution_environment);
 
 -- constraint: trades.trades_automated_is_attributed
 ALTER TABLE trades ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
@@ -1828,10 +2401,7 @@ ALTER TABLE trades ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) RE
 ALTER TABLE trades ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
 -- constraint: trades.trades_pkey
-ALTER TABLE trades ADD CONSTRAINT trades_pkey PRIMARY KEY (id);
-
--- constraint: trades.trades_position_same_environment_fkey
-ALTER TABLE trades ADD CONSTRAINT trades_position_same_environment_fkey FOREIGN KEY (position_id, execution_environment) REFERENCES positions(id, execution_environment);
+ALTER TABLE trades ADD CONSTRAINT trades_pkey PRIMARY KEY (id, execution_environment);
 
 -- constraint: trades.trades_price_range
 ALTER TABLE trades ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
@@ -1846,28 +2416,28 @@ ALTER TABLE trades ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_
 ALTER TABLE trades ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
 
 -- index: idx_trades_environment
-CREATE INDEX idx_trades_environment ON public.trades USING btree (execution_environment);
+CREATE INDEX idx_trades_environment ON ONLY public.trades USING btree (execution_environment);
 
 -- index: idx_trades_environment_execution_time
-CREATE INDEX idx_trades_environment_execution_time ON public.trades USING btree (execution_environment, execution_time DESC, id DESC);
+CREATE INDEX idx_trades_environment_execution_time ON ONLY public.trades USING btree (execution_environment, execution_time DESC, id DESC);
 
 -- index: trades_execution_time_idx
-CREATE INDEX trades_execution_time_idx ON public.trades USING btree (execution_time DESC);
+CREATE INDEX trades_execution_time_idx ON ONLY public.trades USING btree (execution_time DESC);
 
 -- index: trades_market_id_idx
-CREATE INDEX trades_market_id_idx ON public.trades USING btree (market_id);
+CREATE INDEX trades_market_id_idx ON ONLY public.trades USING btree (market_id);
 
 -- index: trades_model_id_idx
-CREATE INDEX trades_model_id_idx ON public.trades USING btree (model_id);
+CREATE INDEX trades_model_id_idx ON ONLY public.trades USING btree (model_id);
 
 -- index: trades_order_id_idx
-CREATE INDEX trades_order_id_idx ON public.trades USING btree (order_id);
+CREATE INDEX trades_order_id_idx ON ONLY public.trades USING btree (order_id);
 
 -- index: trades_position_id_idx
-CREATE INDEX trades_position_id_idx ON public.trades USING btree (position_id);
+CREATE INDEX trades_position_id_idx ON ONLY public.trades USING btree (position_id);
 
 -- index: trades_strategy_id_idx
-CREATE INDEX trades_strategy_id_idx ON public.trades USING btree (strategy_id);
+CREATE INDEX trades_strategy_id_idx ON ONLY public.trades USING btree (strategy_id);
 
 -- trigger: trades.trades_environment_required
 CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
@@ -1965,8 +2535,8 @@ COMMENT ON COLUMN trades.trade_metadata IS 'Extra context (JSON object), e.g. ra
 -- comment: column trades.trade_source
 COMMENT ON COLUMN trades.trade_source IS 'ADR-092: WHO created the trade (automated bot or manual).';
 
--- comment: constraint trades_position_same_environment_fkey ON trades
-COMMENT ON CONSTRAINT trades_position_same_environment_fkey ON trades IS '[environment-cross-reference] A trade references only a position version of its own execution environment (MATCH SIMPLE: no check when position_id is NULL).';
+-- comment: constraint trades_pkey ON trades
+COMMENT ON CONSTRAINT trades_pkey ON trades IS 'A trade is (id, execution_environment): a partitioned table''s primary key includes its partition key. ids come from one identity sequence; lookups by id name the environment too.';
 
 -- comment: index idx_trades_environment
 COMMENT ON INDEX idx_trades_environment IS 'ADR-107: trades by execution environment.';
@@ -1990,7 +2560,471 @@ COMMENT ON POLICY trades_live ON trades IS 'precog_live reads and writes live tr
 COMMENT ON POLICY trades_paper ON trades IS 'precog_paper reads and writes paper trades only.';
 
 -- comment: table trades
-COMMENT ON TABLE trades IS 'Fills, as append-only facts: a row is never updated (trigger trades_guard_update) and a live row is never deleted (trades_guard_delete); corrections are new rows. Paper and backtest rows may be deleted; purge_backtest_data() is the deliberate way.';
+COMMENT ON TABLE trades IS 'Fills, as append-only facts: a row is never updated (trigger trades_guard_update) and a live row is never deleted (trades_guard_delete); corrections are new rows. Paper and backtest rows may be deleted; purge_backtest_data() is the deliberate way. LIST-partitioned by execution_environment (trades_live, trades_paper, trades_backtest); use the table, never a partition.';
+
+-- table: trades_backtest
+CREATE TABLE trades_backtest (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    market_id text NOT NULL,
+    position_id integer,
+    strategy_id integer,
+    model_id integer,
+    order_id text,
+    side trade_side NOT NULL,
+    price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    trade_source trade_source NOT NULL DEFAULT 'automated'::trade_source,
+    order_type order_type NOT NULL,
+    execution_time timestamp with time zone NOT NULL DEFAULT now(),
+    calculated_probability numeric(10,4),
+    market_price numeric(10,4),
+    edge_value numeric(10,4),
+    trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: trades_backtest.trades_automated_is_attributed
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades_backtest.trades_backtest_pkey
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_backtest_pkey PRIMARY KEY (id, execution_environment);
+
+-- constraint: trades_backtest.trades_calculated_probability_range
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: trades_backtest.trades_edge_value_range
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_edge_value_range CHECK (edge_value >= '-1'::integer::numeric AND edge_value <= 1::numeric);
+
+-- constraint: trades_backtest.trades_fees_nonnegative
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: trades_backtest.trades_market_id_format
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: trades_backtest.trades_market_id_length
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: trades_backtest.trades_market_price_range
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
+
+-- constraint: trades_backtest.trades_model_id_fkey
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: trades_backtest.trades_order_id_length
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
+
+-- constraint: trades_backtest.trades_position_same_environment_fkey
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_position_same_environment_fkey FOREIGN KEY (position_id, execution_environment) REFERENCES positions_backtest(id, execution_environment);
+
+-- constraint: trades_backtest.trades_price_range
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
+
+-- constraint: trades_backtest.trades_quantity_positive
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
+
+-- constraint: trades_backtest.trades_strategy_id_fkey
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- constraint: trades_backtest.trades_trade_metadata_is_object
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
+
+-- index: trades_backtest_execution_environment_execution_time_id_idx
+CREATE INDEX trades_backtest_execution_environment_execution_time_id_idx ON public.trades_backtest USING btree (execution_environment, execution_time DESC, id DESC);
+
+-- index: trades_backtest_execution_environment_idx
+CREATE INDEX trades_backtest_execution_environment_idx ON public.trades_backtest USING btree (execution_environment);
+
+-- index: trades_backtest_execution_time_idx
+CREATE INDEX trades_backtest_execution_time_idx ON public.trades_backtest USING btree (execution_time DESC);
+
+-- index: trades_backtest_market_id_idx
+CREATE INDEX trades_backtest_market_id_idx ON public.trades_backtest USING btree (market_id);
+
+-- index: trades_backtest_model_id_idx
+CREATE INDEX trades_backtest_model_id_idx ON public.trades_backtest USING btree (model_id);
+
+-- index: trades_backtest_order_id_idx
+CREATE INDEX trades_backtest_order_id_idx ON public.trades_backtest USING btree (order_id);
+
+-- index: trades_backtest_position_id_idx
+CREATE INDEX trades_backtest_position_id_idx ON public.trades_backtest USING btree (position_id);
+
+-- index: trades_backtest_strategy_id_idx
+CREATE INDEX trades_backtest_strategy_id_idx ON public.trades_backtest USING btree (strategy_id);
+
+-- trigger: trades_backtest.trades_environment_required
+CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades_backtest FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+
+-- trigger: trades_backtest.trades_guard_delete
+CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades_backtest FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
+
+-- trigger: trades_backtest.trades_guard_insert
+CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades_backtest FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
+
+-- trigger: trades_backtest.trades_guard_update
+CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades_backtest FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
+
+-- trigger: trades_backtest.trades_role_environment
+CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades_backtest FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+
+-- row security: trades_backtest
+ALTER TABLE trades_backtest ENABLE ROW LEVEL SECURITY;
+
+-- comment: constraint trades_position_same_environment_fkey ON trades_backtest
+COMMENT ON CONSTRAINT trades_position_same_environment_fkey ON trades_backtest IS '[environment-cross-reference] A backtest trade references only a backtest position version (MATCH SIMPLE: no check when position_id is NULL). Declared per partition pair so that purge_backtest_data() can truncate both backtest partitions.';
+
+-- comment: table trades_backtest
+COMMENT ON TABLE trades_backtest IS 'Partition of trades: backtest trades, emptied by purge_backtest_data(). Read and written through trades only (no grants; row-level security without policies).';
+
+-- table: trades_environment_missing
+CREATE TABLE trades_environment_missing (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    market_id text NOT NULL,
+    position_id integer,
+    strategy_id integer,
+    model_id integer,
+    order_id text,
+    side trade_side NOT NULL,
+    price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    trade_source trade_source NOT NULL DEFAULT 'automated'::trade_source,
+    order_type order_type NOT NULL,
+    execution_time timestamp with time zone NOT NULL DEFAULT now(),
+    calculated_probability numeric(10,4),
+    market_price numeric(10,4),
+    edge_value numeric(10,4),
+    trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: trades_environment_missing.trades_automated_is_attributed
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades_environment_missing.trades_calculated_probability_range
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: trades_environment_missing.trades_edge_value_range
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_edge_value_range CHECK (edge_value >= '-1'::integer::numeric AND edge_value <= 1::numeric);
+
+-- constraint: trades_environment_missing.trades_environment_missing_pkey
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_environment_missing_pkey PRIMARY KEY (id, execution_environment);
+
+-- constraint: trades_environment_missing.trades_fees_nonnegative
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: trades_environment_missing.trades_market_id_format
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: trades_environment_missing.trades_market_id_length
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: trades_environment_missing.trades_market_price_range
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
+
+-- constraint: trades_environment_missing.trades_model_id_fkey
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: trades_environment_missing.trades_order_id_length
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
+
+-- constraint: trades_environment_missing.trades_price_range
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
+
+-- constraint: trades_environment_missing.trades_quantity_positive
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
+
+-- constraint: trades_environment_missing.trades_strategy_id_fkey
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- constraint: trades_environment_missing.trades_trade_metadata_is_object
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
+
+-- index: trades_environment_missing_execution_environment_execution__idx
+CREATE INDEX trades_environment_missing_execution_environment_execution__idx ON public.trades_environment_missing USING btree (execution_environment, execution_time DESC, id DESC);
+
+-- index: trades_environment_missing_execution_environment_idx
+CREATE INDEX trades_environment_missing_execution_environment_idx ON public.trades_environment_missing USING btree (execution_environment);
+
+-- index: trades_environment_missing_execution_time_idx
+CREATE INDEX trades_environment_missing_execution_time_idx ON public.trades_environment_missing USING btree (execution_time DESC);
+
+-- index: trades_environment_missing_market_id_idx
+CREATE INDEX trades_environment_missing_market_id_idx ON public.trades_environment_missing USING btree (market_id);
+
+-- index: trades_environment_missing_model_id_idx
+CREATE INDEX trades_environment_missing_model_id_idx ON public.trades_environment_missing USING btree (model_id);
+
+-- index: trades_environment_missing_order_id_idx
+CREATE INDEX trades_environment_missing_order_id_idx ON public.trades_environment_missing USING btree (order_id);
+
+-- index: trades_environment_missing_position_id_idx
+CREATE INDEX trades_environment_missing_position_id_idx ON public.trades_environment_missing USING btree (position_id);
+
+-- index: trades_environment_missing_strategy_id_idx
+CREATE INDEX trades_environment_missing_strategy_id_idx ON public.trades_environment_missing USING btree (strategy_id);
+
+-- trigger: trades_environment_missing.trades_environment_required
+CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+
+-- trigger: trades_environment_missing.trades_guard_delete
+CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
+
+-- trigger: trades_environment_missing.trades_guard_insert
+CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
+
+-- trigger: trades_environment_missing.trades_guard_update
+CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
+
+-- trigger: trades_environment_missing.trades_role_environment
+CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+
+-- row security: trades_environment_missing
+ALTER TABLE trades_environment_missing ENABLE ROW LEVEL SECURITY;
+
+-- comment: table trades_environment_missing
+COMMENT ON TABLE trades_environment_missing IS 'Partition of trades for a NULL execution_environment: always empty (NOT NULL). It exists so that such an insert reaches trigger trades_environment_required and is refused with [environment-required].';
+
+-- table: trades_live
+CREATE TABLE trades_live (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    market_id text NOT NULL,
+    position_id integer,
+    strategy_id integer,
+    model_id integer,
+    order_id text,
+    side trade_side NOT NULL,
+    price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    trade_source trade_source NOT NULL DEFAULT 'automated'::trade_source,
+    order_type order_type NOT NULL,
+    execution_time timestamp with time zone NOT NULL DEFAULT now(),
+    calculated_probability numeric(10,4),
+    market_price numeric(10,4),
+    edge_value numeric(10,4),
+    trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: trades_live.trades_automated_is_attributed
+ALTER TABLE trades_live ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades_live.trades_calculated_probability_range
+ALTER TABLE trades_live ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: trades_live.trades_edge_value_range
+ALTER TABLE trades_live ADD CONSTRAINT trades_edge_value_range CHECK (edge_value >= '-1'::integer::numeric AND edge_value <= 1::numeric);
+
+-- constraint: trades_live.trades_fees_nonnegative
+ALTER TABLE trades_live ADD CONSTRAINT trades_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: trades_live.trades_live_pkey
+ALTER TABLE trades_live ADD CONSTRAINT trades_live_pkey PRIMARY KEY (id, execution_environment);
+
+-- constraint: trades_live.trades_market_id_format
+ALTER TABLE trades_live ADD CONSTRAINT trades_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: trades_live.trades_market_id_length
+ALTER TABLE trades_live ADD CONSTRAINT trades_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: trades_live.trades_market_price_range
+ALTER TABLE trades_live ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
+
+-- constraint: trades_live.trades_model_id_fkey
+ALTER TABLE trades_live ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: trades_live.trades_order_id_length
+ALTER TABLE trades_live ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
+
+-- constraint: trades_live.trades_position_same_environment_fkey
+ALTER TABLE trades_live ADD CONSTRAINT trades_position_same_environment_fkey FOREIGN KEY (position_id, execution_environment) REFERENCES positions_live(id, execution_environment);
+
+-- constraint: trades_live.trades_price_range
+ALTER TABLE trades_live ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
+
+-- constraint: trades_live.trades_quantity_positive
+ALTER TABLE trades_live ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
+
+-- constraint: trades_live.trades_strategy_id_fkey
+ALTER TABLE trades_live ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- constraint: trades_live.trades_trade_metadata_is_object
+ALTER TABLE trades_live ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
+
+-- index: trades_live_execution_environment_execution_time_id_idx
+CREATE INDEX trades_live_execution_environment_execution_time_id_idx ON public.trades_live USING btree (execution_environment, execution_time DESC, id DESC);
+
+-- index: trades_live_execution_environment_idx
+CREATE INDEX trades_live_execution_environment_idx ON public.trades_live USING btree (execution_environment);
+
+-- index: trades_live_execution_time_idx
+CREATE INDEX trades_live_execution_time_idx ON public.trades_live USING btree (execution_time DESC);
+
+-- index: trades_live_market_id_idx
+CREATE INDEX trades_live_market_id_idx ON public.trades_live USING btree (market_id);
+
+-- index: trades_live_model_id_idx
+CREATE INDEX trades_live_model_id_idx ON public.trades_live USING btree (model_id);
+
+-- index: trades_live_order_id_idx
+CREATE INDEX trades_live_order_id_idx ON public.trades_live USING btree (order_id);
+
+-- index: trades_live_position_id_idx
+CREATE INDEX trades_live_position_id_idx ON public.trades_live USING btree (position_id);
+
+-- index: trades_live_strategy_id_idx
+CREATE INDEX trades_live_strategy_id_idx ON public.trades_live USING btree (strategy_id);
+
+-- trigger: trades_live.trades_environment_required
+CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades_live FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+
+-- trigger: trades_live.trades_guard_delete
+CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades_live FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
+
+-- trigger: trades_live.trades_guard_insert
+CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades_live FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
+
+-- trigger: trades_live.trades_guard_update
+CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades_live FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
+
+-- trigger: trades_live.trades_refuse_truncate
+CREATE TRIGGER trades_refuse_truncate BEFORE TRUNCATE ON trades_live FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+
+-- trigger: trades_live.trades_role_environment
+CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades_live FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+
+-- row security: trades_live
+ALTER TABLE trades_live ENABLE ROW LEVEL SECURITY;
+
+-- comment: constraint trades_position_same_environment_fkey ON trades_live
+COMMENT ON CONSTRAINT trades_position_same_environment_fkey ON trades_live IS '[environment-cross-reference] A live trade references only a live position version (MATCH SIMPLE: no check when position_id is NULL). Declared per partition pair so that the backtest partitions can be truncated together.';
+
+-- comment: table trades_live
+COMMENT ON TABLE trades_live IS 'Partition of trades: live trades. Read and written through trades only (no grants; row-level security without policies).';
+
+-- table: trades_paper
+CREATE TABLE trades_paper (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    market_id text NOT NULL,
+    position_id integer,
+    strategy_id integer,
+    model_id integer,
+    order_id text,
+    side trade_side NOT NULL,
+    price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    trade_source trade_source NOT NULL DEFAULT 'automated'::trade_source,
+    order_type order_type NOT NULL,
+    execution_time timestamp with time zone NOT NULL DEFAULT now(),
+    calculated_probability numeric(10,4),
+    market_price numeric(10,4),
+    edge_value numeric(10,4),
+    trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: trades_paper.trades_automated_is_attributed
+ALTER TABLE trades_paper ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades_paper.trades_calculated_probability_range
+ALTER TABLE trades_paper ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: trades_paper.trades_edge_value_range
+ALTER TABLE trades_paper ADD CONSTRAINT trades_edge_value_range CHECK (edge_value >= '-1'::integer::numeric AND edge_value <= 1::numeric);
+
+-- constraint: trades_paper.trades_fees_nonnegative
+ALTER TABLE trades_paper ADD CONSTRAINT trades_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: trades_paper.trades_market_id_format
+ALTER TABLE trades_paper ADD CONSTRAINT trades_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: trades_paper.trades_market_id_length
+ALTER TABLE trades_paper ADD CONSTRAINT trades_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: trades_paper.trades_market_price_range
+ALTER TABLE trades_paper ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
+
+-- constraint: trades_paper.trades_model_id_fkey
+ALTER TABLE trades_paper ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: trades_paper.trades_order_id_length
+ALTER TABLE trades_paper ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
+
+-- constraint: trades_paper.trades_paper_pkey
+ALTER TABLE trades_paper ADD CONSTRAINT trades_paper_pkey PRIMARY KEY (id, execution_environment);
+
+-- constraint: trades_paper.trades_position_same_environment_fkey
+ALTER TABLE trades_paper ADD CONSTRAINT trades_position_same_environment_fkey FOREIGN KEY (position_id, execution_environment) REFERENCES positions_paper(id, execution_environment);
+
+-- constraint: trades_paper.trades_price_range
+ALTER TABLE trades_paper ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
+
+-- constraint: trades_paper.trades_quantity_positive
+ALTER TABLE trades_paper ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
+
+-- constraint: trades_paper.trades_strategy_id_fkey
+ALTER TABLE trades_paper ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- constraint: trades_paper.trades_trade_metadata_is_object
+ALTER TABLE trades_paper ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
+
+-- index: trades_paper_execution_environment_execution_time_id_idx
+CREATE INDEX trades_paper_execution_environment_execution_time_id_idx ON public.trades_paper USING btree (execution_environment, execution_time DESC, id DESC);
+
+-- index: trades_paper_execution_environment_idx
+CREATE INDEX trades_paper_execution_environment_idx ON public.trades_paper USING btree (execution_environment);
+
+-- index: trades_paper_execution_time_idx
+CREATE INDEX trades_paper_execution_time_idx ON public.trades_paper USING btree (execution_time DESC);
+
+-- index: trades_paper_market_id_idx
+CREATE INDEX trades_paper_market_id_idx ON public.trades_paper USING btree (market_id);
+
+-- index: trades_paper_model_id_idx
+CREATE INDEX trades_paper_model_id_idx ON public.trades_paper USING btree (model_id);
+
+-- index: trades_paper_order_id_idx
+CREATE INDEX trades_paper_order_id_idx ON public.trades_paper USING btree (order_id);
+
+-- index: trades_paper_position_id_idx
+CREATE INDEX trades_paper_position_id_idx ON public.trades_paper USING btree (position_id);
+
+-- index: trades_paper_strategy_id_idx
+CREATE INDEX trades_paper_strategy_id_idx ON public.trades_paper USING btree (strategy_id);
+
+-- trigger: trades_paper.trades_environment_required
+CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades_paper FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+
+-- trigger: trades_paper.trades_guard_delete
+CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades_paper FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
+
+-- trigger: trades_paper.trades_guard_insert
+CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades_paper FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
+
+-- trigger: trades_paper.trades_guard_update
+CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades_paper FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
+
+-- trigger: trades_paper.trades_refuse_truncate
+CREATE TRIGGER trades_refuse_truncate BEFORE TRUNCATE ON trades_paper FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
+
+-- trigger: trades_paper.trades_role_environment
+CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades_paper FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+
+-- row security: trades_paper
+ALTER TABLE trades_paper ENABLE ROW LEVEL SECURITY;
+
+-- comment: constraint trades_position_same_environment_fkey ON trades_paper
+COMMENT ON CONSTRAINT trades_position_same_environment_fkey ON trades_paper IS '[environment-cross-reference] A paper trade references only a paper position version (MATCH SIMPLE: no check when position_id is NULL). Declared per partition pair so that the backtest partitions can be truncated together.';
+
+-- comment: table trades_paper
+COMMENT ON TABLE trades_paper IS 'Partition of trades: paper trades. Read and written through trades only (no grants; row-level security without policies).';
 
 -- view: training_data_trades
 CREATE VIEW training_data_trades WITH (check_option=local, security_invoker=true) AS

@@ -17,6 +17,9 @@
   read', retries: n }) for the same.) The partial unique index
   positions_current_position_key_key guarantees one current version whatever happens.
 
+  The version closed is matched on (id, execution_environment), the primary key: positions is
+  partitioned by environment, and an id alone is not a key.
+
   The closing timestamp is greatest(statement_timestamp(), row_start_ts): now() is the
   transaction's start, which can be earlier than the start of a version a concurrent
   transaction wrote meanwhile, and row_end_ts >= row_start_ts is a CHECK.
@@ -52,7 +55,7 @@ RETURNING
 /* @name updatePositionPrice */
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
-  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at
+  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
   FROM positions
   WHERE position_key = :position_key!
     AND execution_environment = :execution_environment!
@@ -65,6 +68,7 @@ closed AS (
   SET row_current_ind = false, row_end_ts = current_version.changed_at
   FROM current_version
   WHERE p.id = current_version.id
+    AND p.execution_environment = current_version.execution_environment
   RETURNING
     p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,
     p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,
@@ -97,7 +101,7 @@ RETURNING
 /* @name setTrailingStopState */
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
-  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at
+  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
   FROM positions
   WHERE position_key = :position_key!
     AND execution_environment = :execution_environment!
@@ -110,6 +114,7 @@ closed AS (
   SET row_current_ind = false, row_end_ts = current_version.changed_at
   FROM current_version
   WHERE p.id = current_version.id
+    AND p.execution_environment = current_version.execution_environment
   RETURNING
     p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,
     p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,
@@ -145,7 +150,7 @@ RETURNING
 /* @name closePosition */
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
-  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at
+  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
   FROM positions
   WHERE position_key = :position_key!
     AND execution_environment = :execution_environment!
@@ -158,6 +163,7 @@ closed AS (
   SET row_current_ind = false, row_end_ts = current_version.changed_at
   FROM current_version
   WHERE p.id = current_version.id
+    AND p.execution_environment = current_version.execution_environment
   RETURNING
     p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,
     p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,

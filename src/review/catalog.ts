@@ -276,7 +276,7 @@ async function readGrants(rows: Rows): Promise<Catalog['grants']> {
 async function readComments(rows: Rows): Promise<Catalog['comments']> {
   return rows<Catalog['comments'][number]>(`
     SELECT CASE WHEN d.objsubid > 0 THEN 'COLUMN'
-                ELSE CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'i' THEN 'INDEX'
+                ELSE CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'i' THEN 'INDEX' WHEN 'I' THEN 'INDEX'
                                     WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END END AS kind,
            quote_ident(c.relname) || coalesce('.' || quote_ident(a.attname), '') AS target,
            quote_ident(coalesce(t.relname, c.relname)) AS group, quote_literal(d.description) AS text

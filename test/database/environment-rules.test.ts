@@ -182,6 +182,17 @@ const CASES: RuleCase[] = [
     expect: ownerRuleRolesDenied('live-history-kept'),
   },
   {
+    // Partitioned by environment (000008): only the backtest partitions may be truncated.
+    name: 'live-history-kept: TRUNCATE of the live partitions',
+    sql: () => ({ text: `TRUNCATE trades_live, positions_live` }),
+    expect: ownerRuleRolesDenied('live-history-kept'),
+  },
+  {
+    name: 'live-history-kept: TRUNCATE of the paper partitions',
+    sql: () => ({ text: `TRUNCATE trades_paper, positions_paper` }),
+    expect: ownerRuleRolesDenied('live-history-kept'),
+  },
+  {
     name: 'deliberate deletes: DELETE of a paper trade (owner only; roles purge through purge_backtest_data)',
     sql: (s) => ({ text: `DELETE FROM trades WHERE id = $1`, params: [s.paper.tradeId] }),
     expect: { owner: allowed, precog_live: denied, precog_paper: denied, precog_backtest: denied, precog_analyst: denied },

@@ -84,7 +84,7 @@ describe('the schema keeps the guarantees', () => {
       const { rows: tables } = await client.query<{ table: string; rls: boolean; forced: boolean; default: string | null }>(
         `SELECT c.relname AS table, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, pg_get_expr(d.adbin, d.adrelid) AS default
          FROM pg_attribute a
-         JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r'
+         JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
          JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          WHERE a.attname = 'execution_environment' AND NOT a.attisdropped
@@ -108,6 +108,26 @@ describe('the schema keeps the guarantees', () => {
         );
         expect(policies.flatMap((p) => p.roles).sort()).toEqual([...ROLES].sort());
       }
+      // Partitioned by environment (000008): a partition is used through its table only. No role
+      // has a privilege on one (reading it directly would bypass the table's policies), and each
+      // has row-level security without a policy, so even a mistaken GRANT would show no row.
+      const { rows: partitions } = await client.query(
+        `SELECT c.relname AS partition, c.relrowsecurity AS rls, pg_get_expr(c.relpartbound, c.oid) AS bound,
+                (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
+                (SELECT coalesce(array_agg(r.rolname || ' ' || x.privilege ORDER BY 1), '{}')
+                   FROM unnest($1::text[]) r(rolname)
+                   CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x(privilege)
+                  WHERE has_table_privilege(r.rolname, c.oid, x.privilege)) AS privileges
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent IN ('trades'::regclass, 'positions'::regclass) ORDER BY 1`,
+        [ROLES],
+      );
+      expect(partitions).toEqual(['positions', 'trades'].flatMap((table) => [
+        { partition: `${table}_backtest`, rls: true, bound: "FOR VALUES IN ('backtest')", policies: 0, privileges: [] },
+        { partition: `${table}_environment_missing`, rls: true, bound: 'FOR VALUES IN (NULL)', policies: 0, privileges: [] },
+        { partition: `${table}_live`, rls: true, bound: "FOR VALUES IN ('live')", policies: 0, privileges: [] },
+        { partition: `${table}_paper`, rls: true, bound: "FOR VALUES IN ('paper')", policies: 0, privileges: [] },
+      ]));
     });
   });
 
@@ -133,13 +153,14 @@ describe('the schema keeps the guarantees', () => {
       for (const view of views) expect(view.options, view.view).toContain('security_invoker=true');
       const { rows: unreadable } = await client.query(
         `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') AND NOT has_table_privilege('precog_analyst', c.oid, 'SELECT')`,
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition
+           AND NOT has_table_privilege('precog_analyst', c.oid, 'SELECT')`,
       );
       expect(unreadable).toEqual([]);
       const { rows: writable } = await client.query(
         `SELECT c.relname, p.privilege FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') AND has_table_privilege('precog_analyst', c.oid, p.privilege)`,
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND has_table_privilege('precog_analyst', c.oid, p.privilege)`,
       );
       expect(writable).toEqual([]);
       // Append-only trades and kept history: no environment role may UPDATE trades or DELETE/TRUNCATE either table.

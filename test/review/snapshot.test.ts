@@ -40,7 +40,7 @@ describe('schema snapshot', () => {
     const blocks = [...parseSnapshot(await schemaSnapshot(testServer(), cloned)).keys()];
     for (const key of [
       'table: trades', 'type: execution_environment', 'view: live_trades', 'view: training_data_trades',
-      'index: idx_trades_environment', 'constraint: trades.trades_position_same_environment_fkey',
+      'index: idx_trades_environment', 'constraint: trades_live.trades_position_same_environment_fkey',
       'function: trades_guard_update()', 'trigger: trades.trades_guard_update', 'row security: trades',
       'policy: trades.trades_live', 'role: precog_live', 'grant: table trades to precog_live',
       'comment: column trades.execution_environment', 'sequence: position_key_seq',
