@@ -103,7 +103,9 @@ async function loadBacktests(client: pg.Pool, count: number) {
   await client.query('VACUUM (ANALYZE) positions');
   const vacuumMs = now() - vacuumStarted;
   const size = (await client.query<{ trades: string; positions: string }>(
-    `SELECT pg_size_pretty(pg_total_relation_size('trades')) AS trades, pg_size_pretty(pg_total_relation_size('positions')) AS positions`,
+    // Partitioned tables hold no data themselves: sum their partitions.
+    `SELECT (SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('trades')) AS trades,
+            (SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('positions')) AS positions`,
   )).rows[0]!;
   return {
     trades: count,
