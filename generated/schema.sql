@@ -227,6 +227,8 @@ CREATE OR REPLACE FUNCTION public.positions_guard_insert()
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'public'
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
 AS $function$
 DECLARE
   earlier execution_environment;
@@ -388,6 +390,8 @@ CREATE OR REPLACE FUNCTION public.trades_guard_insert()
  RETURNS trigger
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public'
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_seqscan TO 'off'
 AS $function$
 DECLARE
   referenced execution_environment;
