@@ -14,13 +14,14 @@ import { watch as watchFiles } from 'node:fs';
 import { migrate, watch as runCurrentMigration } from 'graphile-migrate';
 import { codegen } from '../codegen/codegen.js';
 import { SQL_DIR } from '../codegen/load-queries.js';
-import { freshDatabase } from '../migrations/fresh-database.js';
+import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
 import { verboseLogger } from '../migrations/logger.js';
 import { MIGRATIONS_DIR, COMMITTED_DIR, migrateSettings } from '../migrations/settings.js';
 import { describeDatabase, redact } from '../server/connection-string.js';
 import { ensureDatabase, resolveTarget } from '../server/resolve.js';
 
-const CODEGEN_DATABASE = 'precog_dev_codegen';
+// Per process: two dev loops (or a benchmark beside one) on one server must not share it.
+const CODEGEN_DATABASE = `precog_dev_codegen_${process.pid}`;
 
 const { server, database } = await resolveTarget().catch(exitWith);
 await ensureDatabase(server, database).catch(exitWith);
@@ -77,6 +78,12 @@ const time = () => new Date().toTimeString().slice(0, 8);
 watchFiles(MIGRATIONS_DIR, (_event, file) => file === 'current.sql' && schedule('schema'));
 watchFiles(COMMITTED_DIR, () => schedule('schema'));
 watchFiles(SQL_DIR, (_event, file) => file?.endsWith('.sql') && schedule('queries'));
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void dropDatabase(server, CODEGEN_DATABASE).finally(() => process.exit(0));
+  });
+}
 
 console.log(
   `precog-db dev on ${describeDatabase(server, database)} (${server.origin}).\n` +
