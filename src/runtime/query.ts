@@ -65,14 +65,18 @@ export function defineQuery<Params, Result, IdKind extends string = never, Envir
   // Parameters are scalars only (the code generator refuses pgtyped's expansions), so the
   // statement text is the same on every call: interpolate it once, not per call.
   const text = processSQLQueryIR(definition.ir as PgtypedIR).query;
+  // Everything that depends only on the query is worked out here, once, not on every call.
   const required = new Set(definition.ir.params.filter((param) => param.required).map((param) => param.name));
+  const fields = definition.params.map((param) => `${definition.name}: ${param.name}`);
+  const arrayParams = definition.params.filter((param) => param.type.startsWith('_'));
+  const renamed = Object.entries(definition.renamedColumns);
   return {
     ...definition,
     async run(params, db) {
       const given = (params ?? {}) as Record<string, unknown>;
-      checkArrayLengths(definition, given);
-      const values = definition.params.map((param) => {
-        const field = `${definition.name}: ${param.name}`;
+      if (arrayParams.length > 1) checkArrayLengths(definition.name, arrayParams, given);
+      const values = definition.params.map((param, index) => {
+        const field = fields[index]!;
         const value = given[param.name];
         if ((value === undefined || value === null) && required.has(param.name)) {
           throw new InvalidValueError(field, value, 'is required');
@@ -85,7 +89,7 @@ export function defineQuery<Params, Result, IdKind extends string = never, Envir
       } catch (error) {
         throw toDatabaseError(error, { ...definition, params: given });
       }
-      return renameColumns(rows, definition.renamedColumns) as Result[];
+      return (renamed.length ? renameColumns(rows, renamed) : rows) as Result[];
     },
   };
 }
@@ -94,13 +98,13 @@ export function defineQuery<Params, Result, IdKind extends string = never, Envir
  * Array parameters of one query are columns of one set of rows (unnest): unnest would pad a
  * shorter one with NULLs, silently, so unequal lengths are refused here.
  */
-function checkArrayLengths(definition: QueryDefinition, params: Record<string, unknown>): void {
-  const arrays = definition.params.filter((param) => param.type.startsWith('_') && Array.isArray(params[param.name]));
+function checkArrayLengths(query: string, arrayParams: QueryDefinition['params'], params: Record<string, unknown>): void {
+  const arrays = arrayParams.filter((param) => Array.isArray(params[param.name]));
   const lengths = arrays.map((param) => (params[param.name] as unknown[]).length);
   if (new Set(lengths).size > 1) {
     const shortest = arrays[lengths.indexOf(Math.min(...lengths))]!;
     throw new InvalidValueError(
-      `${definition.name}: ${shortest.name}`,
+      `${query}: ${shortest.name}`,
       params[shortest.name],
       `has ${Math.min(...lengths)} elements where ${arrays[lengths.indexOf(Math.max(...lengths))]!.name} has ${Math.max(...lengths)}; ` +
         'the arrays are columns of the same rows and must have equal lengths',
@@ -108,11 +112,9 @@ function checkArrayLengths(definition: QueryDefinition, params: Record<string, u
   }
 }
 
-function renameColumns(rows: QueryResultRow[], renamed: Record<string, string>): QueryResultRow[] {
-  const entries = Object.entries(renamed);
-  if (entries.length === 0) return rows;
+function renameColumns(rows: QueryResultRow[], renamed: [from: string, to: string][]): QueryResultRow[] {
   for (const row of rows) {
-    for (const [from, to] of entries) {
+    for (const [from, to] of renamed) {
       row[to] = row[from];
       delete row[from];
     }
