@@ -49,8 +49,11 @@ export async function startThrowawayServer(): Promise<ThrowawayServer> {
   const stop = (mode: 'immediate' | 'fast') => {
     try {
       execFileSync(pg_ctl, ['stop', '-D', layout.pgdata, '-m', mode, '-w', '-t', '30'], { ...account(), stdio: 'pipe' });
-    } catch {
-      // not running
+    } catch (error) {
+      // Only "no server running" is fine; anything else (say, pg_ctl not executable) means the
+      // crash a test relies on did not happen, and must not pass unnoticed.
+      const output = String((error as { stderr?: unknown }).stderr ?? '');
+      if (!/is (the )?server running|does not exist/i.test(output)) throw error;
     }
   };
   const server = await withDataDir(home, ensureEmbeddedServer);
