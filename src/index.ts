@@ -13,8 +13,8 @@ export type {
   PositionId,
   PositionKey,
   TradeId,
-} from './scope/brand.js';
-export { isLive, isNonLive } from './scope/brand.js';
+} from './environment/brand.js';
+export { isLive, isNonLive } from './environment/brand.js';
 export {
   assertApiMatches,
   resolveTradingConfiguration,

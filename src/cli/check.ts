@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { brandCastProblems } from '../check/brand-casts.js';
 import { generatedDriftProblems } from '../check/generated-drift.js';
 import { migrationHistoryProblems } from '../check/migration-history.js';
-import { lintProject } from '../review/environment-lint.js';
+import { lintProject } from '../lint/environment-lint.js';
 import { PROJECT_ROOT } from '../server/embedded.js';
 import { resolveTarget } from '../server/resolve.js';
 import { runCommand } from './run-command.js';

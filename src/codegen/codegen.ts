@@ -12,8 +12,8 @@ import { emitEnums, emitIndex, emitModule, type DatabaseEnum } from './emit.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
 import { CodegenError } from './problems.js';
-import { schemaDocs } from '../review/schema-docs.js';
-import { schemaSnapshot } from '../review/snapshot.js';
+import { schemaDocs } from '../schema/schema-docs.js';
+import { schemaSnapshot } from '../schema/snapshot.js';
 
 export const GENERATED_DIR = join(PROJECT_ROOT, 'generated');
 export const DOCS_DIR = join(PROJECT_ROOT, 'docs');

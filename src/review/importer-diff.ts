@@ -3,7 +3,7 @@
  * removed, and parameter or result fields that changed. Read from the generated text (the
  * shape emit.ts writes), so the base needs no build: `git show base:generated/x.ts` suffices.
  */
-import { byCodeUnit } from './catalog.js';
+import { byCodeUnit } from '../schema/catalog.js';
 
 export interface Field {
   name: string;

@@ -1,5 +1,5 @@
 /** The review as Markdown, ready to post on a pull request. */
-import type { Finding } from './finding.js';
+import type { Finding } from '../lint/finding.js';
 import type { ReviewReport } from './review.js';
 
 export function renderMarkdown(report: ReviewReport): string {

@@ -13,12 +13,12 @@ import { COMMITTED_DIR, CURRENT_MIGRATION, migrateSettings } from '../migrations
 import type { ServerTarget } from '../server/connection-string.js';
 import { PROJECT_ROOT } from '../server/embedded.js';
 import { ensureDatabase } from '../server/resolve.js';
-import { lintProject } from './environment-lint.js';
-import type { Finding } from './finding.js';
+import { lintProject } from '../lint/environment-lint.js';
+import type { Finding } from '../lint/finding.js';
 import { type Base, fileAt, filesAt, resolveBase } from './git-base.js';
 import { diffImporters, type ImporterChange, parseGenerated } from './importer-diff.js';
 import { diffSnapshots, type SchemaChange } from './schema-diff.js';
-import { schemaSnapshot } from './snapshot.js';
+import { schemaSnapshot } from '../schema/snapshot.js';
 import { squawk } from './squawk.js';
 
 export interface ReviewReport {

@@ -2,8 +2,8 @@
  * Two snapshots → what changed, in the words a reviewer uses (`trades.fees: numeric(10,4) →
  * numeric(12,4)`, `index idx_x added`), object by object rather than as a text diff.
  */
-import { byCodeUnit } from './catalog.js';
-import { type Block, type ColumnLine, parseSnapshot, parseTableColumns } from './snapshot-format.js';
+import { byCodeUnit } from '../schema/catalog.js';
+import { type Block, type ColumnLine, parseSnapshot, parseTableColumns } from '../schema/snapshot-format.js';
 
 export interface SchemaChange {
   kind: Block['kind'];

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../server/embedded.js';
-import type { Finding } from './finding.js';
+import type { Finding } from '../lint/finding.js';
 
 /**
  * Rules whose change breaks code that is running or loses data: these block a merge. The rest

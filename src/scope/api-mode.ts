@@ -4,7 +4,7 @@
  * only from the demo API, and `backtest` uses no API and is only ever chosen explicitly.
  */
 import { ExecutionEnvironmentValues } from '../../generated/enums.js';
-import type { ExecutionEnvironment } from './brand.js';
+import type { ExecutionEnvironment } from '../environment/brand.js';
 import { ConfigurationError } from './errors.js';
 
 export const PRECOG_ENVS = ['development', 'test', 'staging', 'production'] as const;

@@ -8,7 +8,7 @@
 import { allQueries } from '../../generated/index.js';
 import type { Query, Queryable } from '../runtime/query.js';
 import { type ApiModeFor, assertApiMatches } from './api-mode.js';
-import type { ExecutionEnvironment } from './brand.js';
+import type { ExecutionEnvironment } from '../environment/brand.js';
 import { EnvironmentMismatchError } from './errors.js';
 import { inTransaction, type Isolation, type Pool, retryingConflicts } from './transactions.js';
 import type { CrossEnvironmentQueries, ScopedQueries, SharedQueries } from './scoped-types.js';

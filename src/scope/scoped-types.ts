@@ -11,7 +11,7 @@
  */
 import type { allQueries } from '../../generated/index.js';
 import type { Query } from '../runtime/query.js';
-import type { EnvironmentScoped, ExecutionEnvironment, PositionId, PositionKey, TradeId } from './brand.js';
+import type { EnvironmentScoped, ExecutionEnvironment, PositionId, PositionKey, TradeId } from '../environment/brand.js';
 
 type Queries = typeof allQueries;
 

@@ -1,7 +1,7 @@
 /** Two snapshots → the lines a reviewer reads, object by object. */
 import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../src/review/schema-diff.js';
-import { renderBlocks, type Block } from '../../src/review/snapshot-format.js';
+import { renderBlocks, type Block } from '../../src/schema/snapshot-format.js';
 
 const table = (columns: string[]): Block => ({ kind: 'table', name: 'trades', body: `CREATE TABLE trades (\n${columns.map((c) => `    ${c}`).join(',\n')}\n);` });
 const view = (where: string): Block => ({ kind: 'view', name: 'live_trades', body: `CREATE VIEW live_trades AS\nSELECT id\n   FROM trades\n  WHERE ${where};` });

@@ -9,8 +9,8 @@
  * they share an environment: that is how `UPDATE positions p ... FROM current_version WHERE
  * p.id = current_version.id` is scoped by the CTE that found the row.
  */
-import { conjuncts, ctes, forEachSubLink, names, type Node, unwrap } from './pg-ast.js';
-import { ENV_COLUMN } from './env-migrations.js';
+import { conjuncts, ctes, forEachSubLink, names, type Node, unwrap } from '../parser/pg-ast.js';
+import { ENV_COLUMN } from '../lint/migration-rules.js';
 
 const PARAM = `param:${ENV_COLUMN}`;
 const KEY = 'id';

@@ -6,7 +6,7 @@
  * migration adds is a protection, so history that was fixed later is not reported forever.
  */
 import type { Finding } from './finding.js';
-import { conjuncts, constantString, ctes, lineAt, names, type Node, parseStatements, sliceBytes, unwrap } from './pg-ast.js';
+import { conjuncts, constantString, ctes, lineAt, names, type Node, parseStatements, sliceBytes, unwrap } from '../parser/pg-ast.js';
 
 export const ENV_COLUMN = 'execution_environment';
 export const ENVIRONMENTS = ['live', 'paper', 'backtest'] as const;

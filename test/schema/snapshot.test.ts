@@ -5,9 +5,9 @@ import { dropDatabase, freshDatabase } from '../../src/migrations/fresh-database
 import { quietLogger } from '../../src/migrations/logger.js';
 import { migrateSettings } from '../../src/migrations/settings.js';
 import { ensureDatabase } from '../../src/server/resolve.js';
-import { schemaDocs } from '../../src/review/schema-docs.js';
-import { parseSnapshot } from '../../src/review/snapshot-format.js';
-import { schemaSnapshot } from '../../src/review/snapshot.js';
+import { schemaDocs } from '../../src/schema/schema-docs.js';
+import { parseSnapshot } from '../../src/schema/snapshot-format.js';
+import { schemaSnapshot } from '../../src/schema/snapshot.js';
 import { testServer } from '../support/db.js';
 
 const cloned = `precog_test_snapshot_a_${process.pid}`;

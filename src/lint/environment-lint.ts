@@ -2,15 +2,15 @@
  * The environment-safety lint over sql/ and the migrations (`npm run check` and `npm run review`).
  * Queries: every read or write of a relation that holds more than one environment must be pinned
  * to the scope's :execution_environment, or read a single-environment view, or say why not with
- * a `-- cross-environment: <reason>` line in its block. Migrations: see env-migrations.ts.
+ * a `-- cross-environment: <reason>` line in its block. Migrations: see migration-rules.ts.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../server/embedded.js';
-import { ANNOTATION, migrationFindings, multiEnvironmentRelations, readMigrations, type MigrationModel, type SourceFile } from './env-migrations.js';
-import { unscopedReferences } from './env-queries.js';
+import { ANNOTATION, migrationFindings, multiEnvironmentRelations, readMigrations, type MigrationModel, type SourceFile } from './migration-rules.js';
+import { unscopedReferences } from '../environment/query-scope.js';
 import type { Finding } from './finding.js';
-import { lineAt, parserReady, parseStatements, sliceBytes } from './pg-ast.js';
+import { lineAt, parserReady, parseStatements, sliceBytes } from '../parser/pg-ast.js';
 import { queryBlocks } from './sql-queries.js';
 
 export type { Finding } from './finding.js';

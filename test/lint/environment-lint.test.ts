@@ -1,9 +1,9 @@
 /** The environment-safety lint: each unsafe fixture produces its finding, the clean one none. */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lintProject } from '../../src/review/environment-lint.js';
+import { lintProject } from '../../src/lint/environment-lint.js';
 
-const fixture = (name: string) => join(import.meta.dirname, 'fixtures', name);
+const fixture = (name: string) => join(import.meta.dirname, '..', 'review', 'fixtures', name);
 const summary = (findings: Awaited<ReturnType<typeof lintProject>>) =>
   findings.map((f) => `${f.file}:${f.line} ${f.rule}${f.query ? ` ${f.query}` : ''}${f.blocking ? '' : ' (not blocking)'}`);
 
