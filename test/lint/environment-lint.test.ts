@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lintProject } from '../../src/lint/environment-lint.js';
 
-const fixture = (name: string) => join(import.meta.dirname, '..', 'review', 'fixtures', name);
+const fixture = (name: string) => join(import.meta.dirname, 'fixtures', name);
 const summary = (findings: Awaited<ReturnType<typeof lintProject>>) =>
   findings.map((f) => `${f.file}:${f.line} ${f.rule}${f.query ? ` ${f.query}` : ''}${f.blocking ? '' : ' (not blocking)'}`);
 
