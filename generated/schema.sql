@@ -171,279 +171,738 @@ COMMENT ON TYPE trade_source IS 'ADR-092: WHO created a trade: automated (the bo
 -- sequence: position_key_seq
 CREATE SEQUENCE position_key_seq AS bigint START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 CACHE 1 NO CYCLE;
 
--- function: enforce_environment_role()
-CREATE OR REPLACE FUNCTION public.enforce_environment_role()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public'
-AS $function$
-DECLARE
-  table_name text;
-BEGIN
-  IF row_security_active(pg_partition_root(TG_RELID))
-     AND NOT pg_has_role(current_user, 'precog_' || NEW.execution_environment::text, 'USAGE') THEN
-    table_name := pg_partition_root(TG_RELID)::regclass::text;
-    RAISE EXCEPTION '[environment-role] role % may not write %.execution_environment = % rows',
-      current_user, table_name, NEW.execution_environment
-      USING ERRCODE = '42501', TABLE = table_name, COLUMN = 'execution_environment',
-            HINT = format('Write %s rows through a connection with the role precog_%s; a role never writes another environment''s rows.',
-                          NEW.execution_environment, NEW.execution_environment);
-  END IF;
-  RETURN NEW;
-END;
-$function$;
-
--- grant: function enforce_environment_role() to PUBLIC
-GRANT EXECUTE ON FUNCTION enforce_environment_role() TO PUBLIC;
-
--- comment: function enforce_environment_role()
-COMMENT ON FUNCTION enforce_environment_role() IS 'BEFORE INSERT OR UPDATE on trades and positions: a role bound by row-level security writes only rows of an environment whose precog_<environment> role it has ([environment-role], SQLSTATE 42501). The policies are the backstop.';
-
--- function: positions_guard_delete()
-CREATE OR REPLACE FUNCTION public.positions_guard_delete()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public'
-AS $function$
-BEGIN
-  IF OLD.execution_environment = 'live' THEN
-    RAISE EXCEPTION '[live-history-kept] positions.execution_environment = live: DELETE of % (version id %) is refused', OLD.position_key, OLD.id
-      USING ERRCODE = 'P0001', TABLE = 'positions', COLUMN = 'execution_environment',
-            HINT = 'Live positions are real-money history and are never deleted; close the position with a new SCD version instead. Backtest data is removed with purge_backtest_data().';
-  END IF;
-  RETURN OLD;
-END;
-$function$;
-
--- grant: function positions_guard_delete() to PUBLIC
-GRANT EXECUTE ON FUNCTION positions_guard_delete() TO PUBLIC;
-
--- comment: function positions_guard_delete()
-COMMENT ON FUNCTION positions_guard_delete() IS 'BEFORE DELETE on positions: no version of a live position is ever deleted ([live-history-kept]); paper and backtest versions may be (see purge_backtest_data()).';
-
--- function: positions_guard_insert()
-CREATE OR REPLACE FUNCTION public.positions_guard_insert()
+-- function: precog_environment_key_guard()
+CREATE OR REPLACE FUNCTION public.precog_environment_key_guard()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public'
- SET plan_cache_mode TO 'force_generic_plan'
- SET enable_seqscan TO 'off'
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 DECLARE
-  earlier execution_environment;
-BEGIN
-  SELECT p.execution_environment INTO earlier
-  FROM public.positions p
-  WHERE p.position_key = NEW.position_key
-    AND p.execution_environment IS DISTINCT FROM NEW.execution_environment
-  LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '[environment-immutable] positions.execution_environment cannot change (% -> %) across versions of %',
-      earlier, NEW.execution_environment, NEW.position_key
-      USING ERRCODE = 'P0001', TABLE = 'positions', COLUMN = 'execution_environment',
-            HINT = 'A new SCD version copies execution_environment forward from the current version; open a new position (new position_key) for another environment.';
-  END IF;
-  RETURN NEW;
-END;
-$function$;
-
--- grant: function positions_guard_insert() to PUBLIC
-GRANT EXECUTE ON FUNCTION positions_guard_insert() TO PUBLIC;
-
--- comment: function positions_guard_insert()
-COMMENT ON FUNCTION positions_guard_insert() IS 'BEFORE INSERT on positions: a new SCD version of a position_key carries the environment of the versions before it (precog bug #662). SECURITY DEFINER so that versions hidden from the caller by row-level security still count.';
-
--- function: positions_guard_update()
-CREATE OR REPLACE FUNCTION public.positions_guard_update()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public'
-AS $function$
-BEGIN
-  IF NEW.execution_environment IS DISTINCT FROM OLD.execution_environment THEN
-    RAISE EXCEPTION '[environment-immutable] positions.execution_environment cannot change (% -> %) on % (version id %)',
-      OLD.execution_environment, NEW.execution_environment, OLD.position_key, OLD.id
-      USING ERRCODE = 'P0001', TABLE = 'positions', COLUMN = 'execution_environment',
-            HINT = 'A position stays in the environment it was opened in; open a new position in the other environment instead.';
-  END IF;
-  IF NOT OLD.row_current_ind THEN
-    RAISE EXCEPTION '[position-history-immutable] positions version id % of % (row_current_ind = false, superseded at %) cannot change',
-      OLD.id, OLD.position_key, OLD.row_end_ts
-      USING ERRCODE = 'P0001', TABLE = 'positions', COLUMN = 'row_current_ind',
-            HINT = 'Superseded versions are history. Change the position by closing its current version and inserting a new one.';
-  END IF;
-  -- A current version may only be closed: row_current_ind -> false and row_end_ts set,
-  -- every other column unchanged. Anything else is a new version.
-  IF (to_jsonb(NEW) - 'row_current_ind' - 'row_end_ts') IS DISTINCT FROM (to_jsonb(OLD) - 'row_current_ind' - 'row_end_ts')
-     OR (NEW.row_current_ind AND NEW.row_end_ts IS DISTINCT FROM OLD.row_end_ts) THEN
-    RAISE EXCEPTION '[position-version-immutable] positions version id % of % can only be closed (row_current_ind = false, row_end_ts = now()); changed: %',
-      OLD.id, OLD.position_key,
-      COALESCE((SELECT string_agg(n.key, ', ' ORDER BY n.key)
-         FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
-        WHERE n.value IS DISTINCT FROM o.value AND n.key NOT IN ('row_current_ind', 'row_end_ts')), 'row_end_ts without closing')
-      USING ERRCODE = 'P0001', TABLE = 'positions',
-            HINT = 'SCD Type 2: close the current version and insert a new version with the changed columns (copying execution_environment forward).';
-  END IF;
-  RETURN NEW;
-END;
-$function$;
-
--- grant: function positions_guard_update() to PUBLIC
-GRANT EXECUTE ON FUNCTION positions_guard_update() TO PUBLIC;
-
--- comment: function positions_guard_update()
-COMMENT ON FUNCTION positions_guard_update() IS 'BEFORE UPDATE on positions: the environment never changes ([environment-immutable]), superseded versions never change ([position-history-immutable]), and a current version can only be closed ([position-version-immutable]).';
-
--- function: purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint)
-CREATE OR REPLACE FUNCTION public.purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint)
- RETURNS record
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'public'
-AS $function$
-BEGIN
-  LOCK TABLE public.trades_backtest, public.positions_backtest IN ACCESS EXCLUSIVE MODE;
-  SELECT count(*) INTO trades_deleted FROM public.trades_backtest;
-  SELECT count(*) INTO positions_deleted FROM public.positions_backtest;
-  TRUNCATE public.trades_backtest, public.positions_backtest;
-END;
-$function$;
-
--- grant: function purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint) to precog_backtest
-GRANT EXECUTE ON FUNCTION purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint) TO precog_backtest;
-
--- comment: function purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint)
-COMMENT ON FUNCTION purge_backtest_data(OUT trades_deleted bigint, OUT positions_deleted bigint) IS 'Empties the backtest partitions (TRUNCATE trades_backtest, positions_backtest: constant time, no row triggers), and nothing else; returns how many trades and position versions it removed. The deliberate way to clear backtest runs (live rows are never deleted, paper rows are kept as training data). Executable by the owner and precog_backtest.';
-
--- function: refuse_truncate()
-CREATE OR REPLACE FUNCTION public.refuse_truncate()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public'
-AS $function$
-DECLARE
-  table_name text := pg_partition_root(TG_RELID)::regclass::text;
-BEGIN
-  RAISE EXCEPTION '[live-history-kept] TRUNCATE of % is refused: it would delete live or paper history', TG_TABLE_NAME
-    USING ERRCODE = 'P0001', TABLE = table_name,
-          HINT = 'Remove backtest rows with purge_backtest_data(); live rows are never deleted.';
-END;
-$function$;
-
--- grant: function refuse_truncate() to PUBLIC
-GRANT EXECUTE ON FUNCTION refuse_truncate() TO PUBLIC;
-
--- comment: function refuse_truncate()
-COMMENT ON FUNCTION refuse_truncate() IS 'BEFORE TRUNCATE on trades and positions and on their live and paper partitions: TRUNCATE bypasses row triggers, so it is refused outright ([live-history-kept]). Only the backtest partitions may be truncated (purge_backtest_data()).';
-
--- function: require_execution_environment()
-CREATE OR REPLACE FUNCTION public.require_execution_environment()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public'
-AS $function$
-DECLARE
-  table_name text;
+  root_table text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+  new_row jsonb := to_jsonb(NEW);
+  key_text text;
+  earlier public.execution_environment;
 BEGIN
   IF NEW.execution_environment IS NULL THEN
-    table_name := pg_partition_root(TG_RELID)::regclass::text;
-    RAISE EXCEPTION '[environment-required] %.execution_environment is required (got NULL): every row names where it executed',
-      table_name
-      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'execution_environment',
-            HINT = 'Pass execution_environment explicitly (live, paper or backtest). There is no default: a ''live'' default is how simulated positions became real-money ones (precog bug #662); a new SCD version copies it forward from the current version.';
+    RETURN NEW; -- refused next, by the [environment-required] trigger of the NULL partition
   END IF;
-  RETURN NEW;
-END;
-$function$;
-
--- grant: function require_execution_environment() to PUBLIC
-GRANT EXECUTE ON FUNCTION require_execution_environment() TO PUBLIC;
-
--- comment: function require_execution_environment()
-COMMENT ON FUNCTION require_execution_environment() IS 'BEFORE INSERT on trades and positions: refuses a row without execution_environment ([environment-required]) before anything else can, so the message names the rule for the owner and for roles alike. NOT NULL is the backstop.';
-
--- function: trades_guard_delete()
-CREATE OR REPLACE FUNCTION public.trades_guard_delete()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public'
-AS $function$
-BEGIN
-  IF OLD.execution_environment = 'live' THEN
-    RAISE EXCEPTION '[live-history-kept] trades.execution_environment = live: DELETE of live trade id % is refused', OLD.id
-      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'execution_environment',
-            HINT = 'Live trades are real-money history and are never deleted; record a correcting trade instead. Backtest data is removed with purge_backtest_data().';
+  IF TG_NARGS = 1 THEN
+    key_text := new_row ->> TG_ARGV[0];
+  ELSE
+    SELECT jsonb_agg(new_row -> c ORDER BY i)::text INTO key_text FROM unnest(TG_ARGV) WITH ORDINALITY AS k(c, i);
   END IF;
-  RETURN OLD;
-END;
-$function$;
-
--- grant: function trades_guard_delete() to PUBLIC
-GRANT EXECUTE ON FUNCTION trades_guard_delete() TO PUBLIC;
-
--- comment: function trades_guard_delete()
-COMMENT ON FUNCTION trades_guard_delete() IS 'BEFORE DELETE on trades: live trades are never deleted ([live-history-kept]); paper and backtest trades may be (see purge_backtest_data()).';
-
--- function: trades_guard_insert()
-CREATE OR REPLACE FUNCTION public.trades_guard_insert()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public'
- SET plan_cache_mode TO 'force_generic_plan'
- SET enable_seqscan TO 'off'
-AS $function$
-DECLARE
-  referenced execution_environment;
-BEGIN
-  IF NEW.position_id IS NOT NULL
-     AND NOT EXISTS (SELECT FROM public.positions p
-                      WHERE p.id = NEW.position_id AND p.execution_environment = NEW.execution_environment) THEN
-    -- Runs with the caller's rights: under row-level security a position of another
-    -- environment is invisible here, and the composite foreign key refuses it instead.
-    SELECT p.execution_environment INTO referenced FROM public.positions p WHERE p.id = NEW.position_id LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION '[environment-cross-reference] trades.position_id = % is a % position; a % trade may reference only a % position',
-        NEW.position_id, referenced, NEW.execution_environment, NEW.execution_environment
-        USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id',
-              HINT = 'Reference the position of the trade''s own environment, or record the trade in the position''s environment.';
+  INSERT INTO public.precog_environment_keys (table_name, business_key, execution_environment)
+  VALUES (root_table, key_text, NEW.execution_environment)
+  ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING;
+  IF NOT FOUND THEN
+    SELECT k.execution_environment INTO earlier FROM public.precog_environment_keys k
+     WHERE k.table_name OPERATOR(pg_catalog.=) root_table
+       AND k.business_key OPERATOR(pg_catalog.=) key_text;
+    IF earlier IS DISTINCT FROM NEW.execution_environment THEN
+      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change (% -> %) across versions of %', root_table, earlier, NEW.execution_environment, key_text
+        USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'execution_environment',
+              HINT = 'A new version copies execution_environment forward from the current version; use a new key for another environment.';
     END IF;
   END IF;
   RETURN NEW;
 END;
 $function$;
 
--- grant: function trades_guard_insert() to PUBLIC
-GRANT EXECUTE ON FUNCTION trades_guard_insert() TO PUBLIC;
+-- grant: function precog_environment_key_guard() to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_environment_key_guard() TO PUBLIC;
 
--- comment: function trades_guard_insert()
-COMMENT ON FUNCTION trades_guard_insert() IS 'BEFORE INSERT on trades: refuses a reference to a position of another environment with a readable [environment-cross-reference] message (the composite foreign key is the backstop).';
+-- comment: function precog_environment_key_guard()
+COMMENT ON FUNCTION precog_environment_key_guard() IS 'BEFORE INSERT on versioned tables whose business key does not include the environment: every version of a key carries the environment of the first ([environment-immutable], precog bug #662), registered in precog_environment_keys. SECURITY DEFINER so that versions hidden from the caller by row-level security still count.';
 
--- function: trades_guard_update()
-CREATE OR REPLACE FUNCTION public.trades_guard_update()
- RETURNS trigger
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public'
+-- function: precog_environment_partition(t regclass, environment text)
+CREATE OR REPLACE FUNCTION public.precog_environment_partition(t regclass, environment text)
+ RETURNS regclass
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
+  SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+   WHERE i.inhparent = t
+     AND pg_get_expr(c.relpartbound, c.oid) = CASE WHEN environment IS NULL THEN 'FOR VALUES IN (NULL)' ELSE format('FOR VALUES IN (%L)', environment) END
+$function$;
+
+-- grant: function precog_environment_partition(t regclass, environment text) to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_environment_partition(t regclass, environment text) TO PUBLIC;
+
+-- comment: function precog_environment_partition(t regclass, environment text)
+COMMENT ON FUNCTION precog_environment_partition(t regclass, environment text) IS 'The partition of a tagged table that holds one environment (NULL: the always-empty one for a NULL environment).';
+
+-- function: precog_environment_policies(t regclass)
+CREATE OR REPLACE FUNCTION public.precog_environment_policies(t regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  declared public.precog_environment_tables;
+  env text;
+  role_name text;
+  roles text;
+  writable text;
+  policy record;
 BEGIN
-  IF NEW.execution_environment IS DISTINCT FROM OLD.execution_environment THEN
-    RAISE EXCEPTION '[environment-immutable] trades.execution_environment cannot change (% -> %) on trade id %',
-      OLD.execution_environment, NEW.execution_environment, OLD.id
-      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'execution_environment',
-            HINT = 'A row''s environment is where it executed; record a new trade in the other environment instead.';
+  SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = t::text;
+  SELECT string_agg(quote_ident('precog_' || e), ', ') INTO roles FROM unnest(enum_range(NULL::public.execution_environment)::text[]) e;
+  -- Our policies only: the table's policies are rebuilt from the declaration.
+  FOR policy IN SELECT p.polname FROM pg_policy p WHERE p.polrelid = t LOOP
+    EXECUTE format('DROP POLICY %I ON %s', policy.polname, t);
+  END LOOP;
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+  -- The environment roles pass the permissive policy and are each held to their own rows by a
+  -- RESTRICTIVE one: restrictive policies are ANDed, so a login granted two environment roles
+  -- sees no rows rather than both environments', and a refused write names the policy, which
+  -- is named after the rule.
+  EXECUTE format('CREATE POLICY environment_roles ON %s TO %s USING (true) WITH CHECK (true)', t, roles);
+  EXECUTE format('COMMENT ON POLICY environment_roles ON %s IS %L', t, 'The environment roles may use the table; the restrictive [environment-role] policies decide which rows.');
+  FOREACH env IN ARRAY enum_range(NULL::public.execution_environment)::text[] LOOP
+    role_name := 'precog_' || env;
+    EXECUTE format('CREATE POLICY %I ON %s AS RESTRICTIVE TO %I USING (execution_environment = %L) WITH CHECK (execution_environment = %L)',
+                   '[environment-role] ' || env || ' rows only', t, role_name, env, env);
+    EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[environment-role] ' || env || ' rows only', t, format('%s reads and writes %s rows only.', role_name, env));
+  END LOOP;
+  EXECUTE format('CREATE POLICY analyst_reads_all ON %s FOR SELECT TO precog_analyst USING (true)', t);
+  EXECUTE format('COMMENT ON POLICY analyst_reads_all ON %s IS %L', t, 'precog_analyst reads every row (cross-environment analysis), writes none.');
+
+  -- Grants: read and insert; update only what the kind lets change; delete never (backtest
+  -- data goes through purge_backtest_data()).
+  EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, %s, precog_analyst', t, roles);
+  EXECUTE format('GRANT SELECT, INSERT ON %s TO %s', t, roles);
+  EXECUTE format('GRANT SELECT ON %s TO precog_analyst', t);
+  writable := CASE declared.kind
+    WHEN 'versioned' THEN format('%I, %I', declared.current_column, declared.end_column)
+    WHEN 'mutable' THEN (SELECT string_agg(quote_ident(c), ', ') FROM unnest(declared.mutable_columns) c)
+  END;
+  IF writable IS NOT NULL THEN
+    EXECUTE format('GRANT UPDATE (%s) ON %s TO %s', writable, t, roles);
   END IF;
-  RAISE EXCEPTION '[trades-append-only] trades are append-only: UPDATE of trade id % (%) is refused',
-    OLD.id, OLD.execution_environment
-    USING ERRCODE = 'P0001', TABLE = 'trades',
-          HINT = 'Record a correcting trade (a new row) instead of changing a recorded fill.';
+  FOR policy IN SELECT i.inhrelid::regclass AS partition FROM pg_inherits i WHERE i.inhparent = t LOOP
+    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, %s, precog_analyst', policy.partition, roles);
+  END LOOP;
 END;
 $function$;
 
--- grant: function trades_guard_update() to PUBLIC
-GRANT EXECUTE ON FUNCTION trades_guard_update() TO PUBLIC;
+-- comment: function precog_environment_policies(t regclass)
+COMMENT ON FUNCTION precog_environment_policies(t regclass) IS 'Used by precog_environment_table(): the row-level security policies ([environment-role]) and grants of a tagged table, from its declared kind.';
 
--- comment: function trades_guard_update()
-COMMENT ON FUNCTION trades_guard_update() IS 'BEFORE UPDATE on trades: trades are append-only facts, no UPDATE at all ([trades-append-only]; [environment-immutable] when the environment would change).';
+-- function: precog_environment_reference(fk oid)
+CREATE OR REPLACE FUNCTION public.precog_environment_reference(fk oid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  c pg_constraint;
+  from_table text;
+  to_table text;
+  from_columns text[];
+  to_columns text[];
+  sibling record;
+BEGIN
+  SELECT * INTO c FROM pg_constraint WHERE oid = fk;
+  from_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.conrelid));
+  to_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.confrelid));
+  SELECT array_agg(a.attname::text ORDER BY k.i) INTO from_columns FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n;
+  SELECT array_agg(a.attname::text ORDER BY k.i) INTO to_columns FROM unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n;
+  IF array_position(from_columns, 'execution_environment') IS DISTINCT FROM array_position(to_columns, 'execution_environment') THEN
+    RAISE EXCEPTION 'precog_environment_table: foreign key % on % does not pair execution_environment with execution_environment', c.conname, from_table
+      USING ERRCODE = '42830', HINT = format('Reference %s by (..., execution_environment) -> (%s, execution_environment).', to_table, array_to_string(array_remove(to_columns, 'execution_environment'), ', '));
+  END IF;
+  INSERT INTO public.precog_environment_references AS r (table_name, columns, referenced_table, referenced_columns)
+  VALUES (from_table, array_remove(from_columns, 'execution_environment'), to_table, array_remove(to_columns, 'execution_environment'))
+  ON CONFLICT ON CONSTRAINT precog_environment_references_pkey DO UPDATE
+    SET referenced_table = excluded.referenced_table, referenced_columns = excluded.referenced_columns;
+  -- The constraint goes, wherever it was declared (on the table, or per partition pair).
+  FOR sibling IN
+    SELECT s.conrelid::regclass AS relation, s.conname FROM pg_constraint s
+     WHERE s.contype = 'f' AND s.conparentid = 0 AND s.conkey = c.conkey
+       AND pg_partition_root(s.conrelid) = pg_partition_root(c.conrelid) AND pg_partition_root(s.confrelid) = pg_partition_root(c.confrelid)
+  LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', sibling.relation, sibling.conname);
+  END LOOP;
+END;
+$function$;
+
+-- comment: function precog_environment_reference(fk oid)
+COMMENT ON FUNCTION precog_environment_reference(fk oid) IS 'Used by precog_environment_table(): records a foreign key between two tagged tables in precog_environment_references (checked per statement, environment included) and drops the constraint.';
+
+-- function: precog_environment_reference_checks(table_name text)
+CREATE OR REPLACE FUNCTION public.precog_environment_reference_checks(table_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  t regclass := format('public.%I', table_name)::regclass;
+  checks text := '';
+  guards text := '';
+  ref public.precog_environment_references;
+  declared public.precog_environment_tables;
+  on_update boolean := false;
+  partition record;
+  key_of text;
+  pairs text;
+  not_null text;
+  check_function text := left('precog_references_' || table_name, 63);
+  guard_function text := left('precog_referenced_' || table_name, 63);
+BEGIN
+  SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = table_name;
+  FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name ORDER BY r.columns LOOP
+    on_update := on_update OR declared.mutable_columns && ref.columns;
+    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    pairs := (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i));
+    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    checks := checks || format($body$
+  -- (%1$s, execution_environment) -> %2$s (%3$s, execution_environment)
+  PERFORM FROM public.%2$I r WHERE (%4$s, r.execution_environment) IN (SELECT %5$s, n.execution_environment FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
+  SELECT format('(%1$s) = (%%s)', concat_ws(', ', %5$s)) AS key, n.execution_environment AS environment,
+         (SELECT r.execution_environment FROM public.%2$I r WHERE %7$s LIMIT 1) AS found_in
+    INTO missing
+    FROM new_rows n
+   WHERE %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE %7$s AND r.execution_environment = n.execution_environment)
+   LIMIT 1;
+  IF FOUND AND missing.found_in IS NOT NULL THEN
+    RAISE EXCEPTION '[environment-cross-reference] %8$s.%% is a %% row of %2$s; a %% row may reference only a %% row', missing.key, missing.found_in, missing.environment, missing.environment
+      USING ERRCODE = 'P0001', TABLE = %8$L, COLUMN = %9$L,
+            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
+  ELSIF FOUND THEN
+    RAISE EXCEPTION '%8$s.%% refers to no %2$s row (of environment %%)', missing.key, missing.environment
+      USING ERRCODE = '23503', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
+            HINT = 'Write the referenced row first, in the same environment.';
+  END IF;
+$body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
+        (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        key_of, not_null, pairs, table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
+  END LOOP;
+  FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.referenced_table = table_name ORDER BY r.table_name, r.columns LOOP
+    guards := guards || format($body$
+  IF EXISTS (SELECT FROM public.%1$I t WHERE %2$s AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION '%3$s row (%4$s) = (%%s) is referenced by %1$s (%5$s); it is kept', concat_ws(', ', %6$s)
+      USING ERRCODE = '23503', TABLE = %3$L, CONSTRAINT = %7$L,
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+  END IF;
+$body$, ref.table_name,
+        (SELECT string_agg(format('t.%I = OLD.%I', c, k), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        table_name, array_to_string(ref.referenced_columns, ', '), array_to_string(ref.columns, ', '),
+        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
+  END LOOP;
+
+  -- The triggers go first: a function is dropped only once nothing uses it.
+  FOR partition IN SELECT t AS relation UNION ALL SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = t LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS environment_references ON %s', partition.relation);
+    EXECUTE format('DROP TRIGGER IF EXISTS environment_references_update ON %s', partition.relation);
+  END LOOP;
+  EXECUTE format('DROP TRIGGER IF EXISTS environment_referenced ON %s', t);
+  IF checks <> '' THEN
+    EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+DECLARE
+  missing record;
+BEGIN%s
+  RETURN NULL;
+END;
+$body$$f$, check_function, checks);
+    EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', check_function);
+    EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', check_function,
+                   format('Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on %s and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
+    -- On the table for writes through it, and on each partition for the owner's direct writes
+    -- (statement triggers fire only for the table a statement names).
+    FOR partition IN SELECT t AS relation UNION ALL SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = t LOOP
+      EXECUTE format('CREATE TRIGGER environment_references AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.%I()', partition.relation, check_function);
+      IF on_update THEN
+        EXECUTE format('CREATE TRIGGER environment_references_update AFTER UPDATE ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.%I()', partition.relation, check_function);
+      END IF;
+    END LOOP;
+  ELSE
+    EXECUTE format('DROP FUNCTION IF EXISTS public.%I()', check_function);
+  END IF;
+  IF guards <> '' THEN
+    EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+BEGIN%s
+  RETURN OLD;
+END;
+$body$$f$, guard_function, guards);
+    EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', guard_function);
+    EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', guard_function,
+                   format('Generated by precog_environment_table(): BEFORE DELETE on %s, a row that a tagged table references (precog_environment_references) is kept. SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
+    EXECUTE format('CREATE TRIGGER environment_referenced BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.%I()', t, guard_function);
+  ELSE
+    EXECUTE format('DROP FUNCTION IF EXISTS public.%I()', guard_function);
+  END IF;
+END;
+$function$;
+
+-- comment: function precog_environment_reference_checks(table_name text)
+COMMENT ON FUNCTION precog_environment_reference_checks(table_name text) IS 'Used by precog_environment_table(): (re)generates the statement-level reference checks of a tagged table and the delete guard of the rows referenced into it, from precog_environment_references.';
+
+-- function: precog_environment_required()
+CREATE OR REPLACE FUNCTION public.precog_environment_required()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+BEGIN
+  RAISE EXCEPTION '[environment-required] %.execution_environment is required (got NULL): every row names where it executed', table_name
+    USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'execution_environment',
+          HINT = 'Pass execution_environment explicitly (live, paper or backtest). There is no default: a ''live'' default is how simulated positions became real-money ones (precog bug #662); a new SCD version copies it forward from the current version.';
+END;
+$function$;
+
+-- grant: function precog_environment_required() to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_environment_required() TO PUBLIC;
+
+-- comment: function precog_environment_required()
+COMMENT ON FUNCTION precog_environment_required() IS 'BEFORE INSERT on the <t>_environment_missing partition of every tagged table: refuses a row without execution_environment with [environment-required], before NOT NULL or a policy can refuse it namelessly. Rows that name their environment never reach it.';
+
+-- function: precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
+CREATE OR REPLACE FUNCTION public.precog_environment_table(table_name text, kind text, business_key text[] DEFAULT NULL::text[], mutable_columns text[] DEFAULT NULL::text[], current_column text DEFAULT 'row_current_ind'::text, end_column text DEFAULT 'row_end_ts'::text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  t regclass;
+  declared public.precog_environment_tables;
+  environments text[] := enum_range(NULL::public.execution_environment)::text[];
+  env text;
+  partition regclass;
+  fk record;
+  column_name text;
+BEGIN
+  -- Arguments: every problem names the input and the fix.
+  t := to_regclass(format('public.%I', table_name));
+  IF t IS NULL THEN
+    RAISE EXCEPTION 'precog_environment_table: table public.% does not exist', table_name
+      USING ERRCODE = '42P01', HINT = 'Create the table first (CREATE TABLE IF NOT EXISTS ...), then declare it.';
+  END IF;
+  IF kind IS NULL OR kind NOT IN ('append_only', 'versioned', 'mutable') THEN
+    RAISE EXCEPTION 'precog_environment_table(%): kind % is unknown', table_name, coalesce(quote_literal(kind), 'NULL')
+      USING ERRCODE = '22023', HINT = 'kind => ''append_only'' (facts), ''versioned'' (SCD Type 2) or ''mutable'' (state with named mutable columns).';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'execution_environment' AND NOT a.attisdropped
+                    AND a.atttypid = 'public.execution_environment'::regtype) THEN
+    RAISE EXCEPTION 'precog_environment_table(%): the table has no execution_environment column of type execution_environment', table_name
+      USING ERRCODE = '42703', HINT = 'Add execution_environment execution_environment NOT NULL (no default) to the table.';
+  END IF;
+  IF kind = 'versioned' THEN
+    IF coalesce(cardinality(business_key), 0) = 0 THEN
+      RAISE EXCEPTION 'precog_environment_table(%): a versioned table needs its business key', table_name
+        USING ERRCODE = '22023', HINT = format('SELECT precog_environment_table(%L, kind => ''versioned'', business_key => ARRAY[''position_key'']): the columns that identify what is versioned (add execution_environment to the key when each environment has its own, as a balance per platform does).', table_name);
+    END IF;
+    FOREACH column_name IN ARRAY business_key || ARRAY[current_column, end_column] LOOP
+      IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = column_name AND NOT a.attisdropped AND a.attnum > 0) THEN
+        RAISE EXCEPTION 'precog_environment_table(%): column % does not exist', table_name, coalesce(column_name, 'NULL')
+          USING ERRCODE = '42703', HINT = 'Name existing columns in business_key, current_column (default row_current_ind) and end_column (default row_end_ts).';
+      END IF;
+    END LOOP;
+    mutable_columns := '{}';
+  ELSIF kind = 'mutable' THEN
+    IF coalesce(cardinality(mutable_columns), 0) = 0 THEN
+      RAISE EXCEPTION 'precog_environment_table(%): a mutable table needs the columns that may change', table_name
+        USING ERRCODE = '22023', HINT = format('SELECT precog_environment_table(%L, kind => ''mutable'', mutable_columns => ARRAY[''status'', ''filled_quantity'']).', table_name);
+    END IF;
+    FOREACH column_name IN ARRAY mutable_columns LOOP
+      IF column_name = 'execution_environment' OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = column_name AND NOT a.attisdropped AND a.attnum > 0) THEN
+        RAISE EXCEPTION 'precog_environment_table(%): % cannot be a mutable column', table_name, coalesce(column_name, 'NULL')
+          USING ERRCODE = '22023', HINT = 'Name existing columns other than execution_environment in mutable_columns.';
+      END IF;
+    END LOOP;
+    business_key := '{}';
+  ELSE
+    business_key := '{}';
+    mutable_columns := '{}';
+  END IF;
+  IF kind <> 'versioned' THEN
+    current_column := NULL;
+    end_column := NULL;
+  END IF;
+
+  SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = precog_environment_table.table_name;
+  IF FOUND AND declared.kind = kind AND declared.business_key = business_key AND declared.mutable_columns = mutable_columns
+     AND declared.current_column IS NOT DISTINCT FROM current_column AND declared.end_column IS NOT DISTINCT FROM end_column THEN
+    RETURN; -- declared as before: nothing to change
+  END IF;
+  INSERT INTO public.precog_environment_tables AS d VALUES (table_name, kind, business_key, mutable_columns, current_column, end_column)
+  ON CONFLICT ON CONSTRAINT precog_environment_tables_pkey DO UPDATE
+    SET kind = excluded.kind, business_key = excluded.business_key, mutable_columns = excluded.mutable_columns,
+        current_column = excluded.current_column, end_column = excluded.end_column;
+
+  -- No silent default (precog bug #662), no row without an environment.
+  EXECUTE format('ALTER TABLE %s ALTER COLUMN execution_environment DROP DEFAULT, ALTER COLUMN execution_environment SET NOT NULL', t);
+
+  -- One partition per environment (and one for NULL, where [environment-required] is raised).
+  PERFORM public.precog_partition_by_environment(t);
+  t := format('public.%I', table_name)::regclass; -- a rebuilt table is a new relation
+  FOREACH env IN ARRAY environments || ARRAY[NULL::text] LOOP
+    partition := public.precog_environment_partition(t, env);
+    IF partition IS NULL THEN
+      EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (%s)', table_name || '_' || coalesce(env, 'environment_missing'), t,
+                     coalesce(quote_literal(env), 'NULL'));
+      partition := public.precog_environment_partition(t, env);
+    END IF;
+    -- A partition is read and written through its table only: no grants, and row-level
+    -- security without a policy, so a mistaken GRANT on one still shows nobody a row.
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', partition);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', partition, CASE WHEN env IS NULL
+      THEN format('Partition of %s for a NULL execution_environment: always empty (NOT NULL); such an insert is refused here with [environment-required].', table_name)
+      ELSE format('Partition of %s: its %s rows. Read and written through %s only (no grants; row-level security without policies).', table_name, env, table_name) END);
+  END LOOP;
+
+  -- Foreign keys to and from other tagged tables become references that keep the environment,
+  -- checked per statement (wherever the constraint was declared: on the table or per partition).
+  FOR fk IN
+    SELECT DISTINCT ON (pg_partition_root(c.conrelid), c.conkey) c.oid FROM pg_constraint c
+      JOIN public.precog_environment_tables a ON a.table_name = (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.conrelid))
+      JOIN public.precog_environment_tables b ON b.table_name = (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.confrelid))
+     WHERE c.contype = 'f' AND c.conparentid = 0 AND (pg_partition_root(c.conrelid) = t OR pg_partition_root(c.confrelid) = t)
+  LOOP
+    PERFORM public.precog_environment_reference(fk.oid);
+  END LOOP;
+  FOR fk IN
+    SELECT DISTINCT x.name FROM (
+      SELECT table_name AS name
+      UNION SELECT r.table_name FROM public.precog_environment_references r WHERE r.referenced_table = table_name
+      UNION SELECT r.referenced_table FROM public.precog_environment_references r WHERE r.table_name = table_name) x
+  LOOP
+    PERFORM public.precog_environment_reference_checks(fk.name);
+  END LOOP;
+
+  -- The rules.
+  EXECUTE format('CREATE OR REPLACE TRIGGER environment_required BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_required()',
+                 public.precog_environment_partition(t, NULL));
+  EXECUTE format('CREATE OR REPLACE TRIGGER environment_update_guard BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_update_guard(%s)', t,
+                 (SELECT string_agg(quote_literal(a), ', ') FROM unnest(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END) a));
+  EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_live_history_kept()',
+                 public.precog_environment_partition(t, 'live'));
+  EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()', t);
+  FOREACH env IN ARRAY array_remove(environments, 'backtest') LOOP
+    EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()',
+                   public.precog_environment_partition(t, env));
+  END LOOP;
+  IF kind = 'versioned' THEN
+    EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s) WHERE %I', table_name || '_one_current_version', t,
+                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment']) c), current_column);
+    EXECUTE format('COMMENT ON INDEX %I IS %L', table_name || '_one_current_version',
+                   format('SCD Type 2: at most one current version (%s) per %s and environment.', current_column, array_to_string(array_remove(business_key, 'execution_environment'), ', ')));
+    IF NOT 'execution_environment' = ANY (business_key) THEN
+      EXECUTE format('CREATE OR REPLACE TRIGGER environment_key_guard BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_key_guard(%s)', t,
+                     (SELECT string_agg(quote_literal(c), ', ') FROM unnest(business_key) c));
+      EXECUTE format($q$INSERT INTO public.precog_environment_keys SELECT DISTINCT %L, %s, execution_environment FROM %s ON CONFLICT DO NOTHING$q$, table_name,
+                     CASE cardinality(business_key) WHEN 1 THEN format('(to_jsonb(r) ->> %L)', business_key[1])
+                       ELSE format('(SELECT jsonb_agg(to_jsonb(r) -> c ORDER BY i)::text FROM unnest(%L::text[]) WITH ORDINALITY k(c, i))', business_key) END,
+                     t || ' r');
+    ELSE
+      EXECUTE format('DROP TRIGGER IF EXISTS environment_key_guard ON %s', t);
+    END IF;
+  ELSE
+    EXECUTE format('DROP TRIGGER IF EXISTS environment_key_guard ON %s', t);
+  END IF;
+
+  -- Row-level security: each environment's role sees and writes its own rows only.
+  PERFORM public.precog_environment_policies(t);
+END;
+$function$;
+
+-- comment: function precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
+COMMENT ON FUNCTION precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text) IS 'Declares an environment-tagged table and installs every guarantee for its kind (see migration 000010): no default, NOT NULL, immutable environment, same-environment foreign keys, the kind''s write rules, live history kept, LIST partitions, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
+
+-- function: precog_environment_update_guard()
+CREATE OR REPLACE FUNCTION public.precog_environment_update_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+  kind text := TG_ARGV[0];
+  old_row jsonb := to_jsonb(OLD);
+  new_row jsonb := to_jsonb(NEW);
+  allowed text[];
+  changed text;
+BEGIN
+  IF NEW.execution_environment IS DISTINCT FROM OLD.execution_environment THEN
+    RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change (% -> %)', table_name, OLD.execution_environment, NEW.execution_environment
+      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'execution_environment',
+            HINT = 'A row stays in the environment it was written in; write a new row in the other environment instead.';
+  END IF;
+  IF kind = 'append_only' THEN
+    RAISE EXCEPTION '[append-only] % is append-only: UPDATE of a % row is refused', table_name, OLD.execution_environment
+      USING ERRCODE = 'P0001', TABLE = table_name,
+            HINT = 'Record a correcting row instead of changing a recorded fact.';
+  END IF;
+  IF kind = 'versioned' THEN
+    IF NOT (old_row ->> TG_ARGV[1])::boolean THEN
+      RAISE EXCEPTION '[version-history-immutable] a superseded version of % (% = false) cannot change', table_name, TG_ARGV[1]
+        USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = TG_ARGV[1],
+              HINT = 'Superseded versions are history. Change the row by closing its current version and inserting a new one.';
+    END IF;
+    allowed := ARRAY[TG_ARGV[1], TG_ARGV[2]];
+  ELSE
+    allowed := TG_ARGV[1:];
+  END IF;
+  SELECT string_agg(n.key, ', ' ORDER BY n.key) INTO changed
+    FROM jsonb_each(new_row) n JOIN jsonb_each(old_row) o USING (key)
+   WHERE n.value IS DISTINCT FROM o.value AND n.key <> ALL (allowed);
+  IF changed IS NOT NULL THEN
+    IF kind = 'versioned' THEN
+      RAISE EXCEPTION '[version-immutable] a current version of % can only be closed (% = false, % set); changed: %', table_name, TG_ARGV[1], TG_ARGV[2], changed
+        USING ERRCODE = 'P0001', TABLE = table_name,
+              HINT = 'SCD Type 2: close the current version and insert a new version with the changed columns (copying execution_environment forward).';
+    END IF;
+    RAISE EXCEPTION '[immutable-column] % may change only %; changed: %', table_name, array_to_string(allowed, ', '), changed
+      USING ERRCODE = 'P0001', TABLE = table_name,
+            HINT = 'Every other column is fixed when the row is written; write a new row instead.';
+  END IF;
+  IF kind = 'versioned' AND (new_row ->> TG_ARGV[1])::boolean AND (new_row -> TG_ARGV[2]) IS DISTINCT FROM (old_row -> TG_ARGV[2]) THEN
+    RAISE EXCEPTION '[version-immutable] a current version of % can only be closed: % set without %  = false', table_name, TG_ARGV[2], TG_ARGV[1]
+      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = TG_ARGV[2],
+            HINT = 'Close a version by setting both, in one UPDATE.';
+  END IF;
+  RETURN NEW;
+END;
+$function$;
+
+-- grant: function precog_environment_update_guard() to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_environment_update_guard() TO PUBLIC;
+
+-- comment: function precog_environment_update_guard()
+COMMENT ON FUNCTION precog_environment_update_guard() IS 'BEFORE UPDATE on every tagged table: the environment never changes ([environment-immutable]); append_only tables refuse every update ([append-only]); versioned tables refuse changes to superseded versions ([version-history-immutable]) and anything but closing a current one ([version-immutable]); mutable tables refuse changes outside their mutable columns ([immutable-column]). Configured by trigger arguments.';
+
+-- function: precog_live_history_kept()
+CREATE OR REPLACE FUNCTION public.precog_live_history_kept()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    RAISE EXCEPTION '[live-history-kept] TRUNCATE of % is refused: it would delete live or paper history', TG_TABLE_NAME
+      USING ERRCODE = 'P0001', TABLE = table_name,
+            HINT = 'Remove backtest rows with purge_backtest_data(); live rows are never deleted.';
+  END IF;
+  RAISE EXCEPTION '[live-history-kept] %.execution_environment = live: DELETE of a live row is refused', table_name
+    USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'execution_environment',
+          HINT = 'Live rows are real-money history and are never deleted; record a correcting row instead. Backtest data is removed with purge_backtest_data().';
+END;
+$function$;
+
+-- grant: function precog_live_history_kept() to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_live_history_kept() TO PUBLIC;
+
+-- comment: function precog_live_history_kept()
+COMMENT ON FUNCTION precog_live_history_kept() IS 'BEFORE DELETE on the live partition of every tagged table, and BEFORE TRUNCATE on the table and its live and paper partitions: live history is never deleted ([live-history-kept]). Only backtest partitions may be truncated (purge_backtest_data()).';
+
+-- function: precog_partition_by_environment(t regclass)
+CREATE OR REPLACE FUNCTION public.precog_partition_by_environment(t regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  name text := t::text;
+  old_name text := left(t::text, 48) || '_unpartitioned';
+  kind "char";
+  item record;
+  constraints text[] := '{}';
+  indexes text[] := '{}';
+  triggers text[] := '{}';
+  comments text[] := '{}';
+  identities text[] := '{}';
+  statement text;
+BEGIN
+  SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = t;
+  IF kind = 'p' THEN
+    IF pg_get_partkeydef(t) IS DISTINCT FROM 'LIST (execution_environment)' THEN
+      RAISE EXCEPTION 'precog_environment_table(%): the table is partitioned by %, not LIST (execution_environment)', name, pg_get_partkeydef(t)
+        USING ERRCODE = '42P16', HINT = 'Declare it PARTITION BY LIST (execution_environment), or as a plain table that precog_environment_table partitions.';
+    END IF;
+    RETURN;
+  END IF;
+  IF kind <> 'r' THEN
+    RAISE EXCEPTION 'precog_environment_table(%): % is not a table', name, name USING ERRCODE = '42809';
+  END IF;
+  -- What would have to be rebuilt by hand: views over it, foreign keys into it, policies.
+  SELECT string_agg(DISTINCT v.oid::regclass::text, ', ') INTO statement
+    FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+   WHERE d.refobjid = t AND v.oid <> t;
+  IF statement IS NOT NULL THEN
+    RAISE EXCEPTION 'precog_environment_table(%): views % read the table, and partitioning it would drop them', name, statement
+      USING ERRCODE = '2BP01', HINT = 'Declare the table before creating views over it (or drop and recreate them around the declaration).';
+  END IF;
+  SELECT string_agg(c.conname || ' on ' || c.conrelid::regclass::text, ', ') INTO statement FROM pg_constraint c WHERE c.confrelid = t AND c.conrelid <> t;
+  IF statement IS NOT NULL THEN
+    RAISE EXCEPTION 'precog_environment_table(%): foreign keys % reference the table', name, statement
+      USING ERRCODE = '2BP01', HINT = 'Declare the table before the tables that reference it, and reference it by (id, execution_environment).';
+  END IF;
+  IF EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = t) THEN
+    RAISE EXCEPTION 'precog_environment_table(%): the table has policies of its own', name
+      USING ERRCODE = '55000', HINT = 'Drop them: the declaration installs the environment policies.';
+  END IF;
+
+  -- Keys and indexes come back on the partitioned table; a unique one must include the
+  -- partition key, so execution_environment is appended where it is missing.
+  FOR item IN
+    SELECT c.conname, pg_get_constraintdef(c.oid) AS def, c.contype, obj_description(c.oid, 'pg_constraint') AS comment,
+           'execution_environment' = ANY (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = t AND a.attnum = ANY (c.conkey)) AS has_env
+      FROM pg_constraint c WHERE c.conrelid = t AND c.conparentid = 0 AND c.contype IN ('p', 'u', 'f', 'x') ORDER BY c.contype DESC, c.conname
+  LOOP
+    statement := item.def;
+    IF item.contype IN ('p', 'u') AND NOT item.has_env THEN
+      statement := regexp_replace(statement, '^((?:PRIMARY KEY|UNIQUE)(?: NULLS NOT DISTINCT)? \(.*?)\)', '\1, execution_environment)');
+    END IF;
+    constraints := constraints || format('ALTER TABLE %s ADD CONSTRAINT %I %s', name, item.conname, statement);
+    IF item.comment IS NOT NULL THEN
+      comments := comments || format('COMMENT ON CONSTRAINT %I ON %s IS %L', item.conname, name, item.comment);
+    END IF;
+  END LOOP;
+  FOR item IN
+    SELECT i.indexrelid::regclass::text AS index_name, pg_get_indexdef(i.indexrelid) AS def, i.indisunique, obj_description(i.indexrelid, 'pg_class') AS comment,
+           'execution_environment' = ANY (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = t AND a.attnum = ANY (i.indkey)) AS has_env
+      FROM pg_index i WHERE i.indrelid = t AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = t)
+  LOOP
+    statement := item.def;
+    IF item.indisunique AND NOT item.has_env THEN
+      statement := regexp_replace(statement, '^(.*? USING \w+ \(.*?)\)((?: INCLUDE \(.*?\))?(?: NULLS NOT DISTINCT)?(?: WHERE .*)?)$', '\1, execution_environment)\2');
+    END IF;
+    indexes := indexes || statement;
+    IF item.comment IS NOT NULL THEN
+      comments := comments || format('COMMENT ON INDEX %s IS %L', item.index_name, item.comment);
+    END IF;
+  END LOOP;
+  FOR item IN SELECT pg_get_triggerdef(g.oid) AS def FROM pg_trigger g WHERE g.tgrelid = t AND NOT g.tgisinternal LOOP
+    triggers := triggers || item.def;
+  END LOOP;
+  IF obj_description(t, 'pg_class') IS NOT NULL THEN
+    comments := comments || format('COMMENT ON TABLE %s IS %L', name, obj_description(t, 'pg_class'));
+  END IF;
+
+  -- The table moves aside (with its identity sequences, so the new ones take their names)...
+  EXECUTE format('ALTER TABLE %s RENAME TO %I', name, old_name);
+  FOR item IN SELECT a.attname, pg_get_serial_sequence(format('public.%I', old_name), a.attname)::regclass AS seq
+                FROM pg_attribute a WHERE a.attrelid = t AND a.attidentity <> '' LOOP
+    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', item.seq, left(old_name, 40) || '_' || left(item.attname, 10) || '_seq');
+    identities := identities || ARRAY[ARRAY[item.attname, item.seq::text]];
+  END LOOP;
+  -- ...and comes back partitioned, with its columns, NOT NULLs, CHECKs, defaults and identity.
+  EXECUTE format('CREATE TABLE public.%I (LIKE public.%I INCLUDING COMMENTS INCLUDING CONSTRAINTS INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION) PARTITION BY LIST (execution_environment)',
+                 name, old_name);
+  FOREACH statement IN ARRAY enum_range(NULL::public.execution_environment)::text[] LOOP
+    EXECUTE format('CREATE TABLE public.%I PARTITION OF public.%I FOR VALUES IN (%L)', name || '_' || statement, name, statement);
+  END LOOP;
+  EXECUTE format('CREATE TABLE public.%I PARTITION OF public.%I FOR VALUES IN (NULL)', name || '_environment_missing', name);
+  EXECUTE format('INSERT INTO public.%I OVERRIDING SYSTEM VALUE SELECT * FROM public.%I', name, old_name);
+  -- Identities continue after the highest value ever issued.
+  FOR i IN 1 .. coalesce(array_length(identities, 1), 0) LOOP
+    EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, %L), s.last_value, s.is_called) FROM %s s',
+                   format('public.%I', name), identities[i][1], identities[i][2]);
+  END LOOP;
+  EXECUTE format('DROP TABLE public.%I', old_name);
+  FOREACH statement IN ARRAY constraints || indexes || triggers || comments LOOP
+    EXECUTE statement;
+  END LOOP;
+END;
+$function$;
+
+-- comment: function precog_partition_by_environment(t regclass)
+COMMENT ON FUNCTION precog_partition_by_environment(t regclass) IS 'Used by precog_environment_table(): rebuilds a plain table as LIST-partitioned by execution_environment, keeping rows, ids, keys (unique ones extended with the environment), indexes, foreign keys, triggers and comments. Refuses a table with views, inbound foreign keys or policies.';
+
+-- function: precog_referenced_positions()
+CREATE OR REPLACE FUNCTION public.precog_referenced_positions()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  IF EXISTS (SELECT FROM public.trades t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION 'positions row (id) = (%s) is referenced by trades (position_id); it is kept', concat_ws(', ', OLD.id)
+      USING ERRCODE = '23503', TABLE = 'positions', CONSTRAINT = 'trades_position_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+  END IF;
+
+  RETURN OLD;
+END;
+$function$;
+
+-- comment: function precog_referenced_positions()
+COMMENT ON FUNCTION precog_referenced_positions() IS 'Generated by precog_environment_table(): BEFORE DELETE on positions, a row that a tagged table references (precog_environment_references) is kept. SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: precog_references_trades()
+CREATE OR REPLACE FUNCTION public.precog_references_trades()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  missing record;
+BEGIN
+  -- (position_id, execution_environment) -> positions (id, execution_environment)
+  PERFORM FROM public.positions r WHERE (r.id, r.execution_environment) IN (SELECT n.position_id, n.execution_environment FROM new_rows n WHERE n.position_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment,
+         (SELECT r.execution_environment FROM public.positions r WHERE r.id = n.position_id LIMIT 1) AS found_in
+    INTO missing
+    FROM new_rows n
+   WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
+   LIMIT 1;
+  IF FOUND AND missing.found_in IS NOT NULL THEN
+    RAISE EXCEPTION '[environment-cross-reference] trades.% is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id',
+            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
+  ELSIF FOUND THEN
+    RAISE EXCEPTION 'trades.% refers to no positions row (of environment %)', missing.key, missing.environment
+      USING ERRCODE = '23503', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
+            HINT = 'Write the referenced row first, in the same environment.';
+  END IF;
+
+  RETURN NULL;
+END;
+$function$;
+
+-- comment: function precog_references_trades()
+COMMENT ON FUNCTION precog_references_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: purge_backtest_data()
+CREATE OR REPLACE FUNCTION public.purge_backtest_data()
+ RETURNS TABLE(table_name text, rows_deleted bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  partitions text;
+BEGIN
+  SELECT string_agg(public.precog_environment_partition(format('public.%I', d.table_name)::regclass, 'backtest')::text, ', ' ORDER BY d.table_name)
+    INTO partitions FROM public.precog_environment_tables d;
+  IF partitions IS NULL THEN
+    RETURN;
+  END IF;
+  EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', partitions);
+  FOR table_name IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+    EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
+    RETURN NEXT;
+  END LOOP;
+  EXECUTE format('TRUNCATE %s', partitions);
+  DELETE FROM public.precog_environment_keys k WHERE k.execution_environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
+END;
+$function$;
+
+-- grant: function purge_backtest_data() to precog_backtest
+GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest;
+
+-- comment: function purge_backtest_data()
+COMMENT ON FUNCTION purge_backtest_data() IS 'Empties the backtest partition of every tagged table in precog_environment_tables (one TRUNCATE: constant time, no row triggers), and nothing else; returns how many rows each held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
 
 -- view: backtest_positions
 CREATE VIEW backtest_positions WITH (check_option=local, security_invoker=true) AS
@@ -1467,59 +1926,74 @@ CREATE INDEX idx_positions_environment ON ONLY public.positions USING btree (exe
 -- index: positions_current_market_id_idx
 CREATE INDEX positions_current_market_id_idx ON ONLY public.positions USING btree (market_id) WHERE row_current_ind;
 
--- index: positions_current_position_key_key
-CREATE UNIQUE INDEX positions_current_position_key_key ON ONLY public.positions USING btree (position_key, execution_environment) WHERE row_current_ind;
-
 -- index: positions_current_status_idx
 CREATE INDEX positions_current_status_idx ON ONLY public.positions USING btree (status) WHERE row_current_ind;
+
+-- index: positions_one_current_version
+CREATE UNIQUE INDEX positions_one_current_version ON ONLY public.positions USING btree (position_key, execution_environment) WHERE row_current_ind;
 
 -- index: positions_position_key_history_idx
 CREATE INDEX positions_position_key_history_idx ON ONLY public.positions USING btree (position_key, row_start_ts DESC);
 
--- trigger: positions.positions_environment_required
-CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: positions.environment_key_guard
+CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
--- trigger: positions.positions_guard_delete
-CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+-- trigger: positions.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE ON positions FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
 
--- trigger: positions.positions_guard_insert
-CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
+-- trigger: positions.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
--- trigger: positions.positions_guard_update
-CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
-
--- trigger: positions.positions_refuse_truncate
-CREATE TRIGGER positions_refuse_truncate BEFORE TRUNCATE ON positions FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
-
--- trigger: positions.positions_role_environment
-CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: positions.live_history_kept
+CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON positions FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: positions
 ALTER TABLE positions ENABLE ROW LEVEL SECURITY;
 
--- policy: positions.positions_analyst_read
-CREATE POLICY positions_analyst_read ON positions AS PERMISSIVE FOR SELECT TO precog_analyst USING (true);
+-- policy: positions."[environment-role] backtest rows only"
+CREATE POLICY "[environment-role] backtest rows only" ON positions AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
 
--- policy: positions.positions_backtest
-CREATE POLICY positions_backtest ON positions AS PERMISSIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
+-- policy: positions."[environment-role] live rows only"
+CREATE POLICY "[environment-role] live rows only" ON positions AS RESTRICTIVE FOR ALL TO precog_live USING ((execution_environment = 'live'::execution_environment)) WITH CHECK ((execution_environment = 'live'::execution_environment));
 
--- policy: positions.positions_live
-CREATE POLICY positions_live ON positions AS PERMISSIVE FOR ALL TO precog_live USING ((execution_environment = 'live'::execution_environment)) WITH CHECK ((execution_environment = 'live'::execution_environment));
+-- policy: positions."[environment-role] paper rows only"
+CREATE POLICY "[environment-role] paper rows only" ON positions AS RESTRICTIVE FOR ALL TO precog_paper USING ((execution_environment = 'paper'::execution_environment)) WITH CHECK ((execution_environment = 'paper'::execution_environment));
 
--- policy: positions.positions_paper
-CREATE POLICY positions_paper ON positions AS PERMISSIVE FOR ALL TO precog_paper USING ((execution_environment = 'paper'::execution_environment)) WITH CHECK ((execution_environment = 'paper'::execution_environment));
+-- policy: positions.analyst_reads_all
+CREATE POLICY analyst_reads_all ON positions AS PERMISSIVE FOR SELECT TO precog_analyst USING (true);
+
+-- policy: positions.environment_roles
+CREATE POLICY environment_roles ON positions AS PERMISSIVE FOR ALL TO precog_backtest, precog_live, precog_paper USING (true) WITH CHECK (true);
+
+-- grant: column positions (row_current_ind) to precog_backtest
+GRANT UPDATE (row_current_ind) ON TABLE positions TO precog_backtest;
+
+-- grant: column positions (row_current_ind) to precog_live
+GRANT UPDATE (row_current_ind) ON TABLE positions TO precog_live;
+
+-- grant: column positions (row_current_ind) to precog_paper
+GRANT UPDATE (row_current_ind) ON TABLE positions TO precog_paper;
+
+-- grant: column positions (row_end_ts) to precog_backtest
+GRANT UPDATE (row_end_ts) ON TABLE positions TO precog_backtest;
+
+-- grant: column positions (row_end_ts) to precog_live
+GRANT UPDATE (row_end_ts) ON TABLE positions TO precog_live;
+
+-- grant: column positions (row_end_ts) to precog_paper
+GRANT UPDATE (row_end_ts) ON TABLE positions TO precog_paper;
 
 -- grant: table positions to precog_analyst
 GRANT SELECT ON TABLE positions TO precog_analyst;
 
 -- grant: table positions to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE positions TO precog_backtest;
+GRANT INSERT, SELECT ON TABLE positions TO precog_backtest;
 
 -- grant: table positions to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE positions TO precog_live;
+GRANT INSERT, SELECT ON TABLE positions TO precog_live;
 
 -- grant: table positions to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE positions TO precog_paper;
+GRANT INSERT, SELECT ON TABLE positions TO precog_paper;
 
 -- comment: column positions.calculated_probability
 COMMENT ON COLUMN positions.calculated_probability IS 'Model probability at entry, in [0,1].';
@@ -1617,26 +2091,29 @@ COMMENT ON INDEX idx_positions_environment IS 'ADR-107: positions by execution e
 -- comment: index positions_current_market_id_idx
 COMMENT ON INDEX positions_current_market_id_idx IS 'Current positions in one market.';
 
--- comment: index positions_current_position_key_key
-COMMENT ON INDEX positions_current_position_key_key IS 'SCD-2: at most one current row per position_key (the environment is part of the key because a partitioned table''s unique index must include the partition key; positions_guard_insert keeps every version of a position_key in one environment); also serves "get one position".';
-
 -- comment: index positions_current_status_idx
 COMMENT ON INDEX positions_current_status_idx IS 'Current positions by status (e.g. open positions).';
+
+-- comment: index positions_one_current_version
+COMMENT ON INDEX positions_one_current_version IS 'SCD Type 2: at most one current version (row_current_ind) per position_key and environment.';
 
 -- comment: index positions_position_key_history_idx
 COMMENT ON INDEX positions_position_key_history_idx IS 'History of one position, newest first.';
 
--- comment: policy positions_analyst_read ON positions
-COMMENT ON POLICY positions_analyst_read ON positions IS 'precog_analyst reads every position version (cross-environment analysis), writes none.';
+-- comment: policy "[environment-role] backtest rows only" ON positions
+COMMENT ON POLICY "[environment-role] backtest rows only" ON positions IS 'precog_backtest reads and writes backtest rows only.';
 
--- comment: policy positions_backtest ON positions
-COMMENT ON POLICY positions_backtest ON positions IS 'precog_backtest reads and writes backtest positions only.';
+-- comment: policy "[environment-role] live rows only" ON positions
+COMMENT ON POLICY "[environment-role] live rows only" ON positions IS 'precog_live reads and writes live rows only.';
 
--- comment: policy positions_live ON positions
-COMMENT ON POLICY positions_live ON positions IS 'precog_live reads and writes live positions only.';
+-- comment: policy "[environment-role] paper rows only" ON positions
+COMMENT ON POLICY "[environment-role] paper rows only" ON positions IS 'precog_paper reads and writes paper rows only.';
 
--- comment: policy positions_paper ON positions
-COMMENT ON POLICY positions_paper ON positions IS 'precog_paper reads and writes paper positions only.';
+-- comment: policy analyst_reads_all ON positions
+COMMENT ON POLICY analyst_reads_all ON positions IS 'precog_analyst reads every row (cross-environment analysis), writes none.';
+
+-- comment: policy environment_roles ON positions
+COMMENT ON POLICY environment_roles ON positions IS 'The environment roles may use the table; the restrictive [environment-role] policies decide which rows.';
 
 -- comment: table positions
 COMMENT ON TABLE positions IS 'Positions held in a market. SCD Type 2 keyed by position_key: a price update, trailing-stop change or close closes the current row and inserts a new current row that copies every unchanged column forward. LIST-partitioned by execution_environment (positions_live, positions_paper, positions_backtest); use the table, never a partition.';
@@ -1760,26 +2237,20 @@ CREATE INDEX positions_backtest_position_key_row_start_ts_idx ON public.position
 -- index: positions_backtest_status_idx
 CREATE INDEX positions_backtest_status_idx ON public.positions_backtest USING btree (status) WHERE row_current_ind;
 
--- trigger: positions_backtest.positions_environment_required
-CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions_backtest FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: positions_backtest.environment_key_guard
+CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
--- trigger: positions_backtest.positions_guard_delete
-CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+-- trigger: positions_backtest.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
 
--- trigger: positions_backtest.positions_guard_insert
-CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions_backtest FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
-
--- trigger: positions_backtest.positions_guard_update
-CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
-
--- trigger: positions_backtest.positions_role_environment
-CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: positions_backtest.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
 -- row security: positions_backtest
 ALTER TABLE positions_backtest ENABLE ROW LEVEL SECURITY;
 
 -- comment: table positions_backtest
-COMMENT ON TABLE positions_backtest IS 'Partition of positions: backtest position versions, emptied by purge_backtest_data(). Read and written through positions only (no grants; row-level security without policies).';
+COMMENT ON TABLE positions_backtest IS 'Partition of positions: its backtest rows. Read and written through positions only (no grants; row-level security without policies).';
 
 -- table: positions_environment_missing
 CREATE TABLE positions_environment_missing (
@@ -1900,26 +2371,23 @@ CREATE INDEX positions_environment_missing_position_key_row_start_ts_idx ON publ
 -- index: positions_environment_missing_status_idx
 CREATE INDEX positions_environment_missing_status_idx ON public.positions_environment_missing USING btree (status) WHERE row_current_ind;
 
--- trigger: positions_environment_missing.positions_environment_required
-CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: positions_environment_missing.environment_key_guard
+CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
--- trigger: positions_environment_missing.positions_guard_delete
-CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+-- trigger: positions_environment_missing.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
 
--- trigger: positions_environment_missing.positions_guard_insert
-CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
+-- trigger: positions_environment_missing.environment_required
+CREATE TRIGGER environment_required BEFORE INSERT ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_required();
 
--- trigger: positions_environment_missing.positions_guard_update
-CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
-
--- trigger: positions_environment_missing.positions_role_environment
-CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: positions_environment_missing.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
 -- row security: positions_environment_missing
 ALTER TABLE positions_environment_missing ENABLE ROW LEVEL SECURITY;
 
 -- comment: table positions_environment_missing
-COMMENT ON TABLE positions_environment_missing IS 'Partition of positions for a NULL execution_environment: always empty (NOT NULL). It exists so that such an insert reaches trigger positions_environment_required and is refused with [environment-required].';
+COMMENT ON TABLE positions_environment_missing IS 'Partition of positions for a NULL execution_environment: always empty (NOT NULL); such an insert is refused here with [environment-required].';
 
 -- table: positions_live
 CREATE TABLE positions_live (
@@ -2040,29 +2508,23 @@ CREATE INDEX positions_live_position_key_row_start_ts_idx ON public.positions_li
 -- index: positions_live_status_idx
 CREATE INDEX positions_live_status_idx ON public.positions_live USING btree (status) WHERE row_current_ind;
 
--- trigger: positions_live.positions_environment_required
-CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions_live FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: positions_live.environment_key_guard
+CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
--- trigger: positions_live.positions_guard_delete
-CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions_live FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+-- trigger: positions_live.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
 
--- trigger: positions_live.positions_guard_insert
-CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions_live FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
+-- trigger: positions_live.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
--- trigger: positions_live.positions_guard_update
-CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions_live FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
-
--- trigger: positions_live.positions_refuse_truncate
-CREATE TRIGGER positions_refuse_truncate BEFORE TRUNCATE ON positions_live FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
-
--- trigger: positions_live.positions_role_environment
-CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions_live FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: positions_live.live_history_kept
+CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON positions_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: positions_live
 ALTER TABLE positions_live ENABLE ROW LEVEL SECURITY;
 
 -- comment: table positions_live
-COMMENT ON TABLE positions_live IS 'Partition of positions: live position versions. Read and written through positions only (no grants; row-level security without policies).';
+COMMENT ON TABLE positions_live IS 'Partition of positions: its live rows. Read and written through positions only (no grants; row-level security without policies).';
 
 -- table: positions_paper
 CREATE TABLE positions_paper (
@@ -2183,29 +2645,90 @@ CREATE INDEX positions_paper_position_key_row_start_ts_idx ON public.positions_p
 -- index: positions_paper_status_idx
 CREATE INDEX positions_paper_status_idx ON public.positions_paper USING btree (status) WHERE row_current_ind;
 
--- trigger: positions_paper.positions_environment_required
-CREATE TRIGGER positions_environment_required BEFORE INSERT ON positions_paper FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: positions_paper.environment_key_guard
+CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
--- trigger: positions_paper.positions_guard_delete
-CREATE TRIGGER positions_guard_delete BEFORE DELETE ON positions_paper FOR EACH ROW EXECUTE FUNCTION positions_guard_delete();
+-- trigger: positions_paper.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
 
--- trigger: positions_paper.positions_guard_insert
-CREATE TRIGGER positions_guard_insert BEFORE INSERT ON positions_paper FOR EACH ROW EXECUTE FUNCTION positions_guard_insert();
+-- trigger: positions_paper.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
--- trigger: positions_paper.positions_guard_update
-CREATE TRIGGER positions_guard_update BEFORE UPDATE ON positions_paper FOR EACH ROW EXECUTE FUNCTION positions_guard_update();
-
--- trigger: positions_paper.positions_refuse_truncate
-CREATE TRIGGER positions_refuse_truncate BEFORE TRUNCATE ON positions_paper FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
-
--- trigger: positions_paper.positions_role_environment
-CREATE TRIGGER positions_role_environment BEFORE INSERT OR UPDATE ON positions_paper FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: positions_paper.live_history_kept
+CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON positions_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: positions_paper
 ALTER TABLE positions_paper ENABLE ROW LEVEL SECURITY;
 
 -- comment: table positions_paper
-COMMENT ON TABLE positions_paper IS 'Partition of positions: paper position versions. Read and written through positions only (no grants; row-level security without policies).';
+COMMENT ON TABLE positions_paper IS 'Partition of positions: its paper rows. Read and written through positions only (no grants; row-level security without policies).';
+
+-- table: precog_environment_keys
+CREATE TABLE precog_environment_keys (
+    table_name text NOT NULL,
+    business_key text NOT NULL,
+    execution_environment execution_environment NOT NULL
+);
+
+-- constraint: precog_environment_keys.precog_environment_keys_pkey
+ALTER TABLE precog_environment_keys ADD CONSTRAINT precog_environment_keys_pkey PRIMARY KEY (table_name, business_key);
+
+-- comment: table precog_environment_keys
+COMMENT ON TABLE precog_environment_keys IS 'The environment of every business key of a versioned table whose key does not include the environment, registered by its first version. The primary key makes two sessions creating one key from two environments serialise: the second waits for the first and is then refused ([environment-immutable]). Written only by the trigger function precog_environment_key_guard().';
+
+-- table: precog_environment_references
+CREATE TABLE precog_environment_references (
+    table_name text NOT NULL,
+    columns text[] NOT NULL,
+    referenced_table text NOT NULL,
+    referenced_columns text[] NOT NULL
+);
+
+-- constraint: precog_environment_references.precog_environment_references_pkey
+ALTER TABLE precog_environment_references ADD CONSTRAINT precog_environment_references_pkey PRIMARY KEY (table_name, columns);
+
+-- constraint: precog_environment_references.precog_environment_references_referenced_table_fkey
+ALTER TABLE precog_environment_references ADD CONSTRAINT precog_environment_references_referenced_table_fkey FOREIGN KEY (referenced_table) REFERENCES precog_environment_tables(table_name);
+
+-- constraint: precog_environment_references.precog_environment_references_table_name_fkey
+ALTER TABLE precog_environment_references ADD CONSTRAINT precog_environment_references_table_name_fkey FOREIGN KEY (table_name) REFERENCES precog_environment_tables(table_name);
+
+-- comment: table precog_environment_references
+COMMENT ON TABLE precog_environment_references IS 'References between tagged tables: (columns, execution_environment) of table_name -> (referenced_columns, execution_environment) of referenced_table. Recorded by precog_environment_table() from the foreign keys declared between tagged tables, and checked once per statement by the generated precog_references_<table>() (a reference never crosses environments). Codegen brands the referencing columns as ids of the referenced table.';
+
+-- table: precog_environment_tables
+CREATE TABLE precog_environment_tables (
+    table_name text NOT NULL,
+    kind text NOT NULL,
+    business_key text[] NOT NULL DEFAULT '{}'::text[],
+    mutable_columns text[] NOT NULL DEFAULT '{}'::text[],
+    current_column text,
+    end_column text
+);
+
+-- constraint: precog_environment_tables.precog_environment_tables_kind
+ALTER TABLE precog_environment_tables ADD CONSTRAINT precog_environment_tables_kind CHECK (kind = ANY (ARRAY['append_only'::text, 'versioned'::text, 'mutable'::text]));
+
+-- constraint: precog_environment_tables.precog_environment_tables_pkey
+ALTER TABLE precog_environment_tables ADD CONSTRAINT precog_environment_tables_pkey PRIMARY KEY (table_name);
+
+-- comment: column precog_environment_tables.business_key
+COMMENT ON COLUMN precog_environment_tables.business_key IS 'versioned: the columns that identify the thing being versioned (one current version per key and environment). When the key does not include execution_environment, every version of a key keeps the environment of the first.';
+
+-- comment: column precog_environment_tables.current_column
+COMMENT ON COLUMN precog_environment_tables.current_column IS 'versioned: the boolean marking the current version (row_current_ind).';
+
+-- comment: column precog_environment_tables.end_column
+COMMENT ON COLUMN precog_environment_tables.end_column IS 'versioned: the timestamp set when a version is closed (row_end_ts).';
+
+-- comment: column precog_environment_tables.kind
+COMMENT ON COLUMN precog_environment_tables.kind IS 'append_only: facts, never updated (trades, settlements, ledger). versioned: SCD Type 2, superseded versions immutable, a current version may only be closed (positions, account_balance). mutable: state whose named columns may change (an order''s status).';
+
+-- comment: column precog_environment_tables.mutable_columns
+COMMENT ON COLUMN precog_environment_tables.mutable_columns IS 'mutable: the columns an UPDATE may change; every other column is fixed at insert.';
+
+-- comment: table precog_environment_tables
+COMMENT ON TABLE precog_environment_tables IS 'Every environment-tagged table, as declared by precog_environment_table(): its kind and keys. Read by purge_backtest_data(), codegen, the lint, the docs and the tests. Written only by precog_environment_table().';
 
 -- table: probability_models
 CREATE TABLE probability_models (
@@ -2443,38 +2966,32 @@ CREATE INDEX trades_position_id_idx ON ONLY public.trades USING btree (position_
 -- index: trades_strategy_id_idx
 CREATE INDEX trades_strategy_id_idx ON ONLY public.trades USING btree (strategy_id);
 
--- trigger: trades.trades_environment_required
-CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: trades.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON trades REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
 
--- trigger: trades.trades_guard_delete
-CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
+-- trigger: trades.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: trades.trades_guard_insert
-CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
-
--- trigger: trades.trades_guard_update
-CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
-
--- trigger: trades.trades_refuse_truncate
-CREATE TRIGGER trades_refuse_truncate BEFORE TRUNCATE ON trades FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
-
--- trigger: trades.trades_role_environment
-CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: trades.live_history_kept
+CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON trades FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: trades
 ALTER TABLE trades ENABLE ROW LEVEL SECURITY;
 
--- policy: trades.trades_analyst_read
-CREATE POLICY trades_analyst_read ON trades AS PERMISSIVE FOR SELECT TO precog_analyst USING (true);
+-- policy: trades."[environment-role] backtest rows only"
+CREATE POLICY "[environment-role] backtest rows only" ON trades AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
 
--- policy: trades.trades_backtest
-CREATE POLICY trades_backtest ON trades AS PERMISSIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
+-- policy: trades."[environment-role] live rows only"
+CREATE POLICY "[environment-role] live rows only" ON trades AS RESTRICTIVE FOR ALL TO precog_live USING ((execution_environment = 'live'::execution_environment)) WITH CHECK ((execution_environment = 'live'::execution_environment));
 
--- policy: trades.trades_live
-CREATE POLICY trades_live ON trades AS PERMISSIVE FOR ALL TO precog_live USING ((execution_environment = 'live'::execution_environment)) WITH CHECK ((execution_environment = 'live'::execution_environment));
+-- policy: trades."[environment-role] paper rows only"
+CREATE POLICY "[environment-role] paper rows only" ON trades AS RESTRICTIVE FOR ALL TO precog_paper USING ((execution_environment = 'paper'::execution_environment)) WITH CHECK ((execution_environment = 'paper'::execution_environment));
 
--- policy: trades.trades_paper
-CREATE POLICY trades_paper ON trades AS PERMISSIVE FOR ALL TO precog_paper USING ((execution_environment = 'paper'::execution_environment)) WITH CHECK ((execution_environment = 'paper'::execution_environment));
+-- policy: trades.analyst_reads_all
+CREATE POLICY analyst_reads_all ON trades AS PERMISSIVE FOR SELECT TO precog_analyst USING (true);
+
+-- policy: trades.environment_roles
+CREATE POLICY environment_roles ON trades AS PERMISSIVE FOR ALL TO precog_backtest, precog_live, precog_paper USING (true) WITH CHECK (true);
 
 -- grant: table trades to precog_analyst
 GRANT SELECT ON TABLE trades TO precog_analyst;
@@ -2551,17 +3068,20 @@ COMMENT ON INDEX idx_trades_environment_execution_time IS 'Recent trades of one 
 -- comment: index trades_execution_time_idx
 COMMENT ON INDEX trades_execution_time_idx IS 'Recent trades, newest first.';
 
--- comment: policy trades_analyst_read ON trades
-COMMENT ON POLICY trades_analyst_read ON trades IS 'precog_analyst reads every trade (cross-environment analysis), writes none.';
+-- comment: policy "[environment-role] backtest rows only" ON trades
+COMMENT ON POLICY "[environment-role] backtest rows only" ON trades IS 'precog_backtest reads and writes backtest rows only.';
 
--- comment: policy trades_backtest ON trades
-COMMENT ON POLICY trades_backtest ON trades IS 'precog_backtest reads and writes backtest trades only.';
+-- comment: policy "[environment-role] live rows only" ON trades
+COMMENT ON POLICY "[environment-role] live rows only" ON trades IS 'precog_live reads and writes live rows only.';
 
--- comment: policy trades_live ON trades
-COMMENT ON POLICY trades_live ON trades IS 'precog_live reads and writes live trades only.';
+-- comment: policy "[environment-role] paper rows only" ON trades
+COMMENT ON POLICY "[environment-role] paper rows only" ON trades IS 'precog_paper reads and writes paper rows only.';
 
--- comment: policy trades_paper ON trades
-COMMENT ON POLICY trades_paper ON trades IS 'precog_paper reads and writes paper trades only.';
+-- comment: policy analyst_reads_all ON trades
+COMMENT ON POLICY analyst_reads_all ON trades IS 'precog_analyst reads every row (cross-environment analysis), writes none.';
+
+-- comment: policy environment_roles ON trades
+COMMENT ON POLICY environment_roles ON trades IS 'The environment roles may use the table; the restrictive [environment-role] policies decide which rows.';
 
 -- comment: table trades
 COMMENT ON TABLE trades IS 'Fills, as append-only facts: a row is never updated (trigger trades_guard_update) and a live row is never deleted (trades_guard_delete); corrections are new rows. Paper and backtest rows may be deleted; purge_backtest_data() is the deliberate way. LIST-partitioned by execution_environment (trades_live, trades_paper, trades_backtest); use the table, never a partition.';
@@ -2619,9 +3139,6 @@ ALTER TABLE trades_backtest ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (mod
 -- constraint: trades_backtest.trades_order_id_length
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
--- constraint: trades_backtest.trades_position_same_environment_fkey
-ALTER TABLE trades_backtest ADD CONSTRAINT trades_position_same_environment_fkey FOREIGN KEY (position_id, execution_environment) REFERENCES positions_backtest(id, execution_environment);
-
 -- constraint: trades_backtest.trades_price_range
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
 
@@ -2658,29 +3175,17 @@ CREATE INDEX trades_backtest_position_id_idx ON public.trades_backtest USING btr
 -- index: trades_backtest_strategy_id_idx
 CREATE INDEX trades_backtest_strategy_id_idx ON public.trades_backtest USING btree (strategy_id);
 
--- trigger: trades_backtest.trades_environment_required
-CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades_backtest FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: trades_backtest.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON trades_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
 
--- trigger: trades_backtest.trades_guard_delete
-CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades_backtest FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
-
--- trigger: trades_backtest.trades_guard_insert
-CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades_backtest FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
-
--- trigger: trades_backtest.trades_guard_update
-CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades_backtest FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
-
--- trigger: trades_backtest.trades_role_environment
-CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades_backtest FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: trades_backtest.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_backtest FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
 -- row security: trades_backtest
 ALTER TABLE trades_backtest ENABLE ROW LEVEL SECURITY;
 
--- comment: constraint trades_position_same_environment_fkey ON trades_backtest
-COMMENT ON CONSTRAINT trades_position_same_environment_fkey ON trades_backtest IS '[environment-cross-reference] A backtest trade references only a backtest position version (MATCH SIMPLE: no check when position_id is NULL). Declared per partition pair so that purge_backtest_data() can truncate both backtest partitions.';
-
 -- comment: table trades_backtest
-COMMENT ON TABLE trades_backtest IS 'Partition of trades: backtest trades, emptied by purge_backtest_data(). Read and written through trades only (no grants; row-level security without policies).';
+COMMENT ON TABLE trades_backtest IS 'Partition of trades: its backtest rows. Read and written through trades only (no grants; row-level security without policies).';
 
 -- table: trades_environment_missing
 CREATE TABLE trades_environment_missing (
@@ -2771,26 +3276,20 @@ CREATE INDEX trades_environment_missing_position_id_idx ON public.trades_environ
 -- index: trades_environment_missing_strategy_id_idx
 CREATE INDEX trades_environment_missing_strategy_id_idx ON public.trades_environment_missing USING btree (strategy_id);
 
--- trigger: trades_environment_missing.trades_environment_required
-CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: trades_environment_missing.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON trades_environment_missing REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
 
--- trigger: trades_environment_missing.trades_guard_delete
-CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
+-- trigger: trades_environment_missing.environment_required
+CREATE TRIGGER environment_required BEFORE INSERT ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_required();
 
--- trigger: trades_environment_missing.trades_guard_insert
-CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
-
--- trigger: trades_environment_missing.trades_guard_update
-CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
-
--- trigger: trades_environment_missing.trades_role_environment
-CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: trades_environment_missing.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
 -- row security: trades_environment_missing
 ALTER TABLE trades_environment_missing ENABLE ROW LEVEL SECURITY;
 
 -- comment: table trades_environment_missing
-COMMENT ON TABLE trades_environment_missing IS 'Partition of trades for a NULL execution_environment: always empty (NOT NULL). It exists so that such an insert reaches trigger trades_environment_required and is refused with [environment-required].';
+COMMENT ON TABLE trades_environment_missing IS 'Partition of trades for a NULL execution_environment: always empty (NOT NULL); such an insert is refused here with [environment-required].';
 
 -- table: trades_live
 CREATE TABLE trades_live (
@@ -2845,9 +3344,6 @@ ALTER TABLE trades_live ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_i
 -- constraint: trades_live.trades_order_id_length
 ALTER TABLE trades_live ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
--- constraint: trades_live.trades_position_same_environment_fkey
-ALTER TABLE trades_live ADD CONSTRAINT trades_position_same_environment_fkey FOREIGN KEY (position_id, execution_environment) REFERENCES positions_live(id, execution_environment);
-
 -- constraint: trades_live.trades_price_range
 ALTER TABLE trades_live ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
 
@@ -2884,32 +3380,20 @@ CREATE INDEX trades_live_position_id_idx ON public.trades_live USING btree (posi
 -- index: trades_live_strategy_id_idx
 CREATE INDEX trades_live_strategy_id_idx ON public.trades_live USING btree (strategy_id);
 
--- trigger: trades_live.trades_environment_required
-CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades_live FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: trades_live.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON trades_live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
 
--- trigger: trades_live.trades_guard_delete
-CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades_live FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
+-- trigger: trades_live.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: trades_live.trades_guard_insert
-CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades_live FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
-
--- trigger: trades_live.trades_guard_update
-CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades_live FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
-
--- trigger: trades_live.trades_refuse_truncate
-CREATE TRIGGER trades_refuse_truncate BEFORE TRUNCATE ON trades_live FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
-
--- trigger: trades_live.trades_role_environment
-CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades_live FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: trades_live.live_history_kept
+CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON trades_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: trades_live
 ALTER TABLE trades_live ENABLE ROW LEVEL SECURITY;
 
--- comment: constraint trades_position_same_environment_fkey ON trades_live
-COMMENT ON CONSTRAINT trades_position_same_environment_fkey ON trades_live IS '[environment-cross-reference] A live trade references only a live position version (MATCH SIMPLE: no check when position_id is NULL). Declared per partition pair so that the backtest partitions can be truncated together.';
-
 -- comment: table trades_live
-COMMENT ON TABLE trades_live IS 'Partition of trades: live trades. Read and written through trades only (no grants; row-level security without policies).';
+COMMENT ON TABLE trades_live IS 'Partition of trades: its live rows. Read and written through trades only (no grants; row-level security without policies).';
 
 -- table: trades_paper
 CREATE TABLE trades_paper (
@@ -2964,9 +3448,6 @@ ALTER TABLE trades_paper ADD CONSTRAINT trades_order_id_length CHECK (length(ord
 -- constraint: trades_paper.trades_paper_pkey
 ALTER TABLE trades_paper ADD CONSTRAINT trades_paper_pkey PRIMARY KEY (id, execution_environment);
 
--- constraint: trades_paper.trades_position_same_environment_fkey
-ALTER TABLE trades_paper ADD CONSTRAINT trades_position_same_environment_fkey FOREIGN KEY (position_id, execution_environment) REFERENCES positions_paper(id, execution_environment);
-
 -- constraint: trades_paper.trades_price_range
 ALTER TABLE trades_paper ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
 
@@ -3003,32 +3484,20 @@ CREATE INDEX trades_paper_position_id_idx ON public.trades_paper USING btree (po
 -- index: trades_paper_strategy_id_idx
 CREATE INDEX trades_paper_strategy_id_idx ON public.trades_paper USING btree (strategy_id);
 
--- trigger: trades_paper.trades_environment_required
-CREATE TRIGGER trades_environment_required BEFORE INSERT ON trades_paper FOR EACH ROW EXECUTE FUNCTION require_execution_environment();
+-- trigger: trades_paper.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON trades_paper REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
 
--- trigger: trades_paper.trades_guard_delete
-CREATE TRIGGER trades_guard_delete BEFORE DELETE ON trades_paper FOR EACH ROW EXECUTE FUNCTION trades_guard_delete();
+-- trigger: trades_paper.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: trades_paper.trades_guard_insert
-CREATE TRIGGER trades_guard_insert BEFORE INSERT ON trades_paper FOR EACH ROW EXECUTE FUNCTION trades_guard_insert();
-
--- trigger: trades_paper.trades_guard_update
-CREATE TRIGGER trades_guard_update BEFORE UPDATE ON trades_paper FOR EACH ROW EXECUTE FUNCTION trades_guard_update();
-
--- trigger: trades_paper.trades_refuse_truncate
-CREATE TRIGGER trades_refuse_truncate BEFORE TRUNCATE ON trades_paper FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate();
-
--- trigger: trades_paper.trades_role_environment
-CREATE TRIGGER trades_role_environment BEFORE INSERT OR UPDATE ON trades_paper FOR EACH ROW EXECUTE FUNCTION enforce_environment_role();
+-- trigger: trades_paper.live_history_kept
+CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON trades_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: trades_paper
 ALTER TABLE trades_paper ENABLE ROW LEVEL SECURITY;
 
--- comment: constraint trades_position_same_environment_fkey ON trades_paper
-COMMENT ON CONSTRAINT trades_position_same_environment_fkey ON trades_paper IS '[environment-cross-reference] A paper trade references only a paper position version (MATCH SIMPLE: no check when position_id is NULL). Declared per partition pair so that the backtest partitions can be truncated together.';
-
 -- comment: table trades_paper
-COMMENT ON TABLE trades_paper IS 'Partition of trades: paper trades. Read and written through trades only (no grants; row-level security without policies).';
+COMMENT ON TABLE trades_paper IS 'Partition of trades: its paper rows. Read and written through trades only (no grants; row-level security without policies).';
 
 -- view: training_data_trades
 CREATE VIEW training_data_trades WITH (check_option=local, security_invoker=true) AS
