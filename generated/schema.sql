@@ -192,11 +192,11 @@ BEGIN
   ELSE
     SELECT jsonb_agg(new_row -> c ORDER BY i)::text INTO key_text FROM unnest(TG_ARGV) WITH ORDINALITY AS k(c, i);
   END IF;
-  INSERT INTO public.precog_environment_keys (table_name, business_key, execution_environment)
+  INSERT INTO public.precog_environment_keys (table_name, business_key, environment)
   VALUES (root_table, key_text, NEW.execution_environment)
   ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING;
   IF NOT FOUND THEN
-    SELECT k.execution_environment INTO earlier FROM public.precog_environment_keys k
+    SELECT k.environment INTO earlier FROM public.precog_environment_keys k
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
        AND k.business_key OPERATOR(pg_catalog.=) key_text;
     IF earlier IS DISTINCT FROM NEW.execution_environment THEN
@@ -471,7 +471,6 @@ AS $function$
 #variable_conflict use_variable
 DECLARE
   t regclass;
-  declared public.precog_environment_tables;
   environments text[] := enum_range(NULL::public.execution_environment)::text[];
   env text;
   partition regclass;
@@ -526,11 +525,8 @@ BEGIN
     end_column := NULL;
   END IF;
 
-  SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = precog_environment_table.table_name;
-  IF FOUND AND declared.kind = kind AND declared.business_key = business_key AND declared.mutable_columns = mutable_columns
-     AND declared.current_column IS NOT DISTINCT FROM current_column AND declared.end_column IS NOT DISTINCT FROM end_column THEN
-    RETURN; -- declared as before: nothing to change
-  END IF;
+  -- Every step below is idempotent: declaring again (current.sql runs on every save) reconciles
+  -- the table with its declaration, and changes nothing when nothing changed.
   INSERT INTO public.precog_environment_tables AS d VALUES (table_name, kind, business_key, mutable_columns, current_column, end_column)
   ON CONFLICT ON CONSTRAINT precog_environment_tables_pkey DO UPDATE
     SET kind = excluded.kind, business_key = excluded.business_key, mutable_columns = excluded.mutable_columns,
@@ -894,7 +890,7 @@ BEGIN
     RETURN NEXT;
   END LOOP;
   EXECUTE format('TRUNCATE %s', partitions);
-  DELETE FROM public.precog_environment_keys k WHERE k.execution_environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
+  DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
 END;
 $function$;
 
@@ -2667,7 +2663,7 @@ COMMENT ON TABLE positions_paper IS 'Partition of positions: its paper rows. Rea
 CREATE TABLE precog_environment_keys (
     table_name text NOT NULL,
     business_key text NOT NULL,
-    execution_environment execution_environment NOT NULL
+    environment execution_environment NOT NULL
 );
 
 -- constraint: precog_environment_keys.precog_environment_keys_pkey

@@ -1,5 +1,5 @@
 --! Previous: sha1:cd8cd83a0f1196ce06034f5c19ca288dadcc43a3
---! Hash: sha1:c3352e2722698e34e9c35d63fd656a9c0b755cd0
+--! Hash: sha1:aae69f23b051e014916d966655e7637bec88a117
 --! Message: Environment isolation from one declaration: precog_environment_table(); trades and positions move onto it
 
 -- 000010: environment isolation from one declaration.
@@ -18,9 +18,11 @@
 --                                   does not include the environment, the key is registered once
 --                                   in precog_environment_keys (primary key: concurrent creators of
 --                                   one key from two environments serialise on it)
---   [environment-cross-reference]   every foreign key between tagged tables carries the
---                                   environment, declared per partition pair (<t>_live ->
---                                   <r>_live, ...), so backtest partitions truncate together
+--   [environment-cross-reference]   a foreign key between tagged tables becomes a reference that
+--                                   carries the environment (precog_environment_references),
+--                                   checked once per statement with the referenced rows locked
+--                                   FOR KEY SHARE as a foreign key would; no constraint stands
+--                                   between the backtest partitions, which truncate together
 --   [append-only]                   append_only: UPDATE refused (trades, settlements, ledger)
 --   [version-history-immutable]     versioned: a superseded version never changes
 --   [version-immutable]             versioned: a current version may only be closed
@@ -34,7 +36,9 @@
 -- plus LIST partitioning by environment, grants, and a row in precog_environment_tables, the
 -- registry that purge_backtest_data(), codegen, the lint, the docs and the tests read.
 --
--- Calling it again with the same arguments changes nothing (current.sql runs on every save).
+-- Calling it again with the same arguments changes nothing (current.sql runs on every save);
+-- calling it again after adding a foreign key to another tagged table turns that key into a
+-- same-environment reference.
 -- Runs inside the transaction graphile-migrate opens (no BEGIN/COMMIT here).
 
 --------------------------------------------------------------------------------
@@ -72,8 +76,8 @@ REVOKE ALL ON precog_environment_references FROM PUBLIC;
 
 CREATE TABLE IF NOT EXISTS precog_environment_keys (
   table_name             text NOT NULL,
-  business_key           text NOT NULL,
-  execution_environment  execution_environment NOT NULL,
+  business_key  text NOT NULL,
+  environment   execution_environment NOT NULL,
   PRIMARY KEY (table_name, business_key)
 );
 COMMENT ON TABLE precog_environment_keys IS
@@ -206,11 +210,11 @@ BEGIN
   ELSE
     SELECT jsonb_agg(new_row -> c ORDER BY i)::text INTO key_text FROM unnest(TG_ARGV) WITH ORDINALITY AS k(c, i);
   END IF;
-  INSERT INTO public.precog_environment_keys (table_name, business_key, execution_environment)
+  INSERT INTO public.precog_environment_keys (table_name, business_key, environment)
   VALUES (root_table, key_text, NEW.execution_environment)
   ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING;
   IF NOT FOUND THEN
-    SELECT k.execution_environment INTO earlier FROM public.precog_environment_keys k
+    SELECT k.environment INTO earlier FROM public.precog_environment_keys k
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
        AND k.business_key OPERATOR(pg_catalog.=) key_text;
     IF earlier IS DISTINCT FROM NEW.execution_environment THEN
@@ -255,7 +259,6 @@ AS $$
 #variable_conflict use_variable
 DECLARE
   t regclass;
-  declared public.precog_environment_tables;
   environments text[] := enum_range(NULL::public.execution_environment)::text[];
   env text;
   partition regclass;
@@ -310,11 +313,8 @@ BEGIN
     end_column := NULL;
   END IF;
 
-  SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = precog_environment_table.table_name;
-  IF FOUND AND declared.kind = kind AND declared.business_key = business_key AND declared.mutable_columns = mutable_columns
-     AND declared.current_column IS NOT DISTINCT FROM current_column AND declared.end_column IS NOT DISTINCT FROM end_column THEN
-    RETURN; -- declared as before: nothing to change
-  END IF;
+  -- Every step below is idempotent: declaring again (current.sql runs on every save) reconciles
+  -- the table with its declaration, and changes nothing when nothing changed.
   INSERT INTO public.precog_environment_tables AS d VALUES (table_name, kind, business_key, mutable_columns, current_column, end_column)
   ON CONFLICT ON CONSTRAINT precog_environment_tables_pkey DO UPDATE
     SET kind = excluded.kind, business_key = excluded.business_key, mutable_columns = excluded.mutable_columns,
@@ -760,7 +760,7 @@ BEGIN
     RETURN NEXT;
   END LOOP;
   EXECUTE format('TRUNCATE %s', partitions);
-  DELETE FROM public.precog_environment_keys k WHERE k.execution_environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
+  DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
 END;
 $$;
 REVOKE ALL ON FUNCTION purge_backtest_data() FROM PUBLIC;
