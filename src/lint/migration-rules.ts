@@ -11,12 +11,16 @@ import { conjuncts, constantString, ctes, lineAt, names, type Node, parseStateme
 export const ENV_COLUMN = 'execution_environment';
 export const ENVIRONMENTS = ['live', 'paper', 'backtest'] as const;
 export const ANNOTATION = /--\s*cross-environment:[ \t]*(.*)$/m;
+/** The one declaration that gives a table every guarantee (migration 000010). */
+export const DECLARATION = 'precog_environment_table';
 
 interface Where { file: string; line: number }
 interface ForeignKey extends Where { columns: string[]; table: string; refColumns: string[] }
 interface Trigger { fn: string; update: boolean; columns: string[] }
 interface Table {
   env?: Where & { hasDefault: boolean; notNull: boolean };
+  /** Where `SELECT precog_environment_table('<table>', ...)` declared it (the last call). */
+  declared?: Where;
   foreignKeys: Map<string, ForeignKey>;
   rowSecurity: boolean;
   policies: Set<string>;
@@ -86,6 +90,9 @@ function apply(model: MigrationModel, stmt: Node, at: (location?: number) => Whe
       for (const command of body.cmds ?? []) alterTable(t, name, command.AlterTableCmd, at);
       break;
     }
+    case 'SelectStmt':
+      for (const declared of declarations(body)) declare(model, declared, at(body.location));
+      break;
     case 'CreateFunctionStmt': {
       const fn = names(body.funcname).at(-1)!;
       const as = (body.options as Node[] | undefined)?.find((option) => option.DefElem?.defname === 'as');
@@ -154,11 +161,11 @@ function alterTable(t: Table, tableName: string, command: Node, at: (location?: 
       addColumn(t, tableName, command.def.ColumnDef, at);
       break;
     case 'AT_ColumnDefault':
-      if (isEnv && t.env) t.env.hasDefault = Boolean(command.def);
+      if (isEnv && t.env) Object.assign(t.env, { hasDefault: Boolean(command.def) }, command.def ? at(command.def.location) : {});
       break;
     case 'AT_SetNotNull':
     case 'AT_DropNotNull':
-      if (isEnv && t.env) t.env.notNull = command.subtype === 'AT_SetNotNull';
+      if (isEnv && t.env) Object.assign(t.env, { notNull: command.subtype === 'AT_SetNotNull' }, command.subtype === 'AT_DropNotNull' ? at(undefined) : {});
       break;
     case 'AT_DropColumn':
       if (isEnv) delete t.env;
@@ -187,6 +194,38 @@ function drop(model: MigrationModel, body: Node): void {
     if (body.removeType === 'OBJECT_VIEW') model.views.delete(last);
     if (body.removeType === 'OBJECT_TRIGGER') model.tables.get(path.at(-2)!)?.triggers.delete(last);
     if (body.removeType === 'OBJECT_POLICY') model.tables.get(path.at(-2)!)?.policies.delete(last);
+  }
+}
+
+/** The tables a `SELECT precog_environment_table('<table>', kind => ...)` statement declares. */
+function declarations(select: Node): string[] {
+  const declared: string[] = [];
+  for (const target of (select.targetList ?? []) as Node[]) {
+    const [type, call] = unwrap(target.ResTarget?.val);
+    if (type !== 'FuncCall' || names(call.funcname).at(-1) !== DECLARATION) continue;
+    const table = constantString(call.args?.[0]);
+    if (table) declared.push(table);
+  }
+  return declared;
+}
+
+/**
+ * What the declaration installs (migration 000010): no default, NOT NULL, the guards, row-level
+ * security with policies; foreign keys between declared tables become same-environment
+ * references. Later statements of the migrations can still undo any of it, and are judged.
+ */
+function declare(model: MigrationModel, name: string, where: Where): void {
+  const t = table(model, name);
+  t.declared = where;
+  if (t.env) Object.assign(t.env, { hasDefault: false, notNull: true });
+  t.rowSecurity = true;
+  t.policies.add('[environment-role]');
+  t.triggers.set('environment_update_guard', { fn: 'precog_environment_update_guard', update: true, columns: [] });
+  for (const [other, o] of model.tables) {
+    if (!o.declared) continue;
+    for (const [fkName, fk] of o.foreignKeys) {
+      if ((other === name && model.tables.get(fk.table)?.declared) || fk.table === name) o.foreignKeys.delete(fkName);
+    }
   }
 }
 
@@ -279,18 +318,27 @@ export function migrationFindings(model: MigrationModel): Finding[] {
   for (const [name, t] of model.tables) {
     if (!t.env) continue;
     const column = `${name}.${ENV_COLUMN}`;
-    if (t.env.hasDefault) report(t.env, 'env/column-default', `${column} has a DEFAULT: a write that omits the environment silently gets it (the copy-forward bug, Precog #662). Drop the default.`);
-    if (!t.env.notNull) report(t.env, 'env/column-nullable', `${column} is nullable: every row must say where it executed. Add NOT NULL.`);
-    const immutable = [...t.triggers.values()].some((trigger) => trigger.update && (trigger.columns.includes(ENV_COLUMN) || guardsEnvironment(model.functions.get(trigger.fn) ?? '')));
-    if (!immutable) report(t.env, 'env/column-mutable', `${column} can be changed by UPDATE: add a BEFORE UPDATE trigger that refuses a change of environment.`);
-    if (!t.rowSecurity) report(t.env, 'env/no-row-level-security', `${name} has no row-level security: enable it with per-environment policies so a role of one environment cannot read or write another's rows.`);
-    else if (!t.policies.size) report(t.env, 'env/no-row-level-security', `${name} enables row-level security but has no policy.`);
+    if (!t.declared) {
+      report(t.env, 'env/undeclared-table', `${name} has ${ENV_COLUMN} but is not declared, so it has none of the environment guarantees. Add: SELECT ${DECLARATION}('${name}', kind => 'append_only'); (or kind => 'versioned', business_key => ARRAY['...'], or kind => 'mutable', mutable_columns => ARRAY['...']).`);
+      continue;
+    }
+    const where = t.declared;
+    if (t.env.hasDefault) report(t.env, 'env/column-default', `${column} has a DEFAULT again after its declaration: a write that omits the environment silently gets it (the copy-forward bug, Precog #662). Drop the default.`);
+    if (!t.env.notNull) report(t.env, 'env/column-nullable', `${column} was made nullable after its declaration: every row must say where it executed. Add NOT NULL back.`);
+    const immutable = [...t.triggers.values()].some((trigger) => trigger.update && (trigger.columns.includes(ENV_COLUMN) || trigger.fn === 'precog_environment_update_guard' || guardsEnvironment(model.functions.get(trigger.fn) ?? '')));
+    if (!immutable) report(where, 'env/column-mutable', `${column} can be changed by UPDATE: its guard trigger was dropped. Declare the table again: SELECT ${DECLARATION}('${name}', ...).`);
+    if (!t.rowSecurity) report(where, 'env/no-row-level-security', `${name} has no row-level security: a role of one environment can read or write another's rows. Declare the table again.`);
+    else if (!t.policies.size) report(where, 'env/no-row-level-security', `${name} enables row-level security but has no policy.`);
   }
   for (const [name, t] of model.tables) {
     for (const [fkName, fk] of t.foreignKeys) {
-      if (!t.env || !model.tables.get(fk.table)?.env) continue;
-      if (fk.columns.includes(ENV_COLUMN) && fk.refColumns.includes(ENV_COLUMN)) continue;
-      report(fk, 'env/cross-environment-reference', `foreign key ${fkName} (${name} → ${fk.table}) does not include ${ENV_COLUMN}: a ${name} row of one environment can reference a ${fk.table} row of another. Make it (…, ${ENV_COLUMN}) REFERENCES ${fk.table} (…, ${ENV_COLUMN}).`);
+      const target = model.tables.get(fk.table);
+      if (!target?.env) continue;
+      if (t.env) {
+        report(fk, 'env/undeclared-reference', `foreign key ${fkName} (${name} → ${fk.table}) is not a same-environment reference: declare both tables and call SELECT ${DECLARATION}('${name}', ...) after adding the key, which makes it one (checked per statement, environment included).`);
+      } else {
+        report(fk, 'env/shared-references-tagged', `foreign key ${fkName}: ${name} has no ${ENV_COLUMN} but references the tagged table ${fk.table}, so a row shared by every environment points at one environment's row, and purge_backtest_data() cannot truncate ${fk.table}'s backtest partition while the key exists. Tag ${name} with ${ENV_COLUMN} and declare it, or drop the key.`);
+      }
     }
   }
   for (const [name, view] of model.views) {

@@ -14,20 +14,20 @@ describe('environment-safety lint', () => {
     ]);
   });
 
-  it('reports every unprotected environment column, cross-environment reference and mixing view', async () => {
+  it('reports every undeclared table, guarantee undone after its declaration, unsafe reference and mixing view', async () => {
     const findings = summary(await lintProject({ root: fixture('unsafe') })).filter((line) => line.startsWith('migrations/'));
     const at = (line: number, rule: string) => `migrations/committed/000001-unprotected.sql:${line} env/${rule}`;
     expect(findings).toEqual([
-      at(9, 'column-mutable'),
-      at(9, 'no-row-level-security'),
-      at(14, 'cross-environment-reference'),
-      at(17, 'column-default'),
-      at(17, 'column-nullable'),
-      at(17, 'column-mutable'),
-      at(17, 'no-row-level-security'),
+      at(9, 'undeclared-table'),
+      at(14, 'undeclared-reference'),
+      at(17, 'undeclared-table'),
       at(19, 'view-mixes-environments'),
       at(21, 'view-mixes-environments'),
       at(24, 'view-mixes-environments'), // "-- cross-environment:" without a reason does not count
+      at(32, 'column-mutable'), // its guard trigger dropped after the declaration
+      at(32, 'no-row-level-security'), // row-level security disabled after the declaration
+      at(33, 'column-default'), // a default set again after the declaration
+      at(38, 'shared-references-tagged'), // an untagged table referencing a tagged one
     ]);
   });
 
