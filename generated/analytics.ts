@@ -25,7 +25,7 @@ export interface ComparePaperAndLivePerformanceResult {
   open_positions: bigint;
 }
 
-export const comparePaperAndLivePerformance = defineQuery<ComparePaperAndLivePerformanceParams, ComparePaperAndLivePerformanceResult, never, "live" | "paper" | "backtest">({
+export const comparePaperAndLivePerformance = defineQuery<ComparePaperAndLivePerformanceParams, ComparePaperAndLivePerformanceResult, "live" | "paper" | "backtest">({
   name: "comparePaperAndLivePerformance",
   file: "sql/analytics.sql",
   params: [{"name":"from","type":"timestamptz"},{"name":"to","type":"timestamptz"},{"name":"strategy_id","type":"int4"}],
@@ -63,7 +63,7 @@ export interface ListTrainingDataTradesResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listTrainingDataTrades = defineQuery<ListTrainingDataTradesParams, ListTrainingDataTradesResult, never, "paper" | "backtest">({
+export const listTrainingDataTrades = defineQuery<ListTrainingDataTradesParams, ListTrainingDataTradesResult, "paper" | "backtest">({
   name: "listTrainingDataTrades",
   file: "sql/analytics.sql",
   params: [{"name":"from","type":"timestamptz"},{"name":"to","type":"timestamptz"}],
