@@ -7,9 +7,9 @@
  *   partitions stand for it (a constraint declared on `trades_live` is one of `trades`'s).
  *   Views are not tagged tables: they have no keys of their own.
  * - Its id: the primary key minus execution_environment, when one column remains.
- * - Its business key: `precog_environment_tables.business_key` (the registry, when it exists
- *   and names the table), else the column of a partial unique index on
- *   (column, execution_environment), SCD-2's "one current row per key".
+ * - Its business key: `precog_environment_tables.business_key` when that registry exists (a
+ *   single column other than execution_environment), else the column of a partial unique
+ *   index on (column, execution_environment), SCD-2's "one current row per key".
  * - Every foreign key column (anywhere) referencing a tagged table's id identifies that table.
  *
  * A column that merely shares a name (Kalshi's text `trades.order_id`, no foreign key) is not
@@ -96,8 +96,10 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
     if (table && rest && pk.oid === table.oid) table.idColumn = rest;
   }
   for (const table of tables.values()) {
-    if (registry?.has(table.name)) {
-      // The registry decides; a key spanning several columns (or the environment) is not one value to brand.
+    if (registry) {
+      // Where the registry exists it decides, for every table. A key of several columns, or one
+      // that includes the environment ((platform_id, execution_environment) of account_balance),
+      // is not one value identifying a row, so it is not branded.
       const key = registry.get(table.name) ?? [];
       table.keyColumn = key.length === 1 && key[0] !== ENV_COLUMN ? key[0] : undefined;
       continue;
