@@ -5,7 +5,8 @@
  *
  * - A tagged table is a table of schema public with an `execution_environment` column. Its
  *   partitions stand for it (a constraint declared on `trades_live` is one of `trades`'s).
- *   Views are not tagged tables: they have no keys of their own.
+ *   Views are not tagged tables: they have no keys of their own (but a view column that is an
+ *   id column of a table is branded like it).
  * - Its id: the primary key minus execution_environment, when one column remains.
  * - Its business key: `precog_environment_tables.business_key` when that registry exists (a
  *   single column other than execution_environment), else the column of a partial unique
@@ -131,18 +132,63 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
   }
 
   const attname = new Map(attributes.map((row) => [`${row.oid}:${row.attnum}`, row.attname]));
+  const identifyTableAttribute = (relationOid: number, attnum: number): Identity | undefined => {
+    const root = rootName(relationOid);
+    const column = attname.get(`${relationOid}:${attnum}`);
+    return root && column ? identities.get(at(root, column)) : undefined;
+  };
+  const views = await viewColumns(client, identifyTableAttribute);
+  const identifyAttribute = (relationOid: number, attnum: number): Identity | undefined =>
+    identifyTableAttribute(relationOid, attnum) ?? views.byAttribute.get(`${relationOid}:${attnum}`);
   return {
     tables: [...tables.values()].sort((a, b) => a.name.localeCompare(b.name)),
-    identifyAttribute(relationOid, attnum) {
-      const root = rootName(relationOid);
-      const column = attname.get(`${relationOid}:${attnum}`);
-      return root && column ? identities.get(at(root, column)) : undefined;
-    },
+    identifyAttribute,
     identifyColumn(table, column) {
       const root = byName.get(table)?.root;
-      return root ? identities.get(at(root, column)) : undefined;
+      return root ? identities.get(at(root, column)) : views.byName.get(at(table, column));
     },
   };
+}
+
+/**
+ * Views are not tagged tables (no keys of their own), but a view column that is a plain
+ * reference to an id column (training_data_trades.position_id is trades.position_id) is that id.
+ * The server says which column it is: the origin it reports for the view's own query. Views
+ * over views resolve in later passes.
+ */
+async function viewColumns(
+  client: Queryable,
+  identifyBase: (relationOid: number, attnum: number) => Identity | undefined,
+): Promise<{ byAttribute: Map<string, Identity>; byName: Map<string, Identity> }> {
+  const byAttribute = new Map<string, Identity>();
+  const byName = new Map<string, Identity>();
+  const { rows } = await client.query({
+    text: `SELECT c.oid::int8 AS oid, c.relname AS name, rtrim(pg_get_viewdef(c.oid), '; ' || chr(10)) AS definition
+             FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v' ORDER BY c.relname`,
+  });
+  const described = [];
+  for (const view of rows as { oid: string; name: string; definition: string }[]) {
+    // LIMIT 0 runs nothing; the result's field descriptions carry each column's origin.
+    const result = (await client.query({ text: `SELECT * FROM (${view.definition}) AS view_query LIMIT 0` })) as unknown as {
+      fields: { name: string; tableID: number; columnID: number }[];
+    };
+    described.push({ oid: Number(view.oid), name: view.name, fields: result.fields });
+  }
+  for (let pass = 0, changed = true; changed && pass <= described.length; pass += 1) {
+    changed = false;
+    for (const view of described) {
+      view.fields.forEach((field, index) => {
+        const key = `${view.oid}:${index + 1}`;
+        if (byAttribute.has(key) || !field.tableID) return;
+        const identity = identifyBase(field.tableID, field.columnID) ?? byAttribute.get(`${field.tableID}:${field.columnID}`);
+        if (!identity) return;
+        byAttribute.set(key, identity);
+        byName.set(`${view.name}\u0000${field.name}`, identity);
+        changed = true;
+      });
+    }
+  }
+  return { byAttribute, byName };
 }
 
 function numeric(row: Record<string, unknown>, fields: string[]): Record<string, unknown> {

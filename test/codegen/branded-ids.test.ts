@@ -62,8 +62,10 @@ describe('the environment model', () => {
   it('does not brand a column that only shares a name: trades.order_id is text, no foreign key', () => {
     expect(model.identifyColumn('trades', 'order_id')).toBeUndefined();
     expect(model.identifyColumn('trades', 'market_id')).toBeUndefined();
-    // A view is not a tagged table with ids of its own.
+    // A view is not a tagged table with ids of its own, but its columns that are ids are ids.
     expect(model.tables.map((table) => table.name)).not.toContain('live_trades');
+    expect(model.identifyColumn('training_data_trades', 'position_id')).toEqual(model.identifyColumn('trades', 'position_id'));
+    expect(model.identifyColumn('training_data_trades', 'order_id')).toBeUndefined();
   });
 });
 

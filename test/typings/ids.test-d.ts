@@ -75,6 +75,18 @@ describe('generated/ declares ids from the schema', () => {
     expectTypeOf(paperBulk.position_ids).toEqualTypeOf<(Id<'positions', 'paper'> | null)[]>();
   });
 
+  it('brands cross-environment rows each with its own environment, through views too', async () => {
+    const [row] = await precogDb(null as never).crossEnvironment.listTrainingDataTrades({ from: new Date(), to: new Date() });
+    if (row!.execution_environment === 'paper') {
+      expectTypeOf(row!.position_id).toEqualTypeOf<Id<'positions', 'paper'> | null>();
+      if (row!.position_id) void paper.getPositionById({ id: row!.position_id });
+      // @ts-expect-error - a paper training row's position id in a live-scope call
+      if (row!.position_id) void live.getPositionById({ id: row!.position_id });
+    } else {
+      expectTypeOf(row!.id).toEqualTypeOf<Id<'trades', 'backtest'>>();
+    }
+  });
+
   it('brands the ids of a hand-typed Live<Row>', () => {
     expectTypeOf<Live<MyTrade>['id']>().toEqualTypeOf<Id<'trades', 'live'>>();
     expectTypeOf<Live<MyTrade>['position_id']>().toEqualTypeOf<Id<'positions', 'live'> | null>();
