@@ -20,8 +20,12 @@ export interface ColumnRef {
   column: string;
 }
 
-/** What a FROM item binds an alias to: a table, or the columns of an unnest over parameters. */
-type Source = { table: string } | { unnest: (string | undefined)[]; columns: string[] };
+/**
+ * What a FROM item binds an alias to: a table, the columns of an unnest over parameters, or
+ * something whose columns are not traced (a CTE, a subquery, another function). The last still
+ * counts as a source, so an unqualified column next to it is ambiguous, not the table's.
+ */
+type Source = { table: string } | { unnest: (string | undefined)[]; columns: string[] } | { opaque: true };
 
 interface Scope {
   sources: Map<string, Source>;
@@ -112,7 +116,8 @@ export function paramColumns(stmt: Node, paramNames: Map<number, string>): Map<s
   const comparison = (e: Node, scope: Scope) => {
     const equality = names(e.name)[0] === '=' && ['AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_IN', 'AEXPR_NOT_DISTINCT'].includes(e.kind);
     if (!equality) return;
-    const sides = [e.lexpr, ...(Array.isArray(e.rexpr) ? e.rexpr : [e.rexpr])];
+    // IN (a, b) is a list on the right.
+    const sides = [e.lexpr, ...((e.rexpr?.List?.items as Node[] | undefined) ?? [e.rexpr])];
     const column = sides.map((side) => columnRef(side, scope)).find(Boolean);
     if (column) for (const side of sides) add(paramOf(side), column);
   };
@@ -128,14 +133,17 @@ function addFrom(scope: Scope, item: Node): void {
     addFrom(scope, f.larg);
     addFrom(scope, f.rarg);
   }
-  if (type === 'RangeFunction' && f.alias) {
+  if (type === 'RangeFunction') {
     const [call] = (f.functions?.[0]?.List?.items ?? []) as Node[];
     const [callType, fn] = unwrap(call);
-    if (callType === 'FuncCall' && names(fn.funcname).at(-1) === 'unnest') {
-      const columns = names(f.alias.colnames);
-      scope.sources.set(f.alias.aliasname, { unnest: ((fn.args ?? []) as Node[]).map(paramIndexName), columns });
-    }
+    const alias = f.alias?.aliasname ?? (callType === 'FuncCall' ? names(fn.funcname).at(-1) : undefined) ?? '?function';
+    const unnest = callType === 'FuncCall' && names(fn.funcname).at(-1) === 'unnest' && f.alias?.colnames;
+    scope.sources.set(
+      alias,
+      unnest ? { unnest: ((fn.args ?? []) as Node[]).map(paramIndexName), columns: names(f.alias.colnames) } : { opaque: true },
+    );
   }
+  if (type === 'RangeSubselect') scope.sources.set(f.alias?.aliasname ?? '?subquery', { opaque: true });
 }
 
 /** A placeholder for the parameter number of an unnest argument, resolved by unnestParam. */
@@ -146,8 +154,8 @@ function paramIndexName(arg: Node): string | undefined {
 }
 
 function addRangeVar(scope: Scope, rangeVar: Node): void {
-  if (!rangeVar.schemaname && scope.ctes.has(rangeVar.relname)) return;
-  scope.sources.set(rangeVar.alias?.aliasname ?? rangeVar.relname, { table: rangeVar.relname });
+  const cte = !rangeVar.schemaname && scope.ctes.has(rangeVar.relname);
+  scope.sources.set(rangeVar.alias?.aliasname ?? rangeVar.relname, cte ? { opaque: true } : { table: rangeVar.relname });
 }
 
 function tableOf(scope: Scope, rangeVar: Node | undefined): string | undefined {
