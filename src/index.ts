@@ -1,10 +1,12 @@
 /** precog-db's public API: what `import ... from 'precog-db'` gives an application. */
-export { precogDb, type PrecogDb, type PrecogDbOptions, type Pool, type Scope, type TransactionOptions } from './scope/precog-db.js';
+export { precogDb, type PrecogDb, type PrecogDbOptions, type Pool, type Scope, type ScopeOptions, type TransactionOptions } from './scope/precog-db.js';
 export type {
   AnyEnvironment,
   Backtest,
   EnvironmentScoped,
   ExecutionEnvironment,
+  Id,
+  Key,
   Live,
   NonLive,
   NonLiveEnvironment,

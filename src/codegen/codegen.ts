@@ -4,11 +4,14 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type pg from 'pg';
 import type { ServerTarget } from '../server/connection-string.js';
 import { connect } from '../server/resolve.js';
 import { PROJECT_ROOT } from '../server/embedded.js';
 import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
-import { emitEnums, emitIndex, emitModule, type DatabaseEnum } from './emit.js';
+import { emitEnums, emitIndex, emitModule, emitPublicQueries, type DatabaseEnum } from './emit.js';
+import { readEnvironmentModel, type EnvironmentModel } from '../environment/model.js';
+import { parserReady } from '../parser/pg-ast.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
 import { CodegenError } from './problems.js';
@@ -55,12 +58,13 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
 async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
-  const inferred = await inferTypes(server, database, loaded.files);
+  const [inferred, { enums, model }] = await Promise.all([inferTypes(server, database, loaded.files), readCatalog(server, database), parserReady()]);
   const problems = [...inferred.problems];
   const outputs = new Map<string, string>();
-  outputs.set('enums.ts', emitEnums(await databaseEnums(server, database)));
-  for (const file of inferred.files) outputs.set(`${file.module}.ts`, emitModule(file, problems));
+  outputs.set('enums.ts', emitEnums(enums));
+  for (const file of inferred.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model));
   outputs.set('index.ts', emitIndex(inferred.files));
+  outputs.set('queries.ts', emitPublicQueries(inferred.files));
   // The schema as reviewers read it, from the same database the types come from.
   outputs.set('schema.sql', await schemaSnapshot(server, database));
   if (problems.length) throw new CodegenError(problems);
@@ -93,17 +97,22 @@ function writeOutputs(outDir: string, outputs: Map<string, string>, owned: (name
   return changed;
 }
 
-async function databaseEnums(server: ServerTarget, database: string): Promise<DatabaseEnum[]> {
+/** What the emitter needs from the catalog besides the queries' types: enums, and which columns are ids. */
+async function readCatalog(server: ServerTarget, database: string): Promise<{ enums: DatabaseEnum[]; model: EnvironmentModel }> {
   const client = await connect(server, database);
   try {
-    const { rows } = await client.query<DatabaseEnum>(
-      `SELECT t.typname AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS values
-         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
-        WHERE t.typnamespace = 'public'::regnamespace
-        GROUP BY t.typname ORDER BY t.typname`,
-    );
-    return rows;
+    return { enums: await databaseEnums(client), model: await readEnvironmentModel(client) };
   } finally {
     await client.end();
   }
+}
+
+async function databaseEnums(client: pg.Client): Promise<DatabaseEnum[]> {
+  const { rows } = await client.query<DatabaseEnum>(
+    `SELECT t.typname AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS values
+       FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+      WHERE t.typnamespace = 'public'::regnamespace
+      GROUP BY t.typname ORDER BY t.typname`,
+  );
+  return rows;
 }

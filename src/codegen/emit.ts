@@ -4,6 +4,8 @@
  */
 import type { MappableType } from '@pgtyped/query';
 import { CODECS } from '../runtime/codecs.js';
+import type { EnvironmentModel, Identity } from '../environment/model.js';
+import { queryBrands } from './brands.js';
 import type { TypedFile, TypedQuery } from './infer.js';
 import type { CodegenProblem } from './problems.js';
 
@@ -29,6 +31,7 @@ export function emitEnums(enums: DatabaseEnum[]): string {
   return lines.join('\n');
 }
 
+/** generated/index.ts: the runnable queries, for src/ (the scopes are built from `allQueries`). */
 export function emitIndex(files: TypedFile[]): string {
   const lines = [HEADER('sql/'), "export * from './enums.js';"];
   for (const file of files) lines.push(`export * from './${file.module}.js';`);
@@ -42,24 +45,38 @@ export function emitIndex(files: TypedFile[]): string {
   return lines.join('\n');
 }
 
+/**
+ * generated/queries.ts, the public `precog-db/queries`: types and enum values only. A query
+ * object run directly takes any environment; applications get queries through a scope.
+ */
+export function emitPublicQueries(files: TypedFile[]): string {
+  const lines = [HEADER('sql/'), "export * from './enums.js';"];
+  for (const file of files) lines.push(`export type * from './${file.module}.js';`);
+  lines.push('');
+  return lines.join('\n');
+}
+
 /** The module for one sql/ file; problems collects types no codec knows. */
-export function emitModule(file: TypedFile, problems: CodegenProblem[]): string {
+export function emitModule(file: TypedFile, problems: CodegenProblem[], model: EnvironmentModel): string {
   const usedEnums = new Set<string>();
   const body: string[] = [];
-  for (const query of file.queries) body.push(emitQuery(file, query, usedEnums, problems));
+  for (const query of file.queries) body.push(emitQuery(file, query, usedEnums, problems, model));
   const imports = ["import { defineQuery } from '../src/runtime/query.js';"];
   const text = body.join('\n');
+  const brands = ['Id', 'Key'].filter((name) => new RegExp(`\\b${name}<'`).test(text));
+  if (brands.length) imports.push(`import type { ${brands.join(', ')} } from '../src/environment/brand.js';`);
   if (/\bDecimal\b/.test(text)) imports.unshift("import type { Decimal } from 'decimal.js';");
   if (/\bJson\b/.test(text)) imports.push("import type { Json } from '../src/runtime/codecs.js';");
   if (usedEnums.size) imports.push(`import type { ${[...usedEnums].sort().join(', ')} } from './enums.js';`);
   return `${HEADER(file.path)}${imports.join('\n')}\n\n${text}`;
 }
 
-function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, problems: CodegenProblem[]): string {
+function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, problems: CodegenProblem[], model: EnvironmentModel): string {
   const typeName = pascalCase(query.name);
   const { paramMetadata, returnTypes } = query.types;
-  const tsType = (type: MappableType | undefined, scope: 'param' | 'result'): string => {
-    const resolved = resolveType(type, scope, usedEnums);
+  const brands = queryBrands(query, model);
+  const tsType = (type: MappableType | undefined, scope: 'param' | 'result', identity?: Identity): string => {
+    const resolved = (identity && brandedType(type, scope, identity, usedEnums)) ?? resolveType(type, scope, usedEnums);
     if (resolved) return resolved;
     problems.push({
       path: file.path,
@@ -79,19 +96,19 @@ function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, p
     const pgType = paramMetadata.params[param.assignedIndex - 1];
     const enumValues = enumLabels(pgType);
     runtimeParams[param.assignedIndex - 1] = { name: param.name, type: pgTypeName(pgType), ...(enumValues && { enumValues }) };
-    const type = tsType(pgType, 'param');
+    const type = tsType(pgType, 'param', brands.params.get(param.name));
     paramFields.push(param.required ? `  ${param.name}: ${type};` : `  ${param.name}?: ${type} | null;`);
   }
 
   const resultFields: string[] = [];
   const renamedColumns: Record<string, string> = {};
-  for (const column of returnTypes) {
+  for (const [index, column] of returnTypes.entries()) {
     const hint = column.returnName.at(-1);
     const name = hint === '!' || hint === '?' ? column.returnName.slice(0, -1) : column.returnName;
     if (name !== column.returnName) renamedColumns[column.returnName] = name;
     const nullable = hint === '?' || (hint !== '!' && column.nullable !== false);
     const doc = column.comment ? `  /** ${column.comment.replace(/\*\//g, '* /').replace(/\s+/g, ' ')} */\n` : '';
-    resultFields.push(`${doc}  ${name}: ${tsType(column.type, 'result')}${nullable ? ' | null' : ''};`);
+    resultFields.push(`${doc}  ${name}: ${tsType(column.type, 'result', brands.results[index])}${nullable ? ' | null' : ''};`);
   }
 
   const definition = {
@@ -102,10 +119,8 @@ function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, p
     ...(query.crossEnvironment && { crossEnvironment: query.crossEnvironment }),
     ...(query.scdWrite && { scdWrite: true }),
   };
-  const idKind = ID_KINDS[file.module];
   const environments = query.crossEnvironment?.environments.map((name) => JSON.stringify(name)).join(' | ');
   const generics = [`${typeName}Params`, `${typeName}Result`];
-  if (idKind || environments) generics.push(idKind ? JSON.stringify(idKind) : 'never');
   if (environments) generics.push(environments);
   return [
     `/** Parameters of \`${query.name}\` (${file.path}). */`,
@@ -124,10 +139,23 @@ function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, p
 }
 
 /**
- * What a bare `id` identifies in each module's queries: the scope brands it as that kind of id
- * of the scope's environment (`position_id`, `position_key` and `trade_id` are branded by name).
+ * The brand of a column or parameter that identifies a tagged table: `Id<'positions'>` (any
+ * environment; a scope narrows it), over the TypeScript type of the column (`number` for int4,
+ * `bigint` for int8), arrays of them too. Undefined for a type no codec knows.
  */
-const ID_KINDS: Record<string, string> = { positions: 'position', trades: 'trade' };
+function brandedType(type: MappableType | undefined, scope: 'param' | 'result', identity: Identity, usedEnums: Set<string>): string | undefined {
+  if (typeof type !== 'string') return undefined;
+  const array = type.startsWith('_');
+  const base = CODECS[array ? type.slice(1) : type]?.result;
+  if (!base) return undefined;
+  const [brand, defaultBase] = identity.kind === 'id' ? ['Id', 'number'] : ['Key', 'string'];
+  if (base !== defaultBase) usedEnums.add('ExecutionEnvironment');
+  const branded = `${brand}<${quote(identity.table)}${base === defaultBase ? '' : `, ExecutionEnvironment, ${base}`}>`;
+  if (!array) return branded;
+  return scope === 'param' ? `(${branded} | null)[]` : `${branded}[]`;
+}
+
+const quote = (name: string) => `'${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 function resolveType(type: MappableType | undefined, scope: 'param' | 'result', usedEnums: Set<string>): string | undefined {
   if (type === undefined) return undefined;

@@ -4,14 +4,23 @@
  * CLI would instead emit `never` types and exit 0.
  */
 import { getTypes, startup, type IQueryTypes } from '@pgtyped/query';
+import { getTypeData } from '@pgtyped/query/lib/actions.js';
 import { processSQLQueryIR } from '@pgtyped/runtime';
 import { AsyncQueue } from '@pgtyped/wire';
 import type { ServerTarget } from '../server/connection-string.js';
 import type { LoadedQuery, SqlFile } from './load-queries.js';
 import { type CodegenProblem, locate } from './problems.js';
 
+/** Where a result column comes from, as the server's RowDescription says (0, 0 for an expression). */
+export interface ResultOrigin {
+  tableOID: number;
+  columnAttrNumber: number;
+}
+
 export interface TypedQuery extends LoadedQuery {
   types: IQueryTypes;
+  /** One per result column, in order: which table column it is (ids are branded from this). */
+  resultOrigins: ResultOrigin[];
 }
 
 export interface TypedFile extends Omit<SqlFile, 'queries'> {
@@ -56,7 +65,12 @@ export async function inferTypes(
           });
           continue;
         }
-        queries.push({ ...query, types });
+        // getTypes keeps only names and types of the columns; the origins need the Describe itself.
+        const described = await getTypeData(interpolated.query, queue);
+        const resultOrigins = 'fields' in described
+          ? described.fields.map(({ tableOID, columnAttrNumber }) => ({ tableOID, columnAttrNumber }))
+          : [];
+        queries.push({ ...query, types, resultOrigins });
       }
       typed.push({ ...file, queries });
     }

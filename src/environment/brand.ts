@@ -13,8 +13,53 @@ export type NonLiveEnvironment = Exclude<ExecutionEnvironment, 'live'>;
 declare const environmentBrand: unique symbol;
 declare const idBrand: unique symbol;
 
-/** A row read or written through the scope of `Env`. */
-export type EnvironmentScoped<Row, Env extends ExecutionEnvironment> = Row & {
+/**
+ * The id of a row of tagged table `Table` in environment `Env` (any environment by default: what
+ * generated/ declares; a scope narrows it to its own). `Base` is the column's TypeScript type
+ * (int4 is `number`, int8 `bigint`, see src/runtime/codecs.ts). The brand records all three, so
+ * a trade id is not a position id, a paper id is not a live one, and a bare number is neither.
+ */
+export type Id<Table extends string, Env extends ExecutionEnvironment = ExecutionEnvironment, Base = number> = Base & {
+  readonly [idBrand]: readonly ['id', Table, Env, Base];
+};
+/** The business key of tagged table `Table` ('POS-12' for positions) in environment `Env`. */
+export type Key<Table extends string, Env extends ExecutionEnvironment = ExecutionEnvironment, Base = string> = Base & {
+  readonly [idBrand]: readonly ['key', Table, Env, Base];
+};
+
+/** The id of one position version (positions.id) of environment `Env`. */
+export type PositionId<Env extends ExecutionEnvironment = ExecutionEnvironment> = Id<'positions', Env>;
+/** A position's business key ('POS-12') in environment `Env`. */
+export type PositionKey<Env extends ExecutionEnvironment = ExecutionEnvironment> = Key<'positions', Env>;
+/** The id of one trade (trades.id) of environment `Env`. */
+export type TradeId<Env extends ExecutionEnvironment = ExecutionEnvironment> = Id<'trades', Env>;
+
+/**
+ * `Value` with every id or key in it (a field's type: nullable, or an array of ids) re-branded
+ * as one of `Env`. Arrays are entered only when they hold ids, so recursive types (Json) are
+ * left alone.
+ */
+export type RebrandValue<Value, Env extends ExecutionEnvironment> = Value extends null | undefined
+  ? Value
+  : Value extends { readonly [idBrand]: readonly [infer Kind, infer Table extends string, ExecutionEnvironment, infer Base] }
+    ? Kind extends 'id'
+      ? Id<Table, Env, Base>
+      : Key<Table, Env, Base>
+    : Value extends readonly (infer Element)[]
+      ? [Extract<Element, { readonly [idBrand]: unknown }>] extends [never]
+        ? Value
+        : RebrandValue<Element, Env>[]
+      : Value;
+
+/** Every id and key field of `Row` (a result row or a parameter object) re-branded as one of `Env`. */
+export type RebrandIds<Row, Env extends ExecutionEnvironment> = { [K in keyof Row]: RebrandValue<Row[K], Env> };
+
+/**
+ * A row read or written through the scope of `Env`: tagged with it, and its ids (`Id<T>`,
+ * `Key<T>`) branded with it, so a row of another environment, or one with another
+ * environment's id swapped in, is not one of these.
+ */
+export type EnvironmentScoped<Row, Env extends ExecutionEnvironment> = RebrandIds<Row, Env> & {
   readonly execution_environment: Env;
   readonly [environmentBrand]: Env;
 };
@@ -30,21 +75,8 @@ export type NonLive<Row> = Paper<Row> | Backtest<Row>;
 /** A row of any one environment (cross-environment analytics); narrow on `execution_environment`. */
 export type AnyEnvironment<Row> = Live<Row> | Paper<Row> | Backtest<Row>;
 
-/** The id of one position version (positions.id) of environment `Env`. */
-export type PositionId<Env extends ExecutionEnvironment = ExecutionEnvironment> = number & {
-  readonly [idBrand]: readonly ['position', Env];
-};
-/** A position's business key ('POS-12') in environment `Env`. */
-export type PositionKey<Env extends ExecutionEnvironment = ExecutionEnvironment> = string & {
-  readonly [idBrand]: readonly ['position-key', Env];
-};
-/** The id of one trade (trades.id) of environment `Env`. */
-export type TradeId<Env extends ExecutionEnvironment = ExecutionEnvironment> = number & {
-  readonly [idBrand]: readonly ['trade', Env];
-};
-
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void ? I : never;
-type IsUnion<T> = [T] extends [UnionToIntersection<T>] ? false : true;
+export type IsUnion<T> = [T] extends [UnionToIntersection<T>] ? false : true;
 
 /**
  * For helpers over rows of one environment, whichever it is. TypeScript infers `Env` as a union

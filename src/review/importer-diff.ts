@@ -27,7 +27,7 @@ export interface ImporterChange {
   text: string;
 }
 
-// defineQuery<Params, Result> or defineQuery<Params, Result, "entity"> (scoped queries name their entity).
+// defineQuery<Params, Result> or defineQuery<Params, Result, "live" | "paper"> (cross-environment queries name their environments).
 const QUERY = /^export const (\w+) = defineQuery<(\w+), (\w+)(?:, ([^>]+))?>\(([\s\S]*?)\);$/gm;
 
 /** Parses generated modules (file name → text) into their queries. */

@@ -47,21 +47,20 @@ export interface GeneratedIR {
 type PgtypedIR = Parameters<typeof processSQLQueryIR>[0];
 
 /**
- * A generated query. `IdKind` says what a bare `id` column or parameter identifies ('position',
- * 'trade'); `Environments` is set on cross-environment queries. Both exist for the scope types.
+ * A generated query. `Environments` is set on cross-environment queries, for the scope types
+ * (ids need no parameter: generated/ declares them as `Id<'table'>` in Params and Result).
  */
-export interface Query<Params, Result, IdKind extends string = never, Environments extends string = never> extends QueryDefinition {
+export interface Query<Params, Result, Environments extends string = never> extends QueryDefinition {
   run(params: Params, db: Queryable): Promise<Result[]>;
   /** Phantom members: let type-level code read what the query is. */
   readonly __params?: Params;
   readonly __result?: Result;
-  readonly __idKind?: IdKind;
   readonly __environments?: Environments;
 }
 
-export function defineQuery<Params, Result, IdKind extends string = never, Environments extends string = never>(
+export function defineQuery<Params, Result, Environments extends string = never>(
   definition: QueryDefinition,
-): Query<Params, Result, IdKind, Environments> {
+): Query<Params, Result, Environments> {
   // Parameters are scalars only (the code generator refuses pgtyped's expansions), so the
   // statement text is the same on every call: interpolate it once, not per call.
   const text = processSQLQueryIR(definition.ir as PgtypedIR).query;

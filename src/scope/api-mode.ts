@@ -14,8 +14,20 @@ export type KalshiMode = (typeof KALSHI_MODES)[number];
 /** The API a scope trades through; backtests use none. */
 export type ApiMode = KalshiMode | 'none';
 
-/** The only API each environment may trade through. */
-export type ApiModeFor<Env extends ExecutionEnvironment> = Env extends 'live' ? 'live' : Env extends 'paper' ? 'demo' : 'none';
+/**
+ * The only API each environment may trade through. Deliberately not distributive: for a union
+ * ('live' | 'paper', as read from configuration) it is never, where a distributive version
+ * would be 'live' | 'demo' and let a live scope through the demo API.
+ */
+export type ApiModeFor<Env extends ExecutionEnvironment> = [Env] extends [never]
+  ? never
+  : [Env] extends ['live']
+    ? 'live'
+    : [Env] extends ['paper']
+      ? 'demo'
+      : [Env] extends ['backtest']
+        ? 'none'
+        : never;
 const API_FOR: { [Env in ExecutionEnvironment]: ApiModeFor<Env> } = { live: 'live', paper: 'demo', backtest: 'none' };
 
 /** The ADR-105 safety matrix: PRECOG_ENV × KALSHI_MODE. */

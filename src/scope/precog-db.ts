@@ -8,7 +8,7 @@
 import { allQueries } from '../../generated/index.js';
 import type { Query, Queryable } from '../runtime/query.js';
 import { type ApiModeFor, assertApiMatches } from './api-mode.js';
-import type { ExecutionEnvironment } from '../environment/brand.js';
+import type { ExecutionEnvironment, IsUnion } from '../environment/brand.js';
 import { EnvironmentMismatchError } from './errors.js';
 import { inTransaction, type Isolation, type Pool, retryingConflicts } from './transactions.js';
 import type { CrossEnvironmentQueries, ScopedQueries, SharedQueries } from './scoped-types.js';
@@ -31,15 +31,24 @@ export type Scope<Env extends ExecutionEnvironment> = ScopedQueries<Env> & {
   transaction<T>(body: (scope: Scope<Env>) => Promise<T>, options?: TransactionOptions): Promise<T>;
 };
 
+/**
+ * The options of `scope(environment, ...)`. For a union environment (`'live' | 'paper'` read from
+ * configuration) there is no right API, so the options are a message instead: narrow first.
+ */
+export type ScopeOptions<Env extends ExecutionEnvironment> =
+  IsUnion<Env> extends true
+    ? 'precog-db: a scope has exactly one execution environment; narrow the environment (e.g. if (config.environment === "paper")) before scope(...)'
+    : { api: ApiModeFor<Env> };
+
 export interface PrecogDb {
-  scope<Env extends ExecutionEnvironment>(environment: Env, options: { api: ApiModeFor<Env> }): Scope<Env>;
+  scope<Env extends ExecutionEnvironment>(environment: Env, options: ScopeOptions<Env>): Scope<Env>;
   /** Queries over shared tables (markets, game states, historical data). */
   readonly shared: SharedQueries;
   /** Analytics across environments; each row is branded with its own environment. */
   readonly crossEnvironment: CrossEnvironmentQueries;
 }
 
-type AnyQuery = Query<unknown, Record<string, unknown>, string, string>;
+type AnyQuery = Query<unknown, Record<string, unknown>, string>;
 type Method = (params?: Record<string, unknown>) => Promise<unknown>;
 
 const queries = Object.values(allQueries) as unknown as AnyQuery[];
@@ -63,7 +72,7 @@ export function precogDb(connection: Pool | Queryable, options: PrecogDbOptions 
   const top: Context = { connection, depth: 0, role: undefined };
   return {
     scope(environment, scopeOptions) {
-      assertApiMatches(environment, scopeOptions?.api);
+      assertApiMatches(environment, (scopeOptions as { api?: unknown } | undefined)?.api);
       const role = options.environmentRoles ? `SET LOCAL ROLE precog_${environment}` : undefined;
       return buildScope(environment, { connection, depth: 0, role });
     },

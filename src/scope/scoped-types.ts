@@ -3,56 +3,35 @@
  * after `npm run codegen`, with no wrapper written by hand.
  *
  * - A query with an `execution_environment` parameter is environment-scoped: on a scope the
- *   parameter is gone (the scope binds it, and passing it is a type error), ids are branded
- *   with the scope's environment, and rows come back as `EnvironmentScoped<Row, Env>`.
+ *   parameter is gone (the scope binds it, and passing it is a type error), ids (`Id<'table'>`
+ *   and `Key<'table'>` in generated/, from the catalog) are branded with the scope's
+ *   environment in parameters and rows, and rows come back as `EnvironmentScoped<Row, Env>`.
  * - A query marked `-- cross-environment:` returns rows of several environments, each branded
  *   with its own: a union that narrows on `execution_environment`.
  * - Any other query reads or writes shared tables and is passed through unchanged.
  */
 import type { allQueries } from '../../generated/index.js';
 import type { Query } from '../runtime/query.js';
-import type { EnvironmentScoped, ExecutionEnvironment, PositionId, PositionKey, TradeId } from '../environment/brand.js';
+import type { EnvironmentScoped, ExecutionEnvironment, RebrandIds } from '../environment/brand.js';
 
 type Queries = typeof allQueries;
 
-type ParamsOf<Q> = Q extends Query<infer P, any, any, any> ? P : never;
-type ResultOf<Q> = Q extends Query<any, infer R, any, any> ? R : never;
-type IdKindOf<Q> = Q extends Query<any, any, infer K, any> ? K : never;
-type EnvironmentsOf<Q> = Q extends Query<any, any, any, infer E> ? E : never;
+type ParamsOf<Q> = Q extends Query<infer P, any, any> ? P : never;
+type ResultOf<Q> = Q extends Query<any, infer R, any> ? R : never;
+type EnvironmentsOf<Q> = Q extends Query<any, any, infer E> ? E : never;
 
 type IsScoped<Q> = 'execution_environment' extends keyof ParamsOf<Q> ? true : false;
 type IsCrossEnvironment<Q> = [EnvironmentsOf<Q>] extends [never] ? false : true;
 
-/** Replaces the non-null part of `T` with the brand `B` (arrays of ids become arrays of brands). */
-type Rebrand<T, B> = T extends null | undefined | void ? T : T extends readonly (infer E)[] ? Rebrand<E, B>[] : B;
-
-type BrandedId<Name, Env extends ExecutionEnvironment, IdKind> = Name extends 'position_id' | 'position_ids'
-  ? PositionId<Env>
-  : Name extends 'position_key' | 'position_keys'
-    ? PositionKey<Env>
-    : Name extends 'trade_id' | 'trade_ids'
-      ? TradeId<Env>
-      : Name extends 'id' | 'ids'
-        ? IdKind extends 'position'
-          ? PositionId<Env>
-          : IdKind extends 'trade'
-            ? TradeId<Env>
-            : never
-        : never;
-
-/** Brands every identifier field of an environment-tagged row or parameter object. */
-export type BrandIds<Row, Env extends ExecutionEnvironment, IdKind> = {
-  [K in keyof Row]: [BrandedId<K, Env, IdKind>] extends [never] ? Row[K] : Rebrand<Row[K], BrandedId<K, Env, IdKind>>;
-};
-
 /** Parameters of a scoped call: the environment is bound by the scope, and cannot be passed. */
-type ScopedParams<Q, Env extends ExecutionEnvironment> = BrandIds<Omit<ParamsOf<Q>, 'execution_environment'>, Env, IdKindOf<Q>> & {
+type ScopedParams<Q, Env extends ExecutionEnvironment> = RebrandIds<Omit<ParamsOf<Q>, 'execution_environment'>, Env> & {
   execution_environment?: never;
 };
 
 type ParamArgs<P> = keyof P extends never ? [params?: Record<string, never>] : {} extends P ? [params?: P] : [params: P];
 
-type ScopedRow<Q, Env extends ExecutionEnvironment> = EnvironmentScoped<BrandIds<ResultOf<Q>, Env, IdKindOf<Q>>, Env>;
+/** EnvironmentScoped re-brands the row's ids (`Id<T>` from generated/) as ids of `Env`. */
+type ScopedRow<Q, Env extends ExecutionEnvironment> = EnvironmentScoped<ResultOf<Q>, Env>;
 
 /** Each environment of a cross-environment query's rows, branded as that environment. */
 type CrossRow<Q, Env> = Env extends ExecutionEnvironment ? ScopedRow<Q, Env> : never;

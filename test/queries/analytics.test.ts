@@ -2,7 +2,7 @@
 import { Decimal } from 'decimal.js';
 import { describe, expect, it } from 'vitest';
 import { comparePaperAndLivePerformance, listTrainingDataTrades } from '../../generated/analytics.js';
-import { closePosition, openPosition } from '../../generated/positions.js';
+import { closePosition, openPosition, type ClosePositionParams } from '../../generated/positions.js';
 import { recordTrade, type RecordTradeParams } from '../../generated/trades.js';
 import type { ExecutionEnvironment } from '../../generated/enums.js';
 import { withFreshDatabase, withRollback } from '../support/db.js';
@@ -27,7 +27,7 @@ describe('comparePaperAndLivePerformance', () => {
 
       const open = async (environment: ExecutionEnvironment, entry: string) =>
         (await openPosition.run({ market_id: 'MKT-CMP', side: 'YES', entry_price: d(entry), quantity: 10, fees: d('0.10'), strategy_id: strategyId, entry_time: at, execution_environment: environment }, db))[0]!;
-      const close = (environment: ExecutionEnvironment, key: string, exit: string) =>
+      const close = (environment: ExecutionEnvironment, key: ClosePositionParams['position_key'], exit: string) =>
         closePosition.run({ position_key: key, execution_environment: environment, exit_price: d(exit), exit_fees: d('0.10'), exit_time: new Date('2025-06-02T00:00:00Z'), exit_reason: 'test' }, db);
       const livePosition = await open('live', '0.40');
       await close('live', livePosition.position_key, '0.60'); // (0.60 - 0.40) * 10 - 0.20 = 1.80

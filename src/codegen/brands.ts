@@ -1,0 +1,44 @@
+/**
+ * Which parameters and result columns of a query are ids or business keys of a tagged table,
+ * from the catalog (src/environment/model.ts), never from their names: a result column by the
+ * table column the server says it comes from, a parameter by the columns the statement
+ * compares it with or writes it to.
+ */
+import { processSQLQueryIR } from '@pgtyped/runtime';
+import type { EnvironmentModel, Identity } from '../environment/model.js';
+import { parseStatements } from '../parser/pg-ast.js';
+import type { TypedQuery } from './infer.js';
+// The one import to swap for query-scope's analyseQuery(...).paramColumns when it lands.
+import { paramColumns } from './param-provenance.js';
+
+export interface QueryBrands {
+  /** Parameter name → what it identifies. */
+  params: Map<string, Identity>;
+  /** Result column index → what it identifies. */
+  results: (Identity | undefined)[];
+}
+
+/** Needs the parser loaded (`await parserReady()`). */
+export function queryBrands(query: TypedQuery, model: EnvironmentModel): QueryBrands {
+  const results = query.resultOrigins.map(({ tableOID, columnAttrNumber }) =>
+    tableOID && columnAttrNumber > 0 ? model.identifyAttribute(tableOID, columnAttrNumber) : undefined,
+  );
+
+  const interpolated = processSQLQueryIR(query.ir);
+  const paramNames = new Map<number, string>();
+  for (const param of interpolated.mapping) {
+    if ('assignedIndex' in param && typeof param.assignedIndex === 'number') paramNames.set(param.assignedIndex, param.name);
+  }
+  const [statement] = parseStatements(interpolated.query);
+  const params = new Map<string, Identity>();
+  if (statement) {
+    for (const [name, columns] of paramColumns(statement.stmt, paramNames)) {
+      // Branded only when every use agrees: a parameter compared with a position id and with
+      // something else is not known to be a position id.
+      const identities = columns.map((column) => model.identifyColumn(column.table, column.column));
+      const [first] = identities;
+      if (first && identities.every((identity) => identity?.table === first.table && identity.kind === first.kind)) params.set(name, first);
+    }
+  }
+  return { params, results };
+}
