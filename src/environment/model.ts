@@ -11,7 +11,8 @@
  * - Its business key: `precog_environment_tables.business_key` when that registry exists (a
  *   single column other than execution_environment), else the column of a partial unique
  *   index on (column, execution_environment), SCD-2's "one current row per key".
- * - Every foreign key column (anywhere) referencing a tagged table's id identifies that table.
+ * - Every foreign key column (anywhere) referencing a tagged table's id identifies that table, and
+ *   so does every reference between tagged tables in `precog_environment_references`.
  *
  * A column that merely shares a name (Kalshi's text `trades.order_id`, no foreign key) is not
  * an id: only the catalog's keys and constraints count.
@@ -20,6 +21,7 @@ import { ENV_COLUMN } from '../lint/migration-rules.js';
 import type { Queryable } from '../runtime/query.js';
 
 export const REGISTRY_TABLE = 'precog_environment_tables';
+export const REFERENCES_TABLE = 'precog_environment_references';
 
 /** What a column identifies: the id or the business key of tagged table `table`. */
 export interface Identity {
@@ -82,6 +84,9 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
            ${columnsOf('conkey', 'conrelid')} AS columns, ${columnsOf('confkey', 'confrelid')} AS ref_columns
       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace`);
   const registry = await readRegistry(query);
+  // Foreign keys between tagged tables become same-environment references checked per statement
+  // (migration 000010): they identify the referenced table exactly as a constraint would.
+  foreignKeys.push(...(await readReferences(query, new Map(relations.map((row) => [row.name, row.oid])))));
 
   const relation = new Map(relations.map((row) => [row.oid, row]));
   const rootName = (oid: number) => relation.get(oid)?.root;
@@ -210,4 +215,19 @@ async function readRegistry(query: <R>(text: string) => Promise<R[]>): Promise<M
   if (!exists) return undefined;
   const rows = await query<RegistryRow>(`SELECT table_name, business_key::text[] AS business_key FROM public.${REGISTRY_TABLE}`);
   return new Map(rows.map((row) => [row.table_name, row.business_key]));
+}
+
+/** References between tagged tables (migration 000010), as foreign key rows; none before it exists. */
+async function readReferences(query: <R>(text: string) => Promise<R[]>, oids: Map<string, number>): Promise<ForeignKeyRow[]> {
+  const [{ exists } = { exists: false }] = await query<{ exists: boolean }>(
+    `SELECT to_regclass('public.${REFERENCES_TABLE}') IS NOT NULL AS exists`,
+  );
+  if (!exists) return [];
+  const rows = await query<{ table_name: string; columns: string[]; referenced_table: string; referenced_columns: string[] }>(
+    `SELECT table_name, columns::text[] AS columns, referenced_table, referenced_columns::text[] AS referenced_columns FROM public.${REFERENCES_TABLE}`,
+  );
+  return rows.flatMap((row) => {
+    const [oid, refOid] = [oids.get(row.table_name), oids.get(row.referenced_table)];
+    return oid === undefined || refOid === undefined ? [] : [{ oid, ref_oid: refOid, columns: row.columns, ref_columns: row.referenced_columns }];
+  });
 }
