@@ -16,6 +16,10 @@ export const GameStatusValues = ["pre","in_progress","halftime","end_of_period",
 export type League = "nfl" | "ncaaf" | "nba" | "ncaab" | "ncaaw" | "nhl" | "wnba";
 export const LeagueValues = ["nfl","ncaaf","nba","ncaab","ncaaw","nhl","wnba"] as const;
 
+/** PostgreSQL enum `ledger_entry_type`. */
+export type LedgerEntryType = "deposit" | "withdrawal" | "trade" | "fee" | "settlement" | "adjustment";
+export const LedgerEntryTypeValues = ["deposit","withdrawal","trade","fee","settlement","adjustment"] as const;
+
 /** PostgreSQL enum `market_status`. */
 export type MarketStatus = "open" | "closed" | "settled" | "halted";
 export const MarketStatusValues = ["open","closed","settled","halted"] as const;
@@ -23,6 +27,10 @@ export const MarketStatusValues = ["open","closed","settled","halted"] as const;
 /** PostgreSQL enum `market_type`. */
 export type MarketType = "binary" | "categorical" | "scalar";
 export const MarketTypeValues = ["binary","categorical","scalar"] as const;
+
+/** PostgreSQL enum `order_status`. */
+export type OrderStatus = "open" | "partially_filled" | "filled" | "cancelled";
+export const OrderStatusValues = ["open","partially_filled","filled","cancelled"] as const;
 
 /** PostgreSQL enum `order_type`. */
 export type OrderType = "market" | "limit" | "stop" | "stop_limit";
