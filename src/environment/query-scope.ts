@@ -33,6 +33,8 @@ export interface Unscoped {
   location: number;
   /** read: FROM/JOIN; write: UPDATE or DELETE target; insert: INSERT target. */
   kind: 'read' | 'write' | 'insert';
+  /** How the query names it (its alias, or the table). */
+  alias: string;
 }
 
 export interface QueryAnalysis {
@@ -55,7 +57,7 @@ export function unscopedReferences(stmt: Node, paramNames: Map<number, string>, 
   return analyseQuery(stmt, paramNames, tagged).unscoped;
 }
 
-interface Ref { id: number; table: string; location: number; tagged: boolean; kind: 'read' | 'write' | 'target' }
+interface Ref { id: number; table: string; alias: string; location: number; tagged: boolean; kind: 'read' | 'write' | 'target' }
 interface Derived {
   columns: Map<string, string | undefined>;
   /** Output values and names by position (INSERT ... SELECT and set operations match by position). */
@@ -137,10 +139,10 @@ class Analysis {
     const unscoped: Unscoped[] = [];
     for (const ref of this.refs) {
       if (!ref.tagged || ref.kind === 'target') continue;
-      if (!isPinned(`r${ref.id}.${ENV_COLUMN}`)) unscoped.push({ table: ref.table, location: ref.location, kind: ref.kind });
+      if (!isPinned(`r${ref.id}.${ENV_COLUMN}`)) unscoped.push({ table: ref.table, alias: ref.alias, location: ref.location, kind: ref.kind });
     }
     for (const { ref, env } of this.inserts) {
-      if (!isPinned(env)) unscoped.push({ table: ref.table, location: ref.location, kind: 'insert' });
+      if (!isPinned(env)) unscoped.push({ table: ref.table, alias: ref.alias, location: ref.location, kind: 'insert' });
     }
     const tables = new Map<string, QueryAnalysis['tables'][number]>();
     for (const ref of this.refs) {
@@ -366,7 +368,7 @@ class Analysis {
       scope.sources.set(alias, { derived: cte });
       return undefined;
     }
-    const ref: Ref = { id: this.refs.length, table: rangeVar.relname, location: rangeVar.location ?? 0, tagged: this.tagged.has(rangeVar.relname), kind };
+    const ref: Ref = { id: this.refs.length, table: rangeVar.relname, alias, location: rangeVar.location ?? 0, tagged: this.tagged.has(rangeVar.relname), kind };
     this.refs.push(ref);
     scope.sources.set(alias, { ref });
     return ref;
