@@ -63,7 +63,7 @@ function classify(file: TypedFile, query: TypedQuery, { tagged, partitionRoots }
   return touchesTagged || bound ? 'scoped' : 'shared';
 }
 
-const FIX_MARK = 'or mark the query `-- cross-environment: <reason>` if it reads several environments on purpose';
+const FIX_MARK = 'or mark it `-- cross-environment: <reason>`';
 
 function unscopedMessage(ref: Unscoped): string {
   const pin = `\`AND ${ref.alias}.${ENV_COLUMN} = :${ENV_COLUMN}!\``;
@@ -73,8 +73,8 @@ function unscopedMessage(ref: Unscoped): string {
   }
   const verb = ref.kind === 'write' ? 'changes' : 'reads';
   return `${verb} ${ref.table} without binding ${ENV_COLUMN} to :${ENV_COLUMN}! (a mode-blind ${ref.kind === 'write' ? 'write' : 'read'}): ` +
-    `add ${pin} to its WHERE (or JOIN ... ON), use a single-environment view (paper_trades, live_positions, ...: ` +
-    'marked `-- cross-environment: <reason>` and `-- environments: paper`, its rows are branded with that environment), ' + FIX_MARK;
+    `add ${pin} to its WHERE (or JOIN ... ON), use a single-environment view ` +
+    '(e.g. paper_positions, with `-- cross-environment: <reason>` and `-- environments: paper`), ' + FIX_MARK;
 }
 
 function problem(file: TypedFile, query: TypedQuery, line: number, table: string | undefined, message: string): CodegenProblem {
