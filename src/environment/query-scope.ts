@@ -203,7 +203,7 @@ class Analysis {
       for (const item of [...(s.fromClause ?? []), ...(s.usingClause ?? [])]) quals.push(...this.addFrom(scope, item).quals);
       this.constrain([...conjuncts(s.whereClause).map((expr) => ({ expr })), ...quals], scope);
       this.assignments(ref, s.targetList, scope);
-      this.subqueries([s.whereClause, s.targetList, quals.map((qual) => qual.expr)], scope);
+      this.subqueries([quals.map((qual) => qual.expr), ...fieldsBut(s, 'relation', 'fromClause', 'usingClause', 'withClause')], scope);
       return this.output(s.returningClause?.exprs ?? s.returningList, scope);
     }
     return emptyDerived();
@@ -234,6 +234,8 @@ class Analysis {
       derived.order = left.order.map((value, i) => this.allOfNode([value, right.order[i]]));
       derived.names = left.names;
       for (const [i, name] of left.names.entries()) if (name) derived.columns.set(name, derived.order[i]);
+      // ORDER BY, LIMIT ... of the whole set operation.
+      this.subqueries(fieldsBut(s, 'larg', 'rarg', 'withClause'), newScope(parent, known));
       return derived;
     }
     const scope = newScope(parent, known);
@@ -247,8 +249,9 @@ class Analysis {
       if (operand) grouped.add(operand.node);
     }
     for (const expr of conjuncts(s.havingClause)) this.equality(expr, { scope, grouped });
-    // Not fromClause: subqueries in FROM were analysed by addFrom, in their own scope.
-    this.subqueries([s.whereClause, s.targetList, s.havingClause, quals.map((qual) => qual.expr), s.valuesLists], scope);
+    // Every clause (WHERE, the SELECT list, GROUP BY, HAVING, ORDER BY, LIMIT, ...) but FROM:
+    // subqueries in FROM were analysed by addFrom, in their own scope, and JOIN conditions are quals.
+    this.subqueries([quals.map((qual) => qual.expr), ...fieldsBut(s, 'fromClause', 'withClause')], scope);
     return this.output(s.targetList, scope);
   }
 
@@ -273,8 +276,8 @@ class Analysis {
       if (ref.tagged) this.inserts.push({ ref, env });
       if (env) this.union(this.columnNode(ref, ENV_COLUMN), env);
     }
-    // ON CONFLICT DO UPDATE updates the conflicting row: its subqueries are reads like any other.
-    this.subqueries([s.onConflictClause?.targetList, s.onConflictClause?.whereClause], scope);
+    // ON CONFLICT DO UPDATE and RETURNING: their subqueries are reads like any other.
+    this.subqueries(fieldsBut(s, 'relation', 'selectStmt', 'withClause'), scope);
     return this.output(s.returningClause?.exprs ?? s.returningList, scope);
   }
 
@@ -504,6 +507,9 @@ class Analysis {
 const emptyDerived = (): Derived => ({ columns: new Map(), order: [], names: [], stars: [] });
 const newScope = (parent: Scope | undefined, ctes: Map<string, Derived>): Scope => ({ sources: new Map(), merged: new Map(), parent, ctes });
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A statement's clauses but the named ones: where subqueries are searched, so that none is missed. */
+const fieldsBut = (s: Node, ...skip: string[]): Node[] => Object.entries(s).filter(([key]) => !skip.includes(key)).map(([, value]) => value);
 
 /** `ARRAY[a, b]` (seen through casts) → its elements; anything else (a parameter array) → undefined. */
 function arrayElements(expr: Node): Node[] | undefined {
