@@ -36,6 +36,8 @@ const MODE_BLIND = [
   ['listOpenPositionIds', "WITH open AS (\n  SELECT id FROM positions WHERE status = 'open'\n)\nSELECT id FROM open;"],
   ['listTradeAndPositionIds', 'SELECT id FROM trades WHERE execution_environment = :execution_environment!\nUNION ALL\nSELECT id FROM positions;'],
   ['listLiveTradesPartition', 'SELECT id FROM trades_live;'],
+  // A single-environment view has the column: reading it unmarked is refused too (see classify.ts).
+  ['listPaperTradesView', 'SELECT id FROM paper_trades;'],
   ['recordTradeWithoutEnvironment', "INSERT INTO trades (market_id, side, price, quantity, fees, trade_source, order_type)\nVALUES (:market_id!, 'buy', :price!, 1, 0, 'manual', 'market');"],
   ['closeAnyPosition', "UPDATE positions SET status = 'closed'\nWHERE id = :id!;"],
   ['deleteAnyTrade', 'DELETE FROM trades WHERE id = :id!;'],
@@ -72,6 +74,7 @@ describe('codegen: environment classes', () => {
       'mode-blind.sql:listOpenPositionIds reads positions without',
       'mode-blind.sql:listTradeAndPositionIds reads positions without',
       'mode-blind.sql:listLiveTradesPartition reads trades without', // a partition is judged as its root
+      'mode-blind.sql:listPaperTradesView reads paper_trades without',
       'mode-blind.sql:recordTradeWithoutEnvironment inserts into trades',
       'mode-blind.sql:closeAnyPosition changes positions without',
       'mode-blind.sql:deleteAnyTrade changes trades without',
@@ -106,6 +109,7 @@ describe('codegen: environment classes', () => {
       ['getMarket', 'SELECT id FROM markets WHERE ticker = :ticker!;'],
       ['echoEnvironment', 'SELECT :execution_environment!::execution_environment AS "execution_environment!";'],
       ['countAllTrades', '-- cross-environment: counts every environment on purpose\nSELECT execution_environment, count(*) AS "trades!" FROM trades GROUP BY execution_environment;'],
+      ['listPaperTradesView', '-- cross-environment: the paper view on its own\n-- environments: paper\nSELECT id AS "id!", execution_environment AS "execution_environment!" FROM paper_trades;'],
     ] as const;
     const outDir = join(scratch, 'classes-out');
     await codegen(testServer(), { sqlDir: sqlDir('classes', file(queries).text), outDir, docsDir: join(scratch, 'classes-docs') });
@@ -125,8 +129,10 @@ describe('codegen: environment classes', () => {
       getMarket: 'shared',
       echoEnvironment: 'scoped', // takes the parameter: bound by a scope, even with no tagged relation
       countAllTrades: 'cross',
+      listPaperTradesView: 'cross',
     });
     expect(generated).toContain('environment: "scoped",');
+    expect(generated).toMatch(/defineQuery<ListPaperTradesViewParams, ListPaperTradesViewResult, never, "paper", "cross">/);
   });
 
   it('reads the tagged relations from the catalog: every relation with the column, partitioned tables by their root', async () => {
