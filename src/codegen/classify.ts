@@ -7,6 +7,12 @@
  * - `shared`: touches no tagged relation; offered on db.shared and every scope.
  * A query that touches a tagged relation without binding it on every read and write, and is not
  * marked, is a problem: codegen fails and writes nothing, rather than offer a mode-blind read.
+ *
+ * Single-environment views (paper_trades, live_positions, ...) have the column and count as
+ * tagged: a read of one is mode-specific on purpose, and says so with `-- cross-environment:`
+ * and `-- environments: paper` (its rows are then branded paper). The environment lint
+ * (src/lint/) accepts such a read unmarked, judging from the migrations alone where the view's
+ * one environment is known; codegen, which offers the query to applications, is the stricter.
  */
 import { analyseQuery, type Unscoped } from '../environment/query-scope.js';
 import { ENV_COLUMN } from '../lint/migration-rules.js';
