@@ -206,6 +206,12 @@ class Analysis {
       this.subqueries([quals.map((qual) => qual.expr), ...fieldsBut(s, 'relation', 'fromClause', 'usingClause', 'withClause')], scope);
       return this.output(s.returningClause?.exprs ?? s.returningList, scope);
     }
+    // Anything else (MERGE, ...): every relation it names counts as touched and unpinned, so a
+    // statement this analysis does not understand is never taken for a scoped or shared one.
+    const scope = newScope(parent, known);
+    // A target (MERGE INTO x) is a bare RangeVar body, not a `{ RangeVar }` node.
+    if (s?.relation?.relname) this.addRangeVar(scope, s.relation, 'write');
+    forEachRangeVar(s, (rangeVar) => this.addRangeVar(scope, rangeVar, 'read'));
     return emptyDerived();
   }
 
@@ -507,6 +513,15 @@ class Analysis {
 const emptyDerived = (): Derived => ({ columns: new Map(), order: [], names: [], stars: [] });
 const newScope = (parent: Scope | undefined, ctes: Map<string, Derived>): Scope => ({ sources: new Map(), merged: new Map(), parent, ctes });
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function forEachRangeVar(node: Node, visit: (rangeVar: Node) => void): void {
+  if (Array.isArray(node)) {
+    for (const item of node) forEachRangeVar(item, visit);
+  } else if (node && typeof node === 'object') {
+    if (node.RangeVar) visit(node.RangeVar);
+    for (const value of Object.values(node)) forEachRangeVar(value, visit);
+  }
+}
 
 /** A statement's clauses but the named ones: where subqueries are searched, so that none is missed. */
 const fieldsBut = (s: Node, ...skip: string[]): Node[] => Object.entries(s).filter(([key]) => !skip.includes(key)).map(([, value]) => value);

@@ -54,6 +54,7 @@ describe('query scope: mode-blind reads and writes are found', () => {
     ['INSERT ... SELECT of a UNION with one branch unpinned', "INSERT INTO trades (price, execution_environment) SELECT 1, :execution_environment! UNION ALL SELECT 2, 'live'", ['insert trades']],
     ['INSERT from a CTE whose UNION mixes environments', 'WITH e AS (SELECT :execution_environment! AS env UNION SELECT :other! AS env) INSERT INTO trades (price, execution_environment) SELECT 1, env FROM e', ['insert trades']],
     ['INSERT ... SELECT copying an unpinned row', 'INSERT INTO positions (id, execution_environment) SELECT id + 1, execution_environment FROM positions WHERE id = :id!', ['read positions', 'insert positions']],
+    ['MERGE, which the analysis does not model', 'MERGE INTO positions p USING trades t ON t.position_id = p.id AND p.execution_environment = :execution_environment! AND t.execution_environment = :execution_environment! WHEN MATCHED THEN DELETE', ['write positions', 'read trades']],
     ['UPDATE unpinned', 'UPDATE positions SET status = :status! WHERE id = :id!', ['write positions']],
     ['DELETE unpinned', 'DELETE FROM trades WHERE id = :id!', ['write trades']],
   ];
