@@ -12,9 +12,11 @@ import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
 import { emitEnums, emitIndex, emitModule, emitPublicQueries, type DatabaseEnum } from './emit.js';
 import { readEnvironmentModel, type EnvironmentModel } from '../environment/model.js';
 import { parserReady } from '../parser/pg-ast.js';
+import { classifyQueries } from './classify.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
 import { CodegenError } from './problems.js';
+import { taggedRelations } from './tagged-relations.js';
 import { schemaDocs } from '../schema/schema-docs.js';
 import { schemaSnapshot } from '../schema/snapshot.js';
 
@@ -59,12 +61,14 @@ async function generate(server: ServerTarget, database: string, outDir: string, 
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
   const [inferred, { enums, model }] = await Promise.all([inferTypes(server, database, loaded.files), readCatalog(server, database), parserReady()]);
-  const problems = [...inferred.problems];
+  // Scoped, shared or cross-environment, from what each query reads and writes in this schema.
+  const classified = await classifyQueries(inferred.files, await taggedRelations(server, database));
+  const problems = [...inferred.problems, ...classified.problems];
   const outputs = new Map<string, string>();
   outputs.set('enums.ts', emitEnums(enums));
-  for (const file of inferred.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model));
-  outputs.set('index.ts', emitIndex(inferred.files));
-  outputs.set('queries.ts', emitPublicQueries(inferred.files));
+  for (const file of classified.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model));
+  outputs.set('index.ts', emitIndex(classified.files));
+  outputs.set('queries.ts', emitPublicQueries(classified.files));
   // The schema as reviewers read it, from the same database the types come from.
   outputs.set('schema.sql', await schemaSnapshot(server, database));
   if (problems.length) throw new CodegenError(problems);
@@ -75,7 +79,7 @@ async function generate(server: ServerTarget, database: string, outDir: string, 
       (name) => `../docs/${name}`,
     ),
   ];
-  return { changed, files: outputs.size + 1, queries: inferred.files.reduce((n, f) => n + f.queries.length, 0) };
+  return { changed, files: outputs.size + 1, queries: classified.files.reduce((n, f) => n + f.queries.length, 0) };
 }
 
 /** Writes only what changed (watchers and editors see no churn) and removes stale files it owns. */

@@ -6,7 +6,8 @@ import type { MappableType } from '@pgtyped/query';
 import { CODECS } from '../runtime/codecs.js';
 import type { EnvironmentModel, Identity } from '../environment/model.js';
 import { queryBrands } from './brands.js';
-import type { TypedFile, TypedQuery } from './infer.js';
+import type { ClassifiedFile, ClassifiedQuery } from './classify.js';
+import type { TypedFile } from './infer.js';
 import type { CodegenProblem } from './problems.js';
 
 export interface DatabaseEnum {
@@ -57,7 +58,7 @@ export function emitPublicQueries(files: TypedFile[]): string {
 }
 
 /** The module for one sql/ file; problems collects types no codec knows. */
-export function emitModule(file: TypedFile, problems: CodegenProblem[], model: EnvironmentModel): string {
+export function emitModule(file: ClassifiedFile, problems: CodegenProblem[], model: EnvironmentModel): string {
   const usedEnums = new Set<string>();
   const body: string[] = [];
   for (const query of file.queries) body.push(emitQuery(file, query, usedEnums, problems, model));
@@ -71,7 +72,7 @@ export function emitModule(file: TypedFile, problems: CodegenProblem[], model: E
   return `${HEADER(file.path)}${imports.join('\n')}\n\n${text}`;
 }
 
-function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, problems: CodegenProblem[], model: EnvironmentModel): string {
+function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<string>, problems: CodegenProblem[], model: EnvironmentModel): string {
   const typeName = pascalCase(query.name);
   const { paramMetadata, returnTypes } = query.types;
   const brands = queryBrands(query, model);
@@ -116,12 +117,13 @@ function emitQuery(file: TypedFile, query: TypedQuery, usedEnums: Set<string>, p
     file: file.path,
     params: runtimeParams,
     renamedColumns,
+    environment: query.environment,
     ...(query.crossEnvironment && { crossEnvironment: query.crossEnvironment }),
     ...(query.scdWrite && { scdWrite: true }),
   };
   const environments = query.crossEnvironment?.environments.map((name) => JSON.stringify(name)).join(' | ');
-  const generics = [`${typeName}Params`, `${typeName}Result`];
-  if (environments) generics.push(environments);
+  // Every type argument, always: the class is the last one, and what the scope types read.
+  const generics = [`${typeName}Params`, `${typeName}Result`, environments ?? 'never', JSON.stringify(query.environment)];
   return [
     `/** Parameters of \`${query.name}\` (${file.path}). */`,
     paramFields.length ? `export interface ${typeName}Params {\n${paramFields.join('\n')}\n}` : `export type ${typeName}Params = void;`,

@@ -18,7 +18,12 @@ export interface GeneratedQuery {
   result: Field[];
   /** The runtime definition (SQL, parameter order): a change here alone is not a type change. */
   definition: string;
+  /** Codegen's class (scoped, shared, cross): where precogDb offers the query; absent in older output. */
+  environment?: string;
 }
+
+/** Where precogDb offers a query of each class. */
+const OFFERED: Record<string, string> = { scoped: 'scopes', shared: 'db.shared and scopes', cross: 'db.crossEnvironment' };
 
 export interface ImporterChange {
   query: string;
@@ -36,6 +41,7 @@ export function parseGenerated(modules: Map<string, string>): Map<string, Genera
   for (const [module, text] of modules) {
     for (const match of text.matchAll(QUERY)) {
       const [, name, paramsType, resultType, scope, body] = match;
+      const environment = /^\s*environment: "(\w+)",$/m.exec(body!)?.[1];
       queries.set(name!, {
         name: name!,
         module,
@@ -43,6 +49,7 @@ export function parseGenerated(modules: Map<string, string>): Map<string, Genera
         result: interfaceFields(text, resultType!),
         // pgtyped pads a file's last statement with the blanked-out text after it: not a change.
         definition: `${scope ?? ''}${body}`.replace(/(?:\s|\\n)+"/g, '"'),
+        ...(environment && { environment }),
       });
     }
   }
@@ -76,6 +83,10 @@ export function diffImporters(base: Map<string, GeneratedQuery>, head: Map<strin
     }
     const push = (breaking: boolean, text: string) => changes.push({ query: name, module: after.module, breaking, text: `\`${name}\` ${text}` });
     if (before.module !== after.module) push(false, `moved from ${before.module} to ${after.module}`);
+    // A query offered elsewhere is gone from where callers found it, or typed differently there.
+    if (before.environment && after.environment && before.environment !== after.environment) {
+      push(true, `is now ${after.environment}, offered on ${OFFERED[after.environment]} (was ${before.environment}, on ${OFFERED[before.environment]})`);
+    }
     for (const change of fieldChanges(before.params, after.params, 'param')) push(change.breaking, change.text);
     for (const change of fieldChanges(before.result, after.result, 'result')) push(change.breaking, change.text);
     const typesChanged = changes.some((change) => change.query === name);

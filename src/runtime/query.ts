@@ -16,6 +16,13 @@ export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(config: QueryConfig): Promise<{ rows: R[] }>;
 }
 
+/**
+ * How a query meets the execution environments, decided by codegen from what it reads and writes:
+ * `scoped` binds :execution_environment on every read and write of a tagged relation, `cross` is
+ * marked `-- cross-environment:`, `shared` touches no tagged relation.
+ */
+export type QueryEnvironment = 'scoped' | 'shared' | 'cross';
+
 /** What the code generator knows about one query, emitted into generated/. */
 export interface QueryDefinition {
   /** verbNoun, as written after @name in sql/. */
@@ -33,6 +40,8 @@ export interface QueryDefinition {
    * in sql/), with the environments it may return (`-- environments: paper, backtest`).
    */
   crossEnvironment?: { reason: string; environments: string[] };
+  /** Which methods offer it: scopes (`scoped`), db.crossEnvironment (`cross`), db.shared and scopes (`shared`). */
+  environment: QueryEnvironment;
   /** Set by `-- scd-write:` in sql/: a new version of an SCD row, retried when a concurrent writer supersedes it. */
   scdWrite?: true;
 }
@@ -47,10 +56,17 @@ export interface GeneratedIR {
 type PgtypedIR = Parameters<typeof processSQLQueryIR>[0];
 
 /**
- * A generated query. `Environments` is set on cross-environment queries, for the scope types
- * (ids need no parameter: generated/ declares them as `Id<'table'>` in Params and Result).
+ * A generated query. `Environments` is set on cross-environment queries; `Environment` is the
+ * query's class (QueryEnvironment), which decides where precogDb offers it. They exist for the
+ * scope types (ids need no parameter: generated/ declares them as `Id<'table'>` in Params and Result).
  */
-export interface Query<Params, Result, Environments extends string = never> extends QueryDefinition {
+export interface Query<
+  Params,
+  Result,
+  Environments extends string = never,
+  Environment extends QueryEnvironment = QueryEnvironment,
+> extends QueryDefinition {
+  readonly environment: Environment;
   run(params: Params, db: Queryable): Promise<Result[]>;
   /** Phantom members: let type-level code read what the query is. */
   readonly __params?: Params;
@@ -58,9 +74,12 @@ export interface Query<Params, Result, Environments extends string = never> exte
   readonly __environments?: Environments;
 }
 
-export function defineQuery<Params, Result, Environments extends string = never>(
-  definition: QueryDefinition,
-): Query<Params, Result, Environments> {
+export function defineQuery<
+  Params,
+  Result,
+  Environments extends string = never,
+  Environment extends QueryEnvironment = QueryEnvironment,
+>(definition: QueryDefinition & { environment: Environment }): Query<Params, Result, Environments, Environment> {
   // Parameters are scalars only (the code generator refuses pgtyped's expansions), so the
   // statement text is the same on every call: interpolate it once, not per call.
   const text = processSQLQueryIR(definition.ir as PgtypedIR).query;

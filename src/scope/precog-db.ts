@@ -6,7 +6,7 @@
  * a foreign row raises EnvironmentMismatchError instead of being handed out.
  */
 import { allQueries } from '../../generated/index.js';
-import type { Query, Queryable } from '../runtime/query.js';
+import type { Query, Queryable, QueryEnvironment } from '../runtime/query.js';
 import { type ApiModeFor, assertApiMatches } from './api-mode.js';
 import type { ExecutionEnvironment, IsUnion } from '../environment/brand.js';
 import { EnvironmentMismatchError } from './errors.js';
@@ -48,11 +48,13 @@ export interface PrecogDb {
   readonly crossEnvironment: CrossEnvironmentQueries;
 }
 
-type AnyQuery = Query<unknown, Record<string, unknown>, string>;
+type AnyQuery = Query<unknown, Record<string, unknown>, string, QueryEnvironment>;
 type Method = (params?: Record<string, unknown>) => Promise<unknown>;
 
 const queries = Object.values(allQueries) as unknown as AnyQuery[];
-const isScoped = (query: AnyQuery) => query.params.some((param) => param.name === 'execution_environment');
+// Codegen classed each query from what it reads and writes (src/codegen/classify.ts), not from its parameters.
+const isScoped = (query: AnyQuery) => query.environment === 'scoped';
+const isCross = (query: AnyQuery) => query.environment === 'cross';
 
 export interface PrecogDbOptions {
   /**
@@ -76,8 +78,8 @@ export function precogDb(connection: Pool | Queryable, options: PrecogDbOptions 
       const role = options.environmentRoles ? `SET LOCAL ROLE precog_${environment}` : undefined;
       return buildScope(environment, { connection, depth: 0, role });
     },
-    shared: methods(top, (query) => !isScoped(query) && !query.crossEnvironment, runShared) as unknown as SharedQueries,
-    crossEnvironment: methods(top, (query) => Boolean(query.crossEnvironment), runCrossEnvironment) as unknown as CrossEnvironmentQueries,
+    shared: methods(top, (query) => query.environment === 'shared', runShared) as unknown as SharedQueries,
+    crossEnvironment: methods(top, isCross, runCrossEnvironment) as unknown as CrossEnvironmentQueries,
   };
 }
 
@@ -93,7 +95,7 @@ interface Context {
 const SCD_WRITE_ATTEMPTS = 50;
 
 function buildScope<Env extends ExecutionEnvironment>(environment: Env, context: Context): Scope<Env> {
-  const scoped = methods(context, (query) => !query.crossEnvironment, (query, db, params) =>
+  const scoped = methods(context, (query) => !isCross(query), (query, db, params) =>
     isScoped(query) ? runScoped(query, db, params, environment) : runShared(query, db, params),
   );
   return Object.freeze({

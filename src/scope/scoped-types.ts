@@ -2,13 +2,14 @@
  * The types of a scope, derived from the generated queries: a new query in sql/ appears here
  * after `npm run codegen`, with no wrapper written by hand.
  *
- * - A query with an `execution_environment` parameter is environment-scoped: on a scope the
- *   parameter is gone (the scope binds it, and passing it is a type error), ids (`Id<'table'>`
- *   and `Key<'table'>` in generated/, from the catalog) are branded with the scope's
- *   environment in parameters and rows, and rows come back as `EnvironmentScoped<Row, Env>`.
- * - A query marked `-- cross-environment:` returns rows of several environments, each branded
+ * Each query's class is codegen's (its `environment`, from what it reads and writes):
+ * - `scoped` (binds :execution_environment on every read and write of a tagged relation): on a
+ *   scope the parameter is gone (the scope binds it, and passing it is a type error), ids
+ *   (`Id<'table'>` and `Key<'table'>` in generated/, from the catalog) are branded with the
+ *   scope's environment in parameters and rows, and rows come back as `EnvironmentScoped<Row, Env>`.
+ * - `cross` (marked `-- cross-environment:`) returns rows of several environments, each branded
  *   with its own: a union that narrows on `execution_environment`.
- * - Any other query reads or writes shared tables and is passed through unchanged.
+ * - `shared` reads or writes shared tables only and is passed through unchanged.
  */
 import type { allQueries } from '../../generated/index.js';
 import type { Query } from '../runtime/query.js';
@@ -16,12 +17,13 @@ import type { EnvironmentScoped, ExecutionEnvironment, RebrandIds } from '../env
 
 type Queries = typeof allQueries;
 
-type ParamsOf<Q> = Q extends Query<infer P, any, any> ? P : never;
-type ResultOf<Q> = Q extends Query<any, infer R, any> ? R : never;
-type EnvironmentsOf<Q> = Q extends Query<any, any, infer E> ? E : never;
+type ParamsOf<Q> = Q extends Query<infer P, any, any, any> ? P : never;
+type ResultOf<Q> = Q extends Query<any, infer R, any, any> ? R : never;
+type EnvironmentsOf<Q> = Q extends Query<any, any, infer E, any> ? E : never;
+type ClassOf<Q> = Q extends Query<any, any, any, infer C> ? C : never;
 
-type IsScoped<Q> = 'execution_environment' extends keyof ParamsOf<Q> ? true : false;
-type IsCrossEnvironment<Q> = [EnvironmentsOf<Q>] extends [never] ? false : true;
+type IsScoped<Q> = [ClassOf<Q>] extends ['scoped'] ? true : false;
+type IsCrossEnvironment<Q> = [ClassOf<Q>] extends ['cross'] ? true : false;
 
 /** Parameters of a scoped call: the environment is bound by the scope, and cannot be passed. */
 type ScopedParams<Q, Env extends ExecutionEnvironment> = RebrandIds<Omit<ParamsOf<Q>, 'execution_environment'>, Env> & {

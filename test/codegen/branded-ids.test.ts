@@ -73,15 +73,13 @@ describe('the registry precog_environment_tables, where it exists', () => {
   it('decides the business keys: one column other than execution_environment is branded', async () => {
     await withFreshDatabase(async (_database, pool) => {
       const [positions] = model.tables.filter((table) => table.keyColumn);
-      await pool.query(`CREATE TABLE precog_environment_tables (
-        table_name text PRIMARY KEY, kind text, business_key text[], mutable_columns text[])`);
-      await pool.query(`INSERT INTO precog_environment_tables VALUES ($1, 'versioned', ARRAY[$2, 'execution_environment'], '{}')`, [
+      await pool.query(`UPDATE precog_environment_tables SET business_key = ARRAY[$2, 'execution_environment'] WHERE table_name = $1`, [
         positions!.name,
         positions!.keyColumn,
       ]);
       // A key that includes the environment is not one value: not branded.
       expect((await readEnvironmentModel(pool)).identifyColumn(positions!.name, positions!.keyColumn!)).toBeUndefined();
-      await pool.query(`UPDATE precog_environment_tables SET business_key = ARRAY[$1]`, [positions!.keyColumn]);
+      await pool.query(`UPDATE precog_environment_tables SET business_key = ARRAY[$2] WHERE table_name = $1`, [positions!.name, positions!.keyColumn]);
       const withRegistry = await readEnvironmentModel(pool);
       expect(withRegistry.identifyColumn(positions!.name, positions!.keyColumn!)).toEqual({ table: positions!.name, kind: 'key' });
       // Ids do not depend on it: they come from primary and foreign keys.
@@ -124,17 +122,17 @@ describe('generated/ result types', () => {
 describe('a new tagged table', () => {
   it('gets its ids branded by the next codegen, with no name written in src/', async () => {
     await withFreshDatabase(async (database, pool) => {
-      // Like migration 000010's orders: partitioned by environment, referenced per partition.
+      // Declared as a migration would: the foreign key between them becomes a same-environment reference.
       await pool.query(`
-        CREATE TABLE orders (
+        CREATE TABLE test_orders (
           id integer GENERATED ALWAYS AS IDENTITY, kalshi_order_id text, execution_environment execution_environment NOT NULL,
-          PRIMARY KEY (id, execution_environment)) PARTITION BY LIST (execution_environment);
-        CREATE TABLE orders_paper PARTITION OF orders FOR VALUES IN ('paper');
-        CREATE TABLE fills (
+          PRIMARY KEY (id, execution_environment));
+        SELECT precog_environment_table('test_orders', kind => 'mutable', mutable_columns => ARRAY['kalshi_order_id']);
+        CREATE TABLE test_fills (
           id bigint GENERATED ALWAYS AS IDENTITY, order_id integer NOT NULL, kalshi_order_id text,
-          execution_environment execution_environment NOT NULL, PRIMARY KEY (id, execution_environment)) PARTITION BY LIST (execution_environment);
-        CREATE TABLE fills_paper PARTITION OF fills FOR VALUES IN ('paper');
-        ALTER TABLE fills_paper ADD FOREIGN KEY (order_id, execution_environment) REFERENCES orders_paper (id, execution_environment);`);
+          execution_environment execution_environment NOT NULL, PRIMARY KEY (id, execution_environment),
+          FOREIGN KEY (order_id, execution_environment) REFERENCES test_orders (id, execution_environment));
+        SELECT precog_environment_table('test_fills', kind => 'append_only');`);
       const scratch = mkdtempSync(join(tmpdir(), 'precog-branded-'));
       try {
         const sqlDir = join(scratch, 'sql');
@@ -143,7 +141,7 @@ describe('a new tagged table', () => {
           join(sqlDir, 'fills.sql'),
           [
             '/* @name listFillsOfOrder */',
-            'SELECT f.id, f.order_id, f.kalshi_order_id, f.execution_environment FROM fills f',
+            'SELECT f.id, f.order_id, f.kalshi_order_id, f.execution_environment FROM test_fills f',
             'WHERE f.order_id = :order_id! AND f.kalshi_order_id = :kalshi_order_id AND f.execution_environment = :execution_environment!;',
             '',
           ].join('\n'),
@@ -156,9 +154,9 @@ describe('a new tagged table', () => {
         // int8 ids keep their bigint base.
         expect(text).toContain("import type { ExecutionEnvironment } from './enums.js';");
         expect(text).toContain("import type { Id } from '../src/environment/brand.js';");
-        expect(result.get('id')).toBe("Id<'fills', ExecutionEnvironment, bigint>");
-        expect(result.get('order_id')).toBe("Id<'orders'>");
-        expect(params.get('order_id')).toBe("Id<'orders'>");
+        expect(result.get('id')).toBe("Id<'test_fills', ExecutionEnvironment, bigint>");
+        expect(result.get('order_id')).toBe("Id<'test_orders'>");
+        expect(params.get('order_id')).toBe("Id<'test_orders'>");
         expect(result.get('kalshi_order_id')).toBe('string | null');
         expect(params.get('kalshi_order_id')).toBe('string | null');
       } finally {

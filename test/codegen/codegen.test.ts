@@ -25,7 +25,7 @@ describe('codegen', () => {
     const sqlDir = fixture('invalid', {
       'broken.sql': [
         '/* @name getFine */',
-        'SELECT id FROM trades WHERE id = :id!;',
+        'SELECT id FROM trades WHERE id = :id! AND execution_environment = :execution_environment!;',
         '',
         '/* @name getBroken */',
         'SELECT id, pricee',

@@ -8,6 +8,7 @@ const summary = (findings: Awaited<ReturnType<typeof lintProject>>) =>
   findings.map((f) => `${f.file}:${f.line} ${f.rule}${f.query ? ` ${f.query}` : ''}${f.blocking ? '' : ' (not blocking)'}`);
 
 describe('environment-safety lint', () => {
+  // The clean fixture also holds the pinned forms (IN (:p), row comparison, USING, ANY(ARRAY[:p]), grouped HAVING, UNION).
   it('finds nothing blocking in a clean change, and lists the annotated cross-environment query', async () => {
     expect(summary(await lintProject({ root: fixture('clean') }))).toEqual([
       'sql/trades.sql:38 env/cross-environment countTradesPerEnvironment (not blocking)',
@@ -44,6 +45,9 @@ describe('environment-safety lint', () => {
       'sql/trades.sql:25 env/unscoped-query listMixedView',
       'sql/trades.sql:28 env/annotation-without-reason listTradesWithoutReason',
       'sql/trades.sql:29 env/unscoped-query listTradesWithoutReason',
+      'sql/trades.sql:34 env/unscoped-query listTradesHiddenInUnion', // the second branch of a UNION ALL
+      'sql/trades.sql:37 env/unscoped-query listTradesInTwoEnvironments',
+      'sql/trades.sql:40 env/unscoped-query listTradesAnyOfTwo',
     ]);
   });
 

@@ -18,7 +18,7 @@ const scopes = (db: Db) => {
   return { paper: precog.scope('paper', { api: 'demo' }), live: precog.scope('live', { api: 'live' }) };
 };
 
-async function placeLimitOrder(scope: Scope<'paper'> | Scope<'live'>, db: Db, quantity = 10) {
+async function placeLimitOrder<Env extends 'paper' | 'live'>(scope: Scope<Env>, db: Db, quantity = 10) {
   const { strategyId, modelId } = await strategyAndModel(db);
   const [order] = await scope.placeOrder({
     platform_id: 'kalshi', market_id: unique('MKT-ORD'), side: 'buy', order_type: 'limit', limit_price: d('0.4200'),

@@ -40,4 +40,15 @@ describe('importer diff', () => {
       '`recordTrade` added (trades.ts)',
     ]);
   });
+
+  it('calls out a query whose environment class changed as breaking: it is offered elsewhere', () => {
+    const generated = (environment: string) =>
+      `export type GetFeesParams = void;\n\nexport interface GetFeesResult {\n  n: number;\n}\n\n` +
+      `export const getFees = defineQuery<GetFeesParams, GetFeesResult, never, never, "${environment}">({\n  name: "getFees",\n  environment: "${environment}",\n});\n`;
+    const parse = (environment: string) => parseGenerated(new Map([['trades.ts', generated(environment)]]));
+    expect(diffImporters(parse('shared'), parse('scoped')).map((change) => `${change.breaking ? 'BREAKING ' : ''}${change.text}`)).toEqual([
+      'BREAKING `getFees` is now scoped, offered on scopes (was shared, on db.shared and scopes)',
+    ]);
+    expect(diffImporters(parse('scoped'), parse('scoped'))).toEqual([]);
+  });
 });

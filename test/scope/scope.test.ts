@@ -2,6 +2,7 @@
 import type { QueryConfig } from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, Decimal, EnvironmentMismatchError, precogDb, type Queryable } from 'precog-db';
+import { allQueries } from '../../generated/index.js';
 import { withRollback } from '../support/db.js';
 
 const position = (market: string) => ({
@@ -66,6 +67,16 @@ describe('scopes', () => {
       expect(error).toBeInstanceOf(EnvironmentMismatchError);
       expect((error as Error).message).toMatch(/listOpenPositions returned a row of environment "paper" where only live is allowed/);
     });
+  });
+
+  it('offers each query where codegen classed it: scoped on scopes, shared on db.shared and scopes, cross on db.crossEnvironment', () => {
+    const db = precogDb({ query: () => Promise.reject(new Error('not run')) });
+    const scope = db.scope('paper', { api: 'demo' });
+    const where = (name: string) =>
+      [name in scope && 'scope', name in db.shared && 'shared', name in db.crossEnvironment && 'cross'].filter(Boolean).join('+');
+    const expected = { scoped: 'scope', shared: 'scope+shared', cross: 'cross' };
+    for (const query of Object.values(allQueries)) expect(`${query.name}: ${where(query.name)}`).toBe(`${query.name}: ${expected[query.environment]}`);
+    expect(new Set(Object.values(allQueries).map((query) => query.environment))).toEqual(new Set(['scoped', 'shared', 'cross']));
   });
 
   it('refuses the environment passed by a caller that bypasses the types', async () => {

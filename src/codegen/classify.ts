@@ -1,0 +1,90 @@
+/**
+ * Which kind of query each one is, decided from what it reads and writes (not from whether it
+ * happens to take an :execution_environment parameter):
+ * - `scoped`: binds :execution_environment on every read and write of a tagged relation (or
+ *   takes the parameter and touches no tagged relation); offered on scopes only;
+ * - `cross`: marked `-- cross-environment: <reason>`; offered on db.crossEnvironment;
+ * - `shared`: touches no tagged relation; offered on db.shared and every scope.
+ * A query that touches a tagged relation without binding it on every read and write, and is not
+ * marked, is a problem: codegen fails and writes nothing, rather than offer a mode-blind read.
+ *
+ * Single-environment views (paper_trades, live_positions, ...) have the column and count as
+ * tagged: a read of one is mode-specific on purpose, and says so with `-- cross-environment:`
+ * and `-- environments: paper` (its rows are then branded paper). The environment lint
+ * (src/lint/) accepts such a read unmarked, judging from the migrations alone where the view's
+ * one environment is known; codegen, which offers the query to applications, is the stricter.
+ */
+import { analyseQuery, type Unscoped } from '../environment/query-scope.js';
+import { ENV_COLUMN } from '../lint/migration-rules.js';
+import { replacePlaceholders } from '../lint/sql-queries.js';
+import { lineAt, parserReady, parseStatements } from '../parser/pg-ast.js';
+import type { QueryEnvironment } from '../runtime/query.js';
+import type { TypedFile, TypedQuery } from './infer.js';
+import type { CodegenProblem } from './problems.js';
+import { toPartitionRoots, type TaggedRelations } from './tagged-relations.js';
+
+export interface ClassifiedQuery extends TypedQuery {
+  environment: QueryEnvironment;
+}
+
+export interface ClassifiedFile extends Omit<TypedFile, 'queries'> {
+  queries: ClassifiedQuery[];
+}
+
+export async function classifyQueries(files: TypedFile[], relations: TaggedRelations): Promise<{ files: ClassifiedFile[]; problems: CodegenProblem[] }> {
+  await parserReady();
+  const problems: CodegenProblem[] = [];
+  const classified = files.map((file) => ({
+    ...file,
+    queries: file.queries.map((query) => ({ ...query, environment: classify(file, query, relations, problems) })),
+  }));
+  return { files: classified, problems };
+}
+
+function classify(file: TypedFile, query: TypedQuery, { tagged, partitionRoots }: TaggedRelations, problems: CodegenProblem[]): QueryEnvironment {
+  const { a, b } = query.ast.statement.loc;
+  const startLine = file.text.slice(0, a).split('\n').length;
+  // pgtyped's :name placeholders become $n, line for line, so offsets map back to lines of the file.
+  const { sql, params } = replacePlaceholders(file.text.slice(a, b + 1));
+  let stmt;
+  try {
+    stmt = parseStatements(sql)[0]?.stmt;
+  } catch (error) {
+    problems.push(problem(file, query, startLine, undefined, `cannot be parsed to check its environment scoping: ${(error as Error).message}`));
+    return 'shared';
+  }
+  if (!stmt) return 'shared';
+  toPartitionRoots(stmt, partitionRoots);
+  const analysis = analyseQuery(stmt, params, tagged);
+  if (query.crossEnvironment) return 'cross';
+  const seen = new Set<string>();
+  for (const ref of analysis.unscoped) {
+    const key = `${ref.kind} ${ref.table}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem(file, query, startLine + lineAt(sql, ref.location) - 1, ref.table, unscopedMessage(ref)));
+  }
+  const touchesTagged = analysis.tables.some((relation) => tagged.has(relation.table));
+  const bound = [...params.values()].includes(ENV_COLUMN);
+  return touchesTagged || bound ? 'scoped' : 'shared';
+}
+
+const FIX_MARK = 'or mark it `-- cross-environment: <reason>`';
+
+function unscopedMessage(ref: Unscoped): string {
+  const pin = `\`AND ${ref.alias}.${ENV_COLUMN} = :${ENV_COLUMN}!\``;
+  if (ref.kind === 'insert') {
+    return `inserts into ${ref.table} without taking ${ENV_COLUMN} from :${ENV_COLUMN}!: ` +
+      `list ${ENV_COLUMN} among the columns with the value :${ENV_COLUMN}! (in every row), ${FIX_MARK}`;
+  }
+  const verb = ref.kind === 'write' ? 'changes' : 'reads';
+  return `${verb} ${ref.table} without binding ${ENV_COLUMN} to :${ENV_COLUMN}! (a mode-blind ${ref.kind === 'write' ? 'write' : 'read'}): ` +
+    `add ${pin} to its WHERE (or JOIN ... ON), use a single-environment view ` +
+    '(e.g. paper_positions, with `-- cross-environment: <reason>` and `-- environments: paper`), ' + FIX_MARK;
+}
+
+function problem(file: TypedFile, query: TypedQuery, line: number, table: string | undefined, message: string): CodegenProblem {
+  const source = file.text.split('\n')[line - 1] ?? '';
+  const at = table ? new RegExp(`\\b${table}\\b`).exec(source)?.index : undefined;
+  return { path: file.path, query: query.name, message, line, column: (at ?? source.search(/\S|$/)) + 1, source };
+}

@@ -1,0 +1,50 @@
+/**
+ * Which relations are environment-tagged, read from the codegen database's catalog: every table,
+ * view or materialized view in schema public with an execution_environment column. A partitioned
+ * table counts once, by its parent's name; its partitions are mapped to that root, so a query
+ * that names `trades_live` is judged as a read of `trades`.
+ */
+import type { ServerTarget } from '../server/connection-string.js';
+import { connect } from '../server/resolve.js';
+import { ENV_COLUMN } from '../lint/migration-rules.js';
+import type { Node } from '../parser/pg-ast.js';
+
+export interface TaggedRelations {
+  tagged: Set<string>;
+  /** Partition name → the name of its root partitioned table. */
+  partitionRoots: Map<string, string>;
+}
+
+export async function taggedRelations(server: ServerTarget, database: string): Promise<TaggedRelations> {
+  const client = await connect(server, database);
+  try {
+    const { rows } = await client.query<{ relname: string; root: string | null }>(
+      `SELECT c.relname,
+              CASE WHEN c.relispartition THEN (SELECT r.relname FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) END AS root
+         FROM pg_class c
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        ORDER BY c.relname`,
+      [ENV_COLUMN],
+    );
+    return {
+      tagged: new Set(rows.filter((row) => !row.root).map((row) => row.relname)),
+      partitionRoots: new Map(rows.filter((row) => row.root).map((row) => [row.relname, row.root!])),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Renames every reference to a partition (in place) to its root table. */
+export function toPartitionRoots(node: Node, roots: Map<string, string>): void {
+  if (Array.isArray(node)) {
+    for (const item of node) toPartitionRoots(item, roots);
+  } else if (node && typeof node === 'object') {
+    const rangeVar = node.RangeVar;
+    if (rangeVar && (!rangeVar.schemaname || rangeVar.schemaname === 'public') && roots.has(rangeVar.relname)) {
+      rangeVar.relname = roots.get(rangeVar.relname);
+    }
+    for (const value of Object.values(node)) toPartitionRoots(value, roots);
+  }
+}
