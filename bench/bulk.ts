@@ -182,20 +182,26 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       await reset();
       return ms;
     };
-    const copy = async () => {
+    const copy = async (table = 'trades') => {
       const started = now();
       const client = await connection.connect();
       try {
-        const stream = client.query(copyFrom(`COPY trades (${COLUMNS.join(', ')}) FROM STDIN`));
+        const stream = client.query(copyFrom(`COPY ${table} (${COLUMNS.join(', ')}) FROM STDIN`));
         await pipeline(Readable.from(copyLines(fills)), stream);
         if (stream.rowCount !== rows) throw new Error(`COPY wrote ${stream.rowCount} of ${rows} rows`);
       } finally {
         client.release();
       }
       const ms = now() - started;
-      await reset();
+      if (table === 'trades') await reset();
+      else await connection.query(`TRUNCATE ${table}`);
       return ms;
     };
+    // The cost of the guarantees (issue 10): the same COPY into an unguarded copy of trades with
+    // the same columns, defaults, CHECKs and indexes (LIKE ... INCLUDING ALL), and nothing of the
+    // declaration: no partitions, references, triggers or row-level security.
+    await connection.query('DROP TABLE IF EXISTS trades_unguarded');
+    await connection.query('CREATE TABLE trades_unguarded (LIKE trades INCLUDING ALL)');
 
     // Which batch size: one statement of all rows, or smaller ones? Measured once each on all
     // rows (one statement of 100,000 rows works: ~16 parameters, arrays of 100,000 elements).
@@ -214,6 +220,9 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
     const copyMs: number[] = [];
     const rawMs: number[] = [];
     const noReturningMs: number[] = [];
+    const unguardedMs: number[] = [];
+    const guardedMs: number[] = [];
+    await copy('trades_unguarded'); // warm-up
     for (let round = 0; round < rounds; round++) {
       // The order alternates (scoped first, then COPY first), as in the other measurements.
       if (round % 2 === 0) {
@@ -225,6 +234,16 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       }
       rawMs.push(await raw());
       noReturningMs.push(await raw(false));
+      for (let pair = 0; pair < 2; pair++) {
+        // Guarded and unguarded side by side, in alternating order.
+        if ((round + pair) % 2 === 0) {
+          guardedMs.push(await copy());
+          unguardedMs.push(await copy('trades_unguarded'));
+        } else {
+          unguardedMs.push(await copy('trades_unguarded'));
+          guardedMs.push(await copy());
+        }
+      }
       log(
         `bulk: round ${round + 1}/${rounds}: recordTrades ${(scopedMs.at(-1)! / 1000).toFixed(2)} s, COPY ${(copyMs.at(-1)! / 1000).toFixed(2)} s, ` +
           `raw pg same SQL ${(rawMs.at(-1)! / 1000).toFixed(2)} s, without RETURNING ${(noReturningMs.at(-1)! / 1000).toFixed(2)} s`,
@@ -248,8 +267,18 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       ratio: Math.round((scopedRate / copyRate) * 1000) / 1000,
       pairedRatio: Math.round(median(copyMs.map((c, i) => c / scopedMs[i]!)) * 1000) / 1000,
       goal: 'scoped rows/s >= 0.8 × COPY rows/s',
+      guardedCopy: {
+        guarded_ms: guardedMs.map(Math.round),
+        unguarded_ms: unguardedMs.map(Math.round),
+        guardedRowsPerSecond: Math.round(rows / (median(guardedMs) / 1000)),
+        unguardedRowsPerSecond: Math.round(rows / (median(unguardedMs) / 1000)),
+        ratio: Math.round((median(unguardedMs) / median(guardedMs)) * 1000) / 1000,
+        pairedRatio: Math.round(median(unguardedMs.map((u, i) => u / guardedMs[i]!)) * 1000) / 1000,
+        goal: 'COPY into trades with every guarantee >= 0.8 × COPY into an unguarded copy with the same indexes',
+      },
     };
   } finally {
+    await connection.query('DROP TABLE IF EXISTS trades_unguarded').catch(() => undefined);
     await connection.end();
   }
 }

@@ -218,7 +218,8 @@ async function purge(server: ServerTarget, database: string) {
     const before = await fingerprint(client);
     await client.query('CHECKPOINT'); // the load's dirty pages are not the purge's cost
     const started = now();
-    const { rows } = await client.query<{ trades_deleted: string; positions_deleted: string }>('SELECT * FROM purge_backtest_data()');
+    const { rows } = await client.query<{ table_name: string; rows_deleted: string }>('SELECT * FROM purge_backtest_data()');
+    const deleted = (table: string) => Number(rows.find((row) => row.table_name === table)?.rows_deleted ?? 0);
     const purgeMs = now() - started;
     const after = await fingerprint(client);
     const vacuumStarted = now();
@@ -229,7 +230,7 @@ async function purge(server: ServerTarget, database: string) {
     const liveUnchanged = kept.every((key) => before[key] === after[key]);
     return {
       function: 'purge_backtest_data()',
-      deleted: { trades: Number(rows[0]!.trades_deleted), positions: Number(rows[0]!.positions_deleted) },
+      deleted: { trades: deleted('trades'), positions: deleted('positions') },
       purge_s: round(purgeMs / 1000),
       vacuumAfter_s: round(vacuumMs / 1000),
       liveAndPaperUnchanged: liveUnchanged,
@@ -237,46 +238,6 @@ async function purge(server: ServerTarget, database: string) {
       before,
       after,
       goal: 'purge <= 1 s, live and paper rows unchanged',
-    };
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * The same purge with the row-level delete guards (a PL/pgSQL call per deleted row) replaced by
- * statement-level ones over a transition table: one set-based check per DELETE statement.
- * Each DELETE is timed on its own, so the foreign-key checks of the positions delete show.
- */
-async function setBasedPurge(server: ServerTarget, database: string) {
-  const client = pool(server, database);
-  try {
-    await client.query(`
-      CREATE FUNCTION bench_refuse_live_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF EXISTS (SELECT 1 FROM deleted_rows WHERE execution_environment = 'live') THEN
-          RAISE EXCEPTION '[live-history-kept] DELETE of live % rows is refused', TG_TABLE_NAME USING ERRCODE = 'P0001';
-        END IF;
-        RETURN NULL;
-      END $$`);
-    for (const table of ['trades', 'positions']) {
-      await client.query(`ALTER TABLE ${table} DISABLE TRIGGER ${table}_guard_delete`);
-      await client.query(`CREATE TRIGGER ${table}_guard_delete_set AFTER DELETE ON ${table} REFERENCING OLD TABLE AS deleted_rows
-                          FOR EACH STATEMENT EXECUTE FUNCTION bench_refuse_live_delete()`);
-    }
-    await client.query('CHECKPOINT');
-    let started = now();
-    const trades = await client.query(`DELETE FROM trades WHERE execution_environment = 'backtest'`);
-    const tradesMs = now() - started;
-    started = now();
-    const positions = await client.query(`DELETE FROM positions WHERE execution_environment = 'backtest'`);
-    const positionsMs = now() - started;
-    return {
-      what: 'statement-level delete guards (transition table) instead of row-level ones; tried on a scratch copy',
-      deleted: { trades: trades.rowCount, positions: positions.rowCount },
-      tradesDelete_s: round(tradesMs / 1000),
-      positionsDelete_s: round(positionsMs / 1000),
-      total_s: round((tradesMs + positionsMs) / 1000),
     };
   } finally {
     await client.end();
@@ -299,7 +260,6 @@ export async function measureIsolation(server: ServerTarget, databases: ScratchD
   await dropExtraIndexes(server, adr0);
 
   const perLevel = [];
-  const purgeAlternatives: Awaited<ReturnType<typeof setBasedPurge>>[] = [];
   let purged: Awaited<ReturnType<typeof purge>> | undefined;
   for (const level of levels) {
     log(`isolation: loading ${level.toLocaleString('en-US')} backtest trades with INSERT ... SELECT generate_series as the owner`);
@@ -317,10 +277,6 @@ export async function measureIsolation(server: ServerTarget, databases: ScratchD
     const cloneS = round((now() - cloneStarted) / 1000);
     const results = await latencies(server, { cur0, curN, adr0, adrN }, flags);
     perLevel.push({ backtestTrades: level, load: { ...load, cloneForAdrBaseline_s: cloneS }, results });
-    // What a faster purge would take, tried on the baseline's copy (same rows; DELETE does not
-    // touch indexes, so their difference does not matter here), which is dropped next.
-    const alternative = purgeAlternatives.length === 0 ? await setBasedPurge(server, adrN) : undefined;
-    if (alternative) purgeAlternatives.push(alternative);
     await databases.drop(adrN);
     // Purge once, at the first level (1 million; the quick run's small size): then reload from 0.
     if (!purged) {
@@ -335,7 +291,7 @@ export async function measureIsolation(server: ServerTarget, databases: ScratchD
     baselineDropped: EXTRA_INDEXES,
     goal: 'latency at N <= 1.5 × latency at 0',
     levels: perLevel,
-    purge: purged && { ...purged, alternatives: purgeAlternatives },
+    purge: purged,
   };
 }
 

@@ -332,26 +332,39 @@ DECLARE
   to_table text;
   from_columns text[];
   to_columns text[];
+  same_environment boolean;
   sibling record;
 BEGIN
   SELECT * INTO c FROM pg_constraint WHERE oid = fk;
-  from_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.conrelid));
-  to_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.confrelid));
+  from_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.conrelid), c.conrelid));
+  to_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.confrelid), c.confrelid));
+  same_environment := EXISTS (SELECT FROM public.precog_environment_tables d WHERE d.table_name = to_table);
   SELECT array_agg(a.attname::text ORDER BY k.i) INTO from_columns FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n;
   SELECT array_agg(a.attname::text ORDER BY k.i) INTO to_columns FROM unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n;
-  IF array_position(from_columns, 'execution_environment') IS DISTINCT FROM array_position(to_columns, 'execution_environment') THEN
+  IF c.confupdtype NOT IN ('a', 'r') OR c.confdeltype NOT IN ('a', 'r') OR c.condeferrable OR c.confmatchtype <> 's' THEN
+    IF NOT same_environment THEN
+      RETURN; -- stays a constraint
+    END IF;
+    RAISE EXCEPTION 'precog_environment_table: foreign key % on % has actions, deferral or MATCH FULL: a reference between tagged tables is plain', c.conname, from_table
+      USING ERRCODE = '42830', HINT = 'Declare it FOREIGN KEY (...) REFERENCES ... with no ON DELETE/ON UPDATE action: rows of a tagged table are never deleted by a cascade (live history is kept; backtests are purged together).';
+  END IF;
+  IF same_environment AND array_position(from_columns, 'execution_environment') IS DISTINCT FROM array_position(to_columns, 'execution_environment') THEN
     RAISE EXCEPTION 'precog_environment_table: foreign key % on % does not pair execution_environment with execution_environment', c.conname, from_table
       USING ERRCODE = '42830', HINT = format('Reference %s by (..., execution_environment) -> (%s, execution_environment).', to_table, array_to_string(array_remove(to_columns, 'execution_environment'), ', '));
   END IF;
-  INSERT INTO public.precog_environment_references AS r (table_name, columns, referenced_table, referenced_columns)
-  VALUES (from_table, array_remove(from_columns, 'execution_environment'), to_table, array_remove(to_columns, 'execution_environment'))
+  IF same_environment THEN
+    from_columns := array_remove(from_columns, 'execution_environment');
+    to_columns := array_remove(to_columns, 'execution_environment');
+  END IF;
+  INSERT INTO public.precog_environment_references AS r (table_name, columns, referenced_table, referenced_columns, same_environment)
+  VALUES (from_table, from_columns, to_table, to_columns, same_environment)
   ON CONFLICT ON CONSTRAINT precog_environment_references_pkey DO UPDATE
-    SET referenced_table = excluded.referenced_table, referenced_columns = excluded.referenced_columns;
+    SET referenced_table = excluded.referenced_table, referenced_columns = excluded.referenced_columns, same_environment = excluded.same_environment;
   -- The constraint goes, wherever it was declared (on the table, or per partition pair).
   FOR sibling IN
     SELECT s.conrelid::regclass AS relation, s.conname FROM pg_constraint s
      WHERE s.contype = 'f' AND s.conparentid = 0 AND s.conkey = c.conkey
-       AND pg_partition_root(s.conrelid) = pg_partition_root(c.conrelid) AND pg_partition_root(s.confrelid) = pg_partition_root(c.confrelid)
+       AND coalesce(pg_partition_root(s.conrelid), s.conrelid) = coalesce(pg_partition_root(c.conrelid), c.conrelid) AND coalesce(pg_partition_root(s.confrelid), s.confrelid) = coalesce(pg_partition_root(c.confrelid), c.confrelid)
   LOOP
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', sibling.relation, sibling.conname);
   END LOOP;
@@ -359,7 +372,7 @@ END;
 $function$;
 
 -- comment: function precog_environment_reference(fk oid)
-COMMENT ON FUNCTION precog_environment_reference(fk oid) IS 'Used by precog_environment_table(): records a foreign key between two tagged tables in precog_environment_references (checked per statement, environment included) and drops the constraint.';
+COMMENT ON FUNCTION precog_environment_reference(fk oid) IS 'Used by precog_environment_table(): records a foreign key of a tagged table in precog_environment_references (checked per statement; environment included when it references another tagged table) and drops the constraint.';
 
 -- function: precog_environment_reference_checks(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_environment_reference_checks(table_name text)
@@ -383,8 +396,30 @@ DECLARE
   guard_function text := left('precog_referenced_' || table_name, 63);
 BEGIN
   SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = table_name;
-  FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name ORDER BY r.columns LOOP
-    on_update := on_update OR declared.mutable_columns && ref.columns;
+  FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND NOT r.same_environment ORDER BY r.columns LOOP
+    on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
+    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    checks := checks || format($body$
+  -- (%1$s) -> %2$s (%3$s)
+  PERFORM FROM public.%2$I r WHERE (%4$s) IN (SELECT %5$s FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
+  SELECT format('(%1$s) = (%%s)', concat_ws(', ', %5$s)) AS key INTO missing
+    FROM new_rows n
+   WHERE %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE %7$s)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%8$s %% refers to no %2$s row', missing.key
+      USING ERRCODE = '23503', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
+            HINT = 'Write the referenced row first.';
+  END IF;
+$body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
+        (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        key_of, not_null,
+        (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
+  END LOOP;
+  FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND r.same_environment ORDER BY r.columns LOOP
+    on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
     key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
     pairs := (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i));
     not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
@@ -398,11 +433,11 @@ BEGIN
    WHERE %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE %7$s AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] %8$s.%% is a %% row of %2$s; a %% row may reference only a %% row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] %8$s %% is a %% row of %2$s; a %% row may reference only a %% row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = %8$L, COLUMN = %9$L,
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION '%8$s.%% refers to no %2$s row (of environment %%)', missing.key, missing.environment
+    RAISE EXCEPTION '%8$s %% refers to no %2$s row (of environment %%)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -410,18 +445,23 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
         (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
         key_of, not_null, pairs, table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
   END LOOP;
+  -- A referenced row is kept: not deleted, and its key not changed (a shared table's can be).
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.referenced_table = table_name ORDER BY r.table_name, r.columns LOOP
     guards := guards || format($body$
-  IF EXISTS (SELECT FROM public.%1$I t WHERE %2$s AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION '%3$s row (%4$s) = (%%s) is referenced by %1$s (%5$s); it is kept', concat_ws(', ', %6$s)
+  IF (TG_OP = 'DELETE' OR (%8$s) IS DISTINCT FROM (%9$s))
+     AND EXISTS (SELECT FROM public.%1$I t WHERE %2$s%10$s) THEN
+    RAISE EXCEPTION '%3$s row (%4$s) = (%%) is referenced by %1$s (%5$s); it is kept', concat_ws(', ', %6$s)
       USING ERRCODE = '23503', TABLE = %3$L, CONSTRAINT = %7$L,
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 $body$, ref.table_name,
         (SELECT string_agg(format('t.%I = OLD.%I', c, k), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
         table_name, array_to_string(ref.referenced_columns, ', '), array_to_string(ref.columns, ', '),
         (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-        left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
+        left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63),
+        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        (SELECT string_agg(format('NEW.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        CASE WHEN ref.same_environment THEN ' AND t.execution_environment = OLD.execution_environment' ELSE '' END);
   END LOOP;
 
   -- The triggers go first: a function is dropped only once nothing uses it.
@@ -455,13 +495,17 @@ $body$$f$, check_function, checks);
   IF guards <> '' THEN
     EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
 BEGIN%s
-  RETURN OLD;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
 END;
 $body$$f$, guard_function, guards);
     EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', guard_function);
     EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', guard_function,
-                   format('Generated by precog_environment_table(): BEFORE DELETE on %s, a row that a tagged table references (precog_environment_references) is kept. SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
-    EXECUTE format('CREATE TRIGGER environment_referenced BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.%I()', t, guard_function);
+                   format('Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on %s, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
+    EXECUTE format('CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF %s ON %s FOR EACH ROW EXECUTE FUNCTION public.%I()',
+                   (SELECT string_agg(DISTINCT quote_ident(k), ', ') FROM public.precog_environment_references r, unnest(r.referenced_columns) k WHERE r.referenced_table = table_name), t, guard_function);
   ELSE
     EXECUTE format('DROP FUNCTION IF EXISTS public.%I()', guard_function);
   END IF;
@@ -540,9 +584,12 @@ BEGIN
         USING ERRCODE = '22023', HINT = format('SELECT precog_environment_table(%L, kind => ''mutable'', mutable_columns => ARRAY[''status'', ''filled_quantity'']).', table_name);
     END IF;
     FOREACH column_name IN ARRAY mutable_columns LOOP
-      IF column_name = 'execution_environment' OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = column_name AND NOT a.attisdropped AND a.attnum > 0) THEN
+      IF column_name = 'execution_environment'
+         OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = column_name AND NOT a.attisdropped AND a.attnum > 0)
+         OR EXISTS (SELECT FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                     WHERE c.conrelid = t AND c.contype = 'p' AND a.attname = column_name) THEN
         RAISE EXCEPTION 'precog_environment_table(%): % cannot be a mutable column', table_name, coalesce(column_name, 'NULL')
-          USING ERRCODE = '22023', HINT = 'Name existing columns other than execution_environment in mutable_columns.';
+          USING ERRCODE = '22023', HINT = 'Name existing columns other than execution_environment and the primary key in mutable_columns.';
       END IF;
     END LOOP;
     business_key := '{}';
@@ -583,13 +630,13 @@ BEGIN
       ELSE format('Partition of %s: its %s rows. Read and written through %s only (no grants; row-level security without policies).', table_name, env, table_name) END);
   END LOOP;
 
-  -- Foreign keys to and from other tagged tables become references that keep the environment,
-  -- checked per statement (wherever the constraint was declared: on the table or per partition).
+  -- Its foreign keys, and those of other tagged tables to it, become references checked per
+  -- statement (those to another tagged table keep the environment), wherever the constraint was
+  -- declared: on the table or per partition.
   FOR fk IN
-    SELECT DISTINCT ON (pg_partition_root(c.conrelid), c.conkey) c.oid FROM pg_constraint c
-      JOIN public.precog_environment_tables a ON a.table_name = (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.conrelid))
-      JOIN public.precog_environment_tables b ON b.table_name = (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.confrelid))
-     WHERE c.contype = 'f' AND c.conparentid = 0 AND (pg_partition_root(c.conrelid) = t OR pg_partition_root(c.confrelid) = t)
+    SELECT DISTINCT ON (coalesce(pg_partition_root(c.conrelid), c.conrelid), c.conkey) c.oid FROM pg_constraint c
+      JOIN public.precog_environment_tables a ON a.table_name = (SELECT r.relname::text FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.conrelid), c.conrelid))
+     WHERE c.contype = 'f' AND c.conparentid = 0 AND (coalesce(pg_partition_root(c.conrelid), c.conrelid) = t OR coalesce(pg_partition_root(c.confrelid), c.confrelid) = t)
   LOOP
     PERFORM public.precog_environment_reference(fk.oid);
   END LOOP;
@@ -851,24 +898,68 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_orders()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  IF EXISTS (SELECT FROM public.account_ledger t WHERE t.order_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION 'orders row (id) = (%s) is referenced by account_ledger (order_id); it is kept', concat_ws(', ', OLD.id)
+  IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
+     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.order_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION 'orders row (id) = (%) is referenced by account_ledger (order_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'orders', CONSTRAINT = 'account_ledger_order_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 
-  IF EXISTS (SELECT FROM public.trades t WHERE t.placed_order_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION 'orders row (id) = (%s) is referenced by trades (placed_order_id); it is kept', concat_ws(', ', OLD.id)
+  IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
+     AND EXISTS (SELECT FROM public.trades t WHERE t.placed_order_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION 'orders row (id) = (%) is referenced by trades (placed_order_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'orders', CONSTRAINT = 'trades_placed_order_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 
-  RETURN OLD;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
 END;
 $function$;
 
 -- comment: function precog_referenced_orders()
-COMMENT ON FUNCTION precog_referenced_orders() IS 'Generated by precog_environment_table(): BEFORE DELETE on orders, a row that a tagged table references (precog_environment_references) is kept. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_orders() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on orders, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: precog_referenced_platforms()
+CREATE OR REPLACE FUNCTION public.precog_referenced_platforms()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  IF (TG_OP = 'DELETE' OR (OLD.platform_id) IS DISTINCT FROM (NEW.platform_id))
+     AND EXISTS (SELECT FROM public.account_balance t WHERE t.platform_id = OLD.platform_id) THEN
+    RAISE EXCEPTION 'platforms row (platform_id) = (%) is referenced by account_balance (platform_id); it is kept', concat_ws(', ', OLD.platform_id)
+      USING ERRCODE = '23503', TABLE = 'platforms', CONSTRAINT = 'account_balance_platform_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF (TG_OP = 'DELETE' OR (OLD.platform_id) IS DISTINCT FROM (NEW.platform_id))
+     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.platform_id = OLD.platform_id) THEN
+    RAISE EXCEPTION 'platforms row (platform_id) = (%) is referenced by account_ledger (platform_id); it is kept', concat_ws(', ', OLD.platform_id)
+      USING ERRCODE = '23503', TABLE = 'platforms', CONSTRAINT = 'account_ledger_platform_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF (TG_OP = 'DELETE' OR (OLD.platform_id) IS DISTINCT FROM (NEW.platform_id))
+     AND EXISTS (SELECT FROM public.orders t WHERE t.platform_id = OLD.platform_id) THEN
+    RAISE EXCEPTION 'platforms row (platform_id) = (%) is referenced by orders (platform_id); it is kept', concat_ws(', ', OLD.platform_id)
+      USING ERRCODE = '23503', TABLE = 'platforms', CONSTRAINT = 'orders_platform_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
+END;
+$function$;
+
+-- comment: function precog_referenced_platforms()
+COMMENT ON FUNCTION precog_referenced_platforms() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on platforms, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_referenced_positions()
 CREATE OR REPLACE FUNCTION public.precog_referenced_positions()
@@ -878,30 +969,75 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_positions()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  IF EXISTS (SELECT FROM public.orders t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION 'positions row (id) = (%s) is referenced by orders (position_id); it is kept', concat_ws(', ', OLD.id)
+  IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
+     AND EXISTS (SELECT FROM public.orders t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION 'positions row (id) = (%) is referenced by orders (position_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'positions', CONSTRAINT = 'orders_position_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 
-  IF EXISTS (SELECT FROM public.settlements t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION 'positions row (id) = (%s) is referenced by settlements (position_id); it is kept', concat_ws(', ', OLD.id)
+  IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
+     AND EXISTS (SELECT FROM public.settlements t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION 'positions row (id) = (%) is referenced by settlements (position_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'positions', CONSTRAINT = 'settlements_position_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 
-  IF EXISTS (SELECT FROM public.trades t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION 'positions row (id) = (%s) is referenced by trades (position_id); it is kept', concat_ws(', ', OLD.id)
+  IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
+     AND EXISTS (SELECT FROM public.trades t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION 'positions row (id) = (%) is referenced by trades (position_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'positions', CONSTRAINT = 'trades_position_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 
-  RETURN OLD;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
 END;
 $function$;
 
 -- comment: function precog_referenced_positions()
-COMMENT ON FUNCTION precog_referenced_positions() IS 'Generated by precog_environment_table(): BEFORE DELETE on positions, a row that a tagged table references (precog_environment_references) is kept. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_positions() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on positions, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: precog_referenced_probability_models()
+CREATE OR REPLACE FUNCTION public.precog_referenced_probability_models()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  IF (TG_OP = 'DELETE' OR (OLD.model_id) IS DISTINCT FROM (NEW.model_id))
+     AND EXISTS (SELECT FROM public.orders t WHERE t.model_id = OLD.model_id) THEN
+    RAISE EXCEPTION 'probability_models row (model_id) = (%) is referenced by orders (model_id); it is kept', concat_ws(', ', OLD.model_id)
+      USING ERRCODE = '23503', TABLE = 'probability_models', CONSTRAINT = 'orders_model_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF (TG_OP = 'DELETE' OR (OLD.model_id) IS DISTINCT FROM (NEW.model_id))
+     AND EXISTS (SELECT FROM public.positions t WHERE t.model_id = OLD.model_id) THEN
+    RAISE EXCEPTION 'probability_models row (model_id) = (%) is referenced by positions (model_id); it is kept', concat_ws(', ', OLD.model_id)
+      USING ERRCODE = '23503', TABLE = 'probability_models', CONSTRAINT = 'positions_model_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF (TG_OP = 'DELETE' OR (OLD.model_id) IS DISTINCT FROM (NEW.model_id))
+     AND EXISTS (SELECT FROM public.trades t WHERE t.model_id = OLD.model_id) THEN
+    RAISE EXCEPTION 'probability_models row (model_id) = (%) is referenced by trades (model_id); it is kept', concat_ws(', ', OLD.model_id)
+      USING ERRCODE = '23503', TABLE = 'probability_models', CONSTRAINT = 'trades_model_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
+END;
+$function$;
+
+-- comment: function precog_referenced_probability_models()
+COMMENT ON FUNCTION precog_referenced_probability_models() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on probability_models, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_referenced_settlements()
 CREATE OR REPLACE FUNCTION public.precog_referenced_settlements()
@@ -911,18 +1047,61 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_settlements()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  IF EXISTS (SELECT FROM public.account_ledger t WHERE t.settlement_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION 'settlements row (id) = (%s) is referenced by account_ledger (settlement_id); it is kept', concat_ws(', ', OLD.id)
+  IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
+     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.settlement_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION 'settlements row (id) = (%) is referenced by account_ledger (settlement_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'settlements', CONSTRAINT = 'account_ledger_settlement_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 
-  RETURN OLD;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
 END;
 $function$;
 
 -- comment: function precog_referenced_settlements()
-COMMENT ON FUNCTION precog_referenced_settlements() IS 'Generated by precog_environment_table(): BEFORE DELETE on settlements, a row that a tagged table references (precog_environment_references) is kept. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_settlements() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on settlements, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: precog_referenced_strategies()
+CREATE OR REPLACE FUNCTION public.precog_referenced_strategies()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  IF (TG_OP = 'DELETE' OR (OLD.strategy_id) IS DISTINCT FROM (NEW.strategy_id))
+     AND EXISTS (SELECT FROM public.orders t WHERE t.strategy_id = OLD.strategy_id) THEN
+    RAISE EXCEPTION 'strategies row (strategy_id) = (%) is referenced by orders (strategy_id); it is kept', concat_ws(', ', OLD.strategy_id)
+      USING ERRCODE = '23503', TABLE = 'strategies', CONSTRAINT = 'orders_strategy_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF (TG_OP = 'DELETE' OR (OLD.strategy_id) IS DISTINCT FROM (NEW.strategy_id))
+     AND EXISTS (SELECT FROM public.positions t WHERE t.strategy_id = OLD.strategy_id) THEN
+    RAISE EXCEPTION 'strategies row (strategy_id) = (%) is referenced by positions (strategy_id); it is kept', concat_ws(', ', OLD.strategy_id)
+      USING ERRCODE = '23503', TABLE = 'strategies', CONSTRAINT = 'positions_strategy_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF (TG_OP = 'DELETE' OR (OLD.strategy_id) IS DISTINCT FROM (NEW.strategy_id))
+     AND EXISTS (SELECT FROM public.trades t WHERE t.strategy_id = OLD.strategy_id) THEN
+    RAISE EXCEPTION 'strategies row (strategy_id) = (%) is referenced by trades (strategy_id); it is kept', concat_ws(', ', OLD.strategy_id)
+      USING ERRCODE = '23503', TABLE = 'strategies', CONSTRAINT = 'trades_strategy_id_reference',
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+  END IF;
+
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
+END;
+$function$;
+
+-- comment: function precog_referenced_strategies()
+COMMENT ON FUNCTION precog_referenced_strategies() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on strategies, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_referenced_trades()
 CREATE OR REPLACE FUNCTION public.precog_referenced_trades()
@@ -932,18 +1111,51 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_trades()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  IF EXISTS (SELECT FROM public.account_ledger t WHERE t.trade_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION 'trades row (id) = (%s) is referenced by account_ledger (trade_id); it is kept', concat_ws(', ', OLD.id)
+  IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
+     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.trade_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+    RAISE EXCEPTION 'trades row (id) = (%) is referenced by account_ledger (trade_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'trades', CONSTRAINT = 'account_ledger_trade_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 
-  RETURN OLD;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
 END;
 $function$;
 
 -- comment: function precog_referenced_trades()
-COMMENT ON FUNCTION precog_referenced_trades() IS 'Generated by precog_environment_table(): BEFORE DELETE on trades, a row that a tagged table references (precog_environment_references) is kept. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_trades() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on trades, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: precog_references_account_balance()
+CREATE OR REPLACE FUNCTION public.precog_references_account_balance()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  missing record;
+BEGIN
+  -- (platform_id) -> platforms (platform_id)
+  PERFORM FROM public.platforms r WHERE (r.platform_id) IN (SELECT n.platform_id FROM new_rows n WHERE n.platform_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(platform_id) = (%s)', concat_ws(', ', n.platform_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.platform_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.platforms r WHERE r.platform_id = n.platform_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'account_balance % refers to no platforms row', missing.key
+      USING ERRCODE = '23503', TABLE = 'account_balance', COLUMN = 'platform_id', CONSTRAINT = 'account_balance_platform_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
+  RETURN NULL;
+END;
+$function$;
+
+-- comment: function precog_references_account_balance()
+COMMENT ON FUNCTION precog_references_account_balance() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_balance and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_references_account_ledger()
 CREATE OR REPLACE FUNCTION public.precog_references_account_ledger()
@@ -955,6 +1167,18 @@ AS $function$
 DECLARE
   missing record;
 BEGIN
+  -- (platform_id) -> platforms (platform_id)
+  PERFORM FROM public.platforms r WHERE (r.platform_id) IN (SELECT n.platform_id FROM new_rows n WHERE n.platform_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(platform_id) = (%s)', concat_ws(', ', n.platform_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.platform_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.platforms r WHERE r.platform_id = n.platform_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'account_ledger % refers to no platforms row', missing.key
+      USING ERRCODE = '23503', TABLE = 'account_ledger', COLUMN = 'platform_id', CONSTRAINT = 'account_ledger_platform_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
   -- (order_id, execution_environment) -> orders (id, execution_environment)
   PERFORM FROM public.orders r WHERE (r.id, r.execution_environment) IN (SELECT n.order_id, n.execution_environment FROM new_rows n WHERE n.order_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(order_id) = (%s)', concat_ws(', ', n.order_id)) AS key, n.execution_environment AS environment,
@@ -964,11 +1188,11 @@ BEGIN
    WHERE n.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.id = n.order_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] account_ledger.% is a % row of orders; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % is a % row of orders; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'order_id',
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION 'account_ledger.% refers to no orders row (of environment %)', missing.key, missing.environment
+    RAISE EXCEPTION 'account_ledger % refers to no orders row (of environment %)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = 'account_ledger', COLUMN = 'order_id', CONSTRAINT = 'account_ledger_order_id_reference',
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -982,11 +1206,11 @@ BEGIN
    WHERE n.settlement_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.settlements r WHERE r.id = n.settlement_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] account_ledger.% is a % row of settlements; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % is a % row of settlements; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'settlement_id',
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION 'account_ledger.% refers to no settlements row (of environment %)', missing.key, missing.environment
+    RAISE EXCEPTION 'account_ledger % refers to no settlements row (of environment %)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = 'account_ledger', COLUMN = 'settlement_id', CONSTRAINT = 'account_ledger_settlement_id_reference',
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -1000,11 +1224,11 @@ BEGIN
    WHERE n.trade_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.trades r WHERE r.id = n.trade_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] account_ledger.% is a % row of trades; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % is a % row of trades; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'trade_id',
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION 'account_ledger.% refers to no trades row (of environment %)', missing.key, missing.environment
+    RAISE EXCEPTION 'account_ledger % refers to no trades row (of environment %)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = 'account_ledger', COLUMN = 'trade_id', CONSTRAINT = 'account_ledger_trade_id_reference',
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -1026,6 +1250,42 @@ AS $function$
 DECLARE
   missing record;
 BEGIN
+  -- (model_id) -> probability_models (model_id)
+  PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(model_id) = (%s)', concat_ws(', ', n.model_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.model_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.probability_models r WHERE r.model_id = n.model_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'orders % refers to no probability_models row', missing.key
+      USING ERRCODE = '23503', TABLE = 'orders', COLUMN = 'model_id', CONSTRAINT = 'orders_model_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
+  -- (platform_id) -> platforms (platform_id)
+  PERFORM FROM public.platforms r WHERE (r.platform_id) IN (SELECT n.platform_id FROM new_rows n WHERE n.platform_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(platform_id) = (%s)', concat_ws(', ', n.platform_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.platform_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.platforms r WHERE r.platform_id = n.platform_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'orders % refers to no platforms row', missing.key
+      USING ERRCODE = '23503', TABLE = 'orders', COLUMN = 'platform_id', CONSTRAINT = 'orders_platform_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
+  -- (strategy_id) -> strategies (strategy_id)
+  PERFORM FROM public.strategies r WHERE (r.strategy_id) IN (SELECT n.strategy_id FROM new_rows n WHERE n.strategy_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(strategy_id) = (%s)', concat_ws(', ', n.strategy_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.strategy_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.strategies r WHERE r.strategy_id = n.strategy_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'orders % refers to no strategies row', missing.key
+      USING ERRCODE = '23503', TABLE = 'orders', COLUMN = 'strategy_id', CONSTRAINT = 'orders_strategy_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
   -- (position_id, execution_environment) -> positions (id, execution_environment)
   PERFORM FROM public.positions r WHERE (r.id, r.execution_environment) IN (SELECT n.position_id, n.execution_environment FROM new_rows n WHERE n.position_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment,
@@ -1035,11 +1295,11 @@ BEGIN
    WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] orders.% is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] orders % is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = 'orders', COLUMN = 'position_id',
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION 'orders.% refers to no positions row (of environment %)', missing.key, missing.environment
+    RAISE EXCEPTION 'orders % refers to no positions row (of environment %)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = 'orders', COLUMN = 'position_id', CONSTRAINT = 'orders_position_id_reference',
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -1050,6 +1310,47 @@ $function$;
 
 -- comment: function precog_references_orders()
 COMMENT ON FUNCTION precog_references_orders() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on orders and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: precog_references_positions()
+CREATE OR REPLACE FUNCTION public.precog_references_positions()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  missing record;
+BEGIN
+  -- (model_id) -> probability_models (model_id)
+  PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(model_id) = (%s)', concat_ws(', ', n.model_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.model_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.probability_models r WHERE r.model_id = n.model_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'positions % refers to no probability_models row', missing.key
+      USING ERRCODE = '23503', TABLE = 'positions', COLUMN = 'model_id', CONSTRAINT = 'positions_model_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
+  -- (strategy_id) -> strategies (strategy_id)
+  PERFORM FROM public.strategies r WHERE (r.strategy_id) IN (SELECT n.strategy_id FROM new_rows n WHERE n.strategy_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(strategy_id) = (%s)', concat_ws(', ', n.strategy_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.strategy_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.strategies r WHERE r.strategy_id = n.strategy_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'positions % refers to no strategies row', missing.key
+      USING ERRCODE = '23503', TABLE = 'positions', COLUMN = 'strategy_id', CONSTRAINT = 'positions_strategy_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
+  RETURN NULL;
+END;
+$function$;
+
+-- comment: function precog_references_positions()
+COMMENT ON FUNCTION precog_references_positions() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on positions and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_references_settlements()
 CREATE OR REPLACE FUNCTION public.precog_references_settlements()
@@ -1070,11 +1371,11 @@ BEGIN
    WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] settlements.% is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] settlements % is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = 'settlements', COLUMN = 'position_id',
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION 'settlements.% refers to no positions row (of environment %)', missing.key, missing.environment
+    RAISE EXCEPTION 'settlements % refers to no positions row (of environment %)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = 'settlements', COLUMN = 'position_id', CONSTRAINT = 'settlements_position_id_reference',
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -1096,6 +1397,30 @@ AS $function$
 DECLARE
   missing record;
 BEGIN
+  -- (model_id) -> probability_models (model_id)
+  PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(model_id) = (%s)', concat_ws(', ', n.model_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.model_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.probability_models r WHERE r.model_id = n.model_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'trades % refers to no probability_models row', missing.key
+      USING ERRCODE = '23503', TABLE = 'trades', COLUMN = 'model_id', CONSTRAINT = 'trades_model_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
+  -- (strategy_id) -> strategies (strategy_id)
+  PERFORM FROM public.strategies r WHERE (r.strategy_id) IN (SELECT n.strategy_id FROM new_rows n WHERE n.strategy_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(strategy_id) = (%s)', concat_ws(', ', n.strategy_id)) AS key INTO missing
+    FROM new_rows n
+   WHERE n.strategy_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.strategies r WHERE r.strategy_id = n.strategy_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'trades % refers to no strategies row', missing.key
+      USING ERRCODE = '23503', TABLE = 'trades', COLUMN = 'strategy_id', CONSTRAINT = 'trades_strategy_id_reference',
+            HINT = 'Write the referenced row first.';
+  END IF;
+
   -- (placed_order_id, execution_environment) -> orders (id, execution_environment)
   PERFORM FROM public.orders r WHERE (r.id, r.execution_environment) IN (SELECT n.placed_order_id, n.execution_environment FROM new_rows n WHERE n.placed_order_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(placed_order_id) = (%s)', concat_ws(', ', n.placed_order_id)) AS key, n.execution_environment AS environment,
@@ -1105,11 +1430,11 @@ BEGIN
    WHERE n.placed_order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.id = n.placed_order_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] trades.% is a % row of orders; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] trades % is a % row of orders; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'placed_order_id',
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION 'trades.% refers to no orders row (of environment %)', missing.key, missing.environment
+    RAISE EXCEPTION 'trades % refers to no orders row (of environment %)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = 'trades', COLUMN = 'placed_order_id', CONSTRAINT = 'trades_placed_order_id_reference',
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -1123,11 +1448,11 @@ BEGIN
    WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] trades.% is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] trades % is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id',
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION 'trades.% refers to no positions row (of environment %)', missing.key, missing.environment
+    RAISE EXCEPTION 'trades % refers to no positions row (of environment %)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -1188,9 +1513,6 @@ ALTER TABLE account_balance ADD CONSTRAINT account_balance_balance_nonnegative C
 -- constraint: account_balance.account_balance_pkey
 ALTER TABLE account_balance ADD CONSTRAINT account_balance_pkey PRIMARY KEY (id, execution_environment);
 
--- constraint: account_balance.account_balance_platform_id_fkey
-ALTER TABLE account_balance ADD CONSTRAINT account_balance_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: account_balance.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
 
@@ -1199,6 +1521,9 @@ ALTER TABLE account_balance ADD CONSTRAINT account_balance_scd_end_after_start C
 
 -- index: account_balance_one_current_version
 CREATE UNIQUE INDEX account_balance_one_current_version ON ONLY public.account_balance USING btree (platform_id, execution_environment) WHERE row_current_ind;
+
+-- trigger: account_balance.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON account_balance REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
 
 -- trigger: account_balance.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
@@ -1296,9 +1621,6 @@ ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_backtest_pke
 -- constraint: account_balance_backtest.account_balance_balance_nonnegative
 ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_balance_nonnegative CHECK (balance >= 0::numeric);
 
--- constraint: account_balance_backtest.account_balance_platform_id_fkey
-ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: account_balance_backtest.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
 
@@ -1307,6 +1629,9 @@ ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_scd_end_afte
 
 -- index: account_balance_backtest_platform_id_execution_environment_idx
 CREATE UNIQUE INDEX account_balance_backtest_platform_id_execution_environment_idx ON public.account_balance_backtest USING btree (platform_id, execution_environment) WHERE row_current_ind;
+
+-- trigger: account_balance_backtest.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON account_balance_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
 
 -- trigger: account_balance_backtest.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_backtest FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
@@ -1335,9 +1660,6 @@ ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_b
 -- constraint: account_balance_environment_missing.account_balance_environment_missing_pkey
 ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_environment_missing_pkey PRIMARY KEY (id, execution_environment);
 
--- constraint: account_balance_environment_missing.account_balance_platform_id_fkey
-ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: account_balance_environment_missing.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
 
@@ -1346,6 +1668,9 @@ ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_s
 
 -- index: account_balance_environment_m_platform_id_execution_environ_idx
 CREATE UNIQUE INDEX account_balance_environment_m_platform_id_execution_environ_idx ON public.account_balance_environment_missing USING btree (platform_id, execution_environment) WHERE row_current_ind;
+
+-- trigger: account_balance_environment_missing.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON account_balance_environment_missing REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
 
 -- trigger: account_balance_environment_missing.environment_required
 CREATE TRIGGER environment_required BEFORE INSERT ON account_balance_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_required();
@@ -1377,9 +1702,6 @@ ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_balance_nonnegat
 -- constraint: account_balance_live.account_balance_live_pkey
 ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_live_pkey PRIMARY KEY (id, execution_environment);
 
--- constraint: account_balance_live.account_balance_platform_id_fkey
-ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: account_balance_live.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
 
@@ -1388,6 +1710,9 @@ ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_scd_end_after_st
 
 -- index: account_balance_live_platform_id_execution_environment_idx
 CREATE UNIQUE INDEX account_balance_live_platform_id_execution_environment_idx ON public.account_balance_live USING btree (platform_id, execution_environment) WHERE row_current_ind;
+
+-- trigger: account_balance_live.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON account_balance_live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
 
 -- trigger: account_balance_live.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
@@ -1419,9 +1744,6 @@ ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_balance_nonnega
 -- constraint: account_balance_paper.account_balance_paper_pkey
 ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_paper_pkey PRIMARY KEY (id, execution_environment);
 
--- constraint: account_balance_paper.account_balance_platform_id_fkey
-ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: account_balance_paper.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
 
@@ -1430,6 +1752,9 @@ ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_scd_end_after_s
 
 -- index: account_balance_paper_platform_id_execution_environment_idx
 CREATE UNIQUE INDEX account_balance_paper_platform_id_execution_environment_idx ON public.account_balance_paper USING btree (platform_id, execution_environment) WHERE row_current_ind;
+
+-- trigger: account_balance_paper.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON account_balance_paper REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
 
 -- trigger: account_balance_paper.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
@@ -1465,9 +1790,6 @@ ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_description_length CHEC
 
 -- constraint: account_ledger.account_ledger_pkey
 ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_pkey PRIMARY KEY (id, execution_environment);
-
--- constraint: account_ledger.account_ledger_platform_id_fkey
-ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
 
 -- constraint: account_ledger.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
@@ -1570,9 +1892,6 @@ ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_backtest_pkey 
 -- constraint: account_ledger_backtest.account_ledger_description_length
 ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_description_length CHECK (char_length(description) <= 2000);
 
--- constraint: account_ledger_backtest.account_ledger_platform_id_fkey
-ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: account_ledger_backtest.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
 
@@ -1613,9 +1932,6 @@ ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_des
 
 -- constraint: account_ledger_environment_missing.account_ledger_environment_missing_pkey
 ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_environment_missing_pkey PRIMARY KEY (id, execution_environment);
-
--- constraint: account_ledger_environment_missing.account_ledger_platform_id_fkey
-ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
 
 -- constraint: account_ledger_environment_missing.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
@@ -1661,9 +1977,6 @@ ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_description_length
 -- constraint: account_ledger_live.account_ledger_live_pkey
 ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_live_pkey PRIMARY KEY (id, execution_environment);
 
--- constraint: account_ledger_live.account_ledger_platform_id_fkey
-ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: account_ledger_live.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
 
@@ -1707,9 +2020,6 @@ ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_description_lengt
 
 -- constraint: account_ledger_paper.account_ledger_paper_pkey
 ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_paper_pkey PRIMARY KEY (id, execution_environment);
-
--- constraint: account_ledger_paper.account_ledger_platform_id_fkey
-ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
 
 -- constraint: account_ledger_paper.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
@@ -2549,14 +2859,8 @@ ALTER TABLE orders ADD CONSTRAINT orders_limit_price_range CHECK (limit_price >=
 -- constraint: orders.orders_market_id_format
 ALTER TABLE orders ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
 
--- constraint: orders.orders_model_id_fkey
-ALTER TABLE orders ADD CONSTRAINT orders_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: orders.orders_pkey
 ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY (id, execution_environment);
-
--- constraint: orders.orders_platform_id_fkey
-ALTER TABLE orders ADD CONSTRAINT orders_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
 
 -- constraint: orders.orders_quantity_positive
 ALTER TABLE orders ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
@@ -2564,14 +2868,11 @@ ALTER TABLE orders ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
 -- constraint: orders.orders_status_matches_fills
 ALTER TABLE orders ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
 
--- constraint: orders.orders_strategy_id_fkey
-ALTER TABLE orders ADD CONSTRAINT orders_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
-
 -- index: orders_open_idx
 CREATE INDEX orders_open_idx ON ONLY public.orders USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
 
 -- trigger: orders.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON orders FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
 
 -- trigger: orders.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON orders REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_orders();
@@ -2732,26 +3033,17 @@ ALTER TABLE orders_backtest ADD CONSTRAINT orders_limit_price_range CHECK (limit
 -- constraint: orders_backtest.orders_market_id_format
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
 
--- constraint: orders_backtest.orders_model_id_fkey
-ALTER TABLE orders_backtest ADD CONSTRAINT orders_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
--- constraint: orders_backtest.orders_platform_id_fkey
-ALTER TABLE orders_backtest ADD CONSTRAINT orders_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: orders_backtest.orders_quantity_positive
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
 
 -- constraint: orders_backtest.orders_status_matches_fills
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
 
--- constraint: orders_backtest.orders_strategy_id_fkey
-ALTER TABLE orders_backtest ADD CONSTRAINT orders_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
-
 -- index: orders_backtest_execution_environment_placed_at_idx
 CREATE INDEX orders_backtest_execution_environment_placed_at_idx ON public.orders_backtest USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
 
 -- trigger: orders_backtest.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON orders_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
 
 -- trigger: orders_backtest.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON orders_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_orders();
@@ -2810,26 +3102,17 @@ ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_limit_price_range C
 -- constraint: orders_environment_missing.orders_market_id_format
 ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
 
--- constraint: orders_environment_missing.orders_model_id_fkey
-ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
--- constraint: orders_environment_missing.orders_platform_id_fkey
-ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: orders_environment_missing.orders_quantity_positive
 ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
 
 -- constraint: orders_environment_missing.orders_status_matches_fills
 ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
 
--- constraint: orders_environment_missing.orders_strategy_id_fkey
-ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
-
 -- index: orders_environment_missing_execution_environment_placed_at_idx
 CREATE INDEX orders_environment_missing_execution_environment_placed_at_idx ON public.orders_environment_missing USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
 
 -- trigger: orders_environment_missing.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON orders_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
 
 -- trigger: orders_environment_missing.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON orders_environment_missing REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_orders();
@@ -2891,26 +3174,17 @@ ALTER TABLE orders_live ADD CONSTRAINT orders_live_pkey PRIMARY KEY (id, executi
 -- constraint: orders_live.orders_market_id_format
 ALTER TABLE orders_live ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
 
--- constraint: orders_live.orders_model_id_fkey
-ALTER TABLE orders_live ADD CONSTRAINT orders_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
--- constraint: orders_live.orders_platform_id_fkey
-ALTER TABLE orders_live ADD CONSTRAINT orders_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
-
 -- constraint: orders_live.orders_quantity_positive
 ALTER TABLE orders_live ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
 
 -- constraint: orders_live.orders_status_matches_fills
 ALTER TABLE orders_live ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
 
--- constraint: orders_live.orders_strategy_id_fkey
-ALTER TABLE orders_live ADD CONSTRAINT orders_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
-
 -- index: orders_live_execution_environment_placed_at_idx
 CREATE INDEX orders_live_execution_environment_placed_at_idx ON public.orders_live USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
 
 -- trigger: orders_live.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON orders_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
 
 -- trigger: orders_live.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON orders_live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_orders();
@@ -2969,14 +3243,8 @@ ALTER TABLE orders_paper ADD CONSTRAINT orders_limit_price_range CHECK (limit_pr
 -- constraint: orders_paper.orders_market_id_format
 ALTER TABLE orders_paper ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
 
--- constraint: orders_paper.orders_model_id_fkey
-ALTER TABLE orders_paper ADD CONSTRAINT orders_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: orders_paper.orders_paper_pkey
 ALTER TABLE orders_paper ADD CONSTRAINT orders_paper_pkey PRIMARY KEY (id, execution_environment);
-
--- constraint: orders_paper.orders_platform_id_fkey
-ALTER TABLE orders_paper ADD CONSTRAINT orders_platform_id_fkey FOREIGN KEY (platform_id) REFERENCES platforms(platform_id);
 
 -- constraint: orders_paper.orders_quantity_positive
 ALTER TABLE orders_paper ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
@@ -2984,14 +3252,11 @@ ALTER TABLE orders_paper ADD CONSTRAINT orders_quantity_positive CHECK (quantity
 -- constraint: orders_paper.orders_status_matches_fills
 ALTER TABLE orders_paper ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
 
--- constraint: orders_paper.orders_strategy_id_fkey
-ALTER TABLE orders_paper ADD CONSTRAINT orders_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
-
 -- index: orders_paper_execution_environment_placed_at_idx
 CREATE INDEX orders_paper_execution_environment_placed_at_idx ON public.orders_paper USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
 
 -- trigger: orders_paper.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON orders_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
 
 -- trigger: orders_paper.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON orders_paper REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_orders();
@@ -3112,6 +3377,9 @@ ALTER TABLE platforms ADD CONSTRAINT platforms_pkey PRIMARY KEY (platform_id);
 -- constraint: platforms.platforms_platform_id_format
 ALTER TABLE platforms ADD CONSTRAINT platforms_platform_id_format CHECK (platform_id ~ '^[a-z][a-z0-9_]*$'::text);
 
+-- trigger: platforms.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF platform_id ON platforms FOR EACH ROW EXECUTE FUNCTION precog_referenced_platforms();
+
 -- grant: table platforms to precog_analyst
 GRANT SELECT ON TABLE platforms TO precog_analyst;
 
@@ -3213,9 +3481,6 @@ ALTER TABLE positions ADD CONSTRAINT positions_market_id_length CHECK (length(ma
 -- constraint: positions.positions_market_price_at_entry_range
 ALTER TABLE positions ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
 
--- constraint: positions.positions_model_id_fkey
-ALTER TABLE positions ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: positions.positions_open_has_no_exit
 ALTER TABLE positions ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
 
@@ -3236,9 +3501,6 @@ ALTER TABLE positions ADD CONSTRAINT positions_scd_interval_ordered CHECK (row_e
 
 -- constraint: positions.positions_stop_loss_price_range
 ALTER TABLE positions ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
-
--- constraint: positions.positions_strategy_id_fkey
-ALTER TABLE positions ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: positions.positions_target_price_range
 ALTER TABLE positions ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
@@ -3268,7 +3530,10 @@ CREATE INDEX positions_position_key_history_idx ON ONLY public.positions USING b
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
 -- trigger: positions.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON positions FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON positions FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+
+-- trigger: positions.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON positions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_positions();
 
 -- trigger: positions.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
@@ -3518,9 +3783,6 @@ ALTER TABLE positions_backtest ADD CONSTRAINT positions_market_id_length CHECK (
 -- constraint: positions_backtest.positions_market_price_at_entry_range
 ALTER TABLE positions_backtest ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
 
--- constraint: positions_backtest.positions_model_id_fkey
-ALTER TABLE positions_backtest ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: positions_backtest.positions_open_has_no_exit
 ALTER TABLE positions_backtest ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
 
@@ -3538,9 +3800,6 @@ ALTER TABLE positions_backtest ADD CONSTRAINT positions_scd_interval_ordered CHE
 
 -- constraint: positions_backtest.positions_stop_loss_price_range
 ALTER TABLE positions_backtest ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
-
--- constraint: positions_backtest.positions_strategy_id_fkey
-ALTER TABLE positions_backtest ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: positions_backtest.positions_target_price_range
 ALTER TABLE positions_backtest ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
@@ -3570,7 +3829,10 @@ CREATE INDEX positions_backtest_status_idx ON public.positions_backtest USING bt
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
 -- trigger: positions_backtest.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+
+-- trigger: positions_backtest.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON positions_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_positions();
 
 -- trigger: positions_backtest.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
@@ -3652,9 +3914,6 @@ ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_market_id_len
 -- constraint: positions_environment_missing.positions_market_price_at_entry_range
 ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
 
--- constraint: positions_environment_missing.positions_model_id_fkey
-ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: positions_environment_missing.positions_open_has_no_exit
 ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
 
@@ -3672,9 +3931,6 @@ ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_scd_interval_
 
 -- constraint: positions_environment_missing.positions_stop_loss_price_range
 ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
-
--- constraint: positions_environment_missing.positions_strategy_id_fkey
-ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: positions_environment_missing.positions_target_price_range
 ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
@@ -3704,7 +3960,10 @@ CREATE INDEX positions_environment_missing_status_idx ON public.positions_enviro
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
 -- trigger: positions_environment_missing.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+
+-- trigger: positions_environment_missing.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON positions_environment_missing REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_positions();
 
 -- trigger: positions_environment_missing.environment_required
 CREATE TRIGGER environment_required BEFORE INSERT ON positions_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_required();
@@ -3789,9 +4048,6 @@ ALTER TABLE positions_live ADD CONSTRAINT positions_market_id_length CHECK (leng
 -- constraint: positions_live.positions_market_price_at_entry_range
 ALTER TABLE positions_live ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
 
--- constraint: positions_live.positions_model_id_fkey
-ALTER TABLE positions_live ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: positions_live.positions_open_has_no_exit
 ALTER TABLE positions_live ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
 
@@ -3809,9 +4065,6 @@ ALTER TABLE positions_live ADD CONSTRAINT positions_scd_interval_ordered CHECK (
 
 -- constraint: positions_live.positions_stop_loss_price_range
 ALTER TABLE positions_live ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
-
--- constraint: positions_live.positions_strategy_id_fkey
-ALTER TABLE positions_live ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: positions_live.positions_target_price_range
 ALTER TABLE positions_live ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
@@ -3841,7 +4094,10 @@ CREATE INDEX positions_live_status_idx ON public.positions_live USING btree (sta
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
 -- trigger: positions_live.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+
+-- trigger: positions_live.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON positions_live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_positions();
 
 -- trigger: positions_live.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
@@ -3923,9 +4179,6 @@ ALTER TABLE positions_paper ADD CONSTRAINT positions_market_id_length CHECK (len
 -- constraint: positions_paper.positions_market_price_at_entry_range
 ALTER TABLE positions_paper ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
 
--- constraint: positions_paper.positions_model_id_fkey
-ALTER TABLE positions_paper ADD CONSTRAINT positions_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: positions_paper.positions_open_has_no_exit
 ALTER TABLE positions_paper ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
 
@@ -3946,9 +4199,6 @@ ALTER TABLE positions_paper ADD CONSTRAINT positions_scd_interval_ordered CHECK 
 
 -- constraint: positions_paper.positions_stop_loss_price_range
 ALTER TABLE positions_paper ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
-
--- constraint: positions_paper.positions_strategy_id_fkey
-ALTER TABLE positions_paper ADD CONSTRAINT positions_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: positions_paper.positions_target_price_range
 ALTER TABLE positions_paper ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
@@ -3978,7 +4228,10 @@ CREATE INDEX positions_paper_status_idx ON public.positions_paper USING btree (s
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
 -- trigger: positions_paper.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+
+-- trigger: positions_paper.environment_references
+CREATE TRIGGER environment_references AFTER INSERT ON positions_paper REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_positions();
 
 -- trigger: positions_paper.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
@@ -4010,20 +4263,18 @@ CREATE TABLE precog_environment_references (
     table_name text NOT NULL,
     columns text[] NOT NULL,
     referenced_table text NOT NULL,
-    referenced_columns text[] NOT NULL
+    referenced_columns text[] NOT NULL,
+    same_environment boolean NOT NULL
 );
 
 -- constraint: precog_environment_references.precog_environment_references_pkey
 ALTER TABLE precog_environment_references ADD CONSTRAINT precog_environment_references_pkey PRIMARY KEY (table_name, columns);
 
--- constraint: precog_environment_references.precog_environment_references_referenced_table_fkey
-ALTER TABLE precog_environment_references ADD CONSTRAINT precog_environment_references_referenced_table_fkey FOREIGN KEY (referenced_table) REFERENCES precog_environment_tables(table_name);
-
 -- constraint: precog_environment_references.precog_environment_references_table_name_fkey
 ALTER TABLE precog_environment_references ADD CONSTRAINT precog_environment_references_table_name_fkey FOREIGN KEY (table_name) REFERENCES precog_environment_tables(table_name);
 
 -- comment: table precog_environment_references
-COMMENT ON TABLE precog_environment_references IS 'References between tagged tables: (columns, execution_environment) of table_name -> (referenced_columns, execution_environment) of referenced_table. Recorded by precog_environment_table() from the foreign keys declared between tagged tables, and checked once per statement by the generated precog_references_<table>() (a reference never crosses environments). Codegen brands the referencing columns as ids of the referenced table.';
+COMMENT ON TABLE precog_environment_references IS 'The foreign keys of tagged tables, as precog_environment_table() recorded them: columns of table_name -> referenced_columns of referenced_table, checked once per statement by the generated precog_references_<table>() and kept by precog_referenced_<referenced_table>(). same_environment: the referenced table is tagged too, and the reference includes execution_environment on both sides (a reference never crosses environments); codegen brands such columns as ids of the referenced table.';
 
 -- table: precog_environment_tables
 CREATE TABLE precog_environment_tables (
@@ -4087,6 +4338,9 @@ ALTER TABLE probability_models ADD CONSTRAINT probability_models_pkey PRIMARY KE
 -- constraint: probability_models.probability_models_version_not_blank
 ALTER TABLE probability_models ADD CONSTRAINT probability_models_version_not_blank CHECK (btrim(model_version) <> ''::text);
 
+-- trigger: probability_models.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF model_id ON probability_models FOR EACH ROW EXECUTE FUNCTION precog_referenced_probability_models();
+
 -- grant: table probability_models to precog_analyst
 GRANT SELECT ON TABLE probability_models TO precog_analyst;
 
@@ -4149,7 +4403,7 @@ ALTER TABLE settlements ADD CONSTRAINT settlements_settlement_value_range CHECK 
 CREATE UNIQUE INDEX settlements_position_key_key ON ONLY public.settlements USING btree (position_key, execution_environment);
 
 -- trigger: settlements.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON settlements FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
 
 -- trigger: settlements.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON settlements REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_settlements();
@@ -4264,7 +4518,7 @@ ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_settlement_value_ran
 CREATE UNIQUE INDEX settlements_backtest_position_key_execution_environment_idx ON public.settlements_backtest USING btree (position_key, execution_environment);
 
 -- trigger: settlements_backtest.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON settlements_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
 
 -- trigger: settlements_backtest.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON settlements_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_settlements();
@@ -4319,7 +4573,7 @@ ALTER TABLE settlements_environment_missing ADD CONSTRAINT settlements_settlemen
 CREATE UNIQUE INDEX settlements_environment_missi_position_key_execution_enviro_idx ON public.settlements_environment_missing USING btree (position_key, execution_environment);
 
 -- trigger: settlements_environment_missing.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON settlements_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
 
 -- trigger: settlements_environment_missing.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON settlements_environment_missing REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_settlements();
@@ -4377,7 +4631,7 @@ ALTER TABLE settlements_live ADD CONSTRAINT settlements_settlement_value_range C
 CREATE UNIQUE INDEX settlements_live_position_key_execution_environment_idx ON public.settlements_live USING btree (position_key, execution_environment);
 
 -- trigger: settlements_live.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON settlements_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
 
 -- trigger: settlements_live.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON settlements_live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_settlements();
@@ -4435,7 +4689,7 @@ ALTER TABLE settlements_paper ADD CONSTRAINT settlements_settlement_value_range 
 CREATE UNIQUE INDEX settlements_paper_position_key_execution_environment_idx ON public.settlements_paper USING btree (position_key, execution_environment);
 
 -- trigger: settlements_paper.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON settlements_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
 
 -- trigger: settlements_paper.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON settlements_paper REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_settlements();
@@ -4478,6 +4732,9 @@ ALTER TABLE strategies ADD CONSTRAINT strategies_pkey PRIMARY KEY (strategy_id);
 
 -- constraint: strategies.strategies_version_not_blank
 ALTER TABLE strategies ADD CONSTRAINT strategies_version_not_blank CHECK (btrim(strategy_version) <> ''::text);
+
+-- trigger: strategies.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF strategy_id ON strategies FOR EACH ROW EXECUTE FUNCTION precog_referenced_strategies();
 
 -- grant: table strategies to precog_analyst
 GRANT SELECT ON TABLE strategies TO precog_analyst;
@@ -4595,9 +4852,6 @@ ALTER TABLE trades ADD CONSTRAINT trades_market_id_length CHECK (length(market_i
 -- constraint: trades.trades_market_price_range
 ALTER TABLE trades ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
 
--- constraint: trades.trades_model_id_fkey
-ALTER TABLE trades ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: trades.trades_order_id_length
 ALTER TABLE trades ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
@@ -4609,9 +4863,6 @@ ALTER TABLE trades ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric 
 
 -- constraint: trades.trades_quantity_positive
 ALTER TABLE trades ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
-
--- constraint: trades.trades_strategy_id_fkey
-ALTER TABLE trades ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: trades.trades_trade_metadata_is_object
 ALTER TABLE trades ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
@@ -4641,7 +4892,7 @@ CREATE INDEX trades_position_id_idx ON ONLY public.trades USING btree (position_
 CREATE INDEX trades_strategy_id_idx ON ONLY public.trades USING btree (strategy_id);
 
 -- trigger: trades.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON trades FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
 
 -- trigger: trades.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON trades REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
@@ -4814,9 +5065,6 @@ ALTER TABLE trades_backtest ADD CONSTRAINT trades_market_id_length CHECK (length
 -- constraint: trades_backtest.trades_market_price_range
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
 
--- constraint: trades_backtest.trades_model_id_fkey
-ALTER TABLE trades_backtest ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: trades_backtest.trades_order_id_length
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
@@ -4825,9 +5073,6 @@ ALTER TABLE trades_backtest ADD CONSTRAINT trades_price_range CHECK (price >= 0:
 
 -- constraint: trades_backtest.trades_quantity_positive
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
-
--- constraint: trades_backtest.trades_strategy_id_fkey
-ALTER TABLE trades_backtest ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: trades_backtest.trades_trade_metadata_is_object
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
@@ -4857,7 +5102,7 @@ CREATE INDEX trades_backtest_position_id_idx ON public.trades_backtest USING btr
 CREATE INDEX trades_backtest_strategy_id_idx ON public.trades_backtest USING btree (strategy_id);
 
 -- trigger: trades_backtest.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON trades_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
 
 -- trigger: trades_backtest.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON trades_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
@@ -4919,9 +5164,6 @@ ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_market_id_length CH
 -- constraint: trades_environment_missing.trades_market_price_range
 ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
 
--- constraint: trades_environment_missing.trades_model_id_fkey
-ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: trades_environment_missing.trades_order_id_length
 ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
@@ -4930,9 +5172,6 @@ ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_price_range CHECK (
 
 -- constraint: trades_environment_missing.trades_quantity_positive
 ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
-
--- constraint: trades_environment_missing.trades_strategy_id_fkey
-ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: trades_environment_missing.trades_trade_metadata_is_object
 ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
@@ -4962,7 +5201,7 @@ CREATE INDEX trades_environment_missing_position_id_idx ON public.trades_environ
 CREATE INDEX trades_environment_missing_strategy_id_idx ON public.trades_environment_missing USING btree (strategy_id);
 
 -- trigger: trades_environment_missing.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
 
 -- trigger: trades_environment_missing.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON trades_environment_missing REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
@@ -5027,9 +5266,6 @@ ALTER TABLE trades_live ADD CONSTRAINT trades_market_id_length CHECK (length(mar
 -- constraint: trades_live.trades_market_price_range
 ALTER TABLE trades_live ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
 
--- constraint: trades_live.trades_model_id_fkey
-ALTER TABLE trades_live ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: trades_live.trades_order_id_length
 ALTER TABLE trades_live ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
@@ -5038,9 +5274,6 @@ ALTER TABLE trades_live ADD CONSTRAINT trades_price_range CHECK (price >= 0::num
 
 -- constraint: trades_live.trades_quantity_positive
 ALTER TABLE trades_live ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
-
--- constraint: trades_live.trades_strategy_id_fkey
-ALTER TABLE trades_live ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: trades_live.trades_trade_metadata_is_object
 ALTER TABLE trades_live ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
@@ -5070,7 +5303,7 @@ CREATE INDEX trades_live_position_id_idx ON public.trades_live USING btree (posi
 CREATE INDEX trades_live_strategy_id_idx ON public.trades_live USING btree (strategy_id);
 
 -- trigger: trades_live.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON trades_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
 
 -- trigger: trades_live.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON trades_live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();
@@ -5132,9 +5365,6 @@ ALTER TABLE trades_paper ADD CONSTRAINT trades_market_id_length CHECK (length(ma
 -- constraint: trades_paper.trades_market_price_range
 ALTER TABLE trades_paper ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
 
--- constraint: trades_paper.trades_model_id_fkey
-ALTER TABLE trades_paper ADD CONSTRAINT trades_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
-
 -- constraint: trades_paper.trades_order_id_length
 ALTER TABLE trades_paper ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
@@ -5146,9 +5376,6 @@ ALTER TABLE trades_paper ADD CONSTRAINT trades_price_range CHECK (price >= 0::nu
 
 -- constraint: trades_paper.trades_quantity_positive
 ALTER TABLE trades_paper ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
-
--- constraint: trades_paper.trades_strategy_id_fkey
-ALTER TABLE trades_paper ADD CONSTRAINT trades_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
 
 -- constraint: trades_paper.trades_trade_metadata_is_object
 ALTER TABLE trades_paper ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
@@ -5178,7 +5405,7 @@ CREATE INDEX trades_paper_position_id_idx ON public.trades_paper USING btree (po
 CREATE INDEX trades_paper_strategy_id_idx ON public.trades_paper USING btree (strategy_id);
 
 -- trigger: trades_paper.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE ON trades_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
 
 -- trigger: trades_paper.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON trades_paper REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_trades();

@@ -1,5 +1,5 @@
 --! Previous: sha1:cd8cd83a0f1196ce06034f5c19ca288dadcc43a3
---! Hash: sha1:aae69f23b051e014916d966655e7637bec88a117
+--! Hash: sha1:b3e05466ac2403909f58303b55cb6ec6b58acabc
 --! Message: Environment isolation from one declaration: precog_environment_table(); trades and positions move onto it
 
 -- 000010: environment isolation from one declaration.
@@ -18,11 +18,13 @@
 --                                   does not include the environment, the key is registered once
 --                                   in precog_environment_keys (primary key: concurrent creators of
 --                                   one key from two environments serialise on it)
---   [environment-cross-reference]   a foreign key between tagged tables becomes a reference that
---                                   carries the environment (precog_environment_references),
---                                   checked once per statement with the referenced rows locked
---                                   FOR KEY SHARE as a foreign key would; no constraint stands
---                                   between the backtest partitions, which truncate together
+--   [environment-cross-reference]   every foreign key of a tagged table becomes a reference
+--                                   (precog_environment_references) checked once per statement,
+--                                   with the referenced rows locked FOR KEY SHARE as a foreign
+--                                   key would; one to another tagged table carries the environment.
+--                                   No constraint stands between the backtest partitions, which
+--                                   truncate together, and a bulk load probes each referenced row
+--                                   once, not once per inserted row
 --   [append-only]                   append_only: UPDATE refused (trades, settlements, ledger)
 --   [version-history-immutable]     versioned: a superseded version never changes
 --   [version-immutable]             versioned: a current version may only be closed
@@ -66,12 +68,13 @@ REVOKE ALL ON precog_environment_tables FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS precog_environment_references (
   table_name          text NOT NULL REFERENCES precog_environment_tables,
   columns             text[] NOT NULL,
-  referenced_table    text NOT NULL REFERENCES precog_environment_tables,
+  referenced_table    text NOT NULL,
   referenced_columns  text[] NOT NULL,
+  same_environment    boolean NOT NULL,
   PRIMARY KEY (table_name, columns)
 );
 COMMENT ON TABLE precog_environment_references IS
-  'References between tagged tables: (columns, execution_environment) of table_name -> (referenced_columns, execution_environment) of referenced_table. Recorded by precog_environment_table() from the foreign keys declared between tagged tables, and checked once per statement by the generated precog_references_<table>() (a reference never crosses environments). Codegen brands the referencing columns as ids of the referenced table.';
+  'The foreign keys of tagged tables, as precog_environment_table() recorded them: columns of table_name -> referenced_columns of referenced_table, checked once per statement by the generated precog_references_<table>() and kept by precog_referenced_<referenced_table>(). same_environment: the referenced table is tagged too, and the reference includes execution_environment on both sides (a reference never crosses environments); codegen brands such columns as ids of the referenced table.';
 REVOKE ALL ON precog_environment_references FROM PUBLIC;
 
 CREATE TABLE IF NOT EXISTS precog_environment_keys (
@@ -298,9 +301,12 @@ BEGIN
         USING ERRCODE = '22023', HINT = format('SELECT precog_environment_table(%L, kind => ''mutable'', mutable_columns => ARRAY[''status'', ''filled_quantity'']).', table_name);
     END IF;
     FOREACH column_name IN ARRAY mutable_columns LOOP
-      IF column_name = 'execution_environment' OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = column_name AND NOT a.attisdropped AND a.attnum > 0) THEN
+      IF column_name = 'execution_environment'
+         OR NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = column_name AND NOT a.attisdropped AND a.attnum > 0)
+         OR EXISTS (SELECT FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                     WHERE c.conrelid = t AND c.contype = 'p' AND a.attname = column_name) THEN
         RAISE EXCEPTION 'precog_environment_table(%): % cannot be a mutable column', table_name, coalesce(column_name, 'NULL')
-          USING ERRCODE = '22023', HINT = 'Name existing columns other than execution_environment in mutable_columns.';
+          USING ERRCODE = '22023', HINT = 'Name existing columns other than execution_environment and the primary key in mutable_columns.';
       END IF;
     END LOOP;
     business_key := '{}';
@@ -341,13 +347,13 @@ BEGIN
       ELSE format('Partition of %s: its %s rows. Read and written through %s only (no grants; row-level security without policies).', table_name, env, table_name) END);
   END LOOP;
 
-  -- Foreign keys to and from other tagged tables become references that keep the environment,
-  -- checked per statement (wherever the constraint was declared: on the table or per partition).
+  -- Its foreign keys, and those of other tagged tables to it, become references checked per
+  -- statement (those to another tagged table keep the environment), wherever the constraint was
+  -- declared: on the table or per partition.
   FOR fk IN
-    SELECT DISTINCT ON (pg_partition_root(c.conrelid), c.conkey) c.oid FROM pg_constraint c
-      JOIN public.precog_environment_tables a ON a.table_name = (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.conrelid))
-      JOIN public.precog_environment_tables b ON b.table_name = (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.confrelid))
-     WHERE c.contype = 'f' AND c.conparentid = 0 AND (pg_partition_root(c.conrelid) = t OR pg_partition_root(c.confrelid) = t)
+    SELECT DISTINCT ON (coalesce(pg_partition_root(c.conrelid), c.conrelid), c.conkey) c.oid FROM pg_constraint c
+      JOIN public.precog_environment_tables a ON a.table_name = (SELECT r.relname::text FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.conrelid), c.conrelid))
+     WHERE c.contype = 'f' AND c.conparentid = 0 AND (coalesce(pg_partition_root(c.conrelid), c.conrelid) = t OR coalesce(pg_partition_root(c.confrelid), c.confrelid) = t)
   LOOP
     PERFORM public.precog_environment_reference(fk.oid);
   END LOOP;
@@ -513,11 +519,13 @@ COMMENT ON FUNCTION precog_partition_by_environment(regclass) IS
   'Used by precog_environment_table(): rebuilds a plain table as LIST-partitioned by execution_environment, keeping rows, ids, keys (unique ones extended with the environment), indexes, foreign keys, triggers and comments. Refuses a table with views, inbound foreign keys or policies.';
 REVOKE ALL ON FUNCTION precog_partition_by_environment(regclass) FROM PUBLIC;
 
--- A foreign key between two tagged tables becomes a row of precog_environment_references,
--- checked once per statement rather than once per row (see precog_environment_reference_checks):
--- a foreign key constraint probes the referenced table for every inserted row, which cost a
--- bulk load of trades more than every other rule together (BENCHMARKS.md). The reference keeps
--- the environment: (position_id, execution_environment) -> positions (id, execution_environment).
+-- A foreign key of a tagged table becomes a row of precog_environment_references, checked once
+-- per statement rather than once per row (see precog_environment_reference_checks): a foreign
+-- key constraint probes the referenced table for every inserted row, which cost a bulk load of
+-- trades more than every other rule together (BENCHMARKS.md). A reference to another tagged
+-- table keeps the environment: (position_id, execution_environment) -> positions (id,
+-- execution_environment). Only plain keys are converted (NO ACTION or RESTRICT, not deferrable,
+-- MATCH SIMPLE); a key with actions to a shared table stays a constraint.
 CREATE OR REPLACE FUNCTION precog_environment_reference(fk oid) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
@@ -528,43 +536,57 @@ DECLARE
   to_table text;
   from_columns text[];
   to_columns text[];
+  same_environment boolean;
   sibling record;
 BEGIN
   SELECT * INTO c FROM pg_constraint WHERE oid = fk;
-  from_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.conrelid));
-  to_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = pg_partition_root(c.confrelid));
+  from_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.conrelid), c.conrelid));
+  to_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.confrelid), c.confrelid));
+  same_environment := EXISTS (SELECT FROM public.precog_environment_tables d WHERE d.table_name = to_table);
   SELECT array_agg(a.attname::text ORDER BY k.i) INTO from_columns FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n;
   SELECT array_agg(a.attname::text ORDER BY k.i) INTO to_columns FROM unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n;
-  IF array_position(from_columns, 'execution_environment') IS DISTINCT FROM array_position(to_columns, 'execution_environment') THEN
+  IF c.confupdtype NOT IN ('a', 'r') OR c.confdeltype NOT IN ('a', 'r') OR c.condeferrable OR c.confmatchtype <> 's' THEN
+    IF NOT same_environment THEN
+      RETURN; -- stays a constraint
+    END IF;
+    RAISE EXCEPTION 'precog_environment_table: foreign key % on % has actions, deferral or MATCH FULL: a reference between tagged tables is plain', c.conname, from_table
+      USING ERRCODE = '42830', HINT = 'Declare it FOREIGN KEY (...) REFERENCES ... with no ON DELETE/ON UPDATE action: rows of a tagged table are never deleted by a cascade (live history is kept; backtests are purged together).';
+  END IF;
+  IF same_environment AND array_position(from_columns, 'execution_environment') IS DISTINCT FROM array_position(to_columns, 'execution_environment') THEN
     RAISE EXCEPTION 'precog_environment_table: foreign key % on % does not pair execution_environment with execution_environment', c.conname, from_table
       USING ERRCODE = '42830', HINT = format('Reference %s by (..., execution_environment) -> (%s, execution_environment).', to_table, array_to_string(array_remove(to_columns, 'execution_environment'), ', '));
   END IF;
-  INSERT INTO public.precog_environment_references AS r (table_name, columns, referenced_table, referenced_columns)
-  VALUES (from_table, array_remove(from_columns, 'execution_environment'), to_table, array_remove(to_columns, 'execution_environment'))
+  IF same_environment THEN
+    from_columns := array_remove(from_columns, 'execution_environment');
+    to_columns := array_remove(to_columns, 'execution_environment');
+  END IF;
+  INSERT INTO public.precog_environment_references AS r (table_name, columns, referenced_table, referenced_columns, same_environment)
+  VALUES (from_table, from_columns, to_table, to_columns, same_environment)
   ON CONFLICT ON CONSTRAINT precog_environment_references_pkey DO UPDATE
-    SET referenced_table = excluded.referenced_table, referenced_columns = excluded.referenced_columns;
+    SET referenced_table = excluded.referenced_table, referenced_columns = excluded.referenced_columns, same_environment = excluded.same_environment;
   -- The constraint goes, wherever it was declared (on the table, or per partition pair).
   FOR sibling IN
     SELECT s.conrelid::regclass AS relation, s.conname FROM pg_constraint s
      WHERE s.contype = 'f' AND s.conparentid = 0 AND s.conkey = c.conkey
-       AND pg_partition_root(s.conrelid) = pg_partition_root(c.conrelid) AND pg_partition_root(s.confrelid) = pg_partition_root(c.confrelid)
+       AND coalesce(pg_partition_root(s.conrelid), s.conrelid) = coalesce(pg_partition_root(c.conrelid), c.conrelid) AND coalesce(pg_partition_root(s.confrelid), s.confrelid) = coalesce(pg_partition_root(c.confrelid), c.confrelid)
   LOOP
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', sibling.relation, sibling.conname);
   END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION precog_environment_reference(oid) IS
-  'Used by precog_environment_table(): records a foreign key between two tagged tables in precog_environment_references (checked per statement, environment included) and drops the constraint.';
+  'Used by precog_environment_table(): records a foreign key of a tagged table in precog_environment_references (checked per statement; environment included when it references another tagged table) and drops the constraint.';
 REVOKE ALL ON FUNCTION precog_environment_reference(oid) FROM PUBLIC;
 
--- Generates, for tagged table t, the statement-level check of its references and the delete
+-- Generates, for table t, the statement-level check of its references and the delete
 -- guard of the rows referenced into it, as static SQL (plans cached per session):
 --   precog_references_<t>()   AFTER INSERT (and UPDATE of a mutable reference column) FOR EACH
 --                             STATEMENT, on t and on each partition: locks the distinct
 --                             referenced rows FOR KEY SHARE (as a foreign key does, once per
 --                             key rather than per row), then refuses any reference to a row
 --                             that is not in the referencing row's own environment.
---   precog_referenced_<t>()   BEFORE DELETE FOR EACH ROW on t: a referenced row is kept.
+--   precog_referenced_<t>()   BEFORE DELETE OR UPDATE OF its key FOR EACH ROW on t (tagged or
+--                             shared): a referenced row is kept, and so is its key.
 -- SECURITY DEFINER, as PostgreSQL's own foreign key checks run as the table owner: the check
 -- must see and lock the referenced rows whatever the caller may read or update. The bodies
 -- read only tables of the registry, with a pinned search_path.
@@ -588,8 +610,30 @@ DECLARE
   guard_function text := left('precog_referenced_' || table_name, 63);
 BEGIN
   SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = table_name;
-  FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name ORDER BY r.columns LOOP
-    on_update := on_update OR declared.mutable_columns && ref.columns;
+  FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND NOT r.same_environment ORDER BY r.columns LOOP
+    on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
+    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    checks := checks || format($body$
+  -- (%1$s) -> %2$s (%3$s)
+  PERFORM FROM public.%2$I r WHERE (%4$s) IN (SELECT %5$s FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
+  SELECT format('(%1$s) = (%%s)', concat_ws(', ', %5$s)) AS key INTO missing
+    FROM new_rows n
+   WHERE %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE %7$s)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%8$s %% refers to no %2$s row', missing.key
+      USING ERRCODE = '23503', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
+            HINT = 'Write the referenced row first.';
+  END IF;
+$body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
+        (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        key_of, not_null,
+        (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
+  END LOOP;
+  FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND r.same_environment ORDER BY r.columns LOOP
+    on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
     key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
     pairs := (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i));
     not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
@@ -603,11 +647,11 @@ BEGIN
    WHERE %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE %7$s AND r.execution_environment = n.execution_environment)
    LIMIT 1;
   IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] %8$s.%% is a %% row of %2$s; a %% row may reference only a %% row', missing.key, missing.found_in, missing.environment, missing.environment
+    RAISE EXCEPTION '[environment-cross-reference] %8$s %% is a %% row of %2$s; a %% row may reference only a %% row', missing.key, missing.found_in, missing.environment, missing.environment
       USING ERRCODE = 'P0001', TABLE = %8$L, COLUMN = %9$L,
             HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
   ELSIF FOUND THEN
-    RAISE EXCEPTION '%8$s.%% refers to no %2$s row (of environment %%)', missing.key, missing.environment
+    RAISE EXCEPTION '%8$s %% refers to no %2$s row (of environment %%)', missing.key, missing.environment
       USING ERRCODE = '23503', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
             HINT = 'Write the referenced row first, in the same environment.';
   END IF;
@@ -615,18 +659,23 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
         (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
         key_of, not_null, pairs, table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
   END LOOP;
+  -- A referenced row is kept: not deleted, and its key not changed (a shared table's can be).
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.referenced_table = table_name ORDER BY r.table_name, r.columns LOOP
     guards := guards || format($body$
-  IF EXISTS (SELECT FROM public.%1$I t WHERE %2$s AND t.execution_environment = OLD.execution_environment) THEN
-    RAISE EXCEPTION '%3$s row (%4$s) = (%%s) is referenced by %1$s (%5$s); it is kept', concat_ws(', ', %6$s)
+  IF (TG_OP = 'DELETE' OR (%8$s) IS DISTINCT FROM (%9$s))
+     AND EXISTS (SELECT FROM public.%1$I t WHERE %2$s%10$s) THEN
+    RAISE EXCEPTION '%3$s row (%4$s) = (%%) is referenced by %1$s (%5$s); it is kept', concat_ws(', ', %6$s)
       USING ERRCODE = '23503', TABLE = %3$L, CONSTRAINT = %7$L,
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
   END IF;
 $body$, ref.table_name,
         (SELECT string_agg(format('t.%I = OLD.%I', c, k), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
         table_name, array_to_string(ref.referenced_columns, ', '), array_to_string(ref.columns, ', '),
         (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-        left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
+        left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63),
+        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        (SELECT string_agg(format('NEW.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        CASE WHEN ref.same_environment THEN ' AND t.execution_environment = OLD.execution_environment' ELSE '' END);
   END LOOP;
 
   -- The triggers go first: a function is dropped only once nothing uses it.
@@ -660,13 +709,17 @@ $body$$f$, check_function, checks);
   IF guards <> '' THEN
     EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
 BEGIN%s
-  RETURN OLD;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
 END;
 $body$$f$, guard_function, guards);
     EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', guard_function);
     EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', guard_function,
-                   format('Generated by precog_environment_table(): BEFORE DELETE on %s, a row that a tagged table references (precog_environment_references) is kept. SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
-    EXECUTE format('CREATE TRIGGER environment_referenced BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.%I()', t, guard_function);
+                   format('Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on %s, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
+    EXECUTE format('CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF %s ON %s FOR EACH ROW EXECUTE FUNCTION public.%I()',
+                   (SELECT string_agg(DISTINCT quote_ident(k), ', ') FROM public.precog_environment_references r, unnest(r.referenced_columns) k WHERE r.referenced_table = table_name), t, guard_function);
   ELSE
     EXECUTE format('DROP FUNCTION IF EXISTS public.%I()', guard_function);
   END IF;
