@@ -177,7 +177,9 @@ describe('a migration that fails halfway', () => {
       CREATE TABLE half_written (id integer PRIMARY KEY);
       ALTER TABLE trades ADD COLUMN half_written_note text;
       ALTER TABLE trades ALTER COLUMN execution_environment SET DEFAULT 'live';
-      DROP TRIGGER trades_guard_update ON trades;
+      DROP TRIGGER environment_update_guard ON trades;
+      CREATE TABLE half_declared (id integer, execution_environment execution_environment);
+      SELECT precog_environment_table('half_declared', kind => 'append_only');
       INSERT INTO platforms (platform_id, name) VALUES ('half_written', 'Half written');
       DO $$ BEGIN RAISE EXCEPTION 'this migration fails halfway'; END $$;
       CREATE TABLE never_reached (id integer);
@@ -191,7 +193,9 @@ describe('a migration that fails halfway', () => {
           to_regclass('never_reached') IS NOT NULL AS never_reached_table,
           EXISTS (SELECT FROM information_schema.columns WHERE table_name = 'trades' AND column_name = 'half_written_note') AS note_column,
           (SELECT column_default FROM information_schema.columns WHERE table_name = 'trades' AND column_name = 'execution_environment') AS env_default,
-          EXISTS (SELECT FROM pg_trigger WHERE tgname = 'trades_guard_update') AS guard,
+          EXISTS (SELECT FROM pg_trigger WHERE tgname = 'environment_update_guard' AND tgrelid = 'trades'::regclass) AS guard,
+          to_regclass('half_declared') IS NOT NULL AS half_declared_table,
+          (SELECT array_agg(table_name ORDER BY table_name) FROM precog_environment_tables) AS registry,
           EXISTS (SELECT FROM platforms WHERE platform_id = 'half_written') AS platform_row`);
       const previous = (await schema()).rows[0];
       expect(previous).toEqual({
@@ -201,8 +205,11 @@ describe('a migration that fails halfway', () => {
         note_column: false,
         env_default: null,
         guard: true,
+        half_declared_table: false,
+        registry: expect.arrayContaining(['positions', 'trades']),
         platform_row: false,
       });
+      expect(previous.registry).not.toContain('half_declared');
 
       const logged = console.error;
       console.error = () => undefined; // graphile-migrate reports the failure itself; the test checks it

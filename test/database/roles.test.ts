@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { seedEveryEnvironment } from '../support/environment-fixtures.js';
+import { loadRegistry } from '../support/environment-registry.js';
 import { testServer, withFreshDatabase, withRollback } from '../support/db.js';
 
 const ROLES = ['precog_live', 'precog_paper', 'precog_backtest', 'precog_analyst'];
@@ -45,7 +46,7 @@ describe('a login role of the paper environment', () => {
         await refused(
           `INSERT INTO trades (market_id, side, price, quantity, trade_source, order_type, execution_environment)
            VALUES ('MKT-LOGIN', 'buy', 0.5, 1, 'manual', 'limit', 'live')`,
-          /^\[environment-role\] role precog_test_login_\w+ may not write trades\.execution_environment = live rows/,
+          /^new row violates row-level security policy "\[environment-role\] paper rows only" for table "trades"$/,
         );
         expect(refusals).toHaveLength(10);
 
@@ -79,38 +80,46 @@ describe('a login role of the paper environment', () => {
 });
 
 describe('the schema keeps the guarantees', () => {
-  it('every table with execution_environment has row-level security, no default, the guards and one policy per role', async () => {
+  it('every table with execution_environment is declared in the registry, with row-level security, no default, its guards and one policy per role', async () => {
     await withRollback(async (client) => {
+      const registry = await loadRegistry(client);
       const { rows: tables } = await client.query<{ table: string; rls: boolean; forced: boolean; default: string | null }>(
         `SELECT c.relname AS table, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, pg_get_expr(d.adbin, d.adrelid) AS default
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') AND NOT c.relispartition
          JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-         WHERE a.attname = 'execution_environment' AND NOT a.attisdropped
+         WHERE a.attname = 'execution_environment' AND NOT a.attisdropped AND a.atttypid = 'execution_environment'::regtype
          ORDER BY 1`,
       );
-      expect(tables).toEqual([
-        { table: 'positions', rls: true, forced: false, default: null },
-        { table: 'trades', rls: true, forced: false, default: null },
-      ]);
-      for (const { table } of tables) {
+      // No tagged table outside the registry: a table with the column but no declaration has none of the guarantees.
+      expect(tables).toEqual(registry.tables.map((t) => ({ table: t.name, rls: true, forced: false, default: null })));
+      expect(registry.tables.map((t) => t.name)).toEqual(expect.arrayContaining(['positions', 'trades']));
+      for (const table of registry.tables) {
         const { rows: triggers } = await client.query<{ tgname: string }>(
-          `SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgenabled = 'O' ORDER BY 1`,
-          [table],
+          `SELECT DISTINCT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgenabled = 'O' ORDER BY 1`,
+          [table.name],
         );
-        expect(triggers.map((t) => t.tgname)).toEqual(
-          [`${table}_environment_required`, `${table}_guard_delete`, `${table}_guard_insert`, `${table}_guard_update`, `${table}_refuse_truncate`, `${table}_role_environment`],
-        );
+        const expected = [
+          'environment_update_guard',
+          'live_history_kept',
+          ...(table.kind === 'versioned' && !table.businessKey.includes('execution_environment') ? ['environment_key_guard'] : []),
+          ...([...registry.references, ...registry.sharedReferences].some((r) => r.table === table.name) ? ['environment_references'] : []),
+          ...([...registry.references, ...registry.sharedReferences].some((r) => r.table === table.name && table.mutableColumns.some((c) => r.columns.includes(c)))
+            ? ['environment_references_update']
+            : []),
+          ...(registry.references.some((r) => r.referencedTable === table.name) ? ['environment_referenced'] : []),
+        ].sort();
+        expect(triggers.map((t) => t.tgname), table.name).toEqual(expected);
         const { rows: policies } = await client.query<{ roles: string[] }>(
-          `SELECT roles::text[] AS roles FROM pg_policies WHERE schemaname = 'public' AND tablename = $1 ORDER BY 1`,
-          [table],
+          `SELECT roles::text[] AS roles FROM pg_policies WHERE schemaname = 'public' AND tablename = $1 AND policyname LIKE '[environment-role] %'`,
+          [table.name],
         );
-        expect(policies.flatMap((p) => p.roles).sort()).toEqual([...ROLES].sort());
+        expect(policies.flatMap((p) => p.roles).sort(), table.name).toEqual(ROLES.filter((r) => r !== 'precog_analyst').sort());
       }
-      // Partitioned by environment (000008): a partition is used through its table only. No role
-      // has a privilege on one (reading it directly would bypass the table's policies), and each
-      // has row-level security without a policy, so even a mistaken GRANT would show no row.
+      // Partitioned by environment: a partition is used through its table only. No role has a
+      // privilege on one (reading it directly would bypass the table's policies), and each has
+      // row-level security without a policy, so even a mistaken GRANT would show no row.
       const { rows: partitions } = await client.query(
         `SELECT c.relname AS partition, c.relrowsecurity AS rls, pg_get_expr(c.relpartbound, c.oid) AS bound,
                 (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
@@ -119,15 +128,19 @@ describe('the schema keeps the guarantees', () => {
                    CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x(privilege)
                   WHERE has_table_privilege(r.rolname, c.oid, x.privilege)) AS privileges
          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent IN ('trades'::regclass, 'positions'::regclass) ORDER BY 1`,
+         WHERE i.inhparent = ANY (SELECT format('public.%I', d.table_name)::regclass FROM precog_environment_tables d) ORDER BY 1`,
         [ROLES],
       );
-      expect(partitions).toEqual(['positions', 'trades'].flatMap((table) => [
-        { partition: `${table}_backtest`, rls: true, bound: "FOR VALUES IN ('backtest')", policies: 0, privileges: [] },
-        { partition: `${table}_environment_missing`, rls: true, bound: 'FOR VALUES IN (NULL)', policies: 0, privileges: [] },
-        { partition: `${table}_live`, rls: true, bound: "FOR VALUES IN ('live')", policies: 0, privileges: [] },
-        { partition: `${table}_paper`, rls: true, bound: "FOR VALUES IN ('paper')", policies: 0, privileges: [] },
-      ]));
+      expect(partitions).toEqual(
+        registry.tables
+          .flatMap((table) => [
+            { partition: table.partitions.backtest, rls: true, bound: "FOR VALUES IN ('backtest')", policies: 0, privileges: [] },
+            { partition: table.partitions.missing, rls: true, bound: 'FOR VALUES IN (NULL)', policies: 0, privileges: [] },
+            { partition: table.partitions.live, rls: true, bound: "FOR VALUES IN ('live')", policies: 0, privileges: [] },
+            { partition: table.partitions.paper, rls: true, bound: "FOR VALUES IN ('paper')", policies: 0, privileges: [] },
+          ])
+          .sort((a, b) => (a.partition < b.partition ? -1 : 1)),
+      );
     });
   });
 
@@ -151,26 +164,34 @@ describe('the schema keeps the guarantees', () => {
       );
       expect(views.length).toBeGreaterThanOrEqual(7);
       for (const view of views) expect(view.options, view.view).toContain('security_invoker=true');
+      // Every table and view but the registry's own (precog_environment_*: read by the owner's tools, granted to nobody).
       const { rows: unreadable } = await client.query(
         `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition AND c.relname NOT LIKE 'precog\\_environment\\_%'
            AND NOT has_table_privilege('precog_analyst', c.oid, 'SELECT')`,
       );
       expect(unreadable).toEqual([]);
+      const { rows: registryGrants } = await client.query(
+        `SELECT c.relname, r.rolname, x.privilege FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         CROSS JOIN unnest($1::text[]) r(rolname) CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x(privilege)
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname LIKE 'precog\\_environment\\_%' AND has_table_privilege(r.rolname, c.oid, x.privilege)`,
+        [ROLES],
+      );
+      expect(registryGrants).toEqual([]);
       const { rows: writable } = await client.query(
         `SELECT c.relname, p.privilege FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND has_table_privilege('precog_analyst', c.oid, p.privilege)`,
       );
       expect(writable).toEqual([]);
-      // Append-only trades and kept history: no environment role may UPDATE trades or DELETE/TRUNCATE either table.
+      // Kept history, from the registry: no role may DELETE or TRUNCATE a tagged table, nor UPDATE an append-only one.
       const { rows: mutators } = await client.query(
-        `SELECT r.rolname, t.name, p.privilege
+        `SELECT r.rolname, d.table_name, p.privilege
          FROM unnest(ARRAY['precog_live', 'precog_paper', 'precog_backtest', 'precog_analyst']) AS r(rolname)
-         CROSS JOIN (VALUES ('trades', 'UPDATE'), ('trades', 'DELETE'), ('trades', 'TRUNCATE'),
-                            ('positions', 'DELETE'), ('positions', 'TRUNCATE')) AS t(name, privilege)
-         CROSS JOIN LATERAL (SELECT t.privilege) AS p(privilege)
-         WHERE has_table_privilege(r.rolname, t.name::regclass, p.privilege)`,
+         CROSS JOIN precog_environment_tables d
+         CROSS JOIN unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)
+         WHERE (p.privilege <> 'UPDATE' OR d.kind = 'append_only')
+           AND has_table_privilege(r.rolname, format('public.%I', d.table_name)::regclass, p.privilege)`,
       );
       expect(mutators).toEqual([]);
     });

@@ -1,0 +1,729 @@
+/**
+ * Every environment rule of migration 000010, generated for every table of the registry
+ * (precog_environment_tables) and every reference (precog_environment_references): each
+ * attempted in raw SQL as the owner and as each role, inside a savepoint of one rolled-back
+ * transaction over a database of its own. A table declared with precog_environment_table() gets
+ * these cases with no change here.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cloneDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
+import { inject } from 'vitest';
+import { poolFor, testServer } from './db.js';
+import { ACTORS, attempt, ENVIRONMENTS, type Actor, type Attempt, type Environment } from './environment-fixtures.js';
+import {
+  changeableColumn,
+  copyOf,
+  ident,
+  insertableColumns,
+  insertRow,
+  keyOf,
+  loadFixtures,
+  loadRegistry,
+  rowsWhere,
+  type Fixtures,
+  type Registry,
+  type Row,
+  type TaggedTable,
+} from './environment-registry.js';
+
+export type Outcome =
+  | { rule: string } // "[rule] ..." from a guard: P0001, with a HINT, naming the table
+  | { role: Environment } // 42501 from the RESTRICTIVE policy "[environment-role] <env> rows only"
+  | { denied: true } // 42501 "permission denied": no privilege for the statement
+  | { missingReference: true } // 23503: the referenced row does not exist, or a referenced row is kept
+  | { refused: true } // any error
+  | { ok: true } // succeeds
+  | { invisible: true } // row-level security hides the row: 0 rows affected
+  | { allowed: true } // succeeds and affects rows
+  | { rows: number }; // SELECT count(*) AS n
+
+export interface RuleCase {
+  /** The rule the case is about, for the summary. */
+  rule: string;
+  table: string;
+  name: string;
+  sql: (fixtures: Fixtures) => { text: string; params?: unknown[] };
+  expect: Record<Actor, Outcome>;
+  /** Actors for which the schema is known to fail the case (the case runs as it.fails). */
+  knownDefects?: Partial<Record<Actor, string>>;
+}
+
+type Role = 'precog_live' | 'precog_paper' | 'precog_backtest';
+const envOf = (actor: Role) => actor.slice('precog_'.length) as Environment;
+const rule = (name: string): Outcome => ({ rule: name });
+const denied: Outcome = { denied: true };
+const invisible: Outcome = { invisible: true };
+const allowed: Outcome = { allowed: true };
+
+function outcomes(owner: Outcome, role: (environment: Environment) => Outcome, analyst: Outcome = denied): Record<Actor, Outcome> {
+  return {
+    owner,
+    precog_live: role('live'),
+    precog_paper: role('paper'),
+    precog_backtest: role('backtest'),
+    precog_analyst: analyst,
+  };
+}
+/** The owner and the three environment roles meet the same outcome; the analyst writes nothing. */
+const everyWriter = (outcome: Outcome) => outcomes(outcome, () => outcome);
+/** The owner meets the outcome; the roles have no privilege for the statement. */
+const ownerOnly = (outcome: Outcome) => outcomes(outcome, () => denied);
+/** A write to a row of `environment`: its role meets the outcome, the other roles cannot see the row. */
+const rowOf = (environment: Environment, outcome: Outcome) => outcomes(outcome, (e) => (e === environment ? outcome : invisible));
+/** A new row of `environment`: its role meets the outcome, the other roles are refused by their policy. */
+const newRowOf = (environment: Environment, outcome: Outcome) => outcomes(outcome, (e) => (e === environment ? outcome : { role: e }));
+
+const OTHER: Record<Environment, Environment> = { live: 'paper', paper: 'live', backtest: 'live' };
+
+/** The cases of one tagged table. */
+export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
+  const t = ident(table.name);
+  const cases: RuleCase[] = [];
+  const add = (c: Omit<RuleCase, 'table'>) => cases.push({ ...c, table: table.name, name: `${table.name} (${table.kind}): ${c.name}` });
+  const row = (fx: Fixtures, environment: Environment, which: 'free' | 'superseded' | 'current' = 'free') => fx[table.name]![environment][which]!;
+  const update = (set: string, target: (fx: Fixtures) => Row, extra: (fx: Fixtures) => unknown[] = () => []) => (fx: Fixtures) => ({
+    text: `UPDATE ${t} SET ${set} WHERE ${rowsWhere(table, 1)}`,
+    params: [keyOf(table, [target(fx)]), ...extra(fx)],
+  });
+  const withoutEnvironment = insertableColumns(table).filter((c) => c !== 'execution_environment');
+
+  // [environment-required]: no default, no NULL
+  add({
+    rule: 'environment-required',
+    name: 'INSERT without execution_environment',
+    sql: (fx) => insertRow(table, copyOf(table, row(fx, 'paper')), withoutEnvironment),
+    expect: everyWriter(rule('environment-required')),
+  });
+  add({
+    rule: 'environment-required',
+    name: 'INSERT with execution_environment NULL',
+    sql: (fx) => insertRow(table, copyOf(table, row(fx, 'paper'), { execution_environment: null })),
+    expect: everyWriter(rule('environment-required')),
+  });
+
+  // [environment-immutable]: no role may even name the column in an UPDATE; the owner meets the guard
+  const targets: ['free' | 'superseded' | 'current', string][] =
+    table.kind === 'versioned' ? [['superseded', 'a superseded version'], ['current', 'a current version']] : [['free', 'a row']];
+  for (const [which, what] of targets) {
+    for (const [from, to] of [['paper', 'live'], ['live', 'backtest']] as const) {
+      add({
+        rule: 'environment-immutable',
+        name: `UPDATE of the environment of ${what} (${from} -> ${to})`,
+        sql: update(`execution_environment = '${to}'`, (fx) => row(fx, from, which)),
+        expect: ownerOnly(rule('environment-immutable')),
+      });
+    }
+  }
+  if (table.kind === 'versioned' && !table.businessKey.includes('execution_environment')) {
+    // Every version of a business key keeps the environment of the first (precog bug #662).
+    for (const [from, to] of [['paper', 'live'], ['live', 'paper'], ['backtest', 'live']] as const) {
+      add({
+        rule: 'environment-immutable',
+        name: `a ${to} version of a ${from} ${table.businessKey.join(', ')}`,
+        sql: (fx) => insertRow(table, copyOf(table, row(fx, from, 'superseded'), { execution_environment: to })),
+        // The key guard (SECURITY DEFINER) runs before row-level security: it sees versions the caller cannot.
+        expect: everyWriter(rule('environment-immutable')),
+      });
+    }
+  }
+
+  // [environment-role]: each role writes its own environment only; the analyst nothing
+  for (const environment of ENVIRONMENTS) {
+    add({
+      rule: 'environment-role',
+      name: `INSERT of a new ${environment} row`,
+      sql: (fx) => insertRow(table, copyOf(table, row(fx, environment))),
+      expect: newRowOf(environment, allowed),
+    });
+  }
+  add({
+    rule: 'environment-role',
+    name: 'INSERT straight into the paper partition',
+    sql: (fx) => {
+      const { text, params } = insertRow(table, copyOf(table, row(fx, 'paper')));
+      return { text: text.replace(`INSERT INTO ${t} `, `INSERT INTO ${ident(table.partitions.paper)} `), params };
+    },
+    expect: ownerOnly(allowed),
+  });
+
+  // Reads: each role its own environment; the analyst and the owner everything; partitions nobody
+  add({
+    rule: 'environment-role',
+    name: 'reading every row',
+    sql: () => ({ text: `SELECT count(*)::int AS n FROM ${t}` }),
+    expect: {
+      owner: { rows: -1 }, // filled in by the runner: the fixtures' total
+      precog_live: { rows: -1 },
+      precog_paper: { rows: -1 },
+      precog_backtest: { rows: -1 },
+      precog_analyst: { rows: -1 },
+    },
+  });
+  for (const environment of ENVIRONMENTS) {
+    add({
+      rule: 'environment-role',
+      name: `reading the ${environment} rows`,
+      sql: () => ({ text: `SELECT count(*)::int AS n FROM ${t} WHERE execution_environment = '${environment}'` }),
+      expect: outcomes({ rows: -1 }, (e) => (e === environment ? { rows: -1 } : { rows: 0 }), { rows: -1 }),
+    });
+    add({
+      rule: 'environment-role',
+      name: `reading the ${environment} partition directly`,
+      sql: () => ({ text: `SELECT count(*)::int AS n FROM ${ident(table.partitions[environment])}` }),
+      expect: ownerOnly({ rows: -1 }),
+    });
+  }
+
+  // The kind's write rules
+  if (table.kind === 'append_only') {
+    for (const environment of ['live', 'paper', 'backtest'] as const) {
+      add({
+        rule: 'append-only',
+        name: `UPDATE of a ${environment} row (even to the same value)`,
+        sql: (fx) => {
+          const column = ident(withoutEnvironment[0]!);
+          return update(`${column} = ${column}`, () => row(fx, environment))(fx);
+        },
+        expect: ownerOnly(rule('append-only')),
+      });
+    }
+    add({
+      rule: 'append-only',
+      name: 'UPDATE of a paper row, changing a column',
+      sql: (fx) => {
+        const change = changeableColumn(table, row(fx, 'paper'), [])!;
+        return update(`${ident(change.column.name)} = ${change.expression}`, () => row(fx, 'paper'))(fx);
+      },
+      expect: ownerOnly(rule('append-only')),
+    });
+  }
+  if (table.kind === 'versioned') {
+    const current = ident(table.currentColumn!);
+    const end = ident(table.endColumn!);
+    const scd = [table.currentColumn!, table.endColumn!];
+    add({
+      rule: 'version-history-immutable',
+      name: 'UPDATE of a superseded paper version, changing a column',
+      sql: (fx) => {
+        const change = changeableColumn(table, row(fx, 'paper', 'superseded'), scd)!;
+        return update(`${ident(change.column.name)} = ${change.expression}`, () => row(fx, 'paper', 'superseded'))(fx);
+      },
+      expect: ownerOnly(rule('version-history-immutable')),
+    });
+    add({
+      rule: 'version-history-immutable',
+      name: 're-opening a superseded paper version',
+      sql: update(`${current} = true, ${end} = NULL`, (fx) => row(fx, 'paper', 'superseded')),
+      expect: rowOf('paper', rule('version-history-immutable')),
+    });
+    add({
+      rule: 'version-history-immutable',
+      name: `UPDATE of a superseded live version's ${table.endColumn}`,
+      sql: update(`${end} = clock_timestamp()`, (fx) => row(fx, 'live', 'superseded')),
+      expect: rowOf('live', rule('version-history-immutable')),
+    });
+    add({
+      rule: 'version-immutable',
+      name: 'UPDATE in place of a current paper version',
+      sql: (fx) => {
+        const change = changeableColumn(table, row(fx, 'paper', 'current'), scd)!;
+        return update(`${ident(change.column.name)} = ${change.expression}`, () => row(fx, 'paper', 'current'))(fx);
+      },
+      expect: ownerOnly(rule('version-immutable')),
+    });
+    add({
+      rule: 'version-immutable',
+      name: `UPDATE in place of a current live version, closing it too`,
+      sql: (fx) => {
+        const change = changeableColumn(table, row(fx, 'live', 'current'), scd)!;
+        return update(`${ident(change.column.name)} = ${change.expression}, ${current} = false, ${end} = clock_timestamp()`, () => row(fx, 'live', 'current'))(fx);
+      },
+      expect: ownerOnly(rule('version-immutable')),
+    });
+    add({
+      rule: 'version-immutable',
+      name: `setting ${table.endColumn} of a current paper version without closing it`,
+      sql: update(`${end} = clock_timestamp()`, (fx) => row(fx, 'paper', 'current')),
+      expect: rowOf('paper', rule('version-immutable')),
+    });
+    for (const environment of ENVIRONMENTS) {
+      add({
+        rule: 'version-immutable',
+        name: `closing a current ${environment} version (allowed)`,
+        sql: update(`${current} = false, ${end} = clock_timestamp()`, (fx) => row(fx, environment, 'current')),
+        expect: rowOf(environment, allowed),
+      });
+    }
+  }
+  if (table.kind === 'mutable') {
+    add({
+      rule: 'immutable-column',
+      name: 'UPDATE of a paper row, changing a column that is not mutable',
+      sql: (fx) => {
+        const change = changeableColumn(table, row(fx, 'paper'), table.mutableColumns)!;
+        return update(`${ident(change.column.name)} = ${change.expression}`, () => row(fx, 'paper'))(fx);
+      },
+      expect: ownerOnly(rule('immutable-column')),
+    });
+    add({
+      rule: 'immutable-column',
+      name: 'UPDATE of a live row, changing a mutable and a fixed column',
+      sql: (fx) => {
+        const change = changeableColumn(table, row(fx, 'live'), table.mutableColumns)!;
+        const mutable = ident(table.mutableColumns[0]!);
+        return update(`${mutable} = ${mutable}, ${ident(change.column.name)} = ${change.expression}`, () => row(fx, 'live'))(fx);
+      },
+      expect: ownerOnly(rule('immutable-column')),
+    });
+    for (const column of table.mutableColumns) {
+      for (const environment of ENVIRONMENTS) {
+        add({
+          rule: 'immutable-column',
+          name: `UPDATE of ${column} of a ${environment} row (allowed)`,
+          sql: (fx) => {
+            const target = row(fx, environment);
+            // Another value the column holds in the fixtures (so it passes the table's CHECKs), else its own.
+            const other = ENVIRONMENTS.map((e) => row(fx, e)[column]).find((v) => JSON.stringify(v) !== JSON.stringify(target[column])) ?? target[column];
+            return update(`${ident(column)} = (jsonb_populate_record(NULL::${t}, $2::jsonb)).${ident(column)}`, () => target, () => [JSON.stringify({ [column]: other })])(fx);
+          },
+          expect: rowOf(environment, allowed),
+        });
+      }
+    }
+  }
+
+  // [live-history-kept]
+  add({
+    rule: 'live-history-kept',
+    name: 'DELETE of a live row',
+    sql: (fx) => ({ text: `DELETE FROM ${t} WHERE ${rowsWhere(table, 1)}`, params: [keyOf(table, [row(fx, 'live')])] }),
+    expect: ownerOnly(rule('live-history-kept')),
+    knownDefects: {
+      owner:
+        'migration 000010 creates live_history_kept BEFORE DELETE on <t>_live and then CREATE OR REPLACE TRIGGER live_history_kept BEFORE TRUNCATE on the same partition, which replaces it: the owner deletes live rows',
+    },
+  });
+  add({
+    rule: 'live-history-kept',
+    name: 'DELETE of a live row, through the live partition',
+    sql: (fx) => ({ text: `DELETE FROM ${ident(table.partitions.live)} WHERE ${rowsWhere(table, 1)}`, params: [keyOf(table, [row(fx, 'live')])] }),
+    expect: ownerOnly(rule('live-history-kept')),
+    knownDefects: { owner: 'the BEFORE DELETE trigger of the live partition is missing (see DELETE of a live row)' },
+  });
+  add({
+    rule: 'live-history-kept',
+    name: 'DELETE of a paper row nothing references (deliberate, the owner only; roles purge through purge_backtest_data())',
+    sql: (fx) => ({ text: `DELETE FROM ${t} WHERE ${rowsWhere(table, 1)}`, params: [keyOf(table, [row(fx, 'paper')])] }),
+    expect: ownerOnly(allowed),
+  });
+  for (const [name, target] of [
+    ['the table', table.name],
+    ['its live partition', table.partitions.live],
+    ['its paper partition', table.partitions.paper],
+  ] as const) {
+    add({
+      rule: 'live-history-kept',
+      name: `TRUNCATE of ${name}`,
+      sql: () => ({ text: `TRUNCATE ${ident(target)}` }),
+      expect: ownerOnly(rule('live-history-kept')),
+    });
+  }
+  add({
+    rule: 'live-history-kept',
+    name: 'TRUNCATE of the table and its live and paper partitions with CASCADE',
+    sql: () => ({ text: `TRUNCATE ${ident(table.partitions.paper)}, ${ident(table.partitions.live)} CASCADE` }),
+    expect: ownerOnly(rule('live-history-kept')),
+  });
+  if (registry.references.some((r) => r.referencedTable === table.name)) {
+    add({
+      rule: 'live-history-kept',
+      name: 'TRUNCATE of its backtest partition alone, while a tagged table references it',
+      sql: () => ({ text: `TRUNCATE ${ident(table.partitions.backtest)}` }),
+      expect: ownerOnly({ refused: true }),
+      knownDefects: {
+        owner:
+          'the backtest partition of a referenced table truncates alone (no foreign key, no trigger): the referencing backtest rows are left pointing at nothing; purge_backtest_data() truncates them together',
+      },
+    });
+  }
+  return cases;
+}
+
+/** The cases of one reference between tagged tables: a reference never crosses environments. */
+export function referenceCases(reference: Registry['references'][number], registry: Registry): RuleCase[] {
+  const table = registry.tables.find((t) => t.name === reference.table)!;
+  const referenced = registry.tables.find((t) => t.name === reference.referencedTable)!;
+  const label = `${table.name} (${reference.columns.join(', ')}) -> ${referenced.name} (${reference.referencedColumns.join(', ')})`;
+  // The referencing row: for a versioned table a superseded version (a copy of it is a new row).
+  const source = (fx: Fixtures, environment: Environment) => fx[table.name]![environment].using[reference.columns.join(',')]!;
+  // A row of the referenced table in `environment` that the fixtures reference (so it exists).
+  const target = (fx: Fixtures, environment: Environment) => fx[referenced.name]![environment].current ?? fx[referenced.name]![environment].free;
+  const pointing = (fx: Fixtures, environment: Environment, at: Environment) => {
+    const to = target(fx, at);
+    const changes = Object.fromEntries(reference.columns.map((c, i) => [c, to[reference.referencedColumns[i]!]]));
+    return insertRow(table, copyOf(table, source(fx, environment), changes));
+  };
+  const cases: RuleCase[] = [];
+  for (const [environment, at] of [['paper', 'live'], ['live', 'backtest'], ['backtest', 'paper']] as const) {
+    cases.push({
+      rule: 'environment-cross-reference',
+      table: table.name,
+      name: `${label}: a ${environment} row referencing a ${at} row`,
+      sql: (fx) => pointing(fx, environment, at),
+      // The check runs per statement, after row-level security: a role writing another environment's row is refused by its policy first.
+      expect: newRowOf(environment, rule('environment-cross-reference')),
+    });
+  }
+  for (const environment of ENVIRONMENTS) {
+    cases.push({
+      rule: 'environment-cross-reference',
+      table: table.name,
+      name: `${label}: a ${environment} row referencing a ${environment} row (allowed)`,
+      sql: (fx) => pointing(fx, environment, environment),
+      expect: newRowOf(environment, allowed),
+    });
+  }
+  cases.push({
+    rule: 'environment-cross-reference',
+    table: table.name,
+    name: `${label}: a paper row referencing no row`,
+    sql: (fx) => {
+      const changes = Object.fromEntries(reference.columns.map((c) => [c, typeof source(fx, 'paper')[c] === 'string' ? 'missing' : 2_000_000_000]));
+      return insertRow(table, copyOf(table, source(fx, 'paper'), changes));
+    },
+    expect: newRowOf('paper', { missingReference: true }),
+  });
+  cases.push({
+    rule: 'environment-cross-reference',
+    table: referenced.name,
+    name: `${label}: DELETE of a paper ${referenced.name} row that a ${table.name} row references`,
+    sql: (fx) => {
+      const pairs = reference.referencedColumns.map(ident).join(', ');
+      const columns = reference.columns.map(ident).join(', ');
+      return {
+        text: `DELETE FROM ${ident(referenced.name)} WHERE (${pairs}, execution_environment) IN
+                 (SELECT ${columns}, execution_environment FROM ${ident(table.name)} WHERE execution_environment = 'paper')`,
+      };
+    },
+    expect: ownerOnly({ missingReference: true }),
+  });
+  return cases;
+}
+
+/** Cases over the whole registry. */
+export function registryCases(registry: Registry): RuleCase[] {
+  const backtest = registry.tables.map((t) => ident(t.partitions.backtest)).join(', ');
+  return [
+    {
+      rule: 'live-history-kept',
+      table: '*',
+      name: 'every table: purge_backtest_data() (the owner and precog_backtest only)',
+      sql: () => ({ text: 'SELECT * FROM purge_backtest_data()' }),
+      expect: outcomes({ rows: -1 }, (e) => (e === 'backtest' ? { rows: -1 } : denied)),
+    },
+    {
+      rule: 'live-history-kept',
+      table: '*',
+      name: 'every table: TRUNCATE of every backtest partition together (what the purge does)',
+      sql: () => ({ text: `TRUNCATE ${backtest}` }),
+      expect: ownerOnly({ ok: true }),
+    },
+  ];
+}
+
+export function allCases(registry: Registry): RuleCase[] {
+  return [
+    ...registry.tables.flatMap((table) => tableCases(table, registry)),
+    ...registry.references.flatMap((reference) => referenceCases(reference, registry)),
+    ...registryCases(registry),
+  ];
+}
+
+/** Expected row counts (`{ rows: -1 }` in a case) come from the fixtures. */
+function resolveCounts(c: RuleCase, actor: Actor, fixtures: Fixtures, registry: Registry): Outcome {
+  const outcome = c.expect[actor];
+  if (!('rows' in outcome) || outcome.rows !== -1) return outcome;
+  if (c.table === '*') return { rows: registry.tables.length }; // purge: one row per table
+  const counts = fixtures[c.table]!;
+  const total = (environments: readonly Environment[]) => environments.reduce((n, e) => n + counts[e].count, 0);
+  const named = ENVIRONMENTS.find((e) => c.name.includes(`the ${e} `));
+  const seen = named ? [named] : actor.startsWith('precog_') && actor !== 'precog_analyst' ? [envOf(actor as Role)] : ENVIRONMENTS;
+  return { rows: total(seen) };
+}
+
+export function checkOutcome(outcome: Outcome, result: Attempt, table: string, label: string): void {
+  const { error } = result;
+  const got = error ? `${error.code} ${error.message}` : `ok, ${result.rowCount} rows ${JSON.stringify(result.rows).slice(0, 200)}`;
+  const context = `${label}: got ${got}`;
+  if ('rule' in outcome) {
+    expect(error, context).toBeDefined();
+    expect(error!.message, context).toMatch(new RegExp(`^\\[${outcome.rule}\\] `));
+    expect(error!.code, context).toBe('P0001');
+    expect(error!.hint, `${context} (a HINT says what to do instead)`).toBeTruthy();
+    expect(error!.table, context).toBe(table);
+  } else if ('role' in outcome) {
+    expect(error?.code, context).toBe('42501');
+    expect(error!.message, context).toBe(`new row violates row-level security policy "[environment-role] ${outcome.role} rows only" for table "${table}"`);
+  } else if ('denied' in outcome) {
+    expect(error?.code, context).toBe('42501');
+    expect(error!.message, context).toMatch(/^permission denied for (table|view|function) /);
+  } else if ('missingReference' in outcome) {
+    expect(error?.code, context).toBe('23503');
+    expect(error!.constraint, context).toMatch(/_reference$/);
+  } else if ('refused' in outcome) {
+    expect(error, context).toBeDefined();
+  } else if ('ok' in outcome) {
+    expect(error, context).toBeUndefined();
+  } else if ('invisible' in outcome) {
+    expect(error, context).toBeUndefined();
+    expect(result.rowCount, context).toBe(0);
+  } else if ('allowed' in outcome) {
+    expect(error, context).toBeUndefined();
+    expect(result.rowCount, context).toBeGreaterThan(0);
+  } else {
+    expect(error, context).toBeUndefined();
+    expect(result.rows[0]?.n ?? result.rows.length, context).toBe(outcome.rows);
+  }
+}
+
+/** A database of its own for a suite, cloned from the migrated template, with `setup` SQL committed in it. */
+export interface SuiteDatabase {
+  database: string;
+  pool: pg.Pool;
+  registry: Registry;
+  drop(): Promise<void>;
+}
+
+export async function suiteDatabase(setup?: string): Promise<SuiteDatabase> {
+  const server = testServer();
+  const database = `precog_test_${randomBytes(4).toString('hex')}`;
+  await cloneDatabase(server, inject('template'), database);
+  const pool = poolFor(database, server);
+  try {
+    if (setup) await pool.query(setup);
+    const client = await pool.connect();
+    const registry = await loadRegistry(client).finally(() => client.release());
+    return {
+      database,
+      pool,
+      registry,
+      drop: async () => {
+        await pool.end();
+        await dropDatabase(server, database);
+      },
+    };
+  } catch (error) {
+    await pool.end();
+    await dropDatabase(server, database);
+    throw error;
+  }
+}
+
+export interface RuleSummary {
+  tables: number;
+  references: number;
+  cases: number;
+  attempts: number;
+  refusals: number;
+  rules: string[];
+  knownDefects: number;
+}
+
+/**
+ * Declares the generated cases as tests: one transaction over the suite's database, `seed` run
+ * in it, each attempt in a savepoint rolled back (so every attempt starts from the same rows).
+ */
+export function defineEnvironmentRuleSuite(db: SuiteDatabase, seed: (client: pg.ClientBase) => Promise<unknown>): RuleSummary {
+  const cases = allCases(db.registry);
+  const matrix = cases.flatMap((c) => ACTORS.map((actor) => ({ c, actor, defect: c.knownDefects?.[actor] })));
+  let client: pg.PoolClient;
+  let fixtures: Fixtures;
+  beforeAll(async () => {
+    client = await db.pool.connect();
+    await client.query('BEGIN');
+    await seed(client);
+    fixtures = await loadFixtures(client, db.registry);
+  });
+  afterAll(async () => {
+    await client?.query('ROLLBACK').catch(() => undefined);
+    client?.release();
+  });
+  for (const { c, actor, defect } of matrix) {
+    const title = `${c.name}, as ${actor}`;
+    const body = async () => {
+      const { text, params } = c.sql(fixtures);
+      const outcome = resolveCounts(c, actor, fixtures, db.registry);
+      checkOutcome(outcome, await attempt(client, actor, text, params), c.table === '*' ? '' : c.table, title);
+    };
+    if (defect) it.fails(`${title} [known schema defect: ${defect}]`, body);
+    else it(title, body);
+  }
+  const refusals = matrix.filter(({ c, actor }) => {
+    const o = c.expect[actor];
+    return !('allowed' in o) && !('rows' in o) && !('invisible' in o) && !('ok' in o);
+  });
+  const rules = [...new Set(cases.flatMap((c) => Object.values(c.expect).flatMap((o) => ('rule' in o ? [o.rule] : 'role' in o ? ['environment-role'] : []))))].sort();
+  return {
+    tables: db.registry.tables.length,
+    references: db.registry.references.length,
+    cases: cases.length,
+    attempts: matrix.length,
+    refusals: refusals.length,
+    rules,
+    knownDefects: matrix.filter((m) => m.defect).length,
+  };
+}
+
+export const ALL_RULES = [
+  'append-only',
+  'environment-cross-reference',
+  'environment-immutable',
+  'environment-required',
+  'environment-role',
+  'immutable-column',
+  'live-history-kept',
+  'version-history-immutable',
+  'version-immutable',
+];
+
+/** The catalog guarantees of one tagged table, checked per table (not per actor). */
+export function defineCatalogSuite(db: SuiteDatabase): void {
+  const roles = ['precog_live', 'precog_paper', 'precog_backtest', 'precog_analyst'];
+  for (const table of db.registry.tables) {
+    describe(`${table.name} (${table.kind}): the catalog`, () => {
+      const q = <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => db.pool.query<T>(sql, params).then((r) => r.rows);
+      const partitions = [...ENVIRONMENTS, 'missing' as const].map((e) => table.partitions[e]);
+
+      it('execution_environment is NOT NULL with no DEFAULT, on the table and every partition', async () => {
+        const rows = await q(
+          `SELECT c.relname AS relation, a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default, format_type(a.atttypid, a.atttypmod) AS type
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attname = 'execution_environment' AND c.relname = ANY($1) ORDER BY 1`,
+          [[table.name, ...partitions]],
+        );
+        expect(rows).toEqual([table.name, ...partitions].sort().map((relation) => ({ relation, not_null: true, default: null, type: 'execution_environment' })));
+      });
+
+      it('is LIST-partitioned by execution_environment: one partition per environment and one for NULL, none with a grant, each with row-level security and no policy', async () => {
+        const rows = await q(
+          `SELECT pg_get_partkeydef($1::regclass) AS key,
+                  (SELECT coalesce(array_agg(c.relname::text || ' ' || pg_get_expr(c.relpartbound, c.oid) || ' rls=' || c.relrowsecurity
+                            || ' policies=' || (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)
+                            || ' privileges=' || coalesce((SELECT string_agg(r || ':' || x, ',') FROM unnest($2::text[]) r CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x
+                                                           WHERE has_table_privilege(r, c.oid, x)), '') ORDER BY c.relname), '{}')
+                     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass) AS partitions`,
+          [`public.${ident(table.name)}`, roles],
+        );
+        const bound = (e: string) => (e === 'missing' ? 'FOR VALUES IN (NULL)' : `FOR VALUES IN ('${e}')`);
+        expect(rows[0]).toEqual({
+          key: 'LIST (execution_environment)',
+          partitions: [...ENVIRONMENTS, 'missing' as const]
+            .map((e) => `${table.partitions[e]} ${bound(e)} rls=true policies=0 privileges=`)
+            .sort(),
+        });
+      });
+
+      it('has row-level security with one RESTRICTIVE "[environment-role] <env> rows only" policy per environment role, and the analyst reads all', async () => {
+        const rows = await q(
+          `SELECT c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+                  (SELECT array_agg(p.policyname || ' ' || p.permissive || ' ' || p.roles::text || ' ' || p.cmd || ' ' || coalesce(p.qual, '-') || ' ' || coalesce(p.with_check, '-') ORDER BY p.policyname)
+                     FROM pg_policies p WHERE p.schemaname = 'public' AND p.tablename = c.relname) AS policies
+             FROM pg_class c WHERE c.oid = $1::regclass`,
+          [`public.${ident(table.name)}`],
+        );
+        const only = (e: string) => `(execution_environment = '${e}'::execution_environment)`;
+        expect(rows[0]).toEqual({
+          rls: true,
+          forced: false,
+          policies: [
+            ...ENVIRONMENTS.map((e) => `[environment-role] ${e} rows only RESTRICTIVE {precog_${e}} ALL ${only(e)} ${only(e)}`),
+            'analyst_reads_all PERMISSIVE {precog_analyst} SELECT true -',
+            'environment_roles PERMISSIVE {precog_backtest,precog_live,precog_paper} ALL true true',
+          ].sort(),
+        });
+      });
+
+      it('grants each environment role SELECT and INSERT, UPDATE of the columns its kind lets change only, no DELETE or TRUNCATE; the analyst SELECT only', async () => {
+        const rows = await q<{ role: string; table_privileges: string[]; updatable: string[] }>(
+          `SELECT r AS role,
+                  ARRAY(SELECT x FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) x WHERE has_table_privilege(r, $1::regclass, x)) AS table_privileges,
+                  ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                          AND has_column_privilege(r, $1::regclass, a.attnum, 'UPDATE') ORDER BY a.attname) AS updatable
+             FROM unnest($2::text[]) r ORDER BY r`,
+          [`public.${ident(table.name)}`, roles],
+        );
+        const updatable = (table.kind === 'versioned' ? [table.currentColumn!, table.endColumn!] : table.mutableColumns).slice().sort();
+        expect(rows).toEqual(
+          roles.slice().sort().map((role) =>
+            role === 'precog_analyst'
+              ? { role, table_privileges: ['SELECT'], updatable: [] }
+              : { role, table_privileges: ['SELECT', 'INSERT'], updatable },
+          ),
+        );
+      });
+
+      it('has the guards of its kind', async () => {
+        const rows = await q<{ relation: string; trigger: string; definition: string }>(
+          `SELECT c.relname AS relation, t.tgname AS trigger, regexp_replace(pg_get_triggerdef(t.oid), '^CREATE TRIGGER \\S+ ', '') AS definition
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE c.relname = ANY($1) AND NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgenabled = 'O' ORDER BY 1, 2`,
+          [[table.name, ...partitions]],
+        );
+        const has = (relation: string, trigger: string, definition: RegExp) =>
+          expect(rows.some((r) => r.relation === relation && r.trigger === trigger && definition.test(r.definition)), `${relation}.${trigger} ${definition}\n${JSON.stringify(rows, null, 1)}`).toBe(true);
+        has(table.partitions.missing, 'environment_required', /^BEFORE INSERT .* FOR EACH ROW EXECUTE FUNCTION precog_environment_required\(\)$/);
+        const args = table.kind === 'versioned' ? `'versioned', '${table.currentColumn}', '${table.endColumn}'` : [table.kind, ...table.mutableColumns].map((a) => `'${a}'`).join(', ');
+        has(table.name, 'environment_update_guard', new RegExp(`^BEFORE UPDATE .* FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard\\(${args.replace(/[()]/g, '\\$&')}\\)$`));
+        for (const target of [table.name, table.partitions.live, table.partitions.paper]) {
+          has(target, 'live_history_kept', /^BEFORE TRUNCATE .* FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept\(\)$/);
+        }
+        if (table.kind === 'versioned' && !table.businessKey.includes('execution_environment')) {
+          has(table.name, 'environment_key_guard', /^BEFORE INSERT .* FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard\(/);
+        }
+        for (const reference of db.registry.references.filter((r) => r.table === table.name)) {
+          for (const relation of [table.name, ...partitions]) {
+            has(relation, 'environment_references', new RegExp(`^AFTER INSERT .* FOR EACH STATEMENT EXECUTE FUNCTION precog_references_${reference.table}\\(\\)$`));
+          }
+        }
+        if (db.registry.references.some((r) => r.referencedTable === table.name)) {
+          has(table.name, 'environment_referenced', new RegExp(`^BEFORE DELETE .* FOR EACH ROW EXECUTE FUNCTION precog_referenced_${table.name}\\(\\)$`));
+        }
+        // Only the backtest partition may lose rows wholesale.
+        expect(rows.filter((r) => r.relation === table.partitions.backtest && r.trigger === 'live_history_kept')).toEqual([]);
+      });
+
+      it.fails('[known schema defect] its live partition refuses DELETE with a row trigger (live_history_kept BEFORE DELETE)', async () => {
+        const rows = await q(
+          `SELECT t.tgname FROM pg_trigger t WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal AND (t.tgtype & 8) <> 0 AND (t.tgtype & 1) <> 0
+              AND t.tgfoid = 'precog_live_history_kept'::regproc`,
+          [`public.${ident(table.partitions.live)}`],
+        );
+        expect(rows).toHaveLength(1);
+      });
+
+      if (table.kind === 'versioned') {
+        it('has one current version per business key and environment (a partial UNIQUE index)', async () => {
+          const rows = await q<{ def: string }>(
+            `SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NOT NULL`,
+            [`public.${ident(table.name)}`],
+          );
+          const key = [...table.businessKey.filter((c) => c !== 'execution_environment'), 'execution_environment'].join(', ');
+          expect(rows.map((r) => r.def)).toContainEqual(expect.stringMatching(new RegExp(`^CREATE UNIQUE INDEX \\S+ ON ONLY public\\.${table.name} USING btree \\(${key}\\) WHERE ${table.currentColumn}$`)));
+        });
+      }
+
+      it('keeps no foreign key to or from another tagged table (references are checked per statement, environment included)', async () => {
+        const rows = await q(
+          `SELECT c.conname FROM pg_constraint c WHERE c.contype = 'f'
+              AND pg_partition_root(c.conrelid) = ANY (SELECT format('public.%I', d.table_name)::regclass FROM precog_environment_tables d)
+              AND pg_partition_root(c.confrelid) = ANY (SELECT format('public.%I', d.table_name)::regclass FROM precog_environment_tables d)
+              AND (pg_partition_root(c.conrelid) = $1::regclass OR pg_partition_root(c.confrelid) = $1::regclass)`,
+          [`public.${ident(table.name)}`],
+        );
+        expect(rows).toEqual([]);
+      });
+    });
+  }
+}
