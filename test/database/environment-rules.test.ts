@@ -91,6 +91,21 @@ describe('legitimate operations still work', () => {
     });
   });
 
+  it('shared tables: every environment role writes them, the analyst is read-only', async () => {
+    await withRollback(async (client) => {
+      for (const actor of ACTORS) {
+        const result = await attempt(
+          client,
+          actor,
+          `INSERT INTO markets (market_id, platform_id, ticker, title, market_type, yes_price, no_price)
+           VALUES ('MKT-RULES-' || nextval('position_key_seq'), 'kalshi', 'RULES-' || currval('position_key_seq'), 'Rules', 'binary', 0.5, 0.5)`,
+        );
+        if (actor === 'precog_analyst') expect(result.error?.code, actor).toBe('42501');
+        else expect(result.error, `${actor}: ${result.error?.message}`).toBeUndefined();
+      }
+    });
+  });
+
   it('every role reads every shared table', async () => {
     await withRollback(async (client) => {
       for (const role of ACTORS.filter((actor) => actor !== 'owner')) {

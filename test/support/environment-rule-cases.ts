@@ -412,6 +412,26 @@ export function referenceCases(reference: Registry['references'][number], regist
   return cases;
 }
 
+/** A reference from a tagged table to a shared one (strategies, platforms, ...): the referenced row must exist. */
+export function sharedReferenceCases(reference: Registry['sharedReferences'][number], registry: Registry): RuleCase[] {
+  const table = registry.tables.find((t) => t.name === reference.table);
+  if (!table) return [];
+  return [
+    {
+      rule: 'environment-cross-reference',
+      table: table.name,
+      name: `${table.name} (${reference.columns.join(', ')}) -> shared ${reference.referencedTable} (${reference.referencedColumns.join(', ')}): a paper row referencing no row`,
+      sql: (fx) => {
+        const source = fx[table.name]!.paper.free;
+        const column = (name: string) => table.columns.find((c) => c.name === name)!;
+        const changes = Object.fromEntries(reference.columns.map((c) => [c, column(c).category === 'N' ? 2_000_000_000 : `missing-${c}`]));
+        return insertRow(table, copyOf(table, source, changes));
+      },
+      expect: newRowOf('paper', { missingReference: true }),
+    },
+  ];
+}
+
 /** Cases over the whole registry. */
 export function registryCases(registry: Registry): RuleCase[] {
   const backtest = registry.tables.map((t) => ident(t.partitions.backtest)).join(', ');
@@ -437,6 +457,7 @@ export function allCases(registry: Registry): RuleCase[] {
   return [
     ...registry.tables.flatMap((table) => tableCases(table, registry)),
     ...registry.references.flatMap((reference) => referenceCases(reference, registry)),
+    ...registry.sharedReferences.flatMap((reference) => sharedReferenceCases(reference, registry)),
     ...registryCases(registry),
   ];
 }
