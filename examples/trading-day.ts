@@ -1,7 +1,9 @@
 /**
  * A short trading day on one database, through precog-db's scopes:
- * a backtest writes its trades in bulk, a paper position is opened, marked and closed, a live
- * trade is recorded, and live and paper performance are compared side by side.
+ * a backtest writes its trades in bulk; on paper, the account is funded, an order is placed and
+ * filled (the fill is a trade), the position is marked and closed, a second position is settled
+ * (settlement, ledger credit and a new balance version in one statement); a live trade is
+ * recorded; and live and paper performance are compared side by side.
  *
  * Run it: `npx tsx examples/trading-day.ts` (embedded server, or DATABASE_URL).
  * The tests run it too (test/examples/trading-day.test.ts).
@@ -25,6 +27,10 @@ const MARKET = `MKT-${TICKER}`;
 export interface TradingDaySummary {
   backtestFills: number;
   paperPositionVersions: number;
+  /** The paper account after the settlement, in dollars. */
+  paperBalance: string;
+  /** The paper ledger's running balance, entry by entry. */
+  paperLedger: string[];
   performance: AnyEnvironment<ComparePaperAndLivePerformanceResult>[];
   trainingRows: number;
   nonLiveEnvironments: ('paper' | 'backtest')[];
@@ -70,6 +76,7 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
   const config = resolveTradingConfiguration({ PRECOG_ENV: 'development', KALSHI_MODE: 'demo' });
   if (config.environment !== 'paper') throw new Error('this example paper-trades');
   const paper = db.scope(config.environment, { api: config.kalshiMode });
+  await paper.syncBalance({ platform_id: 'kalshi', balance: new Decimal('1000.00') });
   const [opened] = await paper.openPosition({
     market_id: MARKET,
     side: 'YES',
@@ -77,15 +84,21 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
     quantity: 10,
     fees: new Decimal('0.07'),
   });
-  await paper.recordTrade({
+  const [order] = await paper.placeOrder({
+    platform_id: 'kalshi',
     market_id: MARKET,
-    position_id: opened!.id, // a paper position's id: only a paper trade may reference it
+    position_id: opened!.id, // a paper position's id: only a paper order may reference it
     side: 'buy',
-    price: new Decimal('0.42'),
-    quantity: 10,
-    fees: new Decimal('0.07'),
-    trade_source: 'manual',
     order_type: 'limit',
+    limit_price: new Decimal('0.42'),
+    quantity: 10,
+  });
+  // The fill is a paper trade of the order, recorded with the order's new state in one statement.
+  const [filled] = await paper.fillOrder({
+    order_id: order!.id, price: new Decimal('0.42'), quantity: 10, fees: new Decimal('0.07'), trade_source: 'manual',
+  });
+  await paper.recordLedgerEntry({
+    platform_id: 'kalshi', entry_type: 'trade', amount: new Decimal('-4.27'), order_id: order!.id, trade_id: filled!.trade_id,
   });
   for (const mark of ['0.45', '0.51', '0.48']) {
     await paper.updatePositionPrice({ position_key: opened!.position_key, current_price: new Decimal(mark) });
@@ -97,6 +110,14 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
     exit_reason: 'take_profit',
   });
   const versions = await paper.listPositionHistory({ position_key: opened!.position_key });
+
+  // The market of a second paper position resolves YES: it settles, the payout is credited to
+  // the ledger and the balance gets a new version, all in the paper environment.
+  const [held] = await paper.openPosition({
+    market_id: MARKET, side: 'YES', entry_price: new Decimal('0.40'), quantity: 5, fees: new Decimal('0.03'),
+  });
+  const [settled] = await paper.settlePosition({ position_key: held!.position_key, settlement_value: new Decimal('1'), platform_id: 'kalshi' });
+  const ledger = await paper.getRunningBalance({ platform_id: 'kalshi' });
 
   // Live: real money, through the live scope only.
   const live = db.scope('live', { api: 'live' });
@@ -120,6 +141,8 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
   return {
     backtestFills: fills.length,
     paperPositionVersions: versions.length,
+    paperBalance: settled!.balance_after!.toFixed(2),
+    paperLedger: ledger.map((entry) => entry.running_balance.toFixed(2)),
     performance,
     trainingRows: trainModel(training),
     nonLiveEnvironments: nonLivePerformance.map((row) => row.execution_environment),
@@ -134,6 +157,7 @@ function trainModel(rows: NonLive<ListTrainingDataTradesResult>[]): number {
 function printSummary(summary: TradingDaySummary): void {
   console.log(`backtest fills written in bulk: ${summary.backtestFills}`);
   console.log(`paper position versions (open, 3 marks, close): ${summary.paperPositionVersions}`);
+  console.log(`paper balance after the settlement: ${summary.paperBalance} (ledger running balance ${summary.paperLedger.join(' → ')})`);
   console.log(`training rows (paper + backtest): ${summary.trainingRows}`);
   console.log('environment  trades  notional  realized P&L');
   for (const row of summary.performance) {
