@@ -201,6 +201,28 @@ COMMENT ON TYPE trade_source IS 'ADR-092: WHO created a trade: automated (the bo
 -- sequence: position_key_seq
 CREATE SEQUENCE position_key_seq AS bigint START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 CACHE 1 NO CYCLE;
 
+-- function: precog_backtest_purged_together()
+CREATE OR REPLACE FUNCTION public.precog_backtest_purged_together()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  IF current_setting('precog.purging_backtests', true) IS DISTINCT FROM 'on' THEN
+    RAISE EXCEPTION '[backtest-purged-together] TRUNCATE of % is refused: only purge_backtest_data() empties backtest partitions, every one together, so that no reference is left dangling', TG_TABLE_NAME
+      USING ERRCODE = 'P0001', TABLE = (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID)),
+            HINT = 'Remove backtest data with SELECT * FROM purge_backtest_data(): it empties every tagged table''s backtest partition together.';
+  END IF;
+  RETURN NULL;
+END;
+$function$;
+
+-- grant: function precog_backtest_purged_together() to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_backtest_purged_together() TO PUBLIC;
+
+-- comment: function precog_backtest_purged_together()
+COMMENT ON FUNCTION precog_backtest_purged_together() IS 'BEFORE TRUNCATE on the backtest partition of every tagged table: refused ([backtest-purged-together]) unless purge_backtest_data() is truncating every backtest partition together.';
+
 -- function: precog_environment_key_guard()
 CREATE OR REPLACE FUNCTION public.precog_environment_key_guard()
  RETURNS trigger
@@ -426,20 +448,17 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
     checks := checks || format($body$
   -- (%1$s, execution_environment) -> %2$s (%3$s, execution_environment)
   PERFORM FROM public.%2$I r WHERE (%4$s, r.execution_environment) IN (SELECT %5$s, n.execution_environment FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
-  SELECT format('(%1$s) = (%%s)', concat_ws(', ', %5$s)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.%2$I r WHERE %7$s LIMIT 1) AS found_in
+  SELECT format('(%1$s) = (%%s)', concat_ws(', ', %5$s)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE %7$s AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] %8$s %% is a %% row of %2$s; a %% row may reference only a %% row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = %8$L, COLUMN = %9$L,
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION '%8$s %% refers to no %2$s row (of environment %%)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] %8$s %% refers to no %% row of %2$s: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
         (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
@@ -656,11 +675,15 @@ BEGIN
                  (SELECT string_agg(quote_literal(a), ', ') FROM unnest(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END) a));
   EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_live_history_kept()',
                  public.precog_environment_partition(t, 'live'));
-  EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()', t);
+  -- TRUNCATE: refused on the table and its live and paper partitions; a backtest partition only
+  -- together with every other (purge_backtest_data()), so that no reference is left dangling.
+  EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()', t);
   FOREACH env IN ARRAY array_remove(environments, 'backtest') LOOP
-    EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()',
+    EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()',
                    public.precog_environment_partition(t, env));
   END LOOP;
+  EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()',
+                 public.precog_environment_partition(t, 'backtest'));
   IF kind = 'versioned' THEN
     EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s) WHERE %I', table_name || '_one_current_version', t,
                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment']) c), current_column);
@@ -1181,56 +1204,47 @@ BEGIN
 
   -- (order_id, execution_environment) -> orders (id, execution_environment)
   PERFORM FROM public.orders r WHERE (r.id, r.execution_environment) IN (SELECT n.order_id, n.execution_environment FROM new_rows n WHERE n.order_id IS NOT NULL) FOR KEY SHARE OF r;
-  SELECT format('(order_id) = (%s)', concat_ws(', ', n.order_id)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.orders r WHERE r.id = n.order_id LIMIT 1) AS found_in
+  SELECT format('(order_id) = (%s)', concat_ws(', ', n.order_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE n.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.id = n.order_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] account_ledger % is a % row of orders; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'order_id',
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION 'account_ledger % refers to no orders row (of environment %)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = 'account_ledger', COLUMN = 'order_id', CONSTRAINT = 'account_ledger_order_id_reference',
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % refers to no % row of orders: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'order_id', CONSTRAINT = 'account_ledger_order_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
   -- (settlement_id, execution_environment) -> settlements (id, execution_environment)
   PERFORM FROM public.settlements r WHERE (r.id, r.execution_environment) IN (SELECT n.settlement_id, n.execution_environment FROM new_rows n WHERE n.settlement_id IS NOT NULL) FOR KEY SHARE OF r;
-  SELECT format('(settlement_id) = (%s)', concat_ws(', ', n.settlement_id)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.settlements r WHERE r.id = n.settlement_id LIMIT 1) AS found_in
+  SELECT format('(settlement_id) = (%s)', concat_ws(', ', n.settlement_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE n.settlement_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.settlements r WHERE r.id = n.settlement_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] account_ledger % is a % row of settlements; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'settlement_id',
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION 'account_ledger % refers to no settlements row (of environment %)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = 'account_ledger', COLUMN = 'settlement_id', CONSTRAINT = 'account_ledger_settlement_id_reference',
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % refers to no % row of settlements: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'settlement_id', CONSTRAINT = 'account_ledger_settlement_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
   -- (trade_id, execution_environment) -> trades (id, execution_environment)
   PERFORM FROM public.trades r WHERE (r.id, r.execution_environment) IN (SELECT n.trade_id, n.execution_environment FROM new_rows n WHERE n.trade_id IS NOT NULL) FOR KEY SHARE OF r;
-  SELECT format('(trade_id) = (%s)', concat_ws(', ', n.trade_id)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.trades r WHERE r.id = n.trade_id LIMIT 1) AS found_in
+  SELECT format('(trade_id) = (%s)', concat_ws(', ', n.trade_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE n.trade_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.trades r WHERE r.id = n.trade_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] account_ledger % is a % row of trades; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'trade_id',
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION 'account_ledger % refers to no trades row (of environment %)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = 'account_ledger', COLUMN = 'trade_id', CONSTRAINT = 'account_ledger_trade_id_reference',
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % refers to no % row of trades: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'trade_id', CONSTRAINT = 'account_ledger_trade_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
   RETURN NULL;
@@ -1288,20 +1302,17 @@ BEGIN
 
   -- (position_id, execution_environment) -> positions (id, execution_environment)
   PERFORM FROM public.positions r WHERE (r.id, r.execution_environment) IN (SELECT n.position_id, n.execution_environment FROM new_rows n WHERE n.position_id IS NOT NULL) FOR KEY SHARE OF r;
-  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.positions r WHERE r.id = n.position_id LIMIT 1) AS found_in
+  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] orders % is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = 'orders', COLUMN = 'position_id',
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION 'orders % refers to no positions row (of environment %)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = 'orders', COLUMN = 'position_id', CONSTRAINT = 'orders_position_id_reference',
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] orders % refers to no % row of positions: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'orders', COLUMN = 'position_id', CONSTRAINT = 'orders_position_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
   RETURN NULL;
@@ -1364,20 +1375,17 @@ DECLARE
 BEGIN
   -- (position_id, execution_environment) -> positions (id, execution_environment)
   PERFORM FROM public.positions r WHERE (r.id, r.execution_environment) IN (SELECT n.position_id, n.execution_environment FROM new_rows n WHERE n.position_id IS NOT NULL) FOR KEY SHARE OF r;
-  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.positions r WHERE r.id = n.position_id LIMIT 1) AS found_in
+  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] settlements % is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = 'settlements', COLUMN = 'position_id',
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION 'settlements % refers to no positions row (of environment %)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = 'settlements', COLUMN = 'position_id', CONSTRAINT = 'settlements_position_id_reference',
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] settlements % refers to no % row of positions: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'settlements', COLUMN = 'position_id', CONSTRAINT = 'settlements_position_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
   RETURN NULL;
@@ -1423,38 +1431,32 @@ BEGIN
 
   -- (placed_order_id, execution_environment) -> orders (id, execution_environment)
   PERFORM FROM public.orders r WHERE (r.id, r.execution_environment) IN (SELECT n.placed_order_id, n.execution_environment FROM new_rows n WHERE n.placed_order_id IS NOT NULL) FOR KEY SHARE OF r;
-  SELECT format('(placed_order_id) = (%s)', concat_ws(', ', n.placed_order_id)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.orders r WHERE r.id = n.placed_order_id LIMIT 1) AS found_in
+  SELECT format('(placed_order_id) = (%s)', concat_ws(', ', n.placed_order_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE n.placed_order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.id = n.placed_order_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] trades % is a % row of orders; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'placed_order_id',
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION 'trades % refers to no orders row (of environment %)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = 'trades', COLUMN = 'placed_order_id', CONSTRAINT = 'trades_placed_order_id_reference',
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] trades % refers to no % row of orders: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'placed_order_id', CONSTRAINT = 'trades_placed_order_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
   -- (position_id, execution_environment) -> positions (id, execution_environment)
   PERFORM FROM public.positions r WHERE (r.id, r.execution_environment) IN (SELECT n.position_id, n.execution_environment FROM new_rows n WHERE n.position_id IS NOT NULL) FOR KEY SHARE OF r;
-  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.positions r WHERE r.id = n.position_id LIMIT 1) AS found_in
+  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] trades % is a % row of positions; a % row may reference only a % row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id',
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION 'trades % refers to no positions row (of environment %)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] trades % refers to no % row of positions: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
   RETURN NULL;
@@ -1480,11 +1482,13 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', partitions);
+  PERFORM set_config('precog.purging_backtests', 'on', true);
   FOR table_name IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
     EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
     RETURN NEXT;
   END LOOP;
   EXECUTE format('TRUNCATE %s', partitions);
+  PERFORM set_config('precog.purging_backtests', 'off', true);
   DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
 END;
 $function$;
@@ -1528,8 +1532,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON account_balance REFERENCIN
 -- trigger: account_balance.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
--- trigger: account_balance.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON account_balance FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: account_balance.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_balance FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: account_balance
 ALTER TABLE account_balance ENABLE ROW LEVEL SECURITY;
@@ -1630,6 +1634,9 @@ ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_scd_end_afte
 -- index: account_balance_backtest_platform_id_execution_environment_idx
 CREATE UNIQUE INDEX account_balance_backtest_platform_id_execution_environment_idx ON public.account_balance_backtest USING btree (platform_id, execution_environment) WHERE row_current_ind;
 
+-- trigger: account_balance_backtest.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_balance_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
 -- trigger: account_balance_backtest.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_balance_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
 
@@ -1718,7 +1725,10 @@ CREATE TRIGGER environment_references AFTER INSERT ON account_balance_live REFER
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
 -- trigger: account_balance_live.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON account_balance_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+CREATE TRIGGER live_history_kept BEFORE DELETE ON account_balance_live FOR EACH ROW EXECUTE FUNCTION precog_live_history_kept();
+
+-- trigger: account_balance_live.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_balance_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: account_balance_live
 ALTER TABLE account_balance_live ENABLE ROW LEVEL SECURITY;
@@ -1759,8 +1769,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON account_balance_paper REFE
 -- trigger: account_balance_paper.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
--- trigger: account_balance_paper.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON account_balance_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: account_balance_paper.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_balance_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: account_balance_paper
 ALTER TABLE account_balance_paper ENABLE ROW LEVEL SECURITY;
@@ -1803,8 +1813,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON account_ledger REFERENCING
 -- trigger: account_ledger.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_ledger FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: account_ledger.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON account_ledger FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: account_ledger.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_ledger FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: account_ledger
 ALTER TABLE account_ledger ENABLE ROW LEVEL SECURITY;
@@ -1898,6 +1908,9 @@ ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_settlement_is_
 -- index: account_ledger_backtest_platform_id_execution_environment_r_idx
 CREATE INDEX account_ledger_backtest_platform_id_execution_environment_r_idx ON public.account_ledger_backtest USING btree (platform_id, execution_environment, recorded_at, id);
 
+-- trigger: account_ledger_backtest.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_ledger_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
 -- trigger: account_ledger_backtest.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_ledger_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_ledger();
 
@@ -1990,7 +2003,10 @@ CREATE TRIGGER environment_references AFTER INSERT ON account_ledger_live REFERE
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_ledger_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
 -- trigger: account_ledger_live.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON account_ledger_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+CREATE TRIGGER live_history_kept BEFORE DELETE ON account_ledger_live FOR EACH ROW EXECUTE FUNCTION precog_live_history_kept();
+
+-- trigger: account_ledger_live.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_ledger_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: account_ledger_live
 ALTER TABLE account_ledger_live ENABLE ROW LEVEL SECURITY;
@@ -2033,8 +2049,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON account_ledger_paper REFER
 -- trigger: account_ledger_paper.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_ledger_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: account_ledger_paper.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON account_ledger_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: account_ledger_paper.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_ledger_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: account_ledger_paper
 ALTER TABLE account_ledger_paper ENABLE ROW LEVEL SECURITY;
@@ -2880,8 +2896,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON orders REFERENCING NEW TAB
 -- trigger: orders.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('mutable', 'status', 'filled_quantity', 'average_fill_price', 'updated_at');
 
--- trigger: orders.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: orders.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: orders
 ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
@@ -3042,6 +3058,9 @@ ALTER TABLE orders_backtest ADD CONSTRAINT orders_status_matches_fills CHECK (st
 -- index: orders_backtest_execution_environment_placed_at_idx
 CREATE INDEX orders_backtest_execution_environment_placed_at_idx ON public.orders_backtest USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
 
+-- trigger: orders_backtest.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON orders_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
 -- trigger: orders_backtest.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
 
@@ -3193,7 +3212,10 @@ CREATE TRIGGER environment_references AFTER INSERT ON orders_live REFERENCING NE
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON orders_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('mutable', 'status', 'filled_quantity', 'average_fill_price', 'updated_at');
 
 -- trigger: orders_live.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON orders_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+CREATE TRIGGER live_history_kept BEFORE DELETE ON orders_live FOR EACH ROW EXECUTE FUNCTION precog_live_history_kept();
+
+-- trigger: orders_live.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON orders_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: orders_live
 ALTER TABLE orders_live ENABLE ROW LEVEL SECURITY;
@@ -3264,8 +3286,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON orders_paper REFERENCING N
 -- trigger: orders_paper.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON orders_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('mutable', 'status', 'filled_quantity', 'average_fill_price', 'updated_at');
 
--- trigger: orders_paper.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON orders_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: orders_paper.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON orders_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: orders_paper
 ALTER TABLE orders_paper ENABLE ROW LEVEL SECURITY;
@@ -3538,8 +3560,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON positions REFERENCING NEW 
 -- trigger: positions.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
--- trigger: positions.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON positions FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: positions.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON positions FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: positions
 ALTER TABLE positions ENABLE ROW LEVEL SECURITY;
@@ -3825,6 +3847,9 @@ CREATE INDEX positions_backtest_position_key_row_start_ts_idx ON public.position
 -- index: positions_backtest_status_idx
 CREATE INDEX positions_backtest_status_idx ON public.positions_backtest USING btree (status) WHERE row_current_ind;
 
+-- trigger: positions_backtest.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON positions_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
 -- trigger: positions_backtest.environment_key_guard
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
 
@@ -4103,7 +4128,10 @@ CREATE TRIGGER environment_references AFTER INSERT ON positions_live REFERENCING
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
 -- trigger: positions_live.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON positions_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+CREATE TRIGGER live_history_kept BEFORE DELETE ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_live_history_kept();
+
+-- trigger: positions_live.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON positions_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: positions_live
 ALTER TABLE positions_live ENABLE ROW LEVEL SECURITY;
@@ -4236,8 +4264,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON positions_paper REFERENCIN
 -- trigger: positions_paper.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
 
--- trigger: positions_paper.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON positions_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: positions_paper.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON positions_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: positions_paper
 ALTER TABLE positions_paper ENABLE ROW LEVEL SECURITY;
@@ -4411,8 +4439,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON settlements REFERENCING NE
 -- trigger: settlements.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON settlements FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: settlements.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON settlements FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: settlements.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON settlements FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: settlements
 ALTER TABLE settlements ENABLE ROW LEVEL SECURITY;
@@ -4516,6 +4544,9 @@ ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_settlement_value_ran
 
 -- index: settlements_backtest_position_key_execution_environment_idx
 CREATE UNIQUE INDEX settlements_backtest_position_key_execution_environment_idx ON public.settlements_backtest USING btree (position_key, execution_environment);
+
+-- trigger: settlements_backtest.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON settlements_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
 
 -- trigger: settlements_backtest.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
@@ -4640,7 +4671,10 @@ CREATE TRIGGER environment_references AFTER INSERT ON settlements_live REFERENCI
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON settlements_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
 -- trigger: settlements_live.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON settlements_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+CREATE TRIGGER live_history_kept BEFORE DELETE ON settlements_live FOR EACH ROW EXECUTE FUNCTION precog_live_history_kept();
+
+-- trigger: settlements_live.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON settlements_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: settlements_live
 ALTER TABLE settlements_live ENABLE ROW LEVEL SECURITY;
@@ -4697,8 +4731,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON settlements_paper REFERENC
 -- trigger: settlements_paper.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON settlements_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: settlements_paper.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON settlements_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: settlements_paper.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON settlements_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: settlements_paper
 ALTER TABLE settlements_paper ENABLE ROW LEVEL SECURITY;
@@ -4900,8 +4934,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON trades REFERENCING NEW TAB
 -- trigger: trades.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: trades.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON trades FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: trades.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON trades FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: trades
 ALTER TABLE trades ENABLE ROW LEVEL SECURITY;
@@ -5100,6 +5134,9 @@ CREATE INDEX trades_backtest_position_id_idx ON public.trades_backtest USING btr
 
 -- index: trades_backtest_strategy_id_idx
 CREATE INDEX trades_backtest_strategy_id_idx ON public.trades_backtest USING btree (strategy_id);
+
+-- trigger: trades_backtest.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON trades_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
 
 -- trigger: trades_backtest.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
@@ -5312,7 +5349,10 @@ CREATE TRIGGER environment_references AFTER INSERT ON trades_live REFERENCING NE
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_live FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
 -- trigger: trades_live.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON trades_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+CREATE TRIGGER live_history_kept BEFORE DELETE ON trades_live FOR EACH ROW EXECUTE FUNCTION precog_live_history_kept();
+
+-- trigger: trades_live.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON trades_live FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: trades_live
 ALTER TABLE trades_live ENABLE ROW LEVEL SECURITY;
@@ -5413,8 +5453,8 @@ CREATE TRIGGER environment_references AFTER INSERT ON trades_paper REFERENCING N
 -- trigger: trades_paper.environment_update_guard
 CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
 
--- trigger: trades_paper.live_history_kept
-CREATE TRIGGER live_history_kept BEFORE TRUNCATE ON trades_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
+-- trigger: trades_paper.live_history_kept_truncate
+CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON trades_paper FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept();
 
 -- row security: trades_paper
 ALTER TABLE trades_paper ENABLE ROW LEVEL SECURITY;

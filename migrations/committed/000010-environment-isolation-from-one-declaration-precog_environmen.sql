@@ -1,5 +1,5 @@
 --! Previous: sha1:cd8cd83a0f1196ce06034f5c19ca288dadcc43a3
---! Hash: sha1:b3e05466ac2403909f58303b55cb6ec6b58acabc
+--! Hash: sha1:7e06303acee5074ab6415f4256c699b5efad8351
 --! Message: Environment isolation from one declaration: precog_environment_table(); trades and positions move onto it
 
 -- 000010: environment isolation from one declaration.
@@ -31,6 +31,8 @@
 --   [immutable-column]              mutable: only the named columns may change
 --   [live-history-kept]             DELETE of a live row (trigger on the live partition only),
 --                                   TRUNCATE of the table or its live and paper partitions
+--   [backtest-purged-together]      TRUNCATE of a backtest partition but by purge_backtest_data(),
+--                                   which empties every one together
 --   [environment-role]              row-level security: each precog_<env> role reads and writes
 --                                   its own rows only (a RESTRICTIVE policy named after the rule,
 --                                   so the refusal names it); precog_analyst reads all
@@ -188,6 +190,25 @@ END;
 $$;
 COMMENT ON FUNCTION precog_live_history_kept() IS
   'BEFORE DELETE on the live partition of every tagged table, and BEFORE TRUNCATE on the table and its live and paper partitions: live history is never deleted ([live-history-kept]). Only backtest partitions may be truncated (purge_backtest_data()).';
+
+-- BEFORE TRUNCATE on <t>_backtest: only purge_backtest_data() truncates backtest partitions, all
+-- of them in one statement, so a reference between two tagged tables never dangles (there is no
+-- foreign key constraint to stop a TRUNCATE of a referenced partition alone).
+CREATE OR REPLACE FUNCTION precog_backtest_purged_together() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF current_setting('precog.purging_backtests', true) IS DISTINCT FROM 'on' THEN
+    RAISE EXCEPTION '[backtest-purged-together] TRUNCATE of % is refused: only purge_backtest_data() empties backtest partitions, every one together, so that no reference is left dangling', TG_TABLE_NAME
+      USING ERRCODE = 'P0001', TABLE = (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID)),
+            HINT = 'Remove backtest data with SELECT * FROM purge_backtest_data(): it empties every tagged table''s backtest partition together.';
+  END IF;
+  RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION precog_backtest_purged_together() IS
+  'BEFORE TRUNCATE on the backtest partition of every tagged table: refused ([backtest-purged-together]) unless purge_backtest_data() is truncating every backtest partition together.';
 
 -- BEFORE INSERT on versioned tables whose key does not include the environment. TG_ARGV: the
 -- key columns. SECURITY DEFINER: the key's first environment must count whatever the caller's
@@ -373,11 +394,15 @@ BEGIN
                  (SELECT string_agg(quote_literal(a), ', ') FROM unnest(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END) a));
   EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_live_history_kept()',
                  public.precog_environment_partition(t, 'live'));
-  EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()', t);
+  -- TRUNCATE: refused on the table and its live and paper partitions; a backtest partition only
+  -- together with every other (purge_backtest_data()), so that no reference is left dangling.
+  EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()', t);
   FOREACH env IN ARRAY array_remove(environments, 'backtest') LOOP
-    EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()',
+    EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_live_history_kept()',
                    public.precog_environment_partition(t, env));
   END LOOP;
+  EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()',
+                 public.precog_environment_partition(t, 'backtest'));
   IF kind = 'versioned' THEN
     EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s) WHERE %I', table_name || '_one_current_version', t,
                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment']) c), current_column);
@@ -640,20 +665,17 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
     checks := checks || format($body$
   -- (%1$s, execution_environment) -> %2$s (%3$s, execution_environment)
   PERFORM FROM public.%2$I r WHERE (%4$s, r.execution_environment) IN (SELECT %5$s, n.execution_environment FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
-  SELECT format('(%1$s) = (%%s)', concat_ws(', ', %5$s)) AS key, n.execution_environment AS environment,
-         (SELECT r.execution_environment FROM public.%2$I r WHERE %7$s LIMIT 1) AS found_in
+  SELECT format('(%1$s) = (%%s)', concat_ws(', ', %5$s)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
    WHERE %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE %7$s AND r.execution_environment = n.execution_environment)
    LIMIT 1;
-  IF FOUND AND missing.found_in IS NOT NULL THEN
-    RAISE EXCEPTION '[environment-cross-reference] %8$s %% is a %% row of %2$s; a %% row may reference only a %% row', missing.key, missing.found_in, missing.environment, missing.environment
-      USING ERRCODE = 'P0001', TABLE = %8$L, COLUMN = %9$L,
-            HINT = 'Reference the row of the same environment, or write this row in the environment of the row it references.';
-  ELSIF FOUND THEN
-    RAISE EXCEPTION '%8$s %% refers to no %2$s row (of environment %%)', missing.key, missing.environment
-      USING ERRCODE = '23503', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
-            HINT = 'Write the referenced row first, in the same environment.';
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] %8$s %% refers to no %% row of %2$s: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = %8$L, COLUMN = %9$L, CONSTRAINT = %10$L,
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
         (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
@@ -808,11 +830,13 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', partitions);
+  PERFORM set_config('precog.purging_backtests', 'on', true);
   FOR table_name IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
     EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
     RETURN NEXT;
   END LOOP;
   EXECUTE format('TRUNCATE %s', partitions);
+  PERFORM set_config('precog.purging_backtests', 'off', true);
   DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
 END;
 $$;

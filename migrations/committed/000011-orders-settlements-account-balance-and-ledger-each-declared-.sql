@@ -1,5 +1,5 @@
---! Previous: sha1:b3e05466ac2403909f58303b55cb6ec6b58acabc
---! Hash: sha1:f48609410326f97de23219187d3d034bc4846b6e
+--! Previous: sha1:7e06303acee5074ab6415f4256c699b5efad8351
+--! Hash: sha1:813ad4895d5d5077a9bff2da4bb8eb36a4bace00
 --! Message: Orders, settlements, account balance and ledger, each declared with precog_environment_table
 
 -- 000011: Precog's next environment-tagged tables, each given every guarantee by one declaration:

@@ -102,7 +102,7 @@ describe('the schema keeps the guarantees', () => {
         );
         const expected = [
           'environment_update_guard',
-          'live_history_kept',
+          'live_history_kept_truncate',
           ...(table.kind === 'versioned' && !table.businessKey.includes('execution_environment') ? ['environment_key_guard'] : []),
           ...([...registry.references, ...registry.sharedReferences].some((r) => r.table === table.name) ? ['environment_references'] : []),
           ...([...registry.references, ...registry.sharedReferences].some((r) => r.table === table.name && table.mutableColumns.some((c) => r.columns.includes(c)))

@@ -300,17 +300,12 @@ export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
     name: 'DELETE of a live row',
     sql: (fx) => ({ text: `DELETE FROM ${t} WHERE ${rowsWhere(table, 1)}`, params: [keyOf(table, [row(fx, 'live')])] }),
     expect: ownerOnly(rule('live-history-kept')),
-    knownDefects: {
-      owner:
-        'migration 000010 creates live_history_kept BEFORE DELETE on <t>_live and then CREATE OR REPLACE TRIGGER live_history_kept BEFORE TRUNCATE on the same partition, which replaces it: the owner deletes live rows',
-    },
   });
   add({
     rule: 'live-history-kept',
     name: 'DELETE of a live row, through the live partition',
     sql: (fx) => ({ text: `DELETE FROM ${ident(table.partitions.live)} WHERE ${rowsWhere(table, 1)}`, params: [keyOf(table, [row(fx, 'live')])] }),
     expect: ownerOnly(rule('live-history-kept')),
-    knownDefects: { owner: 'the BEFORE DELETE trigger of the live partition is missing (see DELETE of a live row)' },
   });
   add({
     rule: 'live-history-kept',
@@ -336,18 +331,14 @@ export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
     sql: () => ({ text: `TRUNCATE ${ident(table.partitions.paper)}, ${ident(table.partitions.live)} CASCADE` }),
     expect: ownerOnly(rule('live-history-kept')),
   });
-  if (registry.references.some((r) => r.referencedTable === table.name)) {
-    add({
-      rule: 'live-history-kept',
-      name: 'TRUNCATE of its backtest partition alone, while a tagged table references it',
-      sql: () => ({ text: `TRUNCATE ${ident(table.partitions.backtest)}` }),
-      expect: ownerOnly({ refused: true }),
-      knownDefects: {
-        owner:
-          'the backtest partition of a referenced table truncates alone (no foreign key, no trigger): the referencing backtest rows are left pointing at nothing; purge_backtest_data() truncates them together',
-      },
-    });
-  }
+  // Only purge_backtest_data() truncates a backtest partition, every one together: a reference
+  // between two tagged tables would otherwise be left pointing at nothing.
+  add({
+    rule: 'backtest-purged-together',
+    name: 'TRUNCATE of its backtest partition alone',
+    sql: () => ({ text: `TRUNCATE ${ident(table.partitions.backtest)}` }),
+    expect: ownerOnly(rule('backtest-purged-together')),
+  });
   return cases;
 }
 
@@ -393,7 +384,8 @@ export function referenceCases(reference: Registry['references'][number], regist
       const changes = Object.fromEntries(reference.columns.map((c) => [c, typeof source(fx, 'paper')[c] === 'string' ? 'missing' : 2_000_000_000]));
       return insertRow(table, copyOf(table, source(fx, 'paper'), changes));
     },
-    expect: newRowOf('paper', { missingReference: true }),
+    // The same refusal as a row of another environment: a role learns nothing of rows it cannot see.
+    expect: newRowOf('paper', rule('environment-cross-reference')),
   });
   cases.push({
     rule: 'environment-cross-reference',
@@ -444,11 +436,12 @@ export function registryCases(registry: Registry): RuleCase[] {
       expect: outcomes({ rows: -1 }, (e) => (e === 'backtest' ? { rows: -1 } : denied)),
     },
     {
-      rule: 'live-history-kept',
-      table: '*',
-      name: 'every table: TRUNCATE of every backtest partition together (what the purge does)',
+      rule: 'backtest-purged-together',
+      // The first partition named is the first refused.
+      table: registry.tables[0]!.name,
+      name: 'every table: TRUNCATE of every backtest partition together, by hand (only purge_backtest_data() does)',
       sql: () => ({ text: `TRUNCATE ${backtest}` }),
-      expect: ownerOnly({ ok: true }),
+      expect: ownerOnly(rule('backtest-purged-together')),
     },
   ];
 }
@@ -599,6 +592,7 @@ export function defineEnvironmentRuleSuite(db: SuiteDatabase, seed: (client: pg.
 
 export const ALL_RULES = [
   'append-only',
+  'backtest-purged-together',
   'environment-cross-reference',
   'environment-immutable',
   'environment-required',
@@ -698,7 +692,7 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
         const args = table.kind === 'versioned' ? `'versioned', '${table.currentColumn}', '${table.endColumn}'` : [table.kind, ...table.mutableColumns].map((a) => `'${a}'`).join(', ');
         has(table.name, 'environment_update_guard', new RegExp(`^BEFORE UPDATE .* FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard\\(${args.replace(/[()]/g, '\\$&')}\\)$`));
         for (const target of [table.name, table.partitions.live, table.partitions.paper]) {
-          has(target, 'live_history_kept', /^BEFORE TRUNCATE .* FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept\(\)$/);
+          has(target, 'live_history_kept_truncate', /^BEFORE TRUNCATE .* FOR EACH STATEMENT EXECUTE FUNCTION precog_live_history_kept\(\)$/);
         }
         if (table.kind === 'versioned' && !table.businessKey.includes('execution_environment')) {
           has(table.name, 'environment_key_guard', /^BEFORE INSERT .* FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard\(/);
@@ -709,13 +703,14 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
           }
         }
         if (db.registry.references.some((r) => r.referencedTable === table.name)) {
-          has(table.name, 'environment_referenced', new RegExp(`^BEFORE DELETE .* FOR EACH ROW EXECUTE FUNCTION precog_referenced_${table.name}\\(\\)$`));
+          has(table.name, 'environment_referenced', new RegExp(`^BEFORE DELETE OR UPDATE OF .* FOR EACH ROW EXECUTE FUNCTION precog_referenced_${table.name}\\(\\)$`));
         }
         // Only the backtest partition may lose rows wholesale.
-        expect(rows.filter((r) => r.relation === table.partitions.backtest && r.trigger === 'live_history_kept')).toEqual([]);
+        expect(rows.filter((r) => r.relation === table.partitions.backtest && r.trigger.startsWith('live_history_kept'))).toEqual([]);
+        has(table.partitions.backtest, 'backtest_purged_together', /^BEFORE TRUNCATE .* FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together\(\)$/);
       });
 
-      it.fails('[known schema defect] its live partition refuses DELETE with a row trigger (live_history_kept BEFORE DELETE)', async () => {
+      it('its live partition refuses DELETE with a row trigger (live_history_kept BEFORE DELETE)', async () => {
         const rows = await q(
           `SELECT t.tgname FROM pg_trigger t WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal AND (t.tgtype & 8) <> 0 AND (t.tgtype & 1) <> 0
               AND t.tgfoid = 'precog_live_history_kept'::regproc`,
