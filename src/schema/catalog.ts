@@ -33,6 +33,8 @@ export interface Relation {
   viewDefinition: string | null;
   options: string[];
   partitionKey: string | null;
+  /** A partition's table. */
+  partitionOf: string | null;
 }
 
 export interface Constraint {
@@ -127,7 +129,9 @@ export async function readCatalog(client: pg.Client): Promise<Catalog> {
            nullif(pg_get_userbyid(c.relowner), current_user) AS owner,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS "viewDefinition",
            coalesce((SELECT array_agg(o ORDER BY o COLLATE "C") FROM unnest(c.reloptions) o), '{}') AS options,
-           CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS "partitionKey"
+           CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS "partitionKey",
+           (SELECT quote_ident(p.relname) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+             WHERE i.inhrelid = c.oid AND c.relispartition) AS "partitionOf"
       FROM pg_class c
      WHERE c.relnamespace = ${PUBLIC} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${notInExtension('pg_class', 'c.oid')}`);
   const columnRows = await rows<Column & { relation: number }>(`

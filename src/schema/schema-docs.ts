@@ -1,22 +1,45 @@
 /**
- * docs/schema.md: a Mermaid ER diagram of the tables and their foreign keys, and one Markdown
- * table per table, from the same catalog read as the snapshot (so it is just as deterministic).
+ * docs/schema.md: the environment-tagged tables as declared (the registry of migration 000010), a
+ * Mermaid ER diagram of the tables and their references, and one Markdown table per table, from
+ * the same catalog read as the snapshot (so it is just as deterministic). Partitions are left out:
+ * they are the tables' storage, used through the tables only.
  */
+import type { Queryable } from '../runtime/query.js';
 import type { ServerTarget } from '../server/connection-string.js';
 import { connect } from '../server/resolve.js';
 import { type Catalog, readCatalog } from './catalog.js';
 
+/** What precog_environment_table() recorded: the tagged tables and their references. */
+export interface Declarations {
+  tables: { table_name: string; kind: string; business_key: string[]; mutable_columns: string[] }[];
+  references: { table_name: string; columns: string[]; referenced_table: string; referenced_columns: string[]; same_environment: boolean }[];
+}
+
 export async function schemaDocs(server: ServerTarget, database: string): Promise<string> {
   const client = await connect(server, database);
   try {
-    return renderSchemaDocs(await readCatalog(client));
+    return renderSchemaDocs(await readCatalog(client), await readDeclarations(client));
   } finally {
     await client.end();
   }
 }
 
-export function renderSchemaDocs(catalog: Catalog): string {
-  const tables = catalog.relations.filter((relation) => relation.kind === 'r' || relation.kind === 'p');
+async function readDeclarations(client: Queryable): Promise<Declarations> {
+  const { rows } = await client.query({ text: `SELECT to_regclass('public.precog_environment_references') IS NOT NULL AS declared` });
+  if (!(rows[0] as { declared: boolean }).declared) return { tables: [], references: [] };
+  const tables = await client.query({
+    text: `SELECT table_name, kind, business_key::text[] AS business_key, mutable_columns::text[] AS mutable_columns
+             FROM precog_environment_tables ORDER BY table_name`,
+  });
+  const references = await client.query({
+    text: `SELECT table_name, columns::text[] AS columns, referenced_table, referenced_columns::text[] AS referenced_columns, same_environment
+             FROM precog_environment_references ORDER BY table_name, columns`,
+  });
+  return { tables: tables.rows as Declarations['tables'], references: references.rows as Declarations['references'] };
+}
+
+export function renderSchemaDocs(catalog: Catalog, declarations: Declarations = { tables: [], references: [] }): string {
+  const tables = catalog.relations.filter((relation) => (relation.kind === 'r' || relation.kind === 'p') && !relation.partitionOf);
   const views = catalog.relations.filter((relation) => relation.kind === 'v' || relation.kind === 'm');
   const comment = commentLookup(catalog);
   const lines = [
@@ -42,7 +65,33 @@ export function renderSchemaDocs(catalog: Catalog): string {
     const label = fk.references.columns.join(', ');
     lines.push(`  ${mermaidName(fk.references.table)} ${optional ? '|o' : '||'}--o{ ${mermaidName(fk.table)} : "${label}"`);
   }
+  for (const reference of declarations.references) {
+    const table = tables.find((t) => t.name === reference.table_name);
+    const optional = reference.columns.some((name) => !table?.columns.find((column) => column.name === name)?.notNull);
+    const label = reference.same_environment ? `${reference.columns.join(', ')}, execution_environment` : reference.columns.join(', ');
+    lines.push(`  ${mermaidName(reference.referenced_table)} ${optional ? '|o' : '||'}--o{ ${mermaidName(reference.table_name)} : "${label}"`);
+  }
   lines.push('```', '');
+
+  if (declarations.tables.length) {
+    lines.push(
+      '## Environment-tagged tables',
+      '',
+      'Declared with `precog_environment_table()` (migration 000010): each has every environment guarantee, and its references stay in one environment.',
+      '',
+      '| table | kind | business key / mutable columns | references |',
+      '|---|---|---|---|',
+    );
+    for (const declared of declarations.tables) {
+      const keys = declared.kind === 'versioned' ? `key (${declared.business_key.join(', ')})` : declared.kind === 'mutable' ? `may change: ${declared.mutable_columns.join(', ')}` : '';
+      const references = declarations.references
+        .filter((r) => r.table_name === declared.table_name)
+        .map((r) => `${r.columns.join(', ')} → ${r.referenced_table}${r.same_environment ? ' (same environment)' : ''}`)
+        .join('; ');
+      lines.push(`| ${cell(declared.table_name)} | ${declared.kind} | ${cell(keys)} | ${cell(references)} |`);
+    }
+    lines.push('');
+  }
 
   for (const table of tables) {
     lines.push(`## ${table.name}`, '');
