@@ -7,6 +7,9 @@ CREATE ROLE precog_analyst;
 -- role: precog_backtest
 CREATE ROLE precog_backtest;
 
+-- role: precog_ingest
+CREATE ROLE precog_ingest;
+
 -- role: precog_live
 CREATE ROLE precog_live;
 
@@ -252,7 +255,7 @@ BEGIN
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
        AND k.business_key OPERATOR(pg_catalog.=) key_text;
     IF earlier IS DISTINCT FROM NEW.execution_environment THEN
-      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change (% -> %) across versions of %', root_table, earlier, NEW.execution_environment, key_text
+      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment than %', root_table, key_text, NEW.execution_environment
         USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'execution_environment',
               HINT = 'A new version copies execution_environment forward from the current version; use a new key for another environment.';
     END IF;
@@ -2221,13 +2224,16 @@ CREATE INDEX game_states_live_idx ON public.game_states USING btree (league, gam
 GRANT SELECT ON TABLE game_states TO precog_analyst;
 
 -- grant: table game_states to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE game_states TO precog_backtest;
+GRANT SELECT ON TABLE game_states TO precog_backtest;
+
+-- grant: table game_states to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE game_states TO precog_ingest;
 
 -- grant: table game_states to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE game_states TO precog_live;
+GRANT SELECT ON TABLE game_states TO precog_live;
 
 -- grant: table game_states to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE game_states TO precog_paper;
+GRANT SELECT ON TABLE game_states TO precog_paper;
 
 -- comment: column game_states.away_team_id
 COMMENT ON COLUMN game_states.away_team_id IS 'Away team; NULL when the ESPN team is not (yet) in teams.';
@@ -2321,13 +2327,16 @@ CREATE INDEX historical_elo_sport_season_idx ON public.historical_elo USING btre
 GRANT SELECT ON TABLE historical_elo TO precog_analyst;
 
 -- grant: table historical_elo to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_elo TO precog_backtest;
+GRANT SELECT ON TABLE historical_elo TO precog_backtest;
+
+-- grant: table historical_elo to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE historical_elo TO precog_ingest;
 
 -- grant: table historical_elo to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_elo TO precog_live;
+GRANT SELECT ON TABLE historical_elo TO precog_live;
 
 -- grant: table historical_elo to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_elo TO precog_paper;
+GRANT SELECT ON TABLE historical_elo TO precog_paper;
 
 -- comment: column historical_elo.elo_rating
 COMMENT ON COLUMN historical_elo.elo_rating IS 'Elo rating, in [0,3000] (typical ~1500).';
@@ -2411,13 +2420,16 @@ CREATE INDEX historical_games_sport_season_idx ON public.historical_games USING 
 GRANT SELECT ON TABLE historical_games TO precog_analyst;
 
 -- grant: table historical_games to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_games TO precog_backtest;
+GRANT SELECT ON TABLE historical_games TO precog_backtest;
+
+-- grant: table historical_games to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE historical_games TO precog_ingest;
 
 -- grant: table historical_games to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_games TO precog_live;
+GRANT SELECT ON TABLE historical_games TO precog_live;
 
 -- grant: table historical_games to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_games TO precog_paper;
+GRANT SELECT ON TABLE historical_games TO precog_paper;
 
 -- comment: column historical_games.away_score
 COMMENT ON COLUMN historical_games.away_score IS 'Final away score; NULL if unknown.';
@@ -2508,13 +2520,16 @@ CREATE INDEX historical_odds_historical_game_id_idx ON public.historical_odds US
 GRANT SELECT ON TABLE historical_odds TO precog_analyst;
 
 -- grant: table historical_odds to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_odds TO precog_backtest;
+GRANT SELECT ON TABLE historical_odds TO precog_backtest;
+
+-- grant: table historical_odds to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE historical_odds TO precog_ingest;
 
 -- grant: table historical_odds to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_odds TO precog_live;
+GRANT SELECT ON TABLE historical_odds TO precog_live;
 
 -- grant: table historical_odds to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE historical_odds TO precog_paper;
+GRANT SELECT ON TABLE historical_odds TO precog_paper;
 
 -- comment: column historical_odds.away_team_code
 COMMENT ON COLUMN historical_odds.away_team_code IS 'Away team code; part of the natural key (denormalised from the game).';
@@ -2765,13 +2780,16 @@ CREATE INDEX markets_market_id_history_idx ON public.markets USING btree (market
 GRANT SELECT ON TABLE markets TO precog_analyst;
 
 -- grant: table markets to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE markets TO precog_backtest;
+GRANT SELECT ON TABLE markets TO precog_backtest;
+
+-- grant: table markets to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE markets TO precog_ingest;
 
 -- grant: table markets to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE markets TO precog_live;
+GRANT SELECT ON TABLE markets TO precog_live;
 
 -- grant: table markets to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE markets TO precog_paper;
+GRANT SELECT ON TABLE markets TO precog_paper;
 
 -- comment: column markets.created_at
 COMMENT ON COLUMN markets.created_at IS 'When the market (its first version) was first recorded; copied forward unchanged to later versions.';
@@ -3406,13 +3424,16 @@ CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF platform_id ON 
 GRANT SELECT ON TABLE platforms TO precog_analyst;
 
 -- grant: table platforms to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE platforms TO precog_backtest;
+GRANT SELECT ON TABLE platforms TO precog_backtest;
+
+-- grant: table platforms to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE platforms TO precog_ingest;
 
 -- grant: table platforms to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE platforms TO precog_live;
+GRANT SELECT ON TABLE platforms TO precog_live;
 
 -- grant: table platforms to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE platforms TO precog_paper;
+GRANT SELECT ON TABLE platforms TO precog_paper;
 
 -- comment: column platforms.name
 COMMENT ON COLUMN platforms.name IS 'Display name, e.g. ''Kalshi''.';
@@ -4373,13 +4394,16 @@ CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF model_id ON pro
 GRANT SELECT ON TABLE probability_models TO precog_analyst;
 
 -- grant: table probability_models to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE probability_models TO precog_backtest;
+GRANT SELECT ON TABLE probability_models TO precog_backtest;
+
+-- grant: table probability_models to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE probability_models TO precog_ingest;
 
 -- grant: table probability_models to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE probability_models TO precog_live;
+GRANT SELECT ON TABLE probability_models TO precog_live;
 
 -- grant: table probability_models to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE probability_models TO precog_paper;
+GRANT SELECT ON TABLE probability_models TO precog_paper;
 
 -- comment: column probability_models.config
 COMMENT ON COLUMN probability_models.config IS 'Model hyper-parameters (JSON object). Must not change once the version has traded.';
@@ -4774,13 +4798,16 @@ CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF strategy_id ON 
 GRANT SELECT ON TABLE strategies TO precog_analyst;
 
 -- grant: table strategies to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE strategies TO precog_backtest;
+GRANT SELECT ON TABLE strategies TO precog_backtest;
+
+-- grant: table strategies to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE strategies TO precog_ingest;
 
 -- grant: table strategies to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE strategies TO precog_live;
+GRANT SELECT ON TABLE strategies TO precog_live;
 
 -- grant: table strategies to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE strategies TO precog_paper;
+GRANT SELECT ON TABLE strategies TO precog_paper;
 
 -- comment: column strategies.config
 COMMENT ON COLUMN strategies.config IS 'Strategy parameters (JSON object). Must not change once the version has traded.';
@@ -4824,13 +4851,16 @@ ALTER TABLE teams ADD CONSTRAINT teams_team_id_league_key UNIQUE (team_id, leagu
 GRANT SELECT ON TABLE teams TO precog_analyst;
 
 -- grant: table teams to precog_backtest
-GRANT INSERT, SELECT, UPDATE ON TABLE teams TO precog_backtest;
+GRANT SELECT ON TABLE teams TO precog_backtest;
+
+-- grant: table teams to precog_ingest
+GRANT INSERT, SELECT, UPDATE ON TABLE teams TO precog_ingest;
 
 -- grant: table teams to precog_live
-GRANT INSERT, SELECT, UPDATE ON TABLE teams TO precog_live;
+GRANT SELECT ON TABLE teams TO precog_live;
 
 -- grant: table teams to precog_paper
-GRANT INSERT, SELECT, UPDATE ON TABLE teams TO precog_paper;
+GRANT SELECT ON TABLE teams TO precog_paper;
 
 -- comment: column teams.espn_team_id
 COMMENT ON COLUMN teams.espn_team_id IS 'ESPN''s team id, used to map ESPN scoreboard payloads to teams; NULL if unknown.';
@@ -5509,6 +5539,9 @@ GRANT USAGE ON SCHEMA public TO precog_analyst;
 
 -- grant: schema public to precog_backtest
 GRANT USAGE ON SCHEMA public TO precog_backtest;
+
+-- grant: schema public to precog_ingest
+GRANT USAGE ON SCHEMA public TO precog_ingest;
 
 -- grant: schema public to precog_live
 GRANT USAGE ON SCHEMA public TO precog_live;

@@ -32,6 +32,8 @@
 /*
   Opens a position: a new business key 'POS-{n}' from position_key_seq (deliberately no
   column default, see the sequence's comment). The first current price is the entry price.
+  Both calls are schema-qualified: with a quoted literal, nextval('...') would prefer a text
+  overload planted in public over pg_catalog's regclass one (the CVE-2018-1058 pattern).
 */
 /* @name openPosition */
 INSERT INTO positions (
@@ -40,7 +42,7 @@ INSERT INTO positions (
   calculated_probability, edge_at_entry, market_price_at_entry, execution_environment
 )
 VALUES (
-  'POS-' || nextval('position_key_seq'), :market_id!, :strategy_id, :model_id, :side!,
+  pg_catalog.concat('POS-', pg_catalog.nextval('public.position_key_seq'::regclass)), :market_id!, :strategy_id, :model_id, :side!,
   :entry_price!, :quantity!, :entry_price!, :fees!, 'open', 0, :trailing_stop_state,
   :target_price, :stop_loss_price, coalesce(:entry_time::timestamptz, now()),
   :calculated_probability, :edge_at_entry, :market_price_at_entry, :execution_environment!

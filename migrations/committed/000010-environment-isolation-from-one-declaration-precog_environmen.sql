@@ -1,5 +1,5 @@
 --! Previous: sha1:cd8cd83a0f1196ce06034f5c19ca288dadcc43a3
---! Hash: sha1:7e06303acee5074ab6415f4256c699b5efad8351
+--! Hash: sha1:4e66fb78cfaab6194daccaca7d1ff467525ba40e
 --! Message: Environment isolation from one declaration: precog_environment_table(); trades and positions move onto it
 
 -- 000010: environment isolation from one declaration.
@@ -810,12 +810,13 @@ REVOKE ALL ON FUNCTION precog_environment_policies(regclass) FROM PUBLIC;
 --------------------------------------------------------------------------------
 -- 4. The purge, from the registry
 --------------------------------------------------------------------------------
--- SECURITY DEFINER so that it is the one way to delete in bulk: no role has DELETE on a tagged
--- table, precog_backtest gets EXECUTE on this. It truncates backtest partitions only (their
--- names come from the registry, and the live and paper partitions refuse TRUNCATE anyway),
--- all in one statement, so foreign keys between tagged tables (per partition pair) never stand
--- in the way. A foreign key from an untagged table into a tagged one would: the error names it.
+-- The result changes from (trades_deleted, positions_deleted) to a row per tagged table.
 DROP FUNCTION IF EXISTS purge_backtest_data();
+-- SECURITY DEFINER so that it is the one way to delete in bulk: no role has DELETE or TRUNCATE
+-- on a tagged table, precog_backtest gets EXECUTE on this. It truncates backtest partitions only
+-- (their names come from the registry; the live and paper partitions refuse TRUNCATE anyway),
+-- all in one statement, so the references between tagged tables never dangle. A foreign key
+-- from an untagged table into a tagged one would stand in the way: the error names it.
 CREATE FUNCTION purge_backtest_data() RETURNS TABLE (table_name text, rows_deleted bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER

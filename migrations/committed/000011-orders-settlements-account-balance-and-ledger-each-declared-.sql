@@ -1,5 +1,5 @@
---! Previous: sha1:7e06303acee5074ab6415f4256c699b5efad8351
---! Hash: sha1:813ad4895d5d5077a9bff2da4bb8eb36a4bace00
+--! Previous: sha1:4e66fb78cfaab6194daccaca7d1ff467525ba40e
+--! Hash: sha1:a23273368980aba61d7001e468748b097a75396c
 --! Message: Orders, settlements, account balance and ledger, each declared with precog_environment_table
 
 -- 000011: Precog's next environment-tagged tables, each given every guarantee by one declaration:

@@ -32,9 +32,20 @@ export interface ViewInfo extends Where {
   annotated: boolean;
 }
 
+/** What runs with other rights than the caller's, or inside every write: where it looks names up. */
+interface FunctionInfo extends Where {
+  securityDefiner: boolean;
+  returnsTrigger: boolean;
+  /** SET search_path of the function, if any. */
+  searchPath: string[] | undefined;
+  /** A comment before it (or its COMMENT ON FUNCTION) says why it is SECURITY DEFINER. */
+  justified: boolean;
+}
+
 export interface MigrationModel {
   tables: Map<string, Table>;
   functions: Map<string, string>;
+  functionInfo: Map<string, FunctionInfo>;
   views: Map<string, ViewInfo>;
   findings: Finding[];
 }
@@ -42,7 +53,7 @@ export interface MigrationModel {
 export interface SourceFile { path: string; text: string }
 
 export function readMigrations(files: SourceFile[]): MigrationModel {
-  const model: MigrationModel = { tables: new Map(), functions: new Map(), views: new Map(), findings: [] };
+  const model: MigrationModel = { tables: new Map(), functions: new Map(), functionInfo: new Map(), views: new Map(), findings: [] };
   for (const file of files) {
     let statements;
     try {
@@ -97,6 +108,18 @@ function apply(model: MigrationModel, stmt: Node, at: (location?: number) => Whe
       const fn = names(body.funcname).at(-1)!;
       const as = (body.options as Node[] | undefined)?.find((option) => option.DefElem?.defname === 'as');
       model.functions.set(fn, names(as?.DefElem.arg?.List?.items).join('\n'));
+      const option = (name: string) => (body.options as Node[] | undefined)?.find((o) => o.DefElem?.defname === name)?.DefElem;
+      const set = ((body.options ?? []) as Node[]).map((o) => o.DefElem).find((d) => d?.defname === 'set' && d.arg?.VariableSetStmt?.name === 'search_path');
+      const securityDefiner = option('security')?.arg?.Boolean?.boolval === true;
+      const previous = model.functionInfo.get(fn);
+      model.functionInfo.set(fn, {
+        ...at(body.returnType?.location),
+        securityDefiner,
+        returnsTrigger: names(body.returnType?.names).at(-1) === 'trigger',
+        searchPath: set ? ((set.arg.VariableSetStmt.args ?? []) as Node[]).map((arg) => constantString(arg) ?? '') : undefined,
+        // CREATE OR REPLACE keeps the function's comment; the text before it may say why, too.
+        justified: (previous?.justified ?? false) || (securityDefiner && /SECURITY DEFINER/.test(text.slice(0, text.indexOf('CREATE')))),
+      });
       break;
     }
     case 'CreateTrigStmt': {
@@ -124,6 +147,10 @@ function apply(model: MigrationModel, stmt: Node, at: (location?: number) => Whe
       break;
     }
     case 'CommentStmt':
+      if (body.objtype === 'OBJECT_FUNCTION' && /SECURITY DEFINER/.test(body.comment ?? '')) {
+        const info = model.functionInfo.get(names(body.object?.ObjectWithArgs?.objname).at(-1)!);
+        if (info) info.justified = true;
+      }
       if (body.objtype === 'OBJECT_VIEW' && /cross-environment:\s*\S/.test(body.comment ?? '')) {
         const view = model.views.get(names(body.object?.List?.items).at(-1)!);
         if (view) view.annotated = true;
@@ -194,6 +221,13 @@ function drop(model: MigrationModel, body: Node): void {
     if (body.removeType === 'OBJECT_VIEW') model.views.delete(last);
     if (body.removeType === 'OBJECT_TRIGGER') model.tables.get(path.at(-2)!)?.triggers.delete(last);
     if (body.removeType === 'OBJECT_POLICY') model.tables.get(path.at(-2)!)?.policies.delete(last);
+    if (body.removeType === 'OBJECT_FUNCTION') {
+      const name = names(object.ObjectWithArgs?.objname).at(-1);
+      if (name) {
+        model.functions.delete(name);
+        model.functionInfo.delete(name);
+      }
+    }
   }
 }
 
@@ -339,6 +373,19 @@ export function migrationFindings(model: MigrationModel): Finding[] {
       } else {
         report(fk, 'env/shared-references-tagged', `foreign key ${fkName}: ${name} has no ${ENV_COLUMN} but references the tagged table ${fk.table}, so a row shared by every environment points at one environment's row, and purge_backtest_data() cannot truncate ${fk.table}'s backtest partition while the key exists. Tag ${name} with ${ENV_COLUMN} and declare it, or drop the key.`);
       }
+    }
+  }
+  // Guards and SECURITY DEFINER functions run inside other roles' writes, or with the owner's
+  // rights: a name they resolve through public could be an object a hostile login planted.
+  for (const [name, fn] of model.functionInfo) {
+    if (!fn.securityDefiner && !fn.returnsTrigger) continue;
+    const path = fn.searchPath;
+    const what = fn.securityDefiner ? 'SECURITY DEFINER function' : 'trigger function';
+    if (!path || path.some((schema) => schema !== 'pg_catalog' && schema !== 'pg_temp')) {
+      report(fn, 'env/unpinned-search-path', `${what} ${name} ${path ? `has search_path = ${path.join(', ')}` : 'sets no search_path'}: a function or operator another role creates there could run in its place. Use SET search_path = pg_catalog, pg_temp and schema-qualify our objects (public.positions, OPERATOR(pg_catalog.=)).`);
+    }
+    if (fn.securityDefiner && !fn.justified) {
+      report(fn, 'env/security-definer-unjustified', `SECURITY DEFINER function ${name} runs with its owner's rights (bypassing row-level security): say in a comment before it, or in its COMMENT, why SECURITY DEFINER, and why nothing else works.`);
     }
   }
   for (const [name, view] of model.views) {

@@ -91,7 +91,7 @@ describe('legitimate operations still work', () => {
     });
   });
 
-  it('shared tables: every environment role writes them, the analyst is read-only', async () => {
+  it('shared tables: only precog_ingest writes them; the environment roles and the analyst read them', async () => {
     await withRollback(async (client) => {
       for (const actor of ACTORS) {
         const result = await attempt(
@@ -100,9 +100,16 @@ describe('legitimate operations still work', () => {
           `INSERT INTO markets (market_id, platform_id, ticker, title, market_type, yes_price, no_price)
            VALUES ('MKT-RULES-' || nextval('position_key_seq'), 'kalshi', 'RULES-' || currval('position_key_seq'), 'Rules', 'binary', 0.5, 0.5)`,
         );
-        if (actor === 'precog_analyst') expect(result.error?.code, actor).toBe('42501');
-        else expect(result.error, `${actor}: ${result.error?.message}`).toBeUndefined();
+        if (actor === 'owner') expect(result.error, `${actor}: ${result.error?.message}`).toBeUndefined();
+        else expect(result.error?.code, actor).toBe('42501');
       }
+      const ingest = await attempt(
+        client,
+        'precog_ingest',
+        `INSERT INTO markets (market_id, platform_id, ticker, title, market_type, yes_price, no_price)
+         VALUES ('MKT-RULES-INGEST', 'kalshi', 'RULES-INGEST', 'Rules', 'binary', 0.5, 0.5)`,
+      );
+      expect(ingest.error, ingest.error?.message).toBeUndefined();
     });
   });
 

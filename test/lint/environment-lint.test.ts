@@ -29,6 +29,9 @@ describe('environment-safety lint', () => {
       at(32, 'no-row-level-security'), // row-level security disabled after the declaration
       at(33, 'column-default'), // a default set again after the declaration
       at(38, 'shared-references-tagged'), // an untagged table referencing a tagged one
+      at(40, 'unpinned-search-path'), // SECURITY DEFINER resolving names through public
+      at(40, 'security-definer-unjustified'), // and nothing says why it must be
+      at(42, 'unpinned-search-path'), // a trigger function with no search_path
     ]);
   });
 

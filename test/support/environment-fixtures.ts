@@ -54,7 +54,7 @@ export interface Attempt {
  * Runs `sql` as `actor` inside a savepoint of the caller's open transaction and rolls it back,
  * so every attempt starts from the same rows whatever the previous one did.
  */
-export async function attempt(client: pg.ClientBase, actor: Actor, sql: string, params: unknown[] = []): Promise<Attempt> {
+export async function attempt(client: pg.ClientBase, actor: Actor | 'precog_ingest', sql: string, params: unknown[] = []): Promise<Attempt> {
   await client.query('SAVEPOINT attempt');
   try {
     if (actor !== 'owner') await client.query(`SET LOCAL ROLE ${actor}`);
