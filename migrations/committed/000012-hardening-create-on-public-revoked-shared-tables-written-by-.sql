@@ -1,0 +1,96 @@
+--! Previous: sha1:a23273368980aba61d7001e468748b097a75396c
+--! Hash: sha1:50711052ee2c4f4a068a88d36c8490e17da4a50d
+--! Message: Hardening: CREATE on public revoked, shared tables written by precog_ingest only, the key guard names no other environment
+
+-- 000012: hardening against a hostile environment login (issue 11, sections 1 and 2).
+--
+-- 1. Nobody but the owner creates objects in public. Databases created before PostgreSQL 15
+--    (and every one upgraded from them) still grant CREATE on public to PUBLIC: a paper login
+--    could then plant an operator or function (public.nextval(text), an = on
+--    execution_environment) that a query or guard resolves to. The guards of 000010 already run
+--    with search_path = pg_catalog, pg_temp and name our objects schema-qualified; the queries in
+--    sql/ call pg_catalog.nextval on a regclass (sql/positions.sql). This closes the door itself.
+-- 2. Shared tables (markets, game states, historical data, strategies, models, teams, platforms)
+--    are written by one role, precog_ingest (the collectors and loaders), and only read by the
+--    environment roles: a paper login could otherwise rewrite a live market's price in place,
+--    which feeds live P&L, or hold an ACCESS EXCLUSIVE lock on it (LOCK needs UPDATE). Tagged
+--    tables already grant UPDATE on their mutable columns only, so LOCK TABLE ... IN ACCESS
+--    EXCLUSIVE MODE is refused there (a column privilege does not admit it).
+--
+-- Runs inside the transaction graphile-migrate opens; safe to run again.
+
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM precog_live, precog_paper, precog_backtest, precog_analyst;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'precog_ingest') THEN
+    BEGIN
+      CREATE ROLE precog_ingest NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+      COMMENT ON ROLE precog_ingest IS 'precog-db: writes the shared tables (markets, game states, historical data, strategies, models, teams, platforms); reads no environment-tagged row. Grant to the collectors'' and loaders'' login roles.';
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL; -- created meanwhile by the same migration running in another database
+    END;
+  END IF;
+END
+$$;
+REVOKE CREATE ON SCHEMA public FROM precog_ingest;
+GRANT USAGE ON SCHEMA public TO precog_ingest;
+
+-- Shared tables: every table of public without execution_environment, but the registry's own.
+DO $$
+DECLARE
+  shared record;
+BEGIN
+  FOR shared IN
+    SELECT c.oid::regclass AS relation FROM pg_catalog.pg_class c
+     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND c.relname NOT LIKE 'precog\_environment\_%'
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'execution_environment' AND NOT a.attisdropped)
+  LOOP
+    EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM precog_live, precog_paper, precog_backtest', shared.relation);
+    EXECUTE format('GRANT SELECT ON %s TO precog_live, precog_paper, precog_backtest, precog_analyst, precog_ingest', shared.relation);
+    EXECUTE format('GRANT INSERT, UPDATE ON %s TO precog_ingest', shared.relation);
+  END LOOP;
+END
+$$;
+
+-- A guard's refusal must not tell a role the environment of a key it cannot see: the key guard
+-- now says only that the key belongs to another environment. Still SECURITY DEFINER (as in
+-- 000010): the key's first environment must count whatever the caller may see, and
+-- precog_environment_keys is granted to nobody.
+CREATE OR REPLACE FUNCTION precog_environment_key_guard() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  root_table text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+  new_row jsonb := to_jsonb(NEW);
+  key_text text;
+  earlier public.execution_environment;
+BEGIN
+  IF NEW.execution_environment IS NULL THEN
+    RETURN NEW; -- refused next, by the [environment-required] trigger of the NULL partition
+  END IF;
+  IF TG_NARGS = 1 THEN
+    key_text := new_row ->> TG_ARGV[0];
+  ELSE
+    SELECT jsonb_agg(new_row -> c ORDER BY i)::text INTO key_text FROM unnest(TG_ARGV) WITH ORDINALITY AS k(c, i);
+  END IF;
+  INSERT INTO public.precog_environment_keys (table_name, business_key, environment)
+  VALUES (root_table, key_text, NEW.execution_environment)
+  ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING;
+  IF NOT FOUND THEN
+    SELECT k.environment INTO earlier FROM public.precog_environment_keys k
+     WHERE k.table_name OPERATOR(pg_catalog.=) root_table
+       AND k.business_key OPERATOR(pg_catalog.=) key_text;
+    IF earlier IS DISTINCT FROM NEW.execution_environment THEN
+      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment than %', root_table, key_text, NEW.execution_environment
+        USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'execution_environment',
+              HINT = 'A new version copies execution_environment forward from the current version; use a new key for another environment.';
+    END IF;
+  END IF;
+  RETURN NEW;
+END;
+$$;
