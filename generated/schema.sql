@@ -647,6 +647,15 @@ BEGIN
     -- A partition is read and written through its table only: no grants, and row-level
     -- security without a policy, so a mistaken GRANT on one still shows nobody a row.
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', partition);
+    -- Before PostgreSQL 17 a partition does not inherit its table's identity: the owner's direct
+    -- insert into one would need an id. It takes the next one from the table's sequence instead.
+    FOR column_name IN
+      SELECT a.attname FROM pg_attribute a JOIN pg_attribute p ON p.attrelid = partition AND p.attname = a.attname
+       WHERE a.attrelid = t AND a.attidentity <> '' AND p.attidentity = '' AND NOT p.atthasdef
+    LOOP
+      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', partition, column_name,
+                     pg_get_serial_sequence(t::text, column_name));
+    END LOOP;
     EXECUTE format('COMMENT ON TABLE %s IS %L', partition, CASE WHEN env IS NULL
       THEN format('Partition of %s for a NULL execution_environment: always empty (NOT NULL); such an insert is refused here with [environment-required].', table_name)
       ELSE format('Partition of %s: its %s rows. Read and written through %s only (no grants; row-level security without policies).', table_name, env, table_name) END);

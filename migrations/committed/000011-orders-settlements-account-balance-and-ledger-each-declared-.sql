@@ -1,5 +1,5 @@
---! Previous: sha1:4e66fb78cfaab6194daccaca7d1ff467525ba40e
---! Hash: sha1:a23273368980aba61d7001e468748b097a75396c
+--! Previous: sha1:71bd3d0536018b615457a5a987e188ebac58426d
+--! Hash: sha1:939b332d3eeca4fcc20688e12a52417d5cfaf356
 --! Message: Orders, settlements, account balance and ledger, each declared with precog_environment_table
 
 -- 000011: Precog's next environment-tagged tables, each given every guarantee by one declaration:

@@ -1,5 +1,5 @@
---! Previous: sha1:a23273368980aba61d7001e468748b097a75396c
---! Hash: sha1:50711052ee2c4f4a068a88d36c8490e17da4a50d
+--! Previous: sha1:939b332d3eeca4fcc20688e12a52417d5cfaf356
+--! Hash: sha1:3206d4e1ddcb8a847757b35a4dbfb86cd50ed6cd
 --! Message: Hardening: CREATE on public revoked, shared tables written by precog_ingest only, the key guard names no other environment
 
 -- 000012: hardening against a hostile environment login (issue 11, sections 1 and 2).

@@ -24,7 +24,9 @@ runCommand(async () => {
     if (finding.blocking) problems.push(`${finding.file}:${finding.line} ${finding.rule}: ${finding.message}`);
   }
   const { server } = await resolveTarget();
-  problems.push(...(await generatedDriftProblems(server)));
+  const notes: string[] = [];
+  problems.push(...(await generatedDriftProblems(server, undefined, undefined, notes)));
+  for (const note of notes) console.log(`note: ${note}`);
 
   if (problems.length) {
     throw new Error(`npm run check found ${problems.length} problem(s):\n\n${problems.map((p) => `- ${p}`).join('\n\n')}`);

@@ -69,7 +69,7 @@ describe('through PgBouncer (transaction pooling)', () => {
     if (skipped) skip(skipped);
     const paper = precogDb(pool).scope('paper', { api: 'demo' });
     const [opened] = await paper.openPosition(position);
-    const prices = Array.from({ length: 16 }, (_, i) => d('0.41').plus(d(i).div(1000)));
+    const prices = Array.from({ length: 16 }, (_, i) => d('0.41').plus(d(String(i)).div(1000)));
     await Promise.all(prices.map((price) => paper.updatePositionPrice({ position_key: opened!.position_key, current_price: price })));
     const history = await paper.listPositionHistory({ position_key: opened!.position_key });
     expect(history).toHaveLength(17);
@@ -91,7 +91,7 @@ describe('through PgBouncer (transaction pooling)', () => {
       return opened!.position_key;
     });
     const history = await paper.listPositionHistory({ position_key: key });
-    expect(history.map((v) => v.current_price.toString())).toEqual(['0.4', '0.43']); // oldest first: the 0.47 version was rolled back
+    expect(history.map((v) => v.current_price?.toString())).toEqual(['0.4', '0.43']); // oldest first: the 0.47 version was rolled back
   });
 
   it('takes the environment role inside each call only: no role leaks to the next transaction', async ({ skip }) => {
