@@ -2,6 +2,8 @@
 import { migrate } from 'graphile-migrate';
 import { codegen } from '../codegen/codegen.js';
 import { describeDatabase } from '../server/connection-string.js';
+import { embeddedLayout } from '../server/embedded.js';
+import { ensureEnvironmentLogins, loginRole, LOGIN_ROLES, type LoginName } from '../server/environment-logins.js';
 import { connect, ensureDatabase, resolveTarget } from '../server/resolve.js';
 import { quietLogger } from '../migrations/logger.js';
 import { migrateSettings } from '../migrations/settings.js';
@@ -16,6 +18,9 @@ runCommand(async () => {
   const after = await appliedMigrations(server, database);
   const generated = await codegen(server);
   const { tables, views } = await countRelations(server, database);
+  // The embedded server gets one login per environment (README, Deploying); a server of
+  // DATABASE_URL is the operator's to provision.
+  const logins = process.env.DATABASE_URL ? undefined : await provisionLogins(server, database);
 
   console.log(
     [
@@ -25,6 +30,7 @@ runCommand(async () => {
       `  migrations  ${after.length} applied (${after.length - before.length} new this run), latest ${after.at(-1) ?? 'none'}`,
       `  schema      ${tables} tables, ${views} views`,
       `  generated   ${generated.queries} query functions in ${generated.files} files (${generated.changed.length} changed)`,
+      ...(logins ? [`  logins      ${logins.join(', ')} (passwords in ${embeddedLayout().home}/logins.json)`] : []),
     ].join('\n'),
   );
 });
@@ -47,11 +53,21 @@ async function countRelations(server: Parameters<typeof connect>[0], database: s
   const client = await connect(server, database);
   try {
     const { rows } = await client.query<{ tables: number; views: number }>(
-      `SELECT count(*) FILTER (WHERE relkind IN ('r', 'p'))::int AS tables,
+      `SELECT count(*) FILTER (WHERE relkind IN ('r', 'p') AND NOT relispartition)::int AS tables,
               count(*) FILTER (WHERE relkind = 'v')::int AS views
          FROM pg_class WHERE relnamespace = 'public'::regnamespace`,
     );
     return rows[0]!;
+  } finally {
+    await client.end();
+  }
+}
+
+async function provisionLogins(server: Parameters<typeof connect>[0], database: string): Promise<string[]> {
+  const client = await connect(server, database);
+  try {
+    await ensureEnvironmentLogins(client, embeddedLayout().home);
+    return (Object.keys(LOGIN_ROLES) as LoginName[]).map(loginRole);
   } finally {
     await client.end();
   }
