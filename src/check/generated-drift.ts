@@ -25,8 +25,8 @@ function embeddedMajor(): number {
 export async function serverMajor(server: ServerTarget): Promise<number> {
   const client = await connect(server, 'postgres');
   try {
-    const { rows } = await client.query<{ version: string }>('SHOW server_version_num');
-    return Math.floor(Number(rows[0]!.version) / 10000);
+    const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+    return Math.floor(Number(rows[0]!.server_version_num) / 10000);
   } finally {
     await client.end();
   }
