@@ -87,8 +87,11 @@ export interface PrecogDbOptions {
 }
 
 /**
- * @param connection a pg.Pool (transactions check out a client), or one client (a pg.Client, or a
- *   client already inside a transaction, as tests use: scope transactions become savepoints).
+ * @param connection a pg.Pool (each call checks out a client, listened to while held), or one
+ *   client (a pg.Client, or a client already inside a transaction, as tests use: scope
+ *   transactions become savepoints). Every failure rejects with a typed error (docs/errors.md).
+ *   precog-db listens on the pool's 'error' event (an idle connection broke), so a restarting
+ *   server does not crash the process; listen on it too to log those events.
  */
 export function precogDb(connection: Pool | Queryable, options: PrecogDbOptions = {}): PrecogDb {
   if (isPool(connection)) guardPool(connection);
