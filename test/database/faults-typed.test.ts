@@ -64,6 +64,8 @@ const TYPED = [
 
 /** What a call writes, known before it runs: trades by order_id, position versions by (key, unique price). */
 interface Write {
+  /** The environment of the scope that wrote it: a row must never be found in another. */
+  environment?: 'paper' | 'backtest';
   trades: string[];
   versions: { key: string; price: string }[];
 }
@@ -167,11 +169,11 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
       const operations: (() => { path: string; write?: Write; run: () => Promise<unknown> })[] = [
         () => {
           const id = orderId();
-          return { path: 'plain recordTrade', write: { trades: [id], versions: [] }, run: () => paper.recordTrade(fill(id)) };
+          return { path: 'plain recordTrade', write: { environment: 'paper', trades: [id], versions: [] }, run: () => paper.recordTrade(fill(id)) };
         },
         () => {
           const id = orderId();
-          return { path: 'roles recordTrade', write: { trades: [id], versions: [] }, run: () => backtestRoles.recordTrade(fill(id)) };
+          return { path: 'roles recordTrade', write: { environment: 'backtest', trades: [id], versions: [] }, run: () => backtestRoles.recordTrade(fill(id)) };
         },
         () => {
           const key = pick(paperKeys);
@@ -215,7 +217,7 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
           const price = uniquePrice();
           return {
             path: 'plain scope.transaction',
-            write: { trades: [id], versions: [{ key, price: price.toFixed(4) }] },
+            write: { environment: 'paper', trades: [id], versions: [{ key, price: price.toFixed(4) }] },
             run: () =>
               paper.transaction(
                 async (tx) => {
@@ -232,7 +234,7 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
           const price = uniquePrice();
           return {
             path: 'roles scope.transaction',
-            write: { trades: [id], versions: [{ key, price: price.toFixed(4) }] },
+            write: { environment: 'backtest', trades: [id], versions: [{ key, price: price.toFixed(4) }] },
             run: () =>
               backtestRoles.transaction(
                 async (tx) => {
@@ -245,11 +247,11 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
         },
         () => {
           const { ids, params } = fills(25);
-          return { path: 'plain recordTrades (bulk)', write: { trades: ids, versions: [] }, run: () => backtest.recordTrades(params) };
+          return { path: 'plain recordTrades (bulk)', write: { environment: 'backtest', trades: ids, versions: [] }, run: () => backtest.recordTrades(params) };
         },
         () => {
           const { ids, params } = fills(25);
-          return { path: 'roles recordTrades (bulk)', write: { trades: ids, versions: [] }, run: () => paperRoles.recordTrades(params) };
+          return { path: 'roles recordTrades (bulk)', write: { environment: 'paper', trades: ids, versions: [] }, run: () => paperRoles.recordTrades(params) };
         },
         () => ({ path: 'plain listRecentTrades', run: () => paper.listRecentTrades({ limit: 20 }) }),
         () => ({ path: 'roles getPositionByKey', run: () => backtestRoles.getPositionByKey({ position_key: pick(backtestKeys) }) }),
@@ -347,8 +349,11 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
       const owner = new pg.Client(options);
       await owner.connect();
       try {
-        const { rows: trades } = await owner.query<{ order_id: string }>(`SELECT order_id FROM trades WHERE order_id LIKE 'FT-%'`);
+        const { rows: trades } = await owner.query<{ order_id: string; environment: string }>(
+          `SELECT order_id, execution_environment::text AS environment FROM trades WHERE order_id LIKE 'FT-%'`,
+        );
         const recorded = new Set(trades.map((row) => row.order_id));
+        const environmentOf = new Map(trades.map((row) => [row.order_id, row.environment]));
         const { rows: versions } = await owner.query<{ key: string; price: string }>(
           `SELECT position_key AS key, current_price::text AS price FROM positions WHERE market_id = 'MKT-FAULTS-TYPED'`,
         );
@@ -372,6 +377,11 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
             landedFailed.push(`${call.path} (${(call.error as Error).name}) ${JSON.stringify(call.write)}`);
           }
         }
+        // No row in another environment than the scope that wrote it.
+        const misplaced = calls.flatMap((call) =>
+          (call.write?.trades ?? []).filter((id) => environmentOf.has(id) && environmentOf.get(id) !== call.write!.environment),
+        );
+        expect(misplaced).toEqual([]);
         expect(lostAcknowledged).toEqual([]);
         expect(landedFailed).toEqual([]);
         // Whole: a transaction's trade and version land together or not at all; one current version per position.
