@@ -100,10 +100,13 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
     const pool = new pg.Pool({ ...options, max: 12, connectionTimeoutMillis: 3_000 });
     // A pool whose statements give up on a lock after 5 ms: SCD writes contend, so some time out.
     const impatientPool = new pg.Pool({ ...options, max: 2, connectionTimeoutMillis: 3_000, options: '-c lock_timeout=5' });
+    // And one whose statements may run 3 ms at most: a bulk write of 400 fills takes longer (StatementTimeoutError).
+    const hastyPool = new pg.Pool({ ...options, max: 2, connectionTimeoutMillis: 3_000, options: '-c statement_timeout=3' });
     const plain = precogDb(pool);
     const roles = precogDb(pool, { environmentRoles: true });
     const retrying = precogDb(pool, { retryConnectionFailures: { attempts: 3, backoffMs: 50 } });
     const impatient = precogDb(impatientPool);
+    const hasty = precogDb(hastyPool);
 
     try {
       const paper = plain.scope('paper', { api: 'demo' });
@@ -112,6 +115,7 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
       const backtestRoles = roles.scope('backtest', { api: 'none' });
       const paperRetrying = retrying.scope('paper', { api: 'demo' });
       const paperImpatient = impatient.scope('paper', { api: 'demo' });
+      const backtestHasty = hasty.scope('backtest', { api: 'none' });
 
       const position = {
         market_id: 'MKT-FAULTS-TYPED',
@@ -252,6 +256,14 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
         () => {
           const { ids, params } = fills(25);
           return { path: 'roles recordTrades (bulk)', write: { environment: 'paper', trades: ids, versions: [] }, run: () => paperRoles.recordTrades(params) };
+        },
+        () => {
+          const { ids, params } = fills(400);
+          return {
+            path: 'statement_timeout recordTrades (bulk)',
+            write: { environment: 'backtest', trades: ids, versions: [] },
+            run: () => backtestHasty.recordTrades(params),
+          };
         },
         () => ({ path: 'plain listRecentTrades', run: () => paper.listRecentTrades({ limit: 20 }) }),
         () => ({ path: 'roles getPositionByKey', run: () => backtestRoles.getPositionByKey({ position_key: pick(backtestKeys) }) }),
@@ -429,6 +441,7 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
       process.off('unhandledRejection', onUnhandled);
       await pool.end();
       await impatientPool.end();
+      await hastyPool.end();
     }
   });
 });
