@@ -1,5 +1,5 @@
 /** precog-db's public API: what `import ... from 'precog-db'` gives an application. */
-export { precogDb, type PrecogDb, type PrecogDbOptions, type Pool, type Scope, type ScopeOptions, type TransactionOptions } from './scope/precog-db.js';
+export { precogDb, type ConnectionRetryPolicy, type PrecogDb, type PrecogDbOptions, type Pool, type Scope, type ScopeOptions, type TransactionOptions } from './scope/precog-db.js';
 export type {
   AnyEnvironment,
   Backtest,
@@ -30,11 +30,18 @@ export {
 export { ConfigurationError, EnvironmentMismatchError } from './scope/errors.js';
 export { InvalidValueError } from './runtime/errors.js';
 export {
+  ConnectionError,
+  ConnectionFailedError,
   ConnectionLostError,
   ConstraintViolationError,
   DatabaseError,
   EnvironmentRuleError,
+  OutcomeUnknownError,
+  QueryCancelledError,
   RetryableConflictError,
+  StatementTimeoutError,
+  type ConnectFailureReason,
+  type ConnectionTarget,
 } from './runtime/database-errors.js';
 export type { Json } from './runtime/codecs.js';
 export type { Queryable } from './runtime/query.js';

@@ -78,9 +78,131 @@ export class RetryableConflictError extends DatabaseError {
   override readonly name = 'RetryableConflictError';
 }
 
-/** The server could not be reached, or the connection dropped mid-query. Nothing was committed by this call. */
-export class ConnectionLostError extends DatabaseError {
+/** Where a server is, as connection errors name it: never the user or the password. */
+export interface ConnectionTarget {
+  host: string;
+  port: number;
+  database: string;
+}
+
+/**
+ * Base of the three connection errors: they name host, port and database (when known). Catch the
+ * subclasses, not this: ConnectionFailedError and ConnectionLostError mean nothing was committed,
+ * OutcomeUnknownError means it may have been.
+ */
+export class ConnectionError extends DatabaseError {
+  override readonly name: string = 'ConnectionError';
+  readonly host: string | undefined;
+  readonly port: number | undefined;
+  readonly database: string | undefined;
+  constructor(message: string, fields: PgErrorFields, context: QueryContext, target: ConnectionTarget | undefined, options?: ErrorOptions) {
+    super(message, fields, context, options);
+    this.host = target?.host;
+    this.port = target?.port;
+    this.database = target?.database;
+  }
+}
+
+/** Why a connection could not be opened. */
+export type ConnectFailureReason =
+  | 'refused'
+  | 'starting-up'
+  | 'shutting-down'
+  | 'too-many-connections'
+  | 'authentication'
+  | 'unknown-database'
+  | 'timeout'
+  | 'pool-ended'
+  | 'other';
+
+/**
+ * No connection could be opened (refused, the server starting up or shutting down, too many
+ * connections, authentication, a timeout): nothing of the call reached the database, so it is
+ * safe to retry when `transient` (the server is restarting or busy); otherwise fix the configuration.
+ */
+export class ConnectionFailedError extends ConnectionError {
+  override readonly name = 'ConnectionFailedError';
+  constructor(
+    readonly reason: ConnectFailureReason,
+    message: string,
+    fields: PgErrorFields,
+    context: QueryContext,
+    target: ConnectionTarget | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, fields, context, target, options);
+  }
+  /** The server may accept the same call shortly (restarting, overloaded); false for configuration errors. */
+  get transient(): boolean {
+    return TRANSIENT_CONNECT_FAILURES.has(this.reason);
+  }
+}
+
+const TRANSIENT_CONNECT_FAILURES = new Set<ConnectFailureReason>(['refused', 'starting-up', 'shutting-down', 'too-many-connections', 'timeout']);
+
+/**
+ * The connection dropped (server killed or restarted, backend terminated) during a call, before
+ * anything of it committed: a read, a statement inside a transaction, BEGIN, or a write whose
+ * statement was never sent. Nothing was committed by this call; it is safe to run it again.
+ */
+export class ConnectionLostError extends ConnectionError {
   override readonly name = 'ConnectionLostError';
+}
+
+/**
+ * The connection dropped while a commit was in flight: COMMIT was sent, or a write running as its
+ * own transaction (a plain call outside a transaction) was sent, and no answer came. The write may
+ * or may not have landed. Do not retry blindly: look the row up (reconcile), then decide.
+ */
+export class OutcomeUnknownError extends ConnectionError {
+  override readonly name = 'OutcomeUnknownError';
+}
+
+/** The statement was cancelled (pg_cancel_backend, or a cancel request): it did not take effect. */
+export class QueryCancelledError extends DatabaseError {
+  override readonly name = 'QueryCancelledError';
+}
+
+/**
+ * The statement ran out of time: statement_timeout (57014 "canceling statement due to statement
+ * timeout") or waited too long for a lock (55P03, lock_timeout or NOWAIT). It did not take effect.
+ */
+export class StatementTimeoutError extends DatabaseError {
+  override readonly name = 'StatementTimeoutError';
+  constructor(
+    readonly timeout: 'statement_timeout' | 'lock_timeout',
+    message: string,
+    fields: PgErrorFields,
+    context: QueryContext,
+    options?: ErrorOptions,
+  ) {
+    super(message, fields, context, options);
+  }
+}
+
+/**
+ * Where a driver error happened, as precog-db's connection handling knows it:
+ * - `connect`: opening the connection (nothing was sent);
+ * - `not-sent`: the connection was already broken when the statement was to be sent;
+ * - `transaction`: a statement inside a transaction (nothing commits without COMMIT);
+ * - `commit`: COMMIT was sent;
+ * - `autocommit`: a statement outside a transaction, its own commit if it writes.
+ */
+export type FaultPhase = 'connect' | 'not-sent' | 'transaction' | 'commit' | 'autocommit';
+
+/**
+ * Internal: a driver error with the phase and server it happened in, thrown by precog-db's held
+ * clients and turned into a typed error by toDatabaseError (with the call's name). Never reaches callers.
+ */
+export class ConnectionFault extends Error {
+  override readonly name = 'ConnectionFault';
+  constructor(
+    readonly fault: unknown,
+    readonly phase: FaultPhase,
+    readonly target: ConnectionTarget | undefined,
+  ) {
+    super(String((fault as { message?: unknown } | null)?.message ?? fault), { cause: fault });
+  }
 }
 
 const CONSTRAINT_CODES: Record<string, string> = {
@@ -93,14 +215,57 @@ const CONSTRAINT_CODES: Record<string, string> = {
   '22001': 'too-long',
 };
 
-export function toDatabaseError(error: unknown, context: QueryContext): Error {
+export interface ErrorContext extends QueryContext {
+  /** The statement only reads: a lost connection cannot have committed anything of it. */
+  readOnly?: boolean;
+}
+
+export function toDatabaseError(error: unknown, context: ErrorContext): Error {
   if (error instanceof DatabaseError) return error;
+  let phase: FaultPhase | undefined;
+  let target: ConnectionTarget | undefined;
+  if (error instanceof ConnectionFault) {
+    ({ phase, target } = error);
+    error = error.fault;
+    if (error instanceof DatabaseError) return error;
+  }
   const fields = (error ?? {}) as PgErrorFields & { message?: string };
   const code = fields.code;
   const where = `${context.name} (${context.file})`;
   const reason = redact(fields.message ?? String(error));
   const detail = fields.detail ? ` ${redact(fields.detail)}` : '';
   const options = { cause: error };
+  const at = target ? ` at ${target.host}:${target.port}/${target.database}` : '';
+
+  if (phase === 'connect') {
+    const why = connectFailureReason(code, reason);
+    const next = TRANSIENT_CONNECT_FAILURES.has(why)
+      ? 'retry once the server accepts connections'
+      : 'check the connection settings (host, port, database, user, password)';
+    const server = target ? `${target.host}:${target.port}/${target.database}` : 'PostgreSQL';
+    return new ConnectionFailedError(why, `${where} could not connect to ${server}: ${reason}. Nothing was sent; ${next}.`, fields, context, target, options);
+  }
+  if (phase === 'not-sent' || isConnectionFailure(error)) {
+    const inFlightCommit = phase === 'commit' || (phase === 'autocommit' && !context.readOnly);
+    if (inFlightCommit) {
+      const what = phase === 'commit' ? 'COMMIT was sent' : 'the write was sent as its own transaction';
+      return new OutcomeUnknownError(
+        `${where} lost its connection to PostgreSQL${at} while a commit was in flight (${what}): ${reason}. ` +
+          'The write may or may not have been committed: look it up before retrying.',
+        fields,
+        context,
+        target,
+        options,
+      );
+    }
+    return new ConnectionLostError(
+      `${where} lost its connection to PostgreSQL${at}: ${reason}. The statement did not commit; retry once the server is back.`,
+      fields,
+      context,
+      target,
+      options,
+    );
+  }
 
   if (code && CONSTRAINT_CODES[code]) {
     const rule = fields.constraint ?? CONSTRAINT_CODES[code]!;
@@ -127,21 +292,46 @@ export function toDatabaseError(error: unknown, context: QueryContext): Error {
   if (code === '40001' || code === '40P01') {
     return new RetryableConflictError(`${where} collided with a concurrent transaction: ${reason}. Retry the transaction.`, fields, context, options);
   }
-  if (isConnectionFailure(code, reason)) {
-    return new ConnectionLostError(
-      `${where} lost its connection to PostgreSQL: ${reason}. The statement did not commit; retry once the server is back.`,
+  if (code === '55P03' || (code === '57014' && /statement timeout/i.test(reason))) {
+    const timeout = code === '55P03' ? 'lock_timeout' : 'statement_timeout';
+    return new StatementTimeoutError(
+      timeout,
+      `${where} ran out of time (${timeout === 'lock_timeout' ? 'waiting for a lock' : 'statement_timeout'}): ${reason}. It did not take effect.`,
       fields,
       context,
       options,
     );
   }
-  if (!code) return error instanceof Error ? error : new Error(reason);
+  if (code === '57014') {
+    return new QueryCancelledError(`${where} was cancelled: ${reason}. It did not take effect.`, fields, context, options);
+  }
   return new DatabaseError(`${where} failed: ${reason}.${detail}`, fields, context, options);
 }
 
-function isConnectionFailure(code: string | undefined, message: string): boolean {
-  if (code) return code.startsWith('08') || code.startsWith('57P') || /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT)$/.test(code);
-  return /connection terminated|connection (?:is )?(?:closed|ended)|not queryable/i.test(message);
+/**
+ * Whether a driver error means the connection is gone: SQLSTATE class 08 or 57P (terminated,
+ * crash, shutdown), a FATAL/PANIC report, a socket error, or node-postgres' own messages.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  const { code, severity, message } = (error ?? {}) as { code?: unknown; severity?: unknown; message?: unknown };
+  if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code))) return true;
+  if (severity === 'FATAL' || severity === 'PANIC') return true;
+  return /connection terminated|connection (?:is )?(?:closed|ended)|not queryable|timeout exceeded when trying to connect|socket hang up/i.test(
+    String(message ?? ''),
+  );
+}
+
+function connectFailureReason(code: string | undefined, message: string): ConnectFailureReason {
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') return 'refused';
+  if (code === '57P03') return /shutting down/i.test(message) ? 'shutting-down' : 'starting-up';
+  if (code === '57P01' || code === '57P02') return 'shutting-down';
+  if (code === '53300' || code === '53400') return 'too-many-connections';
+  if (code === '28P01' || code === '28000') return 'authentication';
+  if (code === '3D000') return 'unknown-database';
+  if (code === 'ETIMEDOUT' || /timeout/i.test(message)) return 'timeout';
+  if (/pool after calling end/i.test(message)) return 'pool-ended';
+  if (/connection terminated|ECONNRESET|socket/i.test(message)) return 'refused';
+  return 'other';
 }
 
 /**

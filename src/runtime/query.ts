@@ -67,6 +67,11 @@ export interface Query<
   Environment extends QueryEnvironment = QueryEnvironment,
 > extends QueryDefinition {
   readonly environment: Environment;
+  /**
+   * The statement only reads (no INSERT, UPDATE, DELETE, MERGE, ... in its text, comments included,
+   * so a doubt counts as a write): running it again after a lost connection cannot write twice.
+   */
+  readonly readOnly: boolean;
   run(params: Params, db: Queryable): Promise<Result[]>;
   /** Phantom members: let type-level code read what the query is. */
   readonly __params?: Params;
@@ -88,8 +93,10 @@ export function defineQuery<
   const fields = definition.params.map((param) => `${definition.name}: ${param.name}`);
   const arrayParams = definition.params.filter((param) => param.type.startsWith('_'));
   const renamed = Object.entries(definition.renamedColumns);
+  const readOnly = !mayWrite(text);
   return {
     ...definition,
+    readOnly,
     async run(params, db) {
       const given = (params ?? {}) as Record<string, unknown>;
       if (arrayParams.length > 1) checkArrayLengths(definition.name, arrayParams, given);
@@ -105,11 +112,19 @@ export function defineQuery<
       try {
         ({ rows } = await db.query({ text, values, types: pgTypes }));
       } catch (error) {
-        throw toDatabaseError(error, { ...definition, params: given });
+        throw toDatabaseError(error, { name: definition.name, file: definition.file, params: given, readOnly });
       }
       return (renamed.length ? renameColumns(rows, renamed) : rows) as Result[];
     },
   };
+}
+
+/** Words of a statement that changes data (or may: CALL, COPY, a locking read), case-insensitive. */
+const WRITES = /\b(?:insert|update|delete|merge|truncate|call|copy|do|lock|nextval|setval)\b/i;
+
+/** Whether a statement may change data, judged from its text (a doubt counts as a write). */
+export function mayWrite(text: string): boolean {
+  return WRITES.test(text);
 }
 
 /**

@@ -10,10 +10,20 @@ import type { Query, Queryable, QueryEnvironment } from '../runtime/query.js';
 import { type ApiModeFor, assertApiMatches } from './api-mode.js';
 import type { ExecutionEnvironment, IsUnion } from '../environment/brand.js';
 import { EnvironmentMismatchError } from './errors.js';
-import { inTransaction, type Isolation, type Pool, retryingConflicts } from './transactions.js';
+import { ConnectionFault, toDatabaseError } from '../runtime/database-errors.js';
+import { guardPool, HeldClient, isPool, TargetOf, withGivenClient, withPoolClient } from './connections.js';
+import {
+  type ConnectionRetryPolicy,
+  control,
+  inTransaction,
+  type Isolation,
+  type Pool,
+  retryingConflicts,
+  retryingConnectionFailures,
+} from './transactions.js';
 import type { CrossEnvironmentQueries, ScopedQueries, SharedQueries } from './scoped-types.js';
 
-export type { Pool };
+export type { ConnectionRetryPolicy, Pool };
 
 export interface TransactionOptions {
   /** Default read committed. With repeatable read or serializable, set `retries` too. */
@@ -64,19 +74,35 @@ export interface PrecogDbOptions {
    * be a member of the roles (see migrations/committed/000004-*).
    */
   environmentRoles?: boolean;
+  /**
+   * Retry calls that could not reach the server, when that is safe: a connection that could not
+   * be opened (ConnectionFailedError: nothing was sent), and a connection lost during a one-query
+   * call that did not commit (ConnectionLostError: a read, or a write inside precog-db's own
+   * transaction before its COMMIT). Never after OutcomeUnknownError, never inside a transaction,
+   * and `scope.transaction(body)` only when the failure came before `body` ran. Bounded:
+   * `attempts` in all, with exponential back-off (100 ms doubled, at most 2 s, jittered).
+   * Off by default: `precogDb(pool, { retryConnectionFailures: { attempts: 3 } })`.
+   */
+  retryConnectionFailures?: ConnectionRetryPolicy;
 }
 
 /**
- * @param connection a pg.Pool (transactions check out a client), or one client (a pg.Client, or a
- *   client already inside a transaction, as tests use: scope transactions become savepoints).
+ * @param connection a pg.Pool (each call checks out a client, listened to while held), or one
+ *   client (a pg.Client, or a client already inside a transaction, as tests use: scope
+ *   transactions become savepoints). Every failure rejects with a typed error (docs/errors.md).
+ *   precog-db listens on the pool's 'error' event (an idle connection broke), so a restarting
+ *   server does not crash the process; listen on it too to log those events.
  */
 export function precogDb(connection: Pool | Queryable, options: PrecogDbOptions = {}): PrecogDb {
-  const top: Context = { connection, depth: 0, role: undefined };
+  if (isPool(connection)) guardPool(connection);
+  const target = new TargetOf(connection);
+  const retry = options.retryConnectionFailures;
+  const top: Context = { connection, depth: 0, role: undefined, target, retry };
   return {
     scope(environment, scopeOptions) {
       assertApiMatches(environment, (scopeOptions as { api?: unknown } | undefined)?.api);
       const role = options.environmentRoles ? `SET LOCAL ROLE precog_${environment}` : undefined;
-      return buildScope(environment, { connection, depth: 0, role });
+      return buildScope(environment, { ...top, role });
     },
     shared: methods(top, (query) => query.environment === 'shared', runShared) as unknown as SharedQueries,
     crossEnvironment: methods(top, isCross, runCrossEnvironment) as unknown as CrossEnvironmentQueries,
@@ -85,11 +111,17 @@ export function precogDb(connection: Pool | Queryable, options: PrecogDbOptions 
 
 /** Where a scope's calls run: the connection, how deep in transactions, and the role to take. */
 interface Context {
+  /** The pool or client given to precogDb(); inside a transaction, the client precog-db holds. */
   connection: Pool | Queryable;
   depth: number;
   /** `SET LOCAL ROLE precog_<env>`, run first in each top-level call when environment roles are on. */
   role: string | undefined;
+  /** Host, port and database, for connection errors. */
+  target: TargetOf;
+  retry: ConnectionRetryPolicy | undefined;
 }
+
+const TRANSACTION: { name: string; file: string } = { name: 'transaction', file: 'scope.transaction' };
 
 /** Versions a concurrent writer of the same key superseded are retried this many times in all. */
 const SCD_WRITE_ATTEMPTS = 50;
@@ -101,18 +133,29 @@ function buildScope<Env extends ExecutionEnvironment>(environment: Env, context:
   return Object.freeze({
     ...scoped,
     environment,
-    transaction: <T>(body: (scope: Scope<Env>) => Promise<T>, options: TransactionOptions = {}) =>
-      retryingConflicts(options.retries ?? 1, () =>
-        inTransaction(
-          context.connection,
-          context.depth,
-          async (client) => {
-            if (context.role && context.depth === 0) await client.query({ text: context.role });
-            return body(buildScope(environment, { ...context, connection: client, depth: context.depth + 1 }));
-          },
-          options.isolation,
-        ),
-      ),
+    transaction: <T>(body: (scope: Scope<Env>) => Promise<T>, options: TransactionOptions = {}) => {
+      let bodyStarted = false;
+      const attempt = () =>
+        retryingConflicts(options.retries ?? 1, () =>
+          inTransaction(
+            context.connection,
+            context.target,
+            TRANSACTION,
+            async (client) => {
+              if (context.role && context.depth === 0) await control(client, TRANSACTION, context.role);
+              bodyStarted = true;
+              return body(buildScope(environment, { ...context, connection: client, depth: context.depth + 1 }));
+            },
+            options.isolation,
+          ),
+        );
+      // The body may do more than write to the database (call an API): it is run again only if it never started.
+      if (context.depth > 0) return attempt();
+      return retryingConnectionFailures(context.retry, () => !bodyStarted, () => {
+        bodyStarted = false;
+        return attempt();
+      });
+    },
   }) as unknown as Scope<Env>;
 }
 
@@ -127,20 +170,37 @@ function methods(
   include: (query: AnyQuery) => boolean,
   run: (query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined) => Promise<unknown>,
 ): Record<string, Method> {
-  const call = (query: AnyQuery, params: Record<string, unknown> | undefined) => {
-    if (context.depth > 0 || (!context.role && !query.scdWrite)) return run(query, context.connection, params);
-    return retryingConflicts(query.scdWrite ? SCD_WRITE_ATTEMPTS : 1, () =>
+  const call = (query: AnyQuery, params: Record<string, unknown> | undefined): Promise<unknown> => {
+    // Inside a transaction: the client precog-db holds, whose faults query.run maps itself.
+    if (context.depth > 0) return run(query, context.connection, params);
+    const once = () => (!context.role && !query.scdWrite ? single(query, params) : transactional(query, params));
+    // A lost connection of a one-query call is ConnectionLostError only if nothing of it committed: safe to repeat.
+    return retryingConnectionFailures(context.retry, () => true, once);
+  };
+  /** One statement on its own (its own commit): on a client checked out for it, listened to meanwhile. */
+  const single = async (query: AnyQuery, params: Record<string, unknown> | undefined) => {
+    const { connection, target } = context;
+    try {
+      if (isPool(connection)) return await withPoolClient(connection, target, (client) => run(query, client, params));
+      if (connection instanceof HeldClient) return await run(query, connection, params);
+      return await withGivenClient(connection, target, false, (client) => run(query, client, params));
+    } catch (error) {
+      throw error instanceof ConnectionFault ? toDatabaseError(error, { name: query.name, file: query.file, readOnly: true }) : error;
+    }
+  };
+  const transactional = (query: AnyQuery, params: Record<string, unknown> | undefined) =>
+    retryingConflicts(query.scdWrite ? SCD_WRITE_ATTEMPTS : 1, () =>
       inTransaction(
         context.connection,
-        0,
+        context.target,
+        query,
         async (client) => {
-          if (context.role) await client.query({ text: context.role });
+          if (context.role) await control(client, query, context.role);
           return run(query, client, params);
         },
         query.scdWrite ? 'repeatable read' : undefined,
       ),
     );
-  };
   return Object.fromEntries(queries.filter(include).map((query) => [query.name, (params?: Record<string, unknown>) => call(query, params)]));
 }
 

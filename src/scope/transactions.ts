@@ -1,44 +1,120 @@
 /**
  * Transactions for scopes: BEGIN/COMMIT on a client checked out of a pool, or savepoints when
- * already inside a transaction, and retries of work that collided with a concurrent writer.
+ * already inside a transaction, and retries of work that collided with a concurrent writer or
+ * (when asked for) could not reach the server.
+ *
+ * Every statement here runs on a HeldClient (src/scope/connections.ts), so a connection lost at
+ * BEGIN, SET LOCAL ROLE, in the body or at COMMIT reaches the caller as a typed error: lost
+ * before COMMIT was sent, ConnectionLostError (nothing committed); lost once COMMIT of a
+ * transaction that wrote was sent, OutcomeUnknownError (it may have committed).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RetryableConflictError } from '../runtime/database-errors.js';
+import {
+  ConnectionFailedError,
+  ConnectionFault,
+  ConnectionLostError,
+  DatabaseError,
+  RetryableConflictError,
+  toDatabaseError,
+  type ErrorContext,
+} from '../runtime/database-errors.js';
 import type { Queryable } from '../runtime/query.js';
+import { HeldClient, isPool, type Pool, type TargetOf, withGivenClient, withPoolClient } from './connections.js';
 
-/** A pool of connections (pg.Pool): transactions check a client out of it. */
-export interface Pool extends Queryable {
-  connect(): Promise<Queryable & { release(error?: Error | boolean): void }>;
-}
+export type { Pool };
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
+/** What a transaction is for, to name it in errors: the query of a one-statement call, or `transaction`. */
+export type CallContext = Pick<ErrorContext, 'name' | 'file'>;
+
 /**
  * Runs `body` in a transaction: BEGIN/COMMIT on a client from the pool, or on the one client
- * given; a savepoint when `depth` > 0 or the client is already inside a transaction (a test's).
- * `isolation` applies only where a transaction begins (a savepoint inherits its parent's).
+ * given; a savepoint when `connection` is already a client of precog-db inside a transaction, or
+ * the one client given is inside a transaction (a test's). `isolation` applies only where a
+ * transaction begins (a savepoint inherits its parent's).
  */
 export async function inTransaction<T>(
   connection: Pool | Queryable,
-  depth: number,
-  body: (client: Queryable) => Promise<T>,
+  target: TargetOf,
+  call: CallContext,
+  body: (client: HeldClient) => Promise<T>,
   isolation: Isolation = 'read committed',
 ): Promise<T> {
   const begin = `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`;
-  if (depth === 0 && isPool(connection)) {
-    const client = await connection.connect();
-    try {
-      const result = await transactionOn(client, begin, 'COMMIT', 'ROLLBACK', body);
-      client.release();
-      return result;
-    } catch (error) {
-      client.release(error instanceof Error ? error : true);
-      throw error;
+  const top = (held: HeldClient) => transactionOn(held, call, begin, 'COMMIT', 'ROLLBACK', body);
+  try {
+    if (connection instanceof HeldClient) {
+      if (!connection.inTransaction) return await top(connection);
+      return await savepoint(connection, call, body);
     }
+    if (isPool(connection)) return await withPoolClient(connection, target, top);
+    return await withGivenClient(connection, target, false, async (held) => {
+      if (!(await insideTransaction(held, call))) return top(held);
+      held.inTransaction = true;
+      return savepoint(held, call, body);
+    });
+  } catch (error) {
+    // Faults of connecting (withPoolClient) are mapped here, with the call's name.
+    throw error instanceof ConnectionFault ? toDatabaseError(error, { ...call, readOnly: true }) : error;
   }
-  if (depth === 0 && !(await insideTransaction(connection))) return transactionOn(connection, begin, 'COMMIT', 'ROLLBACK', body);
-  const savepoint = `precog_${depth}`;
-  return transactionOn(connection, `SAVEPOINT ${savepoint}`, `RELEASE SAVEPOINT ${savepoint}`, `ROLLBACK TO SAVEPOINT ${savepoint}`, body);
+}
+
+let savepoints = 0;
+
+function savepoint<T>(held: HeldClient, call: CallContext, body: (client: HeldClient) => Promise<T>): Promise<T> {
+  const name = `precog_${++savepoints}`;
+  return transactionOn(held, call, `SAVEPOINT ${name}`, `RELEASE SAVEPOINT ${name}`, `ROLLBACK TO SAVEPOINT ${name}`, body);
+}
+
+async function transactionOn<T>(
+  held: HeldClient,
+  call: CallContext,
+  begin: string,
+  commit: string,
+  rollback: string,
+  body: (client: HeldClient) => Promise<T>,
+): Promise<T> {
+  const topLevel = commit === 'COMMIT';
+  await control(held, call, begin);
+  if (topLevel) held.inTransaction = true;
+  try {
+    const result = await body(held);
+    const done = await control(held, call, commit);
+    if (topLevel) {
+      held.inTransaction = false;
+      // COMMIT of a transaction in which a statement failed (and the body caught it) is a ROLLBACK.
+      if (done.command === 'ROLLBACK') {
+        throw new DatabaseError(
+          `${call.name} (${call.file}) was rolled back, not committed: a statement in the transaction failed and the error was caught. Nothing was committed.`,
+          { code: '25P02' },
+          call,
+        );
+      }
+    }
+    return result;
+  } catch (error) {
+    if (held.lost === undefined) {
+      await held.query({ text: rollback }).then(
+        () => {
+          if (topLevel) held.inTransaction = false;
+        },
+        () => {
+          held.broken = true;
+        },
+      );
+    }
+    throw error;
+  }
+}
+
+/** BEGIN, SET LOCAL ROLE, SAVEPOINT, COMMIT: their failures are typed like a query's, named after the call. */
+export async function control(held: HeldClient, call: CallContext, text: string): Promise<{ command?: string }> {
+  try {
+    return await held.query({ text });
+  } catch (error) {
+    throw toDatabaseError(error, { ...call, readOnly: true });
+  }
 }
 
 /**
@@ -57,15 +133,38 @@ export async function retryingConflicts<T>(attempts: number, work: () => Promise
   }
 }
 
-async function transactionOn<T>(client: Queryable, begin: string, commit: string, rollback: string, body: (client: Queryable) => Promise<T>) {
-  await client.query({ text: begin });
-  try {
-    const result = await body(client);
-    await client.query({ text: commit });
-    return result;
-  } catch (error) {
-    await client.query({ text: rollback }).catch(() => undefined);
-    throw error;
+/** precogDb's `retryConnectionFailures` option. */
+export interface ConnectionRetryPolicy {
+  /** Attempts in all, the first included (2 or more to retry at all). */
+  attempts: number;
+  /** Wait before the first retry, doubled each time, with jitter. Default 100 ms. */
+  backoffMs?: number;
+  /** Longest wait between two attempts. Default 2,000 ms. */
+  maxBackoffMs?: number;
+}
+
+/**
+ * Runs `work` again after a transient connection failure, when `safe` says the failure left
+ * nothing behind: a ConnectionFailedError (nothing was sent), or a ConnectionLostError of a call
+ * that is safe to repeat. Never after an OutcomeUnknownError. Bounded: `attempts` in all.
+ */
+export async function retryingConnectionFailures<T>(
+  policy: ConnectionRetryPolicy | undefined,
+  safe: (error: ConnectionLostError) => boolean,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!policy || policy.attempts <= 1) return work();
+  const base = policy.backoffMs ?? 100;
+  const max = policy.maxBackoffMs ?? 2_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const retryable = (error instanceof ConnectionFailedError && error.transient) || (error instanceof ConnectionLostError && safe(error));
+      if (!retryable || attempt >= policy.attempts) throw error;
+      const wait = Math.min(max, base * 2 ** (attempt - 1));
+      await sleep(wait / 2 + Math.random() * (wait / 2));
+    }
   }
 }
 
@@ -73,11 +172,7 @@ async function transactionOn<T>(client: Queryable, begin: string, commit: string
  * Whether one client given to precogDb() is inside a transaction: there now() is the
  * transaction's start, earlier than this statement's; outside, each statement is its own.
  */
-async function insideTransaction(client: Queryable): Promise<boolean> {
-  const { rows } = await client.query({ text: 'SELECT now() <> statement_timestamp() AS inside' });
-  return (rows[0] as { inside: boolean }).inside;
-}
-
-function isPool(connection: Pool | Queryable): connection is Pool {
-  return typeof (connection as { connect?: unknown }).connect === 'function' && 'totalCount' in connection;
+async function insideTransaction(client: HeldClient, call: CallContext): Promise<boolean> {
+  const { rows } = (await control(client, call, 'SELECT now() <> statement_timestamp() AS inside')) as { rows: { inside: boolean }[] };
+  return rows[0]!.inside;
 }

@@ -7,7 +7,8 @@
  * runs as the `postgres` account, like the embedded one.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerTarget } from '../../src/server/connection-string.js';
@@ -17,6 +18,11 @@ export interface ThrowawayServer {
   server: ServerTarget;
   /** `pg_ctl stop -m immediate`: every backend is killed, nothing is flushed; a crash, as far as clients can tell. */
   crash(): void;
+  /**
+   * SIGKILL to the postmaster and every one of its processes (the OOM killer, a container
+   * killed): nothing is flushed or told; clients see their sockets reset. Returns once they are gone.
+   */
+  kill(): Promise<void>;
   /** Starts it again on the same port (crash recovery replays the WAL). */
   restart(): Promise<ServerTarget>;
   /** Stops it and deletes its data folder. */
@@ -60,6 +66,38 @@ export async function startThrowawayServer(): Promise<ThrowawayServer> {
   return {
     server: { ...server, origin: `throwaway server in ${home}` },
     crash: () => stop('immediate'),
+    kill: async () => {
+      const pidFile = join(layout.pgdata, 'postmaster.pid');
+      if (!existsSync(pidFile)) return;
+      const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+      let listed = '';
+      try {
+        listed = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { stdio: 'pipe' }).toString();
+      } catch {
+        // ps exits 1 when there are none
+      }
+      const children = listed
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+      const pids = [postmaster, ...children];
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return !/^\S+ \(\S+\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 200 && pids.some(alive); i++) await sleep(25);
+    },
     restart: () => withDataDir(home, ensureEmbeddedServer),
     destroy: () => {
       stop('immediate');

@@ -1,0 +1,203 @@
+/**
+ * The clients precog-db holds while a call runs, and what it hears from them.
+ *
+ * A pg client checked out of a pool has no 'error' listener: pg-pool removes its own while the
+ * client is out. A server killed or a backend terminated between two statements makes the client
+ * emit 'error', and with no listener node crashes the process. So while precog-db holds a client
+ * it listens: what it hears becomes the error of the call in progress (the next statement is not
+ * sent; the call fails with ConnectionLostError), and a broken client is released with the error,
+ * so the pool discards it instead of handing it out again.
+ *
+ * Every statement's failure is tagged with where it happened (FaultPhase): opening the
+ * connection, before sending, inside a transaction, during COMMIT, or a lone statement (its own
+ * commit). toDatabaseError turns that into ConnectionFailedError, ConnectionLostError or
+ * OutcomeUnknownError, with host, port and database.
+ */
+import { ConnectionFault, type ConnectionTarget, isConnectionFailure } from '../runtime/database-errors.js';
+import { mayWrite, type Queryable } from '../runtime/query.js';
+import type { QueryConfig, QueryResultRow } from 'pg';
+
+/** A pool of connections (pg.Pool): precog-db checks a client out of it for each call. */
+export interface Pool extends Queryable {
+  connect(): Promise<Queryable & { release(error?: Error | boolean): void }>;
+}
+
+type Listener = (error: unknown) => void;
+interface Emitter {
+  on?(event: 'error', listener: Listener): unknown;
+  removeListener?(event: 'error', listener: Listener): unknown;
+  listenerCount?(event: 'error'): number;
+}
+type PoolClient = Queryable & Emitter & { release(error?: Error | boolean): void };
+
+export function isPool(connection: Pool | Queryable): connection is Pool {
+  return typeof (connection as { connect?: unknown }).connect === 'function' && 'totalCount' in connection;
+}
+
+/**
+ * Where a pool connects, for messages: from its options (host, port, database, or a connection
+ * string) and PG* variables, as node-postgres resolves them; once a client has connected, from
+ * the client itself. Never the user or the password.
+ */
+export class TargetOf {
+  private known: ConnectionTarget | undefined;
+  constructor(private readonly connection: object) {}
+
+  get current(): ConnectionTarget | undefined {
+    return (this.known ??= fromOptions(this.connection) ?? fromClient(this.connection));
+  }
+
+  learn(client: object): void {
+    this.known = fromClient(client) ?? this.known;
+  }
+}
+
+function fromClient(client: object): ConnectionTarget | undefined {
+  const { host, port, database } = client as { host?: unknown; port?: unknown; database?: unknown };
+  if (typeof host !== 'string' || port === undefined) return undefined;
+  return { host, port: Number(port), database: typeof database === 'string' ? database : '' };
+}
+
+function fromOptions(pool: object): ConnectionTarget | undefined {
+  const options = (pool as { options?: Record<string, unknown> }).options;
+  if (!options) return undefined;
+  let fromUrl: Partial<ConnectionTarget> & { user?: string } = {};
+  if (typeof options.connectionString === 'string') {
+    try {
+      const url = new URL(options.connectionString);
+      fromUrl = {
+        host: url.hostname || undefined,
+        port: url.port ? Number(url.port) : undefined,
+        database: decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined,
+        user: decodeURIComponent(url.username) || undefined,
+      };
+    } catch {
+      // not a URL (a libpq key=value string): the options and PG* variables still name the rest
+    }
+  }
+  const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
+  const user = fromUrl.user ?? text(options.user) ?? process.env.PGUSER ?? process.env.USER;
+  return {
+    host: fromUrl.host ?? text(options.host) ?? process.env.PGHOST ?? 'localhost',
+    port: fromUrl.port ?? (options.port ? Number(options.port) : undefined) ?? (process.env.PGPORT ? Number(process.env.PGPORT) : 5432),
+    database: fromUrl.database ?? text(options.database) ?? process.env.PGDATABASE ?? user ?? '',
+  };
+}
+
+/**
+ * A client precog-db holds for one call: listens for 'error' while held, and tags each failed
+ * statement with its phase. `owned` clients came from the pool and go back to it (discarded if
+ * broken); a client the application gave precogDb() is only listened to while the call runs.
+ */
+export class HeldClient implements Queryable {
+  /** The first connection error heard (an 'error' event, or a statement that lost the connection). */
+  lost: unknown;
+  /** A statement failed in a way that leaves the session unusable (ROLLBACK failed): discard it. */
+  broken = false;
+  /** Whether a transaction of precog-db's is open on this client (set by BEGIN, cleared by COMMIT/ROLLBACK). */
+  inTransaction: boolean;
+  /** A statement that may write was sent: a COMMIT lost from here on may have committed something. */
+  wrote = false;
+  private readonly listener: Listener = (error) => {
+    this.lost ??= error;
+  };
+
+  constructor(
+    private readonly client: Queryable & Emitter & { release?(error?: Error | boolean): void },
+    private readonly target: TargetOf,
+    private readonly owned: boolean,
+    inTransaction = false,
+  ) {
+    this.inTransaction = inTransaction;
+    client.on?.('error', this.listener);
+  }
+
+  async query<R extends QueryResultRow = QueryResultRow>(config: QueryConfig): Promise<{ rows: R[]; command?: string }> {
+    // Heard between statements: the connection is gone, and this statement is not sent.
+    if (this.lost !== undefined) throw new ConnectionFault(this.lost, 'not-sent', this.target.current);
+    const commit = /^\s*commit\b/i.test(config.text);
+    if (mayWrite(config.text)) this.wrote = true;
+    try {
+      return (await this.client.query<R>(config)) as { rows: R[]; command?: string };
+    } catch (error) {
+      if (!isConnectionFailure(error)) throw error;
+      this.lost ??= error;
+      const notSent = /not queryable/i.test(String((error as { message?: unknown }).message));
+      const phase = notSent ? 'not-sent' : commit ? (this.wrote ? 'commit' : 'transaction') : this.inTransaction ? 'transaction' : 'autocommit';
+      throw new ConnectionFault(error, phase, this.target.current);
+    }
+  }
+
+  /** Stops listening; gives an owned client back to the pool, which discards it if it is broken. */
+  release(): void {
+    const failed = this.lost !== undefined || this.broken || this.inTransaction;
+    if (this.owned) {
+      // A late 'error' from a discarded client goes to pg-pool's listener, which it attaches on release.
+      this.client.release!(failed ? asError(this.lost) : undefined);
+    }
+    this.client.removeListener?.('error', this.listener);
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String((error as { message?: unknown } | undefined)?.message ?? 'connection broken'));
+}
+
+/**
+ * Checks a client out of the pool (a failure is tagged `connect`: nothing was sent), runs `body`
+ * on it while listening for its errors, and gives it back.
+ */
+export async function withPoolClient<T>(pool: Pool, target: TargetOf, body: (client: HeldClient) => Promise<T>): Promise<T> {
+  let client: PoolClient;
+  try {
+    client = (await pool.connect()) as PoolClient;
+  } catch (error) {
+    throw new ConnectionFault(error, 'connect', target.current);
+  }
+  target.learn(client);
+  const held = new HeldClient(client, target, true);
+  try {
+    return await body(held);
+  } finally {
+    held.release();
+  }
+}
+
+/** Runs `body` on a client the application gave precogDb(), listening for its errors meanwhile. */
+export async function withGivenClient<T>(client: Queryable, target: TargetOf, inTransaction: boolean, body: (client: HeldClient) => Promise<T>): Promise<T> {
+  const held = new HeldClient(client as Queryable & Emitter, target, false, inTransaction);
+  try {
+    return await body(held);
+  } finally {
+    held.release();
+  }
+}
+
+const guarded = new WeakSet<object>();
+const warned = new WeakSet<object>();
+
+/**
+ * The pool's own 'error' event: pg-pool emits it when an idle client's connection breaks (the
+ * server restarted), after it has already discarded that client. Nothing is in progress, and the
+ * next call opens a new connection (and fails with ConnectionFailedError if the server is still
+ * away), but a pool with no listener makes node crash the process. So precog-db listens on the
+ * pools it is given: if the application listens too, precog-db stays silent (the application
+ * hears every event as before); if not, the first such error is reported once as a process warning
+ * (PRECOG_DB_IDLE_CONNECTION_LOST) instead of crashing the process. Nothing is swallowed that a
+ * caller could act on.
+ */
+export function guardPool(pool: object): void {
+  const emitter = pool as Emitter;
+  if (guarded.has(pool) || typeof emitter.on !== 'function') return;
+  guarded.add(pool);
+  emitter.on('error', (error) => {
+    if ((emitter.listenerCount?.('error') ?? 1) > 1 || warned.has(pool)) return;
+    warned.add(pool);
+    const message = String((error as { message?: unknown } | undefined)?.message ?? error);
+    process.emitWarning(
+      `precog-db: an idle connection of the pool broke (${message}); the pool discarded it and opens a new one on the next call. ` +
+        "Listen on the pool's 'error' event to log these yourself (this warning is shown once per pool).",
+      { code: 'PRECOG_DB_IDLE_CONNECTION_LOST' },
+    );
+  });
+}
