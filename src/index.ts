@@ -1,5 +1,5 @@
 /** precog-db's public API: what `import ... from 'precog-db'` gives an application. */
-export { precogDb, type ConnectionRetryPolicy, type PrecogDb, type PrecogDbOptions, type Pool, type Scope, type ScopeOptions, type TransactionOptions } from './scope/precog-db.js';
+export { precogDb, type ConnectionRetryPolicy, type EnvironmentConnections, type PrecogDb, type PrecogDbOptions, type Pool, type Scope, type ScopeOptions, type TransactionOptions } from './scope/precog-db.js';
 export type {
   AnyEnvironment,
   Backtest,

@@ -9,7 +9,7 @@ import { allQueries } from '../../generated/index.js';
 import type { Query, Queryable, QueryEnvironment } from '../runtime/query.js';
 import { type ApiModeFor, assertApiMatches } from './api-mode.js';
 import type { ExecutionEnvironment, IsUnion } from '../environment/brand.js';
-import { EnvironmentMismatchError } from './errors.js';
+import { ConfigurationError, EnvironmentMismatchError } from './errors.js';
 import { ConnectionFault, toDatabaseError } from '../runtime/database-errors.js';
 import { guardPool, HeldClient, isPool, TargetOf, withGivenClient, withPoolClient } from './connections.js';
 import {
@@ -87,26 +87,81 @@ export interface PrecogDbOptions {
 }
 
 /**
- * @param connection a pg.Pool (each call checks out a client, listened to while held), or one
- *   client (a pg.Client, or a client already inside a transaction, as tests use: scope
+ * One connection per environment, each through that environment's own login (README, Deploying):
+ * a scope of `paper` runs only on `paper`, so a process given only the paper connection cannot
+ * reach live rows, whatever SQL runs on it. `analyst` (precog_analyst's login) serves
+ * `crossEnvironment`; `ingest` (precog_ingest's) serves `shared`, which falls back to `analyst` or
+ * any connection given for reads (only precog_ingest may write the shared tables).
+ */
+export interface EnvironmentConnections {
+  live?: Pool | Queryable;
+  paper?: Pool | Queryable;
+  backtest?: Pool | Queryable;
+  analyst?: Pool | Queryable;
+  ingest?: Pool | Queryable;
+}
+
+/**
+ * @param connection the connections of each environment (the deployment to use:
+ *   `precogDb({ paper: paperPool })`), or, for tools and tests, one pg.Pool or client for every
+ *   environment (its login must then be the owner, or a member of every environment role with
+ *   `environmentRoles: true`). A pool: each call checks out a client, listened to while held; one
+ *   client: a pg.Client, or a client already inside a transaction, as tests use (scope
  *   transactions become savepoints). Every failure rejects with a typed error (docs/errors.md).
- *   precog-db listens on the pool's 'error' event (an idle connection broke), so a restarting
+ *   precog-db listens on each pool's 'error' event (an idle connection broke), so a restarting
  *   server does not crash the process; listen on it too to log those events.
  */
-export function precogDb(connection: Pool | Queryable, options: PrecogDbOptions = {}): PrecogDb {
-  if (isPool(connection)) guardPool(connection);
-  const target = new TargetOf(connection);
-  const retry = options.retryConnectionFailures;
-  const top: Context = { connection, depth: 0, role: undefined, target, retry };
+export function precogDb(connection: Pool | Queryable | EnvironmentConnections, options: PrecogDbOptions = {}): PrecogDb {
+  const given = isConnections(connection) ? connection : undefined;
+  const contexts = new Map<Pool | Queryable, Context>();
+  const contextOf = (which: keyof EnvironmentConnections): Context | undefined => {
+    const chosen = given ? given[which] : (connection as Pool | Queryable);
+    if (!chosen) return undefined;
+    if (!contexts.has(chosen)) {
+      if (isPool(chosen)) guardPool(chosen);
+      contexts.set(chosen, { connection: chosen, depth: 0, role: undefined, target: new TargetOf(chosen), retry: options.retryConnectionFailures });
+    }
+    return contexts.get(chosen)!;
+  };
+  const shared = contextOf('ingest') ?? contextOf('analyst') ?? contextOf('live') ?? contextOf('paper') ?? contextOf('backtest');
+  const analyst = contextOf('analyst');
   return {
     scope(environment, scopeOptions) {
       assertApiMatches(environment, (scopeOptions as { api?: unknown } | undefined)?.api);
+      const context = contextOf(environment);
+      if (!context) throw missingConnection(environment, `a ${environment} scope`);
       const role = options.environmentRoles ? `SET LOCAL ROLE precog_${environment}` : undefined;
-      return buildScope(environment, { ...top, role });
+      return buildScope(environment, { ...context, role });
     },
-    shared: methods(top, (query) => query.environment === 'shared', runShared) as unknown as SharedQueries,
-    crossEnvironment: methods(top, isCross, runCrossEnvironment) as unknown as CrossEnvironmentQueries,
+    shared: (shared ? methods(shared, (query) => query.environment === 'shared', runShared) : unavailable('shared', 'ingest')) as unknown as SharedQueries,
+    crossEnvironment: (analyst ? methods(analyst, isCross, runCrossEnvironment) : unavailable('cross', 'analyst')) as unknown as CrossEnvironmentQueries,
   };
+}
+
+const CONNECTION_NAMES = ['live', 'paper', 'backtest', 'analyst', 'ingest'];
+
+function isConnections(connection: Pool | Queryable | EnvironmentConnections): connection is EnvironmentConnections {
+  if (typeof (connection as { query?: unknown }).query === 'function') return false;
+  const unknown = Object.keys(connection).filter((key) => !CONNECTION_NAMES.includes(key));
+  if (unknown.length || !Object.keys(connection).length) {
+    throw new ConfigurationError([
+      `precogDb() takes a pg.Pool or client, or { ${CONNECTION_NAMES.join(', ')} } of them; got ${unknown.length ? `unknown keys ${unknown.join(', ')}` : 'an empty object'}.`,
+    ]);
+  }
+  return true;
+}
+
+function missingConnection(name: string, what: string): ConfigurationError {
+  const article = /^[aeiou]/.test(name) ? 'an' : 'a';
+  return new ConfigurationError([`${what} needs ${article} ${name} connection: precogDb({ ${name}: pool, ... }) with the ${name} login (README, Deploying).`]);
+}
+
+/** Methods that refuse, for a kind of query no connection was given for. */
+function unavailable(kind: QueryEnvironment, name: string): Record<string, Method> {
+  const what = kind === 'cross' ? 'cross-environment analytics' : 'shared queries';
+  return Object.fromEntries(
+    queries.filter((query) => query.environment === kind).map((query) => [query.name, () => Promise.reject(missingConnection(name, what))]),
+  );
 }
 
 /** Where a scope's calls run: the connection, how deep in transactions, and the role to take. */

@@ -6,12 +6,12 @@
  */
 import { Decimal } from 'decimal.js';
 import { describe, expect, it } from 'vitest';
-import { ConstraintViolationError, precogDb, type Scope } from '../../src/index.js';
+import { ConstraintViolationError, precogDb, type Queryable, type Scope } from '../../src/index.js';
 import { withRollback } from '../support/db.js';
 import { strategyAndModel, unique } from './fixtures.js';
 
 const d = (value: string) => new Decimal(value);
-type Db = Parameters<typeof precogDb>[0];
+type Db = Queryable;
 
 const scopes = (db: Db) => {
   const precog = precogDb(db);
