@@ -1,5 +1,5 @@
---! Previous: sha1:71bd3d0536018b615457a5a987e188ebac58426d
---! Hash: sha1:939b332d3eeca4fcc20688e12a52417d5cfaf356
+--! Previous: sha1:6121100f47b79dbf246891db076b698feb589c4e
+--! Hash: sha1:627f21a3fd4c698869bd9808ffe6fd903e97980e
 --! Message: Orders, settlements, account balance and ledger, each declared with precog_environment_table
 
 -- 000011: Precog's next environment-tagged tables, each given every guarantee by one declaration:

@@ -1,5 +1,5 @@
---! Previous: sha1:939b332d3eeca4fcc20688e12a52417d5cfaf356
---! Hash: sha1:3206d4e1ddcb8a847757b35a4dbfb86cd50ed6cd
+--! Previous: sha1:627f21a3fd4c698869bd9808ffe6fd903e97980e
+--! Hash: sha1:4bfe78ff797e3d9a6d8f5e0bf1f3b27bb4aa522c
 --! Message: Hardening: CREATE on public revoked, shared tables written by precog_ingest only, the key guard names no other environment
 
 -- 000012: hardening against a hostile environment login (issue 11, sections 1 and 2).

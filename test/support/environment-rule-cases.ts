@@ -294,6 +294,29 @@ export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
     }
   }
 
+  // [identity-issued]: an environment role does not choose ids (OVERRIDING SYSTEM VALUE); the owner may
+  const identity = table.columns.find((c) => c.generated && table.primaryKey.includes(c.name));
+  if (identity) {
+    const overriding = (values: Row) => {
+      const { text, params } = insertRow(table, values, [identity.name, ...insertableColumns(table)]);
+      return { text: text.replace(') SELECT ', ') OVERRIDING SYSTEM VALUE SELECT '), params };
+    };
+    for (const environment of ENVIRONMENTS) {
+      add({
+        rule: 'identity-issued',
+        name: `a new ${environment} row with the ${identity.name} of a ${OTHER[environment]} row (OVERRIDING SYSTEM VALUE)`,
+        sql: (fx) => overriding({ ...copyOf(table, row(fx, environment)), [identity.name]: row(fx, OTHER[environment])[identity.name] }),
+        expect: outcomes(allowed, (e) => (e === environment ? rule('identity-issued') : { role: e })),
+      });
+    }
+    add({
+      rule: 'identity-issued',
+      name: `a new paper row with a ${identity.name} the sequence has not issued yet (OVERRIDING SYSTEM VALUE)`,
+      sql: (fx) => overriding({ ...copyOf(table, row(fx, 'paper')), [identity.name]: 2_000_000_000 }),
+      expect: outcomes(allowed, (e) => (e === 'paper' ? rule('identity-issued') : { role: e })),
+    });
+  }
+
   // [live-history-kept]
   add({
     rule: 'live-history-kept',
@@ -597,6 +620,7 @@ export const ALL_RULES = [
   'environment-immutable',
   'environment-required',
   'environment-role',
+  'identity-issued',
   'immutable-column',
   'live-history-kept',
   'version-history-immutable',
