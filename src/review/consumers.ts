@@ -45,7 +45,13 @@ async function compile(client: Client, sql: string): Promise<Compiled | Error> {
       }
     };
     walk(rows[0]!['QUERY PLAN']);
-    return { indexes: [...indexes].sort() };
+    // A partition's index is its table's: name the index a migration would drop.
+    const { rows: roots } = await client.query<{ name: string }>(`
+        SELECT DISTINCT coalesce((SELECT p.relname FROM pg_class p WHERE p.oid = (
+                 WITH RECURSIVE up(oid) AS (SELECT c.oid UNION SELECT i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.oid)
+                 SELECT up.oid FROM up WHERE NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = up.oid) LIMIT 1)), c.relname)::text AS name
+          FROM pg_class c WHERE c.relname = ANY ($1) AND c.relnamespace = 'public'::regnamespace ORDER BY 1`, [[...indexes]]);
+    return { indexes: roots.map((r) => r.name) };
   });
 }
 

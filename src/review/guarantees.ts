@@ -416,3 +416,32 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
   }
   return points;
 }
+
+/**
+ * Views recreated without what the base gave them: security_invoker (the [environment-role]
+ * policies apply to the caller through the view) and WITH CHECK OPTION (an INSERT through
+ * live_trades cannot write a paper row). `CREATE OR REPLACE VIEW` keeps them; DROP and CREATE
+ * (the way Precog recreated views) silently loses them.
+ */
+export async function viewOptionPoints(base: Client, head: Client): Promise<Point[]> {
+  const read = async (client: Client) => new Map((await client.query<{ name: string; options: string[] | null }>(
+    `SELECT relname AS name, reloptions AS options FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'v'`)).rows.map((r) => [r.name, r.options ?? []]));
+  const [before, after] = [await read(base), await read(head)];
+  const points: Point[] = [];
+  for (const [name, options] of before) {
+    const now = after.get(name);
+    if (!now) continue;
+    const had = (key: string, list: string[]) => list.find((o) => o.startsWith(`${key}=`) && !/=(false|off|0)$/.test(o));
+    if (had('security_invoker', options) && !had('security_invoker', now)) {
+      points.push(point('guarantee/view-security-invoker', name,
+        `view ${name} lost security_invoker: it now reads with its owner's rights, so row-level security no longer applies to whoever reads it`,
+        `recreate it WITH (security_invoker = true${had('check_option', options) ? ', check_option = local' : ''}), or use CREATE OR REPLACE VIEW, which keeps its options`));
+    }
+    if (had('check_option', options) && !had('check_option', now)) {
+      points.push(point('guarantee/view-check-option', name,
+        `view ${name} lost WITH CHECK OPTION: an INSERT or UPDATE through it may write rows the view does not show (a row of another environment through a single-environment view)`,
+        `recreate it WITH (check_option = local${had('security_invoker', options) ? ', security_invoker = true' : ''})`));
+    }
+  }
+  return points;
+}

@@ -17,7 +17,7 @@ import type { ServerTarget } from '../server/connection-string.js';
 import { connect } from '../server/resolve.js';
 import { consumerPoints } from './consumers.js';
 import { dataChangePoints } from './data-changes.js';
-import { guaranteeFindings, readRegistry } from './guarantees.js';
+import { guaranteeFindings, readRegistry, viewOptionPoints } from './guarantees.js';
 import { type Point, point } from './point.js';
 
 export interface Change {
@@ -66,8 +66,12 @@ export async function judgeChange(change: Change): Promise<Judgement> {
     await head.query('RESET ALL');
     const headSnapshot = renderSnapshot(await readCatalog(head));
     const headRegistry = await readRegistry(head);
-    const environments = (await head.query<{ v: string }>(`SELECT unnest(enum_range(NULL::execution_environment))::text AS v`).catch(() => ({ rows: [] as { v: string }[] }))).rows.map((r) => r.v);
+    // From pg_enum, not enum_range(): a value added by the change is not usable before it commits.
+    const environments = (await head.query<{ v: string }>(`
+        SELECT e.enumlabel AS v FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
+         WHERE t.typname = 'execution_environment' AND t.typnamespace = 'public'::regnamespace ORDER BY e.enumsortorder`)).rows.map((r) => r.v);
     points.push(...(await guaranteeFindings(head, baseRegistry)));
+    points.push(...(await viewOptionPoints(base, head)));
     points.push(...dataChangePoints(change.migrations, [...headRegistry, ...baseRegistry.filter((d) => !headRegistry.some((h) => h.table_name === d.table_name))], environments));
     points.push(...(await consumerPoints(base, head, change.baseSql, change.headSql)));
     return { baseSnapshot, headSnapshot, points: dedupe(points) };
