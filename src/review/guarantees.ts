@@ -35,6 +35,7 @@ export interface Declaration {
 }
 
 export const ENVIRONMENT_ROLES = (environments: string[]) => environments.map((env) => `precog_${env}`);
+const COMMAND: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
 const KIND_STRENGTH: Record<string, number> = { append_only: 3, versioned: 2, mutable: 1 };
 const EXEMPT_DEFINERS = new Set(['purge_backtest_data']);
 const declare = (d: Declaration) => {
@@ -124,14 +125,23 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
     }
   }
 
-  // Environment values: each needs its role (partitions and policies are checked per table).
+  // Environment values: each needs its role, and a partition and policy on every tagged table.
+  // A value without its role is one point (listing the tables), not one per table and rule.
+  const unserved = new Set<string>();
   for (const env of environments) {
-    if (!(await q(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [`precog_${env}`])).length) {
-      push('guarantee/environment-value', `execution_environment '${env}'`,
-        `environment '${env}' has no role precog_${env}, and ${registry.length ? 'tagged tables have no partition or policy for it until they are declared again' : 'no table serves it'}; importers with exhaustive switches over ExecutionEnvironment break`,
-        `a new environment is an ADR: create role precog_${env}, then declare every tagged table again (${registry.map((d) => d.table_name).join(', ')}) so each gets its partition and policy`);
+    if ((await q(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [`precog_${env}`])).length) continue;
+    unserved.add(env);
+    const without = [];
+    for (const d of registry) {
+      const has = await q(`SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass($1) AND pg_get_expr(c.relpartbound, c.oid) = $2`,
+        [`public.${d.table_name}`, `FOR VALUES IN ('${env}')`]);
+      if (!has.length) without.push(d.table_name);
     }
+    push('guarantee/environment-value', `execution_environment '${env}'`,
+      `environment '${env}' has no role precog_${env}${without.length ? `, and ${without.join(', ')} have no partition and no [environment-role] policy for it: a '${env}' row cannot be written, and nothing says who may read one` : ''}; importers with exhaustive switches over ExecutionEnvironment break`,
+      `a new environment is an ADR: create role precog_${env}, then declare every tagged table again (${registry.map((d) => d.table_name).join(', ')}) so each gets its partition, policy and grants`);
   }
+  const servedRoles = envRoles.filter((role) => !unserved.has(role.slice('precog_'.length)));
 
   // Roles: attributes and memberships.
   const roleRows = await q<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean; member_of: string[] }>(`
@@ -185,10 +195,10 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
         SELECT pg_get_expr(c.relpartbound, c.oid) AS bound, c.relname AS name, c.relrowsecurity AS rls FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1`, [rel.oid]))
       .map((p) => [p.bound, p]));
     const partitionOf = (env: string | null) => partitions.get(env === null ? 'FOR VALUES IN (NULL)' : `FOR VALUES IN ('${env}')`);
-    for (const env of [...environments, null]) {
+    for (const env of [...environments.filter((e) => !unserved.has(e)), null]) {
       const p = partitionOf(env);
       if (!p) {
-        push('guarantee/partition', t, `${t} has no partition for ${env === null ? 'a NULL environment (where [environment-required] names the rule)' : `'${env}'`}: ${env === null ? 'a missing environment is refused namelessly' : `a ${env} row cannot be written, and purge and the policies do not cover it`}`,
+        push('guarantee/partition', t, `${t} has no partition for ${env === null ? 'a NULL environment (where [environment-required] names the rule)' : `'${env}'`}: ${env === null ? 'a missing environment is refused namelessly' : `a '${env}' row cannot be written, and purge and the policies do not cover it`}`,
           `declare it again after the change: \`${declare(d)}\``);
       } else if (!p.rls) {
         push('guarantee/row-security', p.name, `row-level security is disabled on partition ${p.name}: a GRANT on it would show its rows to anyone`, `ALTER TABLE ${p.name} ENABLE ROW LEVEL SECURITY`);
@@ -248,7 +258,7 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
                pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS check
           FROM pg_policy p WHERE p.polrelid = $1 ORDER BY p.polname`, [rel.oid]);
     const installedNames = new Set(['environment_roles', 'analyst_reads_all', ...environments.map((e) => `[environment-role] ${e} rows only`)]);
-    for (const env of environments) {
+    for (const env of environments.filter((e) => !unserved.has(e))) {
       const role = `precog_${env}`;
       const own = `(execution_environment = '${env}'::execution_environment)`;
       const mine = policies.filter((p) => !p.permissive && (p.roles.includes(role) || p.roles.includes('public')) && p.cmd === '*');
@@ -256,7 +266,7 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
       if (!holds) {
         const named = policies.find((p) => p.name === `[environment-role] ${env} rows only`);
         push('guarantee/environment-role-policy', `${t}."[environment-role] ${env} rows only"`,
-          named ? `the [environment-role] policy of ${role} on ${t} is ${named.permissive ? 'PERMISSIVE' : 'widened'} (USING ${named.qual ?? 'none'}${named.check ? `, WITH CHECK ${named.check}` : ''}${named.cmd !== '*' ? `, FOR ${named.cmd}` : ''}): ${role} reads or writes rows other than ${env}`
+          named ? `the [environment-role] policy of ${role} on ${t} is ${named.permissive ? 'PERMISSIVE' : 'widened'} (USING ${named.qual ?? 'none'}${named.check ? `, WITH CHECK ${named.check}` : ''}${named.cmd !== '*' ? `, FOR ${COMMAND[named.cmd]}` : ''}): ${role} reads or writes rows other than ${env}`
             : `the [environment-role] policy of ${role} on ${t} is dropped: ${role} reads and writes rows of every environment`,
           `declare the table again (\`${declare(d)}\`): it rebuilds the RESTRICTIVE policy USING/WITH CHECK ${own}`);
       }
@@ -265,13 +275,13 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
       const reaches = p.roles.filter((r) => r === 'public' || envRoles.includes(r) || r === 'precog_analyst');
       if (!reaches.length) continue;
       push('guarantee/extra-policy', `${t}."${p.name}"`,
-        `policy "${p.name}" on ${t} is not one the declaration installs: ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.cmd === '*' ? 'ALL' : p.cmd} TO ${p.roles.join(', ')} USING (${p.qual ?? 'true'})${p.qual === 'true' ? ' admits every row' : ''}; the next declaration drops it`,
+        `policy "${p.name}" on ${t} is not one the declaration installs: ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${COMMAND[p.cmd]} TO ${p.roles.join(', ')} USING (${p.qual ?? 'true'})${p.qual === 'true' ? ' admits every row' : ''}; the next declaration drops it`,
         'drop it; what an environment role may see is the declaration\'s [environment-role] policy, nothing else');
     }
-    for (const [name, roles, cmd] of [['environment_roles', envRoles, '*'], ['analyst_reads_all', ['precog_analyst'], 'r']] as const) {
+    for (const [name, roles, cmd] of [['environment_roles', servedRoles, '*'], ['analyst_reads_all', ['precog_analyst'], 'r']] as const) {
       const p = policies.find((x) => x.name === name);
       if (p && (p.cmd !== cmd || p.roles.slice().sort().join() !== [...roles].sort().join() || !p.permissive)) {
-        push('guarantee/extra-policy', `${t}.${name}`, `policy ${name} on ${t} changed: ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.cmd === '*' ? 'ALL' : p.cmd} TO ${p.roles.join(', ')}`, `declare the table again (\`${declare(d)}\`)`);
+        push('guarantee/extra-policy', `${t}.${name}`, `policy ${name} on ${t} changed: ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${COMMAND[p.cmd]} TO ${p.roles.join(', ')}`, `declare the table again (\`${declare(d)}\`)`);
       }
     }
 
@@ -393,6 +403,7 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
       triggers: `CREATE TRIGGER g BEFORE INSERT ON precog_probe FOR EACH ROW EXECUTE FUNCTION public.precog_environment_key_guard('k')`,
       write: `INSERT INTO precog_probe VALUES ('precog-probe-key', 1, true, NULL, 'paper'); INSERT INTO precog_probe VALUES ('precog-probe-key', 1, true, NULL, 'live')` },
   ];
+  const failed = new Map<string, string[]>();
   for (const probe of probes) {
     const present = await client.query(`SELECT to_regprocedure($1) IS NOT NULL AS ok`, [`public.${probe.fn}()`]);
     if (!present.rows[0].ok) {
@@ -406,13 +417,16 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
     });
     const refused = outcome instanceof Error && outcome.message.includes(probe.rule);
     if (!refused) {
-      const got = outcome instanceof Error ? `refuses with "${outcome.message.slice(0, 120)}" instead` : 'lets it through';
-      if (!points.some((p) => p.object === `${probe.fn}()` && p.message.includes(probe.rule))) {
-        points.push(point('guarantee/guard-function', `${probe.fn}()`,
-          `guard function ${probe.fn}() no longer refuses what ${probe.rule} forbids (probed on a scratch table: it ${got}): ${probe.loses}`,
-          `restore ${probe.fn}() as migration 000010 defines it; a guard changes only with its rule, in words, in the pull request`));
-      }
+      const got = outcome instanceof Error ? `refused with "${outcome.message.slice(0, 120)}" instead` : 'let through';
+      const failures = failed.get(probe.fn) ?? [];
+      failures.push(`${probe.rule} (${got}: ${probe.loses})`);
+      failed.set(probe.fn, failures);
     }
+  }
+  for (const [fn, failures] of failed) {
+    points.push(point('guarantee/guard-function', `${fn}()`,
+      `guard function ${fn}() no longer refuses what its rules forbid, probed on a scratch table: ${failures.join('; ')}`,
+      `restore ${fn}() as migration 000010 defines it; a guard changes only with its rule, said in words in the pull request`));
   }
   return points;
 }
