@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cloneDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
 import { renderPoint } from '../../src/review/point.js';
+import { connect } from '../../src/server/resolve.js';
 import { readFixtures, runFixture } from '../support/review-fixtures.js';
 
 const fixtures = readFixtures();
@@ -37,6 +38,22 @@ describe('review of the fixture corpus', () => {
       }
     });
   }
+
+  it('puts role attributes and memberships into the snapshot, so that the schema diff shows them too', async () => {
+    const byName = (name: string) => fixtures.find((f) => f.name.endsWith(name))!;
+    const granted = await runFixture(inject('server'), base, byName('role-live-granted-to-paper'));
+    expect(granted.headSnapshot).toContain('-- membership: precog_paper in precog_live\nGRANT precog_live TO precog_paper;');
+    const bypass = await runFixture(inject('server'), base, byName('role-bypassrls'));
+    expect(bypass.headSnapshot).toContain('-- role: precog_backtest\nCREATE ROLE precog_backtest BYPASSRLS;');
+    // Judged in a transaction rolled back: the server's roles are as they were.
+    const client = await connect(inject('server'), base);
+    try {
+      const { rows } = await client.query(`SELECT pg_has_role('precog_paper', 'precog_live', 'MEMBER') AS member, (SELECT rolbypassrls FROM pg_roles WHERE rolname = 'precog_backtest') AS bypass`);
+      expect(rows[0]).toEqual({ member: false, bypass: false });
+    } finally {
+      await client.end();
+    }
+  });
 
   it('the head schema of the project itself has every guarantee', async () => {
     const result = await runFixture(inject('server'), base, { name: 'empty', expect: 'pass', points: [], migration: '-- nothing', appends: new Map() });

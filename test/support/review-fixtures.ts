@@ -48,6 +48,7 @@ export function projectSql(): SourceFile[] {
 export interface FixtureResult {
   fixture: Fixture;
   points: Point[];
+  headSnapshot: string;
   blocked: boolean;
   /** The expected points the review said, and those it did not. */
   said: Fixture['points'];
@@ -60,10 +61,10 @@ export const matches = (expected: { rule: string; text: string }, p: Point) =>
 export async function runFixture(server: ServerTarget, baseDatabase: string, fixture: Fixture): Promise<FixtureResult> {
   const baseSql = projectSql();
   const headSql = baseSql.map((file) => ({ ...file, text: file.text + (fixture.appends.get(file.path) ? `\n${fixture.appends.get(file.path)}` : '') }));
-  const { points } = await judgeChange({
+  const { points, headSnapshot } = await judgeChange({
     server, baseDatabase, baseSql, headSql,
     migrations: [{ path: 'migrations/current.sql', text: fixture.migration }],
   });
   const said = fixture.points.filter((e) => points.some((p) => matches(e, p)));
-  return { fixture, points, blocked: points.some((p) => p.blocking), said, missed: fixture.points.filter((e) => !said.includes(e)) };
+  return { fixture, points, headSnapshot, blocked: points.some((p) => p.blocking), said, missed: fixture.points.filter((e) => !said.includes(e)) };
 }
