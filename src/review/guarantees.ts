@@ -357,6 +357,27 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
     }
   }
 
+  // The generated reference checks, regenerated from the registry (in a savepoint) and compared.
+  for (const d of registry) {
+    const generated = [`precog_references_${d.table_name}`, `precog_referenced_${d.table_name}`];
+    const read = async () => (await q<{ name: string; def: string }>(
+      `SELECT p.proname AS name, pg_get_functiondef(p.oid) AS def FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.proname = ANY ($1) ORDER BY 1`, [generated]))
+      .map((r) => `${r.name}\u0000${r.def}`);
+    const now = await read();
+    const regenerated = await savepoint(client, async () => {
+      await client.query('SELECT public.precog_environment_reference_checks($1)', [d.table_name]);
+      return read();
+    });
+    if (regenerated instanceof Error) continue;
+    for (const name of generated) {
+      const [a, b] = [now.find((x) => x.startsWith(`${name}\u0000`)), regenerated.find((x) => x.startsWith(`${name}\u0000`))];
+      if (a === b) continue;
+      push('guarantee/reference-check', `${name}()`,
+        `${name}() ${!a ? 'is gone' : !b ? 'is no longer generated from the registry' : 'is not what precog_environment_reference_checks() generates from precog_environment_references'}: [environment-cross-reference] of ${d.table_name} no longer holds as declared (a row may reference a row of another environment, or a referenced row be deleted)`,
+        `declare the table again (\`${declare(d)}\`): it regenerates the reference checks; never edit a generated function`);
+    }
+  }
+
   points.push(...(await probeGuardFunctions(client)));
   return points;
 }
