@@ -125,3 +125,28 @@ function fieldChanges(before: Field[], after: Field[], side: 'param' | 'result')
 function narrowedToNonNull(before: Field, after: Field): boolean {
   return before.type === `${after.type} | null` && before.optional === after.optional;
 }
+
+/**
+ * generated/enums.ts of base and head: a value added to a union type breaks importers' exhaustive
+ * switches (`never` checks), a value removed breaks code that names it. A new environment
+ * value is both a type change and a change of the environment model.
+ */
+export function diffEnums(base: string | undefined, head: string | undefined): ImporterChange[] {
+  const parse = (text: string | undefined) =>
+    new Map([...(text ?? '').matchAll(/^export type (\w+) = (.+);$/gm)].map((m) => [m[1]!, [...m[2]!.matchAll(/"([^"]*)"/g)].map((v) => v[1]!)]));
+  const [before, after] = [parse(base), parse(head)];
+  const changes: ImporterChange[] = [];
+  for (const [name, values] of after) {
+    const old = before.get(name);
+    if (!old) {
+      changes.push({ query: name, module: 'enums.ts', breaking: false, text: `enum type \`${name}\` added (enums.ts)` });
+      continue;
+    }
+    const added = values.filter((v) => !old.includes(v));
+    const removed = old.filter((v) => !values.includes(v));
+    if (added.length) changes.push({ query: name, module: 'enums.ts', breaking: true, text: `\`${name}\` gains ${added.map((v) => `"${v}"`).join(', ')}: exhaustive switches over it no longer compile` });
+    if (removed.length) changes.push({ query: name, module: 'enums.ts', breaking: true, text: `\`${name}\` loses ${removed.map((v) => `"${v}"`).join(', ')}` });
+  }
+  for (const name of before.keys()) if (!after.has(name)) changes.push({ query: name, module: 'enums.ts', breaking: true, text: `enum type \`${name}\` removed (enums.ts)` });
+  return changes;
+}

@@ -1,6 +1,7 @@
 /** The review as Markdown, ready to post on a pull request. */
 import type { Finding } from '../lint/finding.js';
 import type { ReviewReport } from './review.js';
+import { type Point, renderPoint } from './point.js';
 
 export function renderMarkdown(report: ReviewReport): string {
   const lines = [`## precog-db review`, '', `Base: \`${report.base.commit.slice(0, 12)}\` (${report.base.reason}); head: the working tree.`, ''];
@@ -23,6 +24,9 @@ export function renderMarkdown(report: ReviewReport): string {
   if (!report.environmentLint.length) lines.push('No finding: every query is scoped to one environment and every environment-tagged table is protected.');
   for (const finding of report.environmentLint) lines.push(findingLine(finding));
 
+  lines.push('', '### Guarantees', '');
+  lines.push(...guaranteeSection(report.points));
+
   lines.push('', report.blocking ? `**${report.blocking} blocking finding${report.blocking === 1 ? '' : 's'}.**` : '**No blocking finding.**', '');
   return lines.join('\n');
 }
@@ -30,4 +34,24 @@ export function renderMarkdown(report: ReviewReport): string {
 function findingLine(finding: Finding): string {
   const severity = finding.blocking ? '**blocking**' : finding.rule === 'env/cross-environment' ? 'annotated' : 'advice';
   return `- ${severity} \`${finding.file}:${finding.line}\` ${finding.rule}: ${finding.message}`;
+}
+
+const GROUPS: [string, string][] = [
+  ['guarantee/', 'Head schema against the declarations (row-level security, roles, guards, keys, grants, views, purge)'],
+  ['migration/', 'Migrations applied on the base'],
+  ['data/', 'Data changes inside migrations'],
+  ['consumer/', 'Consumers against the head schema (sql/, importers)'],
+  ['convention/', 'Conventions'],
+];
+
+/** Blocking points first, grouped by what they are about; each says what to check and how to resolve it. */
+export function guaranteeSection(points: Point[]): string[] {
+  if (!points.length) return ['No finding: every tagged table has everything its declaration installs, roles and views keep environments apart, no migration rewrites rows, and every query in sql/ compiles against the head.'];
+  const lines: string[] = [];
+  for (const [prefix, title] of GROUPS) {
+    const group = points.filter((p) => p.rule.startsWith(prefix)).sort((a, b) => Number(b.blocking) - Number(a.blocking));
+    if (!group.length) continue;
+    lines.push(`**${title}**`, '', ...group.map(renderPoint), '');
+  }
+  return lines.slice(0, -1);
 }

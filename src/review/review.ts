@@ -16,9 +16,10 @@ import { ensureDatabase } from '../server/resolve.js';
 import { lintProject } from '../lint/environment-lint.js';
 import type { Finding } from '../lint/finding.js';
 import { type Base, fileAt, filesAt, resolveBase } from './git-base.js';
-import { diffImporters, type ImporterChange, parseGenerated } from './importer-diff.js';
+import { diffEnums, diffImporters, type ImporterChange, parseGenerated } from './importer-diff.js';
 import { diffSnapshots, type SchemaChange } from './schema-diff.js';
-import { schemaSnapshot } from '../schema/snapshot.js';
+import { judgeChange } from './judge.js';
+import type { Point } from './point.js';
 import { squawk } from './squawk.js';
 
 export interface ReviewReport {
@@ -29,6 +30,8 @@ export interface ReviewReport {
   lintedMigrations: string[];
   migrationLint: Finding[];
   environmentLint: Finding[];
+  /** What the change does to the guarantees: invariants of the head, data changes, consumers, conventions. */
+  points: Point[];
   blocking: number;
 }
 
@@ -36,33 +39,48 @@ export async function review(server: ServerTarget, baseRef?: string): Promise<Re
   const base = resolveBase(baseRef);
   const baseCommitted = filesAt(base.commit, 'migrations/committed', '.sql');
   const baseCurrent = fileAt(base.commit, 'migrations/current.sql');
-  const [baseSchema, headSchema] = [
-    await snapshotOf(server, 'base', (db) => buildFromFiles(server, db, baseCommitted, baseCurrent)),
-    await snapshotOf(server, 'head', (db) => freshDatabase(server, db, { includeCurrent: true })),
-  ];
 
   const headCommitted = readdirSync(COMMITTED_DIR).filter((name) => name.endsWith('.sql')).sort();
   const lintedMigrations = headCommitted
     .filter((name) => baseCommitted.get(name) !== readFileSync(join(COMMITTED_DIR, name), 'utf8'))
     .map((name) => `migrations/committed/${name}`);
-  if (hasContent(readIfExists(CURRENT_MIGRATION))) lintedMigrations.push('migrations/current.sql');
+  const current = readIfExists(CURRENT_MIGRATION);
+  if (hasContent(current)) lintedMigrations.push('migrations/current.sql');
+  const migrations = lintedMigrations.map((path) => ({ path, text: readFileSync(join(PROJECT_ROOT, path), 'utf8') }));
+  // The head is the base plus the new migrations, unless the change edits one the base has
+  // (or the base's current.sql had content): then it is built from its own migrations.
+  const editsBase = lintedMigrations.some((path) => baseCommitted.has(path.slice(path.lastIndexOf('/') + 1))) || hasContent(baseCurrent);
+
+  const baseDatabase = `precog_review_base_${process.pid}`;
+  const headDatabase = `precog_review_head_${process.pid}`;
+  let judgement;
+  try {
+    await buildFromFiles(server, baseDatabase, baseCommitted, baseCurrent);
+    if (editsBase) await freshDatabase(server, headDatabase, { includeCurrent: true });
+    judgement = await judgeChange({
+      server, baseDatabase, migrations, ...(editsBase && { headDatabase }),
+      baseSql: [...filesAt(base.commit, 'sql', '.sql')].map(([name, text]) => ({ path: `sql/${name}`, text })),
+      headSql: readdirSync(join(PROJECT_ROOT, 'sql')).filter((name) => name.endsWith('.sql')).sort()
+        .map((name) => ({ path: `sql/${name}`, text: readFileSync(join(PROJECT_ROOT, 'sql', name), 'utf8') })),
+    });
+  } finally {
+    await dropDatabase(server, baseDatabase);
+    await dropDatabase(server, headDatabase);
+  }
 
   const migrationLint = await squawk(lintedMigrations);
   const environmentLint = await lintProject();
-  const importerChanges = diffImporters(parseGenerated(filesAt(base.commit, 'generated', '.ts')), parseGenerated(headGenerated()));
+  const baseGenerated = filesAt(base.commit, 'generated', '.ts');
+  const importerChanges = [
+    ...diffEnums(baseGenerated.get('enums.ts'), headGenerated().get('enums.ts')),
+    ...diffImporters(parseGenerated(baseGenerated), parseGenerated(headGenerated())),
+  ];
   // A breaking change for importers is called out, not blocked: it may be intended (the callers change with it).
-  const blocking = [...migrationLint, ...environmentLint].filter((finding) => finding.blocking).length;
-  return { base, schemaChanges: diffSnapshots(baseSchema, headSchema), importerChanges, lintedMigrations, migrationLint, environmentLint, blocking };
-}
-
-async function snapshotOf(server: ServerTarget, side: string, build: (database: string) => Promise<void>): Promise<string> {
-  const database = `precog_review_${side}_${process.pid}`;
-  try {
-    await build(database);
-    return await schemaSnapshot(server, database);
-  } finally {
-    await dropDatabase(server, database);
-  }
+  const blocking = [...migrationLint, ...environmentLint, ...judgement.points].filter((finding) => finding.blocking).length;
+  return {
+    base, schemaChanges: diffSnapshots(judgement.baseSnapshot, judgement.headSnapshot), importerChanges, lintedMigrations,
+    migrationLint, environmentLint, points: judgement.points, blocking,
+  };
 }
 
 /** Migrates a new database from the given migration files, as graphile-migrate would. */

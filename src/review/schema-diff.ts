@@ -15,7 +15,7 @@ export interface SchemaChange {
 
 const REVIEW_ORDER: Block['kind'][] = [
   'extension', 'type', 'domain', 'table', 'constraint', 'index', 'sequence', 'view', 'materialized view',
-  'function', 'trigger', 'row security', 'policy', 'role', 'owner', 'grant', 'default privileges', 'comment',
+  'function', 'trigger', 'row security', 'policy', 'role', 'membership', 'owner', 'grant', 'default privileges', 'comment',
 ];
 
 export function diffSnapshots(baseText: string, headText: string): SchemaChange[] {
@@ -37,7 +37,11 @@ export function diffSnapshots(baseText: string, headText: string): SchemaChange[
   return changes;
 }
 
+/** `CREATE ROLE r BYPASSRLS LOGIN;` → `BYPASSRLS LOGIN`. */
+const roleAttributes = (body: string) => /^CREATE ROLE \S+ (.+);$/.exec(body)?.[1] ?? 'no attributes';
+
 function label(block: Block): string {
+  if (block.kind === 'membership') return `role membership \`${block.body.replace(/;$/, '')}\``;
   if (block.kind === 'comment') return `comment on ${block.name}`;
   return `${block.kind} ${block.name}`;
 }
@@ -50,6 +54,8 @@ function added(block: Block): string {
   if (block.kind === 'grant') return `grant ${grantPrivileges(block.body)} on ${block.name} added`;
   if (block.kind === 'type') return `enum ${block.name} added (${enumValues(block.body).join(', ')})`;
   if (block.kind === 'constraint') return `constraint ${block.name} added: \`${definition(block.body)}\``;
+  if (block.kind === 'membership') return `role membership added: \`${block.body.replace(/;$/, '')}\``;
+  if (block.kind === 'role' && roleAttributes(block.body) !== 'no attributes') return `role ${block.name} added (${roleAttributes(block.body)})`;
   return `${label(block)} added`;
 }
 
@@ -59,6 +65,8 @@ function changed(before: Block, after: Block): string[] {
       return tableChanges(after.name, before.body, after.body);
     case 'type':
       return enumChanges(after.name, enumValues(before.body), enumValues(after.body));
+    case 'role':
+      return [`role ${after.name}: ${roleAttributes(before.body)} → ${roleAttributes(after.body)}`];
     case 'grant':
       return [`grant on ${after.name}: ${grantPrivileges(before.body)} → ${grantPrivileges(after.body)}`];
     case 'comment':

@@ -4,8 +4,10 @@
  * by OID, and every list is sorted here so that renderers never depend on catalog order.
  *
  * Left out on purpose, because they vary by machine or run rather than by migration:
- * object owners equal to the migrating user, roles' own attributes and memberships (cluster-wide:
- * a second database built on the same server would see the first one's), extension versions.
+ * object owners equal to the migrating user, extension versions, and roles other than those the
+ * schema names (cluster-wide: memberships of other logins are the server's, not the migrations').
+ * The schema's own roles are shown with their attributes and the memberships between them,
+ * because a GRANT precog_live TO precog_paper or a BYPASSRLS undoes row-level security.
  */
 import type pg from 'pg';
 
@@ -62,6 +64,10 @@ export interface Catalog {
   comments: { kind: string; target: string; group: string; text: string }[];
   /** Roles named by grants, policies and owners (never the migrating user). */
   roles: string[];
+  /** Of those roles: attributes that differ from CREATE ROLE's defaults (BYPASSRLS, SUPERUSER, LOGIN, ...). */
+  roleAttributes: { role: string; attributes: string[] }[];
+  /** Memberships between those roles (`GRANT role TO member`); memberships of other roles are the cluster's, not the migrations'. */
+  memberships: { role: string; member: string }[];
 }
 
 const PUBLIC = `'public'::regnamespace`;
@@ -218,6 +224,19 @@ export async function readCatalog(client: pg.Client): Promise<Catalog> {
   for (const owner of [...relations.map((r) => r.owner), ...functions.map((f) => f.owner)]) if (owner) roles.add(owner);
   const me = (await rows<{ me: string }>('SELECT quote_ident(current_user) AS me'))[0]!.me;
   roles.delete(me);
+  const known = [...roles].map((role) => role.replace(/^"|"$/g, '').replace(/""/g, '"'));
+  const names = `ARRAY[${known.map((role) => `'${role.replace(/'/g, "''")}'`).join(', ')}]::text[]`;
+  const roleAttributes = (await rows<{ role: string; attributes: string[] }>(`
+    SELECT quote_ident(rolname) AS role, array_remove(ARRAY[
+             CASE WHEN rolsuper THEN 'SUPERUSER' END, CASE WHEN rolcreatedb THEN 'CREATEDB' END, CASE WHEN rolcreaterole THEN 'CREATEROLE' END,
+             CASE WHEN NOT rolinherit THEN 'NOINHERIT' END, CASE WHEN rolcanlogin THEN 'LOGIN' END, CASE WHEN rolreplication THEN 'REPLICATION' END,
+             CASE WHEN rolbypassrls THEN 'BYPASSRLS' END], NULL) AS attributes
+      FROM pg_roles WHERE rolname = ANY (${names})`)).filter((r) => r.attributes.length);
+  const memberships = await rows<{ role: string; member: string }>(`
+    SELECT DISTINCT quote_ident(g.rolname) AS role, quote_ident(m.rolname) AS member
+      FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+     WHERE g.rolname = ANY (${names})
+       AND m.rolname = ANY (${names})`);
 
   return {
     extensions: sortBy(extensions, (name) => [name]),
@@ -234,6 +253,8 @@ export async function readCatalog(client: pg.Client): Promise<Catalog> {
     defaultPrivileges: sortBy(defaultPrivileges, (d) => [d.statement]),
     comments: sortBy(comments, (c) => [c.kind, c.target]),
     roles: sortBy([...roles], (role) => [role]),
+    roleAttributes: sortBy(roleAttributes, (r) => [r.role]),
+    memberships: sortBy(memberships, (m) => [m.role, m.member]),
   };
 }
 

@@ -32,7 +32,13 @@ export function renderSnapshot(catalog: Catalog): string {
   const add = (at: string[], block: Block) => placed.push({ ...block, at });
 
   for (const name of catalog.extensions) add([SECTION.extension, name], { kind: 'extension', name, body: `CREATE EXTENSION ${name} SCHEMA public;` });
-  for (const name of catalog.roles) add([SECTION.role, name], { kind: 'role', name, body: `CREATE ROLE ${name};` });
+  for (const name of catalog.roles) {
+    const attributes = catalog.roleAttributes?.find((r) => r.role === name)?.attributes ?? [];
+    add([SECTION.role, name], { kind: 'role', name, body: `CREATE ROLE ${name}${attributes.length ? ` ${attributes.join(' ')}` : ''};` });
+  }
+  for (const { role, member } of catalog.memberships ?? []) {
+    add([SECTION.role, role, member], { kind: 'membership', name: `${member} in ${role}`, body: `GRANT ${role} TO ${member};` });
+  }
   for (const { name, values } of catalog.enums) {
     const list = values.map((value) => `    '${value.replace(/'/g, "''")}'`).join(',\n');
     add([SECTION.type, name, WITHIN.object], { kind: 'type', name, body: `CREATE TYPE ${name} AS ENUM (\n${list}\n);` });

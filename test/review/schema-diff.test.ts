@@ -41,6 +41,19 @@ describe('schema diff', () => {
     ]);
   });
 
+  it('says role attributes and memberships in words: they undo row-level security', () => {
+    const roles = (paper: string, memberships: Block[] = []) => renderBlocks([
+      { kind: 'role', name: 'precog_live', body: 'CREATE ROLE precog_live;' },
+      ...memberships,
+      { kind: 'role', name: 'precog_paper', body: paper },
+    ]);
+    const membership: Block = { kind: 'membership', name: 'precog_paper in precog_live', body: 'GRANT precog_live TO precog_paper;' };
+    expect(diffSnapshots(roles('CREATE ROLE precog_paper;'), roles('CREATE ROLE precog_paper BYPASSRLS;', [membership])).map((change) => change.text)).toEqual([
+      'role precog_paper: no attributes → BYPASSRLS',
+      'role membership added: `GRANT precog_live TO precog_paper`',
+    ]);
+  });
+
   it('finds no change between identical snapshots', () => {
     const text = renderBlocks([table(['id integer NOT NULL'])]);
     expect(diffSnapshots(text, text)).toEqual([]);

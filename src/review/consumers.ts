@@ -1,0 +1,160 @@
+/**
+ * Consumers checked against the head schema: every query in sql/ is compiled (PREPARE) against
+ * base and head, and each one that compiled on the base and breaks on the head is named; the
+ * indexes each query's plan uses on the base (EXPLAIN (GENERIC_PLAN) with sequential scans
+ * discouraged, so that the plan shows the index a query relies on even on empty tables) that
+ * the head no longer has; an INSERT that does not supply a NOT NULL column without default;
+ * enum values added or removed (a new environment breaks exhaustive switches of importers).
+ * Conventions: money-like columns are NUMERIC, never floating point.
+ */
+import type pg from 'pg';
+import { parseStatements, sliceBytes, unwrap } from '../parser/pg-ast.js';
+import type { SourceFile } from '../lint/migration-rules.js';
+import { queryBlocks } from '../lint/sql-queries.js';
+import { type Point, point } from './point.js';
+
+type Client = Pick<pg.ClientBase, 'query'>;
+
+async function attempt<T>(client: Client, body: () => Promise<T>): Promise<T | Error> {
+  await client.query('SAVEPOINT precog_consumer');
+  try {
+    const result = await body();
+    await client.query('RELEASE SAVEPOINT precog_consumer');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK TO SAVEPOINT precog_consumer');
+    await client.query('RELEASE SAVEPOINT precog_consumer');
+    return error as Error;
+  }
+}
+
+interface Compiled { indexes: string[] }
+
+async function compile(client: Client, sql: string): Promise<Compiled | Error> {
+  return attempt(client, async () => {
+    await client.query('SET LOCAL enable_seqscan = off');
+    const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql}`);
+    const indexes = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object') {
+        for (const [key, value] of Object.entries(node)) {
+          if (key === 'Index Name' && typeof value === 'string') indexes.add(value);
+          else walk(value);
+        }
+      }
+    };
+    walk(rows[0]!['QUERY PLAN']);
+    // A partition's index is its table's: name the index a migration would drop.
+    const { rows: roots } = await client.query<{ name: string }>(`
+        SELECT DISTINCT coalesce((SELECT p.relname FROM pg_class p WHERE p.oid = (
+                 WITH RECURSIVE up(oid) AS (SELECT c.oid UNION SELECT i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.oid)
+                 SELECT up.oid FROM up WHERE NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = up.oid) LIMIT 1)), c.relname)::text AS name
+          FROM pg_class c WHERE c.relname = ANY ($1) AND c.relnamespace = 'public'::regnamespace ORDER BY 1`, [[...indexes]]);
+    return { indexes: roots.map((r) => r.name) };
+  });
+}
+
+export async function consumerPoints(base: Client, head: Client, baseSql: SourceFile[], headSql: SourceFile[]): Promise<Point[]> {
+  const points: Point[] = [];
+  const baseQueries = new Map<string, string>();
+  for (const file of baseSql) for (const block of queryBlocks(file.text)) baseQueries.set(block.name, stripComments(block.sql));
+  for (const file of headSql) {
+    for (const block of queryBlocks(file.text)) {
+      const object = `${file.path}:${block.name}`;
+      const sql = stripComments(block.sql);
+      const before = baseQueries.has(block.name) ? await compile(base, baseQueries.get(block.name)!) : undefined;
+      const after = await compile(head, sql);
+      if (after instanceof Error) {
+        if (before instanceof Error && before.message === after.message) continue;
+        // An enum value added by the change cannot be used before it commits; once committed, it can.
+        if (/unsafe use of new value/.test(after.message)) continue;
+        points.push(point('consumer/query-breaks', object,
+          `query ${block.name} no longer compiles against the head schema: ${after.message}${before && !(before instanceof Error) ? ' (it compiles on the base)' : ''}; its generated function fails at run time and codegen fails`,
+          `change the query with the schema (or keep the old name: a view or column can be renamed back), then \`npm run codegen\``));
+        continue;
+      }
+      if (before && !(before instanceof Error)) {
+        for (const index of before.indexes) {
+          const kept = (await head.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`public.${index}`])).rows[0].ok;
+          if (!kept) {
+            points.push(point('consumer/index-dropped', object,
+              `query ${block.name} is planned on index ${index} on the base, and the head drops it: the query falls back to ${after.indexes.length ? `${after.indexes.join(', ')}` : 'a sequential scan'}`,
+              `keep ${index}, or replace it (CREATE INDEX CONCURRENTLY) with one the query can use before dropping it`));
+          }
+        }
+      }
+      points.push(...(await insertPoints(head, object, block.name, sql)));
+    }
+  }
+  points.push(...(await enumPoints(base, head)));
+  points.push(...(await moneyPoints(base, head)));
+  return points;
+}
+
+/** The block's first statement, without the `;` and whatever follows it. */
+function stripComments(sql: string): string {
+  try {
+    const [first] = parseStatements(sql);
+    if (first) return sliceBytes(sql, first.start, first.end).replace(/;\s*$/, '');
+  } catch {
+    // PREPARE reports the syntax error in words
+  }
+  return sql.replace(/;\s*$/, '');
+}
+
+/** An INSERT that leaves a NOT NULL column without default unsupplied. */
+async function insertPoints(head: Client, object: string, name: string, sql: string): Promise<Point[]> {
+  let statements;
+  try {
+    statements = parseStatements(sql);
+  } catch {
+    return [];
+  }
+  const [type, body] = unwrap(statements[0]?.stmt);
+  if (type !== 'InsertStmt' || !body.cols) return [];
+  const supplied = new Set<string>(body.cols.map((c: { ResTarget: { name: string } }) => c.ResTarget.name));
+  const { rows } = await head.query<{ name: string }>(`
+      SELECT a.attname AS name FROM pg_attribute a
+       WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
+         AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' ORDER BY a.attnum`, [`public.${body.relation.relname}`]);
+  return rows.filter((r) => !supplied.has(r.name)).map((r) => point('consumer/insert-missing-column', object,
+    `query ${name} inserts into ${body.relation.relname} without ${r.name}, which the head makes NOT NULL without a default: every call fails with a not-null violation`,
+    `give ${body.relation.relname}.${r.name} a DEFAULT (or keep it nullable), or add it to ${name} in the same pull request`));
+}
+
+async function enumPoints(base: Client, head: Client): Promise<Point[]> {
+  const read = async (client: Client) => new Map((await client.query<{ name: string; values: string[] }>(`
+      SELECT t.typname AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS values FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+       WHERE t.typnamespace = 'public'::regnamespace GROUP BY 1`)).rows.map((r) => [r.name, r.values]));
+  const [before, after] = [await read(base), await read(head)];
+  const points: Point[] = [];
+  for (const [name, values] of after) {
+    const old = before.get(name);
+    if (!old) continue;
+    const added = values.filter((v) => !old.includes(v));
+    const removed = old.filter((v) => !values.includes(v));
+    if (!added.length && !removed.length) continue;
+    const environment = name === 'execution_environment';
+    points.push(point('consumer/enum-changed', `enum ${name}`,
+      `${added.length ? `value ${added.map((v) => `'${v}'`).join(', ')} added` : ''}${added.length && removed.length ? ', ' : ''}${removed.length ? `value ${removed.map((v) => `'${v}'`).join(', ')} removed` : ''}: generated/enums.ts changes, and importers' exhaustive switches over it no longer compile${environment ? '; a new environment has no partition, role or [environment-role] policy until every tagged table is declared again' : ''}`,
+      environment ? 'a new environment is an ADR of its own: its role, a partition and policy per tagged table (declare each again), scopes and brands in src/environment' : 'regenerate (`npm run codegen`) and update every switch over the type in the same pull request',
+      environment));
+  }
+  return points;
+}
+
+const MONEY = /(price|fee|pnl|p_and_l|balance|amount|cost|payout|proceeds|notional|equity|cash|value)/;
+
+async function moneyPoints(base: Client, head: Client): Promise<Point[]> {
+  const sql = `
+      SELECT c.relname || '.' || a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped
+         AND a.atttypid IN ('real'::regtype, 'double precision'::regtype)`;
+  const existing = new Set((await base.query<{ name: string }>(sql)).rows.map((r) => r.name));
+  return (await head.query<{ name: string; type: string }>(sql)).rows
+    .filter((r) => MONEY.test(r.name.split('.')[1]!) && !existing.has(r.name))
+    .map((r) => point('convention/money-float', r.name,
+      `${r.name} is ${r.type}: money in binary floating point cannot hold 0.1 exactly, and sums of prices, fees and P&L drift by cents`,
+      `declare it numeric(14,4) (amounts) or numeric(10,4) (prices per contract); codegen types it as Decimal`));
+}

@@ -1,0 +1,62 @@
+/**
+ * The review on a corpus of pull-request-sized changes (test/review/fixtures/): each risky one
+ * blocks with the point a reviewer needs, each safe one does not block. The head of each is the
+ * project's migrations plus the fixture, judged in a transaction that is rolled back.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cloneDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
+import { renderPoint } from '../../src/review/point.js';
+import { connect } from '../../src/server/resolve.js';
+import { readFixtures, runFixture } from '../support/review-fixtures.js';
+
+const fixtures = readFixtures();
+// A base of its own: the judge connects to it, and the shared template must stay free to clone.
+const base = `precog_review_fixtures_${randomBytes(4).toString('hex')}`;
+
+describe('review of the fixture corpus', () => {
+  beforeAll(async () => cloneDatabase(inject('server'), inject('template'), base));
+  afterAll(async () => dropDatabase(inject('server'), base));
+
+  it('has risky and safe changes of every kind', () => {
+    expect(fixtures.filter((f) => f.expect === 'block').length).toBeGreaterThanOrEqual(30);
+    expect(fixtures.filter((f) => f.expect === 'pass').length).toBeGreaterThanOrEqual(6);
+    for (const f of fixtures.filter((f) => f.expect === 'block')) expect(f.points.length, f.name).toBeGreaterThan(0);
+  });
+
+  for (const fixture of fixtures) {
+    it(`${fixture.name}: ${fixture.expect === 'block' ? 'blocks, saying what is lost' : 'does not block'}`, async () => {
+      const result = await runFixture(inject('server'), base, fixture);
+      const report = result.points.map(renderPoint).join('\n');
+      if (fixture.expect === 'pass') {
+        expect(result.points.filter((p) => p.blocking).map(renderPoint)).toEqual([]);
+      } else {
+        expect(result.blocked, report).toBe(true);
+        expect(result.missed, report).toEqual([]);
+        // Every blocking point tells the reviewer how to resolve it.
+        for (const p of result.points.filter((p) => p.blocking)) expect(p.resolve.length, renderPoint(p)).toBeGreaterThan(10);
+      }
+    });
+  }
+
+  it('puts role attributes and memberships into the snapshot, so that the schema diff shows them too', async () => {
+    const byName = (name: string) => fixtures.find((f) => f.name.endsWith(name))!;
+    const granted = await runFixture(inject('server'), base, byName('role-live-granted-to-paper'));
+    expect(granted.headSnapshot).toContain('-- membership: precog_paper in precog_live\nGRANT precog_live TO precog_paper;');
+    const bypass = await runFixture(inject('server'), base, byName('role-bypassrls'));
+    expect(bypass.headSnapshot).toContain('-- role: precog_backtest\nCREATE ROLE precog_backtest BYPASSRLS;');
+    // Judged in a transaction rolled back: the server's roles are as they were.
+    const client = await connect(inject('server'), base);
+    try {
+      const { rows } = await client.query(`SELECT pg_has_role('precog_paper', 'precog_live', 'MEMBER') AS member, (SELECT rolbypassrls FROM pg_roles WHERE rolname = 'precog_backtest') AS bypass`);
+      expect(rows[0]).toEqual({ member: false, bypass: false });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('the head schema of the project itself has every guarantee', async () => {
+    const result = await runFixture(inject('server'), base, { name: 'empty', expect: 'pass', points: [], migration: '-- nothing', appends: new Map() });
+    expect(result.points.map(renderPoint)).toEqual([]);
+  });
+});
