@@ -116,7 +116,7 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
     // The positions the simulated fills open and close (same environment: the FK and trigger check it).
     const positionIds: PositionIdOfFills[] = [];
     for (let i = 0; i < 100; i++) {
-      const [position] = await backtest.openPosition({
+      const position = await backtest.openPosition({
         market_id: `MKT-KXNFLGAME-${i}`, side: i % 2 ? 'NO' : 'YES', entry_price: new Decimal('0.5'), quantity: 10,
         fees: new Decimal('0.01'), strategy_id: strategyId, model_id: modelId,
       });

@@ -12,7 +12,7 @@ export interface SettlePositionParams {
   platform_id: string;
 }
 
-/** One row returned by `settlePosition`. */
+/** One row returned by `settlePosition` (any number of rows). */
 export interface SettlePositionResult {
   id: Id<'settlements'>;
   /** The position version (positions.id) that recorded the settlement, of the same environment. */
@@ -33,12 +33,13 @@ export interface SettlePositionResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const settlePosition = defineQuery<SettlePositionParams, SettlePositionResult, never, "scoped">({
+export const settlePosition = defineQuery<SettlePositionParams, SettlePositionResult, never, "scoped", "many">({
   name: "settlePosition",
   file: "sql/settlements.sql",
   params: [{"name":"position_key","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"settlement_value","type":"numeric"},{"name":"platform_id","type":"text"}],
   renamedColumns: {"id!":"id","position_id!":"position_id","position_key!":"position_key","market_id!":"market_id","side!":"side","quantity!":"quantity","settlement_value!":"settlement_value","payout!":"payout","fees!":"fees","realized_pnl!":"realized_pnl","settled_at!":"settled_at","balance_after?":"balance_after","execution_environment!":"execution_environment"},
   environment: "scoped",
+  returns: "many",
   scdWrite: true,
   ir: {"usedParamSet":{"position_key":true,"execution_environment":true,"settlement_value":true,"platform_id":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":287,"b":300}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":334,"b":356},{"a":3183,"b":3205}]},{"name":"settlement_value","required":true,"transform":{"type":"scalar"},"locs":[{"a":1021,"b":1038},{"a":1058,"b":1075},{"a":2365,"b":2382}]},{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":2784,"b":2796},{"a":3137,"b":3149}]}],"statement":"-- scd-write: a concurrent writer of the position or the balance makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n    AND p.execution_environment = current_version.execution_environment\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.fees, p.trailing_stop_state, p.target_price, p.stop_loss_price, p.entry_time,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at,\n    CASE p.side WHEN 'YES' THEN :settlement_value!::numeric ELSE 1 - :settlement_value!::numeric END AS paid_per_contract\n),\nsettled AS (\n  INSERT INTO positions (\n    position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n    fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n    entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n    market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n  )\n  SELECT\n    position_key, market_id, strategy_id, model_id, side, entry_price, quantity, paid_per_contract,\n    fees, 'settled', 0, (paid_per_contract - entry_price) * quantity - fees, trailing_stop_state,\n    target_price, stop_loss_price, entry_time, changed_at, paid_per_contract, 'settlement',\n    calculated_probability, edge_at_entry, market_price_at_entry, true, changed_at, NULL, created_at,\n    execution_environment\n  FROM closed\n  RETURNING id, position_key, market_id, side, quantity, fees, realized_pnl, exit_price, row_start_ts, execution_environment\n),\nsettlement AS (\n  INSERT INTO settlements (\n    position_id, position_key, market_id, side, quantity, settlement_value, payout, fees, realized_pnl,\n    settled_at, execution_environment\n  )\n  SELECT\n    id, position_key, market_id, side, quantity, :settlement_value!, exit_price * quantity, fees, realized_pnl,\n    row_start_ts, execution_environment\n  FROM settled\n  RETURNING id, position_id, position_key, market_id, side, quantity, settlement_value, payout, fees, realized_pnl, settled_at, execution_environment\n),\ncredit AS (\n  INSERT INTO account_ledger (platform_id, entry_type, amount, settlement_id, description, recorded_at, execution_environment)\n  SELECT :platform_id!, 'settlement', payout, id, 'settlement of ' || position_key, settled_at, execution_environment\n  FROM settlement\n  WHERE payout > 0\n  RETURNING amount, execution_environment\n),\nbalance_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM account_balance\n  WHERE platform_id = :platform_id!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND EXISTS (SELECT FROM settlement)\n  FOR UPDATE\n),\nbalance_closed AS (\n  UPDATE account_balance b\n  SET row_current_ind = false, row_end_ts = balance_version.changed_at\n  FROM balance_version\n  WHERE b.id = balance_version.id\n    AND b.execution_environment = balance_version.execution_environment\n  RETURNING b.platform_id, b.balance, b.execution_environment, balance_version.changed_at\n),\nnew_balance AS (\n  INSERT INTO account_balance (platform_id, balance, row_start_ts, execution_environment)\n  SELECT platform_id, balance + coalesce((SELECT sum(amount) FROM credit), 0), changed_at, execution_environment\n  FROM balance_closed\n  RETURNING balance\n)\nSELECT\n  settlement.id AS \"id!\", settlement.position_id AS \"position_id!\", settlement.position_key AS \"position_key!\",\n  settlement.market_id AS \"market_id!\", settlement.side AS \"side!\", settlement.quantity AS \"quantity!\",\n  settlement.settlement_value AS \"settlement_value!\", settlement.payout AS \"payout!\", settlement.fees AS \"fees!\",\n  settlement.realized_pnl AS \"realized_pnl!\", settlement.settled_at AS \"settled_at!\",\n  (SELECT balance FROM new_balance) AS \"balance_after?\",\n  settlement.execution_environment AS \"execution_environment!\"\nFROM settlement                                                                       "},
 });
@@ -50,7 +51,7 @@ export interface ListSettlementsParams {
   to: Date;
 }
 
-/** One row returned by `listSettlements`. */
+/** One row returned by `listSettlements` (any number of rows). */
 export interface ListSettlementsResult {
   id: Id<'settlements'>;
   /** The position version (positions.id) that recorded the settlement, of the same environment. */
@@ -70,11 +71,12 @@ export interface ListSettlementsResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listSettlements = defineQuery<ListSettlementsParams, ListSettlementsResult, never, "scoped">({
+export const listSettlements = defineQuery<ListSettlementsParams, ListSettlementsResult, never, "scoped", "many">({
   name: "listSettlements",
   file: "sql/settlements.sql",
   params: [{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"from","type":"timestamptz"},{"name":"to","type":"timestamptz"}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "many",
   ir: {"usedParamSet":{"execution_environment":true,"from":true,"to":true},"params":[{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":196,"b":218}]},{"name":"from","required":true,"transform":{"type":"scalar"},"locs":[{"a":240,"b":245}]},{"name":"to","required":true,"transform":{"type":"scalar"},"locs":[{"a":279,"b":282}]}],"statement":"SELECT\n  id, position_id, position_key, market_id, side, quantity, settlement_value, payout, fees, realized_pnl,\n  settled_at, execution_environment\nFROM settlements\nWHERE execution_environment = :execution_environment!\n  AND settled_at >= :from!::timestamptz\n  AND settled_at < :to!::timestamptz\nORDER BY settled_at, id"},
 });

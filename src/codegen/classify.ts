@@ -17,7 +17,8 @@
 import { analyseQuery, type Unscoped } from '../environment/query-scope.js';
 import { ENV_COLUMN } from '../lint/migration-rules.js';
 import { replacePlaceholders } from '../lint/sql-queries.js';
-import { lineAt, parserReady, parseStatements } from '../parser/pg-ast.js';
+import { lineAt, type Node, parserReady, parseStatements } from '../parser/pg-ast.js';
+import { type Cardinality, inferCardinality, type UniqueKeys } from './cardinality.js';
 import type { QueryEnvironment } from '../runtime/query.js';
 import type { TypedFile, TypedQuery } from './infer.js';
 import type { CodegenProblem } from './problems.js';
@@ -25,27 +26,58 @@ import { toPartitionRoots, type TaggedRelations } from './tagged-relations.js';
 
 export interface ClassifiedQuery extends TypedQuery {
   environment: QueryEnvironment;
+  /** How many rows it returns: annotated (`-- @returns one`) or inferred (src/codegen/cardinality.ts). */
+  returns: Cardinality;
+  /** The statement's AST, with placeholders as `$n` (as replacePlaceholders numbers them), when it parses. */
+  stmt?: Node;
+  /** `$n` of `stmt` → parameter name. */
+  stmtParams: Map<number, string>;
 }
 
 export interface ClassifiedFile extends Omit<TypedFile, 'queries'> {
   queries: ClassifiedQuery[];
 }
 
-export async function classifyQueries(files: TypedFile[], relations: TaggedRelations): Promise<{ files: ClassifiedFile[]; problems: CodegenProblem[] }> {
+export async function classifyQueries(
+  files: TypedFile[],
+  relations: TaggedRelations,
+  keys: UniqueKeys = new Map(),
+): Promise<{ files: ClassifiedFile[]; problems: CodegenProblem[] }> {
   await parserReady();
   const problems: CodegenProblem[] = [];
   const classified = files.map((file) => ({
     ...file,
-    queries: file.queries.map((query) => ({ ...query, environment: classify(file, query, relations, problems) })),
+    queries: file.queries.map((query) => classify(file, query, relations, keys, problems)),
   }));
   return { files: classified, problems };
 }
 
-function classify(file: TypedFile, query: TypedQuery, { tagged, partitionRoots }: TaggedRelations, problems: CodegenProblem[]): QueryEnvironment {
+function classify(file: TypedFile, query: TypedQuery, relations: TaggedRelations, keys: UniqueKeys, problems: CodegenProblem[]): ClassifiedQuery {
   const { a, b } = query.ast.statement.loc;
-  const startLine = file.text.slice(0, a).split('\n').length;
   // pgtyped's :name placeholders become $n, line for line, so offsets map back to lines of the file.
   const { sql, params } = replacePlaceholders(file.text.slice(a, b + 1));
+  let stmt: Node | undefined;
+  try {
+    stmt = parseStatements(sql)[0]?.stmt;
+  } catch {
+    stmt = undefined;
+  }
+  const environment = classifyEnvironment(file, query, relations, problems, sql, params, stmt);
+  const returns = query.returns ?? (stmt && query.types.returnTypes.length ? inferCardinality(stmt, keys) : 'many');
+  return { ...query, environment, returns, stmt, stmtParams: params };
+}
+
+function classifyEnvironment(
+  file: TypedFile,
+  query: TypedQuery,
+  { tagged, partitionRoots }: TaggedRelations,
+  problems: CodegenProblem[],
+  sql: string,
+  params: Map<number, string>,
+  parsed: Node | undefined,
+): QueryEnvironment {
+  const { a } = query.ast.statement.loc;
+  const startLine = file.text.slice(0, a).split('\n').length;
   let stmt;
   try {
     stmt = parseStatements(sql)[0]?.stmt;
@@ -53,7 +85,7 @@ function classify(file: TypedFile, query: TypedQuery, { tagged, partitionRoots }
     problems.push(problem(file, query, startLine, undefined, `cannot be parsed to check its environment scoping: ${(error as Error).message}`));
     return 'shared';
   }
-  if (!stmt) return 'shared';
+  if (!stmt || !parsed) return 'shared';
   toPartitionRoots(stmt, partitionRoots);
   const analysis = analyseQuery(stmt, params, tagged);
   if (query.crossEnvironment) return 'cross';

@@ -15,6 +15,7 @@ import { parserReady } from '../parser/pg-ast.js';
 import { classifyQueries } from './classify.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
+import type { UniqueKeys } from './cardinality.js';
 import { CodegenError } from './problems.js';
 import { taggedRelations } from './tagged-relations.js';
 import { schemaDocs } from '../schema/schema-docs.js';
@@ -60,9 +61,9 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
 async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
-  const [inferred, { enums, model }] = await Promise.all([inferTypes(server, database, loaded.files), readCatalog(server, database), parserReady()]);
+  const [inferred, { enums, model, keys }] = await Promise.all([inferTypes(server, database, loaded.files), readCatalog(server, database), parserReady()]);
   // Scoped, shared or cross-environment, from what each query reads and writes in this schema.
-  const classified = await classifyQueries(inferred.files, await taggedRelations(server, database));
+  const classified = await classifyQueries(inferred.files, await taggedRelations(server, database), keys);
   const problems = [...inferred.problems, ...classified.problems];
   const outputs = new Map<string, string>();
   outputs.set('enums.ts', emitEnums(enums));
@@ -102,10 +103,10 @@ function writeOutputs(outDir: string, outputs: Map<string, string>, owned: (name
 }
 
 /** What the emitter needs from the catalog besides the queries' types: enums, and which columns are ids. */
-async function readCatalog(server: ServerTarget, database: string): Promise<{ enums: DatabaseEnum[]; model: EnvironmentModel }> {
+async function readCatalog(server: ServerTarget, database: string): Promise<{ enums: DatabaseEnum[]; model: EnvironmentModel; keys: UniqueKeys }> {
   const client = await connect(server, database);
   try {
-    return { enums: await databaseEnums(client), model: await readEnvironmentModel(client) };
+    return { enums: await databaseEnums(client), model: await readEnvironmentModel(client), keys: await uniqueKeys(client) };
   } finally {
     await client.end();
   }
@@ -119,4 +120,25 @@ async function databaseEnums(client: pg.Client): Promise<DatabaseEnum[]> {
       GROUP BY t.typname ORDER BY t.typname`,
   );
   return rows;
+}
+
+/** Primary keys and unique indexes of public tables (a partial one only when its predicate is one boolean column). */
+async function uniqueKeys(client: pg.Client): Promise<UniqueKeys> {
+  const { rows } = await client.query<{ table: string; columns: string[]; predicate: string | null }>(
+    `SELECT c.relname AS table,
+            array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n) AS columns,
+            pg_get_expr(i.indpred, i.indrelid) AS predicate
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+      WHERE i.indisunique AND c.relnamespace = 'public'::regnamespace AND i.indexprs IS NULL AND NOT (0 = ANY(i.indkey))
+      ORDER BY c.relname, i.indexrelid`,
+  );
+  const keys: UniqueKeys = new Map();
+  for (const { table, columns, predicate } of rows) {
+    if (predicate !== null && !/^[a-z_][a-z0-9_]*$/.test(predicate)) continue;
+    const list = keys.get(table) ?? [];
+    list.push({ columns, ...(predicate !== null && { predicate }) });
+    keys.set(table, list);
+  }
+  return keys;
 }

@@ -118,17 +118,18 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
     params: runtimeParams,
     renamedColumns,
     environment: query.environment,
+    returns: query.returns,
     ...(query.crossEnvironment && { crossEnvironment: query.crossEnvironment }),
     ...(query.scdWrite && { scdWrite: true }),
   };
   const environments = query.crossEnvironment?.environments.map((name) => JSON.stringify(name)).join(' | ');
   // Every type argument, always: the class is the last one, and what the scope types read.
-  const generics = [`${typeName}Params`, `${typeName}Result`, environments ?? 'never', JSON.stringify(query.environment)];
+  const generics = [`${typeName}Params`, `${typeName}Result`, environments ?? 'never', JSON.stringify(query.environment), JSON.stringify(query.returns)];
   return [
     `/** Parameters of \`${query.name}\` (${file.path}). */`,
     paramFields.length ? `export interface ${typeName}Params {\n${paramFields.join('\n')}\n}` : `export type ${typeName}Params = void;`,
     '',
-    `/** One row returned by \`${query.name}\`. */`,
+    `/** One row returned by \`${query.name}\` (${CARDINALITY_DOC[query.returns]}). */`,
     resultFields.length ? `export interface ${typeName}Result {\n${resultFields.join('\n')}\n}` : `export type ${typeName}Result = void;`,
     '',
     // The statement's IR on one line: a reviewer reads the SQL in sql/ and the types above, not this.
@@ -156,6 +157,8 @@ function brandedType(type: MappableType | undefined, scope: 'param' | 'result', 
   if (!array) return branded;
   return scope === 'param' ? `(${branded} | null)[]` : `${branded}[]`;
 }
+
+const CARDINALITY_DOC = { one: 'exactly one row', maybe: 'at most one row: the function returns it or undefined', many: 'any number of rows' } as const;
 
 const quote = (name: string) => `'${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 

@@ -44,6 +44,37 @@ export interface QueryDefinition {
   environment: QueryEnvironment;
   /** Set by `-- scd-write:` in sql/: a new version of an SCD row, retried when a concurrent writer supersedes it. */
   scdWrite?: true;
+  /**
+   * How many rows it returns (`-- @returns one|maybe|many` in sql/, or inferred by codegen):
+   * `one` resolves to the row, `maybe` to the row or undefined, `many` to an array.
+   */
+  returns: Cardinality;
+}
+
+export type Cardinality = 'one' | 'maybe' | 'many';
+
+/** What a call resolves to, for rows of type `Row`. */
+export type Returned<Row, Returns extends Cardinality> = Returns extends 'one' ? Row : Returns extends 'maybe' ? Row | undefined : Row[];
+
+/** A query annotated or inferred to return one row (or at most one) returned another number. */
+export class CardinalityError extends Error {
+  readonly query: string;
+  readonly expected: Cardinality;
+  readonly rows: number;
+  constructor(query: string, expected: Cardinality, rows: number) {
+    super(`${query}: expected ${expected === 'one' ? 'exactly one row' : 'at most one row'}, got ${rows}`);
+    this.name = 'CardinalityError';
+    this.query = query;
+    this.expected = expected;
+    this.rows = rows;
+  }
+}
+
+/** The rows of a call, as its cardinality says: checked, then the row, undefined or the array. */
+export function shapeRows(definition: Pick<QueryDefinition, 'name' | 'returns'>, rows: unknown[]): unknown {
+  if (definition.returns === 'many') return rows;
+  if (rows.length > 1 || (definition.returns === 'one' && rows.length === 0)) throw new CardinalityError(definition.name, definition.returns, rows.length);
+  return rows[0];
 }
 
 /** pgtyped's SQLQueryIR as generated code holds it: JSON, so its enum fields are plain strings. */
@@ -65,9 +96,14 @@ export interface Query<
   Result,
   Environments extends string = never,
   Environment extends QueryEnvironment = QueryEnvironment,
+  Returns extends Cardinality = Cardinality,
 > extends QueryDefinition {
   readonly environment: Environment;
-  run(params: Params, db: Queryable): Promise<Result[]>;
+  readonly returns: Returns;
+  /** Runs it: the row (`one`), the row or undefined (`maybe`), or every row (`many`). */
+  run(params: Params, db: Queryable): Promise<Returned<Result, Returns>>;
+  /** Runs it and returns every row, unchecked for cardinality (the scopes check rows, then shape them). */
+  rows(params: Params, db: Queryable): Promise<Result[]>;
   /** Phantom members: let type-level code read what the query is. */
   readonly __params?: Params;
   readonly __result?: Result;
@@ -79,7 +115,8 @@ export function defineQuery<
   Result,
   Environments extends string = never,
   Environment extends QueryEnvironment = QueryEnvironment,
->(definition: QueryDefinition & { environment: Environment }): Query<Params, Result, Environments, Environment> {
+  Returns extends Cardinality = 'many',
+>(definition: QueryDefinition & { environment: Environment; returns: Returns }): Query<Params, Result, Environments, Environment, Returns> {
   // Parameters are scalars only (the code generator refuses pgtyped's expansions), so the
   // statement text is the same on every call: interpolate it once, not per call.
   const text = processSQLQueryIR(definition.ir as PgtypedIR).query;
@@ -88,9 +125,7 @@ export function defineQuery<
   const fields = definition.params.map((param) => `${definition.name}: ${param.name}`);
   const arrayParams = definition.params.filter((param) => param.type.startsWith('_'));
   const renamed = Object.entries(definition.renamedColumns);
-  return {
-    ...definition,
-    async run(params, db) {
+  const rows = async (params: Params, db: Queryable): Promise<Result[]> => {
       const given = (params ?? {}) as Record<string, unknown>;
       if (arrayParams.length > 1) checkArrayLengths(definition.name, arrayParams, given);
       const values = definition.params.map((param, index) => {
@@ -108,7 +143,11 @@ export function defineQuery<
         throw toDatabaseError(error, { ...definition, params: given });
       }
       return (renamed.length ? renameColumns(rows, renamed) : rows) as Result[];
-    },
+  };
+  return {
+    ...definition,
+    rows,
+    run: async (params, db) => shapeRows(definition, await rows(params, db)) as Returned<Result, Returns>,
   };
 }
 

@@ -12,15 +12,16 @@
  * - `shared` reads or writes shared tables only and is passed through unchanged.
  */
 import type { allQueries } from '../../generated/index.js';
-import type { Query } from '../runtime/query.js';
+import type { Query, Returned } from '../runtime/query.js';
 import type { EnvironmentScoped, ExecutionEnvironment, RebrandIds } from '../environment/brand.js';
 
 type Queries = typeof allQueries;
 
-type ParamsOf<Q> = Q extends Query<infer P, any, any, any> ? P : never;
-type ResultOf<Q> = Q extends Query<any, infer R, any, any> ? R : never;
-type EnvironmentsOf<Q> = Q extends Query<any, any, infer E, any> ? E : never;
-type ClassOf<Q> = Q extends Query<any, any, any, infer C> ? C : never;
+type ParamsOf<Q> = Q extends Query<infer P, any, any, any, any> ? P : never;
+type ResultOf<Q> = Q extends Query<any, infer R, any, any, any> ? R : never;
+type EnvironmentsOf<Q> = Q extends Query<any, any, infer E, any, any> ? E : never;
+type ClassOf<Q> = Q extends Query<any, any, any, infer C, any> ? C : never;
+type CardinalityOf<Q> = Q extends Query<any, any, any, any, infer C> ? C : never;
 
 type IsScoped<Q> = [ClassOf<Q>] extends ['scoped'] ? true : false;
 type IsCrossEnvironment<Q> = [ClassOf<Q>] extends ['cross'] ? true : false;
@@ -38,7 +39,8 @@ type ScopedRow<Q, Env extends ExecutionEnvironment> = EnvironmentScoped<ResultOf
 /** Each environment of a cross-environment query's rows, branded as that environment. */
 type CrossRow<Q, Env> = Env extends ExecutionEnvironment ? ScopedRow<Q, Env> : never;
 
-type Rows<Q, Row> = ResultOf<Q> extends void ? Promise<void> : Promise<Row[]>;
+/** The row (`one`), the row or undefined (`maybe`), or the rows (`many`), as codegen decided (`returns`). */
+type Rows<Q, Row> = ResultOf<Q> extends void ? Promise<void> : Promise<Returned<Row, CardinalityOf<Q>>>;
 
 export type ScopedQuery<Q, Env extends ExecutionEnvironment> = (
   ...args: ParamArgs<ScopedParams<Q, Env>>

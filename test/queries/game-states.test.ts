@@ -74,9 +74,9 @@ describe('upsertGameState', () => {
       for (let i = 0; i < history.length - 1; i++) {
         expect(history[i]!.row_end_ts!.getTime()).toBe(history[i + 1]!.row_start_ts.getTime());
       }
-      const [current] = await getCurrentGameState.run({ espn_event_id: id }, db);
+      const current = await getCurrentGameState.run({ espn_event_id: id }, db);
       expect(current!.id).toBe(status!.id);
-      expect(await getCurrentGameState.run({ espn_event_id: unique('none') }, db)).toEqual([]);
+      expect(await getCurrentGameState.run({ espn_event_id: unique('none') }, db)).toBeUndefined();
     });
   });
 });

@@ -11,7 +11,7 @@ describe('markets', () => {
   it('createMarket and getCurrentMarketByTicker round-trip every value', async () => {
     await withRollback(async (db) => {
       const ticker = unique('KXNFLGAME');
-      const [created] = await createMarket.run(
+      const created = await createMarket.run(
         {
           ticker, platform_id: 'kalshi', title: 'Chiefs win?', market_type: 'binary', yes_price: d('0.6150'),
           no_price: d('0.3900'), spread: d('0.0050'), volume: 1200, open_interest: 300, metadata: { event_ticker: 'KXNFL-1' },
@@ -26,11 +26,11 @@ describe('markets', () => {
       expect(created!.yes_price.equals(d('0.615'))).toBe(true);
       expect(created!.no_price.toFixed(4)).toBe('0.3900');
       expect(created!.spread!.toFixed()).toBe('0.005');
-      const [current] = await getCurrentMarketByTicker.run({ ticker }, db);
+      const current = await getCurrentMarketByTicker.run({ ticker }, db);
       expect(current!.id).toBe(created!.id);
       expect(current!.yes_price.equals(created!.yes_price)).toBe(true);
 
-      const [defaults] = await createMarket.run(
+      const defaults = await createMarket.run(
         { ticker: unique('KXDEF'), platform_id: 'kalshi', title: 't', market_type: 'scalar', yes_price: d('0'), no_price: d('1') },
         db,
       );
@@ -41,7 +41,7 @@ describe('markets', () => {
   it('recordMarketPrice writes a version only on a price or status change, copying the rest forward', async () => {
     await withRollback(async (db) => {
       const ticker = unique('KXPRICE');
-      const [created] = await createMarket.run(
+      const created = await createMarket.run(
         { ticker, platform_id: 'kalshi', title: 'Price test', market_type: 'binary', yes_price: d('0.50'), no_price: d('0.50'), spread: d('0.02'), metadata: { a: 1 } },
         db,
       );
@@ -82,7 +82,7 @@ describe('markets', () => {
       for (let i = 0; i < history.length - 1; i++) {
         expect(history[i]!.row_end_ts!.getTime()).toBe(history[i + 1]!.row_start_ts.getTime());
       }
-      const [current] = await getCurrentMarketByTicker.run({ ticker }, db);
+      const current = await getCurrentMarketByTicker.run({ ticker }, db);
       expect(current!.id).toBe(v4!.id);
     });
   });
@@ -90,7 +90,7 @@ describe('markets', () => {
   it('recordMarketPrice of an unknown ticker writes nothing', async () => {
     await withRollback(async (db) => {
       expect(await recordMarketPrice.run({ ticker: unique('NOPE'), yes_price: d('0.1'), no_price: d('0.9'), status: 'open' }, db)).toEqual([]);
-      expect(await getCurrentMarketByTicker.run({ ticker: unique('NOPE') }, db)).toEqual([]);
+      expect(await getCurrentMarketByTicker.run({ ticker: unique('NOPE') }, db)).toBeUndefined();
     });
   });
 });

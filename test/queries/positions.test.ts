@@ -56,7 +56,7 @@ describe('openPosition', () => {
       const { strategyId, modelId } = await strategyAndModel(db);
       const market = unique('MKT-POS');
       const entryTime = new Date('2024-11-03T20:15:00Z');
-      const [opened] = await openPosition.run(
+      const opened = await openPosition.run(
         position(market, 'backtest', {
           strategy_id: strategyId,
           model_id: modelId,
@@ -89,7 +89,7 @@ describe('openPosition', () => {
       expect(opened!.edge_at_entry!.toFixed()).toBe('0.0775');
       expect(opened!.entry_time.getTime()).toBe(entryTime.getTime());
 
-      const [second] = await openPosition.run(position(market, 'backtest'), db);
+      const second = await openPosition.run(position(market, 'backtest'), db);
       expect(second!.position_key).not.toBe(opened!.position_key);
     });
   });
@@ -100,7 +100,7 @@ describe('SCD Type 2 writes', () => {
     await withRollback(async (db) => {
       const { strategyId, modelId } = await strategyAndModel(db);
       const market = unique('MKT-662');
-      const [opened] = await openPosition.run(
+      const opened = await openPosition.run(
         position(market, 'paper', {
           strategy_id: strategyId, model_id: modelId, calculated_probability: d('0.52'), edge_at_entry: d('0.12'),
           market_price_at_entry: d('0.40'), target_price: d('0.75'), stop_loss_price: d('0.30'),
@@ -140,7 +140,7 @@ describe('SCD Type 2 writes', () => {
 
   it('setTrailingStopState writes a new version with the state, the price untouched', async () => {
     await withRollback(async (db) => {
-      const [opened] = await openPosition.run(position(unique('MKT-TS'), 'live'), db);
+      const opened = await openPosition.run(position(unique('MKT-TS'), 'live'), db);
       const key = opened!.position_key;
       await updatePositionPrice.run({ position_key: key, execution_environment: 'live', current_price: d('0.47') }, db);
       const state = { activation_price: '0.45', peak_price: '0.47', stop_price: '0.43', distance: 0.04 };
@@ -156,7 +156,7 @@ describe('SCD Type 2 writes', () => {
 
   it('closePosition records exit price, time, reason and realized P&L net of all fees; a closed position takes no more changes', async () => {
     await withRollback(async (db) => {
-      const [opened] = await openPosition.run(
+      const opened = await openPosition.run(
         position(unique('MKT-CLOSE'), 'backtest', { entry_time: new Date('2024-01-01T00:00:00Z') }),
         db,
       );
@@ -184,11 +184,11 @@ describe('SCD Type 2 writes', () => {
 
   it('a change named with the wrong environment finds nothing and writes nothing', async () => {
     await withRollback(async (db) => {
-      const [opened] = await openPosition.run(position(unique('MKT-ENV'), 'paper'), db);
+      const opened = await openPosition.run(position(unique('MKT-ENV'), 'paper'), db);
       const key = opened!.position_key;
       expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'live', current_price: d('0.5') }, db)).toEqual([]);
       expect(await closePosition.run({ position_key: key, execution_environment: 'live', exit_price: d('0.5'), exit_fees: d('0'), exit_reason: 'x' }, db)).toEqual([]);
-      const [current] = await getPositionByKey.run({ position_key: key, execution_environment: 'paper' }, db);
+      const current = await getPositionByKey.run({ position_key: key, execution_environment: 'paper' }, db);
       expect(current!.id).toBe(opened!.id);
       expect(current!.current_price!.equals(d('0.40'))).toBe(true);
     });
@@ -198,20 +198,20 @@ describe('SCD Type 2 writes', () => {
 describe('reads', () => {
   it('getPositionById and getPositionByKey return the version asked for, in its environment only', async () => {
     await withRollback(async (db) => {
-      const [opened] = await openPosition.run(position(unique('MKT-GET'), 'live'), db);
+      const opened = await openPosition.run(position(unique('MKT-GET'), 'live'), db);
       const [updated] = await updatePositionPrice.run(
         { position_key: opened!.position_key, execution_environment: 'live', current_price: d('0.41') },
         db,
       );
-      const [first] = await getPositionById.run({ id: opened!.id, execution_environment: 'live' }, db);
+      const first = await getPositionById.run({ id: opened!.id, execution_environment: 'live' }, db);
       expect(first).toMatchObject({ id: opened!.id, row_current_ind: false, execution_environment: 'live' });
       expect(first!.current_price!.equals(d('0.40'))).toBe(true);
       expect(first!.row_end_ts).toBeInstanceOf(Date);
-      const [current] = await getPositionByKey.run({ position_key: opened!.position_key, execution_environment: 'live' }, db);
+      const current = await getPositionByKey.run({ position_key: opened!.position_key, execution_environment: 'live' }, db);
       expect(current).toMatchObject({ id: updated!.id, row_current_ind: true, row_end_ts: null });
       expect(current!.current_price!.equals(d('0.41'))).toBe(true);
-      expect(await getPositionById.run({ id: opened!.id, execution_environment: 'paper' }, db)).toEqual([]);
-      expect(await getPositionByKey.run({ position_key: opened!.position_key, execution_environment: 'backtest' }, db)).toEqual([]);
+      expect(await getPositionById.run({ id: opened!.id, execution_environment: 'paper' }, db)).toBeUndefined();
+      expect(await getPositionByKey.run({ position_key: opened!.position_key, execution_environment: 'backtest' }, db)).toBeUndefined();
     });
   });
 
@@ -223,12 +223,12 @@ describe('reads', () => {
         db,
       );
       const market = `MKT-${ticker}`;
-      const [yes] = await openPosition.run(position(market, 'paper', { side: 'YES', entry_price: d('0.55'), quantity: 10 }), db);
-      const [no] = await openPosition.run(position(market, 'paper', { side: 'NO', entry_price: d('0.45'), quantity: 4 }), db);
-      const [noMarket] = await openPosition.run(position(unique('MKT-NONE'), 'paper'), db);
-      const [closed] = await openPosition.run(position(market, 'paper'), db);
+      const yes = await openPosition.run(position(market, 'paper', { side: 'YES', entry_price: d('0.55'), quantity: 10 }), db);
+      const no = await openPosition.run(position(market, 'paper', { side: 'NO', entry_price: d('0.45'), quantity: 4 }), db);
+      const noMarket = await openPosition.run(position(unique('MKT-NONE'), 'paper'), db);
+      const closed = await openPosition.run(position(market, 'paper'), db);
       await closePosition.run({ position_key: closed!.position_key, execution_environment: 'paper', exit_price: d('0.5'), exit_fees: d('0'), exit_reason: 'stop' }, db);
-      const [live] = await openPosition.run(position(market, 'live'), db);
+      const live = await openPosition.run(position(market, 'live'), db);
 
       const open = await listOpenPositions.run({ execution_environment: 'paper' }, db);
       const mine = open.filter((p) => [yes, no, noMarket, closed, live].some((q) => q!.position_key === p.position_key));
@@ -261,7 +261,7 @@ describe('two concurrent updaters of one position', () => {
 
   it('the second waits for the first, gets zero rows instead of a second current version, and its retry applies on top', async () => {
     await withFreshDatabase(async (_database, pool) => {
-      const [opened] = await openPosition.run(position('MKT-RACE', 'paper'), pool);
+      const opened = await openPosition.run(position('MKT-RACE', 'paper'), pool);
       const key = opened!.position_key;
       const first = await pool.connect();
       const second = await pool.connect();
@@ -303,7 +303,7 @@ describe('two concurrent updaters of one position', () => {
 
   it('many concurrent writers with retry-on-zero-rows: every update applied, one current version, exact totals', async () => {
     await withFreshDatabase(async (_database, pool) => {
-      const [opened] = await openPosition.run(position('MKT-STORM', 'backtest', { entry_price: d('0.10') }), pool);
+      const opened = await openPosition.run(position('MKT-STORM', 'backtest', { entry_price: d('0.10') }), pool);
       const key = opened!.position_key;
       const prices = Array.from({ length: 40 }, (_, i) => d('0.20').plus(d('0.0001').times(i)));
       await Promise.all(

@@ -35,7 +35,7 @@ describe('the generated types', () => {
 describe('the values at run time', () => {
   it('numeric is a Decimal, timestamptz a Date, jsonb a parsed object', async () => {
     await withRollback(async (db) => {
-      const [trade] = await recordTrade.run(fill(unique('MKT-CODEC')), db);
+      const trade = await recordTrade.run(fill(unique('MKT-CODEC')), db);
       expect(trade!.price).toBeInstanceOf(Decimal);
       expect(trade!.price.toFixed(4)).toBe('0.5500');
       expect(trade!.fees).toBeInstanceOf(Decimal);

@@ -7,7 +7,7 @@ describe('SCD writes under contention', () => {
   it('applies 16 concurrent price updates of one paper position, none lost, one current version', async () => {
     await withFreshDatabase(async (_database, pool) => {
       const paper = precogDb(pool).scope('paper', { api: 'demo' });
-      const [opened] = await paper.openPosition({
+      const opened = await paper.openPosition({
         market_id: 'MKT-CONTENDED',
         side: 'YES',
         entry_price: new Decimal('0.40'),
@@ -34,7 +34,7 @@ describe('database rules surface as typed errors', () => {
   it('names the rule when a paper trade references a live position', async () => {
     await withRollback(async (client) => {
       const db = precogDb(client);
-      const [livePosition] = await db.scope('live', { api: 'live' }).openPosition({
+      const livePosition = await db.scope('live', { api: 'live' }).openPosition({
         market_id: 'MKT-RULE',
         side: 'NO',
         entry_price: new Decimal('0.3'),
