@@ -24,12 +24,14 @@ const COLUMNS = [
 
 /** recordTrades' parameters on a backtest scope (position ids branded as backtest ones). */
 type Fills = Parameters<Scope<'backtest'>['recordTrades']>[0];
+/** The same columns as arrays to build up (parameters take readonly arrays). */
+type Building<T> = { [K in keyof T]: T[K] extends readonly (infer Element)[] ? Element[] : T[K] };
 type PositionIdOfFills = NonNullable<Fills['position_ids'][number]>;
 
 function buildFills(count: number, positionIds: PositionIdOfFills[], strategyId: number, modelId: number): Fills {
   const cents = Array.from({ length: 100 }, (_, i) => new Decimal(i).div(100));
   const start = Date.UTC(2024, 8, 1);
-  const fills: Fills = {
+  const fills: Building<Fills> = {
     market_ids: [], position_ids: [], strategy_ids: [], model_ids: [], order_ids: [], sides: [], prices: [],
     quantities: [], fees: [], trade_sources: [], order_types: [], execution_times: [], calculated_probabilities: [],
     market_prices: [], edge_values: [], trade_metadata: [],

@@ -6,17 +6,17 @@ import type { League } from './enums.js';
 /** Parameters of `loadHistoricalGames` (sql/historical.sql). */
 export interface LoadHistoricalGamesParams {
   source: string;
-  sports: League[];
-  seasons: (number | null)[];
-  game_dates: (string | null)[];
-  home_team_codes: (string | null)[];
-  away_team_codes: (string | null)[];
-  home_scores: (number | null)[];
-  away_scores: (number | null)[];
-  is_neutral_sites: (boolean | null)[];
-  is_playoffs: (boolean | null)[];
-  game_types: (string | null)[];
-  external_game_ids: (string | null)[];
+  sports: readonly (League | null)[];
+  seasons: readonly (number | null)[];
+  game_dates: readonly (string | null)[];
+  home_team_codes: readonly (string | null)[];
+  away_team_codes: readonly (string | null)[];
+  home_scores: readonly (number | null)[];
+  away_scores: readonly (number | null)[];
+  is_neutral_sites: readonly (boolean | null)[];
+  is_playoffs: readonly (boolean | null)[];
+  game_types: readonly (string | null)[];
+  external_game_ids: readonly (string | null)[];
 }
 
 /** One row returned by `loadHistoricalGames` (any number of rows). */
@@ -59,29 +59,29 @@ export const loadHistoricalGames = defineQuery<LoadHistoricalGamesParams, LoadHi
 /** Parameters of `loadHistoricalOdds` (sql/historical.sql). */
 export interface LoadHistoricalOddsParams {
   source: string;
-  sports: League[];
-  game_dates: (string | null)[];
-  home_team_codes: (string | null)[];
-  away_team_codes: (string | null)[];
-  sportsbooks: (string | null)[];
-  spread_home_opens: (Decimal | null)[];
-  spread_home_closes: (Decimal | null)[];
-  spread_home_odds_opens: (number | null)[];
-  spread_home_odds_closes: (number | null)[];
-  spread_away_odds_opens: (number | null)[];
-  spread_away_odds_closes: (number | null)[];
-  moneyline_home_opens: (number | null)[];
-  moneyline_home_closes: (number | null)[];
-  moneyline_away_opens: (number | null)[];
-  moneyline_away_closes: (number | null)[];
-  total_opens: (Decimal | null)[];
-  total_closes: (Decimal | null)[];
-  over_odds_opens: (number | null)[];
-  over_odds_closes: (number | null)[];
-  under_odds_opens: (number | null)[];
-  under_odds_closes: (number | null)[];
-  home_covereds: (boolean | null)[];
-  game_went_overs: (boolean | null)[];
+  sports: readonly (League | null)[];
+  game_dates: readonly (string | null)[];
+  home_team_codes: readonly (string | null)[];
+  away_team_codes: readonly (string | null)[];
+  sportsbooks: readonly (string | null)[];
+  spread_home_opens: readonly (Decimal | null)[];
+  spread_home_closes: readonly (Decimal | null)[];
+  spread_home_odds_opens: readonly (number | null)[];
+  spread_home_odds_closes: readonly (number | null)[];
+  spread_away_odds_opens: readonly (number | null)[];
+  spread_away_odds_closes: readonly (number | null)[];
+  moneyline_home_opens: readonly (number | null)[];
+  moneyline_home_closes: readonly (number | null)[];
+  moneyline_away_opens: readonly (number | null)[];
+  moneyline_away_closes: readonly (number | null)[];
+  total_opens: readonly (Decimal | null)[];
+  total_closes: readonly (Decimal | null)[];
+  over_odds_opens: readonly (number | null)[];
+  over_odds_closes: readonly (number | null)[];
+  under_odds_opens: readonly (number | null)[];
+  under_odds_closes: readonly (number | null)[];
+  home_covereds: readonly (boolean | null)[];
+  game_went_overs: readonly (boolean | null)[];
 }
 
 /** One row returned by `loadHistoricalOdds` (any number of rows). */
@@ -153,12 +153,12 @@ export const loadHistoricalOdds = defineQuery<LoadHistoricalOddsParams, LoadHist
 /** Parameters of `loadHistoricalElo` (sql/historical.sql). */
 export interface LoadHistoricalEloParams {
   source: string;
-  team_ids: (number | null)[];
-  sports: League[];
-  seasons: (number | null)[];
-  rating_dates: (string | null)[];
-  elo_ratings: (Decimal | null)[];
-  qb_adjusted_elos: (Decimal | null)[];
+  team_ids: readonly (number | null)[];
+  sports: readonly (League | null)[];
+  seasons: readonly (number | null)[];
+  rating_dates: readonly (string | null)[];
+  elo_ratings: readonly (Decimal | null)[];
+  qb_adjusted_elos: readonly (Decimal | null)[];
 }
 
 /** One row returned by `loadHistoricalElo` (any number of rows). */

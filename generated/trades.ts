@@ -79,22 +79,22 @@ export const recordTrade = defineQuery<RecordTradeParams, RecordTradeResult, nev
 /** Parameters of `recordTrades` (sql/trades.sql). */
 export interface RecordTradesParams {
   execution_environment: ExecutionEnvironment;
-  market_ids: (string | null)[];
-  position_ids: (Id<'positions'> | null)[];
-  strategy_ids: (number | null)[];
-  model_ids: (number | null)[];
-  order_ids: (string | null)[];
-  sides: TradeSide[];
-  prices: (Decimal | null)[];
-  quantities: (number | null)[];
-  fees: (Decimal | null)[];
-  trade_sources: TradeSource[];
-  order_types: OrderType[];
-  execution_times: (Date | null)[];
-  calculated_probabilities: (Decimal | null)[];
-  market_prices: (Decimal | null)[];
-  edge_values: (Decimal | null)[];
-  trade_metadata: (Json | null)[];
+  market_ids: readonly (string | null)[];
+  position_ids: readonly (Id<'positions'> | null)[];
+  strategy_ids: readonly (number | null)[];
+  model_ids: readonly (number | null)[];
+  order_ids: readonly (string | null)[];
+  sides: readonly (TradeSide | null)[];
+  prices: readonly (Decimal | null)[];
+  quantities: readonly (number | null)[];
+  fees: readonly (Decimal | null)[];
+  trade_sources: readonly (TradeSource | null)[];
+  order_types: readonly (OrderType | null)[];
+  execution_times: readonly (Date | null)[];
+  calculated_probabilities: readonly (Decimal | null)[];
+  market_prices: readonly (Decimal | null)[];
+  edge_values: readonly (Decimal | null)[];
+  trade_metadata: readonly (Json | null)[];
 }
 
 /** One row returned by `recordTrades` (any number of rows). */

@@ -103,10 +103,12 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
 
   const resultFields: string[] = [];
   const renamedColumns: Record<string, string> = {};
+  const arrayColumns: string[] = [];
   for (const [index, column] of returnTypes.entries()) {
     const hint = column.returnName.at(-1);
     const name = hint === '!' || hint === '?' ? column.returnName.slice(0, -1) : column.returnName;
     if (name !== column.returnName) renamedColumns[column.returnName] = name;
+    if (needsArrayParse(column.type)) arrayColumns.push(name);
     const nullable = hint === '?' || (hint !== '!' && column.nullable !== false);
     const doc = column.comment ? `  /** ${column.comment.replace(/\*\//g, '* /').replace(/\s+/g, ' ')} */\n` : '';
     resultFields.push(`${doc}  ${name}: ${tsType(column.type, 'result', brands.results[index])}${nullable ? ' | null' : ''};`);
@@ -117,6 +119,7 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
     file: file.path,
     params: runtimeParams,
     renamedColumns,
+    ...(arrayColumns.length && { arrayColumns }),
     environment: query.environment,
     returns: query.returns,
     ...(query.crossEnvironment && { crossEnvironment: query.crossEnvironment }),
@@ -155,7 +158,7 @@ function brandedType(type: MappableType | undefined, scope: 'param' | 'result', 
   if (base !== defaultBase) usedEnums.add('ExecutionEnvironment');
   const branded = `${brand}<${quote(identity.table)}${base === defaultBase ? '' : `, ExecutionEnvironment, ${base}`}>`;
   if (!array) return branded;
-  return scope === 'param' ? `(${branded} | null)[]` : `${branded}[]`;
+  return arrayOf(branded, scope);
 }
 
 const CARDINALITY_DOC = { one: 'exactly one row', maybe: 'at most one row: the function returns it or undefined', many: 'any number of rows' } as const;
@@ -169,10 +172,8 @@ function resolveType(type: MappableType | undefined, scope: 'param' | 'result', 
     if (codec) return codec[scope];
     if (type.startsWith('_')) {
       const element = resolveType(type.slice(1), scope, usedEnums);
-      // PostgreSQL cannot say whether an array's elements may be null: a parameter array
-      // accepts nulls (a bulk insert's nullable column), the column's constraints decide.
       if (!element) return undefined;
-      return scope === 'param' ? `(${element} | null)[]` : `(${element})[]`;
+      return arrayOf(element, scope);
     }
     return undefined;
   }
@@ -182,9 +183,27 @@ function resolveType(type: MappableType | undefined, scope: 'param' | 'result', 
   }
   if ('elementType' in type) {
     const element = resolveType(type.elementType as MappableType, scope, usedEnums);
-    return element ? `${element}[]` : undefined;
+    return element ? arrayOf(element, scope) : undefined;
   }
   return undefined;
+}
+
+/**
+ * One rule for arrays of every element type. PostgreSQL cannot say whether an array's elements
+ * may be null, so elements are `| null` both ways (a parameter array is a bulk insert's nullable
+ * column; a result array may hold nulls: `ARRAY[NULL]`, `array_agg` of a nullable column).
+ * A parameter accepts a readonly array or an `as const` tuple.
+ */
+function arrayOf(element: string, scope: 'param' | 'result'): string {
+  return scope === 'param' ? `readonly (${element} | null)[]` : `(${element} | null)[]`;
+}
+
+/**
+ * An array whose element type pg has no parser for (an enum, or an array of one): pg hands it
+ * over as the literal `{a,b}`, so the runtime parses it into the array the type promises.
+ */
+function needsArrayParse(type: MappableType | undefined): boolean {
+  return type !== undefined && typeof type !== 'string' && 'elementType' in type;
 }
 
 function enumLabels(type: MappableType | undefined): string[] | undefined {

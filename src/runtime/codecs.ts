@@ -56,6 +56,8 @@ export const CODECS: Record<string, Codec> = {
 
 /** pg's own parser for text[] (OID 1009) splits any array literal into its element strings. */
 const parseTextArray = (pg.types.getTypeParser as (oid: number) => (text: string) => (string | null)[])(1009);
+/** A PostgreSQL array literal (`{novel,thriller}`, `{{a},{b}}`) into its element strings (and nulls). */
+export const parseArrayLiteral = (value: string): unknown[] => parseTextArray(value);
 const parseArray = (value: string, parse: (text: string) => unknown): unknown[] =>
   parseTextArray(value).map((item) => (item === null ? null : parse(item)));
 

@@ -4,7 +4,7 @@
  */
 import { processSQLQueryIR } from '@pgtyped/runtime';
 import type { QueryConfig, QueryResultRow } from 'pg';
-import { encodeParam, pgTypes } from './codecs.js';
+import { encodeParam, parseArrayLiteral, pgTypes } from './codecs.js';
 import { toDatabaseError } from './database-errors.js';
 import { InvalidValueError } from './errors.js';
 
@@ -35,6 +35,11 @@ export interface QueryDefinition {
   params: { name: string; type: string; enumValues?: string[] }[];
   /** Result columns whose alias carries a pgtyped nullability hint ("col!"), mapped to their names. */
   renamedColumns: Record<string, string>;
+  /**
+   * Result columns that are arrays of a type pg has no parser for (enums): parsed from the
+   * array literal `{a,b}` into the array the generated type says.
+   */
+  arrayColumns?: string[];
   /**
    * Set for a query that deliberately reads several environments (`-- cross-environment: why`
    * in sql/), with the environments it may return (`-- environments: paper, backtest`).
@@ -125,6 +130,7 @@ export function defineQuery<
   const fields = definition.params.map((param) => `${definition.name}: ${param.name}`);
   const arrayParams = definition.params.filter((param) => param.type.startsWith('_'));
   const renamed = Object.entries(definition.renamedColumns);
+  const arrayColumns = definition.arrayColumns ?? [];
   const rows = async (params: Params, db: Queryable): Promise<Result[]> => {
       const given = (params ?? {}) as Record<string, unknown>;
       if (arrayParams.length > 1) checkArrayLengths(definition.name, arrayParams, given);
@@ -142,7 +148,9 @@ export function defineQuery<
       } catch (error) {
         throw toDatabaseError(error, { ...definition, params: given });
       }
-      return (renamed.length ? renameColumns(rows, renamed) : rows) as Result[];
+      if (renamed.length) renameColumns(rows, renamed);
+      if (arrayColumns.length) parseArrayColumns(rows, arrayColumns);
+      return rows as Result[];
   };
   return {
     ...definition,
@@ -166,6 +174,14 @@ function checkArrayLengths(query: string, arrayParams: QueryDefinition['params']
       `has ${Math.min(...lengths)} elements where ${arrays[lengths.indexOf(Math.max(...lengths))]!.name} has ${Math.max(...lengths)}; ` +
         'the arrays are columns of the same rows and must have equal lengths',
     );
+  }
+}
+
+function parseArrayColumns(rows: QueryResultRow[], columns: string[]): void {
+  for (const row of rows) {
+    for (const column of columns) {
+      if (typeof row[column] === 'string') row[column] = parseArrayLiteral(row[column]);
+    }
   }
 }
 
