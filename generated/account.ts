@@ -162,8 +162,8 @@ export const getRunningBalance = defineQuery<GetRunningBalanceParams, GetRunning
   name: "getRunningBalance",
   file: "sql/account.sql",
   params: [{"name":"platform_id","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
-  renamedColumns: {"running_balance!":"running_balance"},
+  renamedColumns: {},
   environment: "scoped",
   returns: "many",
-  ir: {"usedParamSet":{"platform_id":true,"execution_environment":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":204,"b":216}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":248,"b":270}]}],"statement":"SELECT\n  id, entry_type, amount, recorded_at,\n  sum(amount) OVER (ORDER BY recorded_at, id ROWS UNBOUNDED PRECEDING) AS \"running_balance!\",\n  execution_environment\nFROM account_ledger\nWHERE platform_id = :platform_id!\n  AND execution_environment = :execution_environment!\nORDER BY recorded_at, id"},
+  ir: {"usedParamSet":{"platform_id":true,"execution_environment":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":201,"b":213}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":245,"b":267}]}],"statement":"SELECT\n  id, entry_type, amount, recorded_at,\n  sum(amount) OVER (ORDER BY recorded_at, id ROWS UNBOUNDED PRECEDING) AS running_balance,\n  execution_environment\nFROM account_ledger\nWHERE platform_id = :platform_id!\n  AND execution_environment = :execution_environment!\nORDER BY recorded_at, id"},
 });

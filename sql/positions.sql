@@ -210,8 +210,8 @@ SELECT
   p.exit_price, p.exit_reason, p.calculated_probability, p.edge_at_entry,
   p.market_price_at_entry, p.row_current_ind, p.row_start_ts, p.row_end_ts, p.created_at,
   p.execution_environment,
-  market.market_price AS "market_price?",
-  (market.market_price - p.entry_price) * p.quantity AS "unrealized_pnl_at_market?"
+  market.market_price AS market_price,
+  (market.market_price - p.entry_price) * p.quantity AS unrealized_pnl_at_market
 FROM positions p
 LEFT JOIN LATERAL (
   SELECT CASE p.side WHEN 'YES' THEN m.yes_price ELSE m.no_price END AS market_price

@@ -94,12 +94,12 @@ new_balance AS (
   RETURNING balance
 )
 SELECT
-  settlement.id AS "id!", settlement.position_id AS "position_id!", settlement.position_key AS "position_key!",
-  settlement.market_id AS "market_id!", settlement.side AS "side!", settlement.quantity AS "quantity!",
-  settlement.settlement_value AS "settlement_value!", settlement.payout AS "payout!", settlement.fees AS "fees!",
-  settlement.realized_pnl AS "realized_pnl!", settlement.settled_at AS "settled_at!",
-  (SELECT balance FROM new_balance) AS "balance_after?",
-  settlement.execution_environment AS "execution_environment!"
+  settlement.id, settlement.position_id, settlement.position_key,
+  settlement.market_id, settlement.side, settlement.quantity,
+  settlement.settlement_value, settlement.payout, settlement.fees,
+  settlement.realized_pnl, settlement.settled_at,
+  (SELECT balance FROM new_balance) AS balance_after,
+  settlement.execution_environment
 FROM settlement;
 
 /* Settlements of a period (settled_at in [from, to)), oldest first. */

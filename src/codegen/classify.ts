@@ -32,6 +32,8 @@ export interface ClassifiedQuery extends TypedQuery {
   stmt?: Node;
   /** `$n` of `stmt` → parameter name. */
   stmtParams: Map<number, string>;
+  /** Per result column: never null (true), may be null (false), or not known (src/codegen/nullability.ts). */
+  resultNonNull?: (boolean | undefined)[];
 }
 
 export interface ClassifiedFile extends Omit<TypedFile, 'queries'> {

@@ -16,6 +16,8 @@ import { classifyQueries } from './classify.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
 import type { UniqueKeys } from './cardinality.js';
+import { NullabilityInference, type Relations } from './nullability.js';
+import type { ClassifiedQuery } from './classify.js';
 import { CodegenError } from './problems.js';
 import { taggedRelations } from './tagged-relations.js';
 import { schemaDocs } from '../schema/schema-docs.js';
@@ -61,10 +63,11 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
 async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
-  const [inferred, { enums, model, keys }] = await Promise.all([inferTypes(server, database, loaded.files), readCatalog(server, database), parserReady()]);
+  const [inferred, { enums, model, keys, relations }] = await Promise.all([inferTypes(server, database, loaded.files), readCatalog(server, database), parserReady()]);
   // Scoped, shared or cross-environment, from what each query reads and writes in this schema.
   const classified = await classifyQueries(inferred.files, await taggedRelations(server, database), keys);
   const problems = [...inferred.problems, ...classified.problems];
+  for (const file of classified.files) for (const query of file.queries) inferNullability(query, relations);
   const outputs = new Map<string, string>();
   outputs.set('enums.ts', emitEnums(enums));
   for (const file of classified.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model));
@@ -103,10 +106,15 @@ function writeOutputs(outDir: string, outputs: Map<string, string>, owned: (name
 }
 
 /** What the emitter needs from the catalog besides the queries' types: enums, and which columns are ids. */
-async function readCatalog(server: ServerTarget, database: string): Promise<{ enums: DatabaseEnum[]; model: EnvironmentModel; keys: UniqueKeys }> {
+async function readCatalog(server: ServerTarget, database: string): Promise<{ enums: DatabaseEnum[]; model: EnvironmentModel; keys: UniqueKeys; relations: Relations }> {
   const client = await connect(server, database);
   try {
-    return { enums: await databaseEnums(client), model: await readEnvironmentModel(client), keys: await uniqueKeys(client) };
+    return {
+      enums: await databaseEnums(client),
+      model: await readEnvironmentModel(client),
+      keys: await uniqueKeys(client),
+      relations: await relationColumns(client),
+    };
   } finally {
     await client.end();
   }
@@ -141,4 +149,30 @@ async function uniqueKeys(client: pg.Client): Promise<UniqueKeys> {
     keys.set(table, list);
   }
   return keys;
+}
+
+/** Columns (and NOT NULL) of every public table and view, and each view's definition to trace. */
+async function relationColumns(client: pg.Client): Promise<Relations> {
+  const { rows } = await client.query<{ relname: string; columns: string[]; notnull: boolean[]; definition: string | null }>(
+    `SELECT c.relname,
+            array_agg(a.attname::text ORDER BY a.attnum) AS columns,
+            array_agg(a.attnotnull ORDER BY a.attnum) AS notnull,
+            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition
+       FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      GROUP BY c.oid, c.relname, c.relkind ORDER BY c.relname`,
+  );
+  return new Map(rows.map((row) => [row.relname, {
+    columns: new Map(row.columns.map((column, index) => [column, row.notnull[index]!])),
+    ...(row.definition !== null && { definition: row.definition }),
+  }]));
+}
+
+/** Result nullability from the statement and the catalog (src/codegen/nullability.ts). */
+function inferNullability(query: ClassifiedQuery, relations: Relations): void {
+  if (!query.stmt) return;
+  const required = new Set(query.ir.params.filter((param) => param.required).map((param) => param.name));
+  const requiredNumbers = new Set([...query.stmtParams].filter(([, name]) => required.has(name)).map(([n]) => n));
+  const results = new NullabilityInference(relations, requiredNumbers).results(query.stmt);
+  if (results?.length === query.types.returnTypes.length) query.resultNonNull = results;
 }

@@ -109,7 +109,9 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
     const name = hint === '!' || hint === '?' ? column.returnName.slice(0, -1) : column.returnName;
     if (name !== column.returnName) renamedColumns[column.returnName] = name;
     if (needsArrayParse(column.type)) arrayColumns.push(name);
-    const nullable = hint === '?' || (hint !== '!' && column.nullable !== false);
+    // A hint decides; then what the statement shows (outer joins, expressions, views); then the column's metadata.
+    const inferred = query.resultNonNull?.[index];
+    const nullable = hint === '?' || (hint !== '!' && (inferred === undefined ? column.nullable !== false : !inferred));
     const doc = column.comment ? `  /** ${column.comment.replace(/\*\//g, '* /').replace(/\s+/g, ' ')} */\n` : '';
     resultFields.push(`${doc}  ${name}: ${tsType(column.type, 'result', brands.results[index])}${nullable ? ' | null' : ''};`);
   }
