@@ -28,6 +28,10 @@ export function queryBrands(query: TypedQuery, model: EnvironmentModel): QueryBr
   const paramNames = new Map<number, string>();
   for (const param of interpolated.mapping) {
     if ('assignedIndex' in param && typeof param.assignedIndex === 'number') paramNames.set(param.assignedIndex, param.name);
+    // A picked field (`:fills((position_id, ...)...)`) is `fills.position_id`.
+    if ('dict' in param && param.dict) {
+      for (const key of Object.values(param.dict)) paramNames.set(key.assignedIndex, `${param.name}.${key.name}`);
+    }
   }
   const [statement] = parseStatements(interpolated.query);
   const params = new Map<string, Identity>();

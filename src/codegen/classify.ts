@@ -16,7 +16,7 @@
  */
 import { analyseQuery, type Unscoped } from '../environment/query-scope.js';
 import { ENV_COLUMN } from '../lint/migration-rules.js';
-import { replacePlaceholders } from '../lint/sql-queries.js';
+import { type Expansion, replacePlaceholders } from '../lint/sql-queries.js';
 import { lineAt, type Node, parserReady, parseStatements } from '../parser/pg-ast.js';
 import { type Cardinality, inferCardinality, type UniqueKeys } from './cardinality.js';
 import type { QueryEnvironment } from '../runtime/query.js';
@@ -57,7 +57,8 @@ export async function classifyQueries(
 function classify(file: TypedFile, query: TypedQuery, relations: TaggedRelations, keys: UniqueKeys, problems: CodegenProblem[]): ClassifiedQuery {
   const { a, b } = query.ast.statement.loc;
   // pgtyped's :name placeholders become $n, line for line, so offsets map back to lines of the file.
-  const { sql, params } = replacePlaceholders(file.text.slice(a, b + 1));
+  const expansions = queryExpansions(query);
+  const { sql, params } = replacePlaceholders(file.text.slice(a, b + 1), expansions);
   let stmt: Node | undefined;
   try {
     stmt = parseStatements(sql)[0]?.stmt;
@@ -65,8 +66,24 @@ function classify(file: TypedFile, query: TypedQuery, relations: TaggedRelations
     stmt = undefined;
   }
   const environment = classifyEnvironment(file, query, relations, problems, sql, params, stmt);
-  const returns = query.returns ?? (stmt && query.types.returnTypes.length ? inferCardinality(stmt, keys) : 'many');
+  // An array of picks is as many rows as the caller passes: `VALUES :rows` parses as one row here.
+  const manyRows = [...expansions.values()].some((expansion) => expansion.kind === 'picks');
+  const inferred = stmt && query.types.returnTypes.length && !manyRows ? inferCardinality(stmt, keys) : 'many';
+  const returns = query.returns ?? inferred;
   return { ...query, environment, returns, stmt, stmtParams: params };
+}
+
+/** The query's pgtyped expansions, from its parsed parameters. */
+export function queryExpansions(query: TypedQuery): Map<string, Expansion> {
+  const expansions = new Map<string, Expansion>();
+  for (const param of query.ast.params) {
+    const transform = param.transform as { type: string; keys?: { name: string }[] };
+    if (transform.type === 'array_spread') expansions.set(param.name, { kind: 'spread' });
+    else if (transform.type === 'pick_tuple' || transform.type === 'pick_array_spread') {
+      expansions.set(param.name, { kind: transform.type === 'pick_tuple' ? 'pick' : 'picks', keys: (transform.keys ?? []).map((key) => key.name) });
+    }
+  }
+  return expansions;
 }
 
 function classifyEnvironment(

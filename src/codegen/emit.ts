@@ -10,6 +10,29 @@ import type { ClassifiedFile, ClassifiedQuery } from './classify.js';
 import type { TypedFile } from './infer.js';
 import type { CodegenProblem } from './problems.js';
 
+/** pgtyped's ParameterTransform in the type-inference mapping. */
+const SPREAD = 1;
+const PICK = 2;
+const PICK_SPREAD = 3;
+
+interface MappingEntry {
+  name: string;
+  type: number;
+  required?: boolean;
+  assignedIndex?: number | number[];
+  dict?: Record<string, { name: string; required: boolean; assignedIndex: number }>;
+}
+
+interface RuntimeParam {
+  name: string;
+  type: string;
+  enumValues?: string[];
+}
+
+type RuntimeExpansion =
+  | { name: string; kind: 'spread'; element: RuntimeParam }
+  | { name: string; kind: 'pick' | 'picks'; keys: (RuntimeParam & { required: boolean })[] };
+
 export interface DatabaseEnum {
   name: string;
   values: string[];
@@ -91,13 +114,40 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
   };
 
   const paramFields: string[] = [];
-  const runtimeParams: { name: string; type: string; enumValues?: string[] }[] = [];
-  for (const param of paramMetadata.mapping) {
-    if (!('assignedIndex' in param) || typeof param.assignedIndex !== 'number') continue;
-    const pgType = paramMetadata.params[param.assignedIndex - 1];
+  const runtimeParams: RuntimeParam[] = [];
+  const expansions: RuntimeExpansion[] = [];
+  const runtimeParam = (name: string, index: number): RuntimeParam => {
+    const pgType = paramMetadata.params[index - 1];
     const enumValues = enumLabels(pgType);
-    runtimeParams[param.assignedIndex - 1] = { name: param.name, type: pgTypeName(pgType), ...(enumValues && { enumValues }) };
-    const type = tsType(pgType, 'param', brands.params.get(param.name));
+    return { name, type: pgTypeName(pgType), ...(enumValues && { enumValues }) };
+  };
+  for (const param of paramMetadata.mapping as MappingEntry[]) {
+    if (param.type === SPREAD && typeof param.assignedIndex === 'number') {
+      // pgtyped's `:ids(...)`: a non-empty list of values, each bound as a parameter of its own.
+      const element = tsType(paramMetadata.params[param.assignedIndex - 1], 'param', brands.params.get(param.name));
+      paramFields.push(`  ${param.name}: readonly ${element}[];`);
+      expansions.push({ name: param.name, kind: 'spread', element: runtimeParam(param.name, param.assignedIndex) });
+      continue;
+    }
+    if ((param.type === PICK || param.type === PICK_SPREAD) && param.dict) {
+      // `:book(title, rank!)` and `:books((title!, rank)...)`: each field keeps its own `!`.
+      const keys = Object.values(param.dict);
+      const fields = keys.map((key) => {
+        const type = tsType(paramMetadata.params[key.assignedIndex - 1], 'param', brands.params.get(`${param.name}.${key.name}`));
+        return key.required ? `${key.name}: ${type}` : `${key.name}?: ${type} | null`;
+      });
+      const object = `{ ${fields.join('; ')} }`;
+      paramFields.push(`  ${param.name}: ${param.type === PICK ? object : `readonly ${object}[]`};`);
+      expansions.push({
+        name: param.name,
+        kind: param.type === PICK ? 'pick' : 'picks',
+        keys: keys.map((key) => ({ ...runtimeParam(key.name, key.assignedIndex), required: key.required })),
+      });
+      continue;
+    }
+    if (typeof param.assignedIndex !== 'number') continue;
+    runtimeParams[param.assignedIndex - 1] = runtimeParam(param.name, param.assignedIndex);
+    const type = tsType(paramMetadata.params[param.assignedIndex - 1], 'param', brands.params.get(param.name));
     paramFields.push(param.required ? `  ${param.name}: ${type};` : `  ${param.name}?: ${type} | null;`);
   }
 
@@ -119,7 +169,9 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
   const definition = {
     name: query.name,
     file: file.path,
-    params: runtimeParams,
+    // Scalars by position ($1 is index 0); with expansions the positions are per call, so by name.
+    params: expansions.length ? runtimeParams.filter(Boolean) : runtimeParams,
+    ...(expansions.length && { expansions }),
     renamedColumns,
     ...(arrayColumns.length && { arrayColumns }),
     environment: query.environment,

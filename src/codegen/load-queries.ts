@@ -71,14 +71,10 @@ export function loadSqlFiles(dir = SQL_DIR): { files: SqlFile[]; problems: Codeg
         problems.push({ path, query: ast.name, message: `the function name ${name} is already used by @name ${other.written} in ${other.path}`, ...at });
       }
       seen.set(name, { path, written: ast.name });
-      const nonScalar = ast.params.find((param) => param.transform.type !== 'scalar');
-      if (nonScalar) {
-        problems.push({
-          path,
-          query: ast.name,
-          message: `parameter :${nonScalar.name} uses a pgtyped expansion; pass a PostgreSQL array instead (= ANY(:${nonScalar.name}::int[]))`,
-          ...at,
-        });
+      for (const param of ast.params) {
+        if (param.name === 'execution_environment' && param.transform.type !== 'scalar') {
+          problems.push({ path, query: ast.name, message: ':execution_environment is bound by the scope: it cannot be an expansion', ...at });
+        }
       }
       const crossEnvironment = crossEnvironmentAnnotation(block);
       const unknown = crossEnvironment?.environments.filter((environment) => !ENVIRONMENTS.includes(environment));

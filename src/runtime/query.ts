@@ -31,8 +31,16 @@ export interface QueryDefinition {
   file: string;
   /** pgtyped's intermediate representation of the statement and its parameters. */
   ir: GeneratedIR;
-  /** Name and PostgreSQL type of each bound parameter, by position ($1 is index 0); labels of enums. */
+  /**
+   * Name and PostgreSQL type of each bound parameter, by position ($1 is index 0); labels of
+   * enums. With expansions, the scalar parameters only (positions are decided per call).
+   */
   params: { name: string; type: string; enumValues?: string[] }[];
+  /**
+   * pgtyped's expansions: `:ids(...)` (spread), `:book(title, rank!)` (pick) and
+   * `:books((title!, rank)...)` (picks), with the type of each element or field.
+   */
+  expansions?: ExpansionDefinition[];
   /** Result columns whose alias carries a pgtyped nullability hint ("col!"), mapped to their names. */
   renamedColumns: Record<string, string>;
   /**
@@ -57,6 +65,11 @@ export interface QueryDefinition {
 }
 
 export type Cardinality = 'one' | 'maybe' | 'many';
+
+type ParamDefinition = { name: string; type: string; enumValues?: string[] };
+export type ExpansionDefinition =
+  | { name: string; kind: 'spread'; element: ParamDefinition }
+  | { name: string; kind: 'pick' | 'picks'; keys: (ParamDefinition & { required: boolean })[] };
 
 /** What a call resolves to, for rows of type `Row`. */
 export type Returned<Row, Returns extends Cardinality> = Returns extends 'one' ? Row : Returns extends 'maybe' ? Row | undefined : Row[];
@@ -86,7 +99,12 @@ export function shapeRows(definition: Pick<QueryDefinition, 'name' | 'returns'>,
 export interface GeneratedIR {
   statement: string;
   usedParamSet: Record<string, true>;
-  params: { name: string; required: boolean; transform: { type: string }; locs: { a: number; b: number }[] }[];
+  params: {
+    name: string;
+    required: boolean;
+    transform: { type: string; keys?: { name: string; required: boolean }[] };
+    locs: { a: number; b: number }[];
+  }[];
 }
 
 type PgtypedIR = Parameters<typeof processSQLQueryIR>[0];
@@ -122,8 +140,7 @@ export function defineQuery<
   Environment extends QueryEnvironment = QueryEnvironment,
   Returns extends Cardinality = 'many',
 >(definition: QueryDefinition & { environment: Environment; returns: Returns }): Query<Params, Result, Environments, Environment, Returns> {
-  // Parameters are scalars only (the code generator refuses pgtyped's expansions), so the
-  // statement text is the same on every call: interpolate it once, not per call.
+  // Without expansions the statement text is the same on every call: interpolate it once, not per call.
   const text = processSQLQueryIR(definition.ir as PgtypedIR).query;
   // Everything that depends only on the query is worked out here, once, not on every call.
   const required = new Set(definition.ir.params.filter((param) => param.required).map((param) => param.name));
@@ -131,6 +148,7 @@ export function defineQuery<
   const arrayParams = definition.params.filter((param) => param.type.startsWith('_'));
   const renamed = Object.entries(definition.renamedColumns);
   const arrayColumns = definition.arrayColumns ?? [];
+  const expansions = definition.expansions ?? [];
   const rows = async (params: Params, db: Queryable): Promise<Result[]> => {
       const given = (params ?? {}) as Record<string, unknown>;
       if (arrayParams.length > 1) checkArrayLengths(definition.name, arrayParams, given);
@@ -142,9 +160,17 @@ export function defineQuery<
         }
         return encodeParam(param.type, value, field, param.enumValues);
       });
+      let statement = { text, values };
+      if (expansions.length) {
+        // The statement depends on the lengths: pgtyped's preprocessor writes it per call, from encoded values.
+        const encoded: Record<string, unknown> = Object.fromEntries(definition.params.map((param, index) => [param.name, values[index]]));
+        for (const expansion of expansions) encoded[expansion.name] = encodeExpansion(definition.name, expansion, given[expansion.name], given.execution_environment);
+        const processed = processSQLQueryIR(definition.ir as PgtypedIR, encoded as never);
+        statement = { text: processed.query, values: processed.bindings };
+      }
       let rows: QueryResultRow[];
       try {
-        ({ rows } = await db.query({ text, values, types: pgTypes }));
+        ({ rows } = await db.query({ ...statement, types: pgTypes }));
       } catch (error) {
         throw toDatabaseError(error, { ...definition, params: given });
       }
@@ -157,6 +183,34 @@ export function defineQuery<
     rows,
     run: async (params, db) => shapeRows(definition, await rows(params, db)) as Returned<Result, Returns>,
   };
+}
+
+/**
+ * One expansion's value, checked and encoded field by field. An empty list is refused here,
+ * naming the parameter: `IN ()` and `VALUES` without rows are not SQL (pgtyped's issue #221).
+ */
+function encodeExpansion(query: string, expansion: ExpansionDefinition, value: unknown, environment: unknown): unknown {
+  const field = `${query}: ${expansion.name}`;
+  const encodeObject = (item: unknown, path: string) => {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) throw new InvalidValueError(path, item, 'must be an object');
+    const keys = (expansion as Extract<ExpansionDefinition, { keys: unknown }>).keys;
+    return Object.fromEntries(keys.map((key) => {
+      // A picked execution_environment left out of a row is the statement's (a scope binds it once).
+      const own = (item as Record<string, unknown>)[key.name];
+      const given = key.name === 'execution_environment' && own === undefined ? environment : own;
+      if ((given === undefined || given === null) && key.required) throw new InvalidValueError(`${path}.${key.name}`, given, 'is required');
+      return [key.name, encodeParam(key.type, given ?? null, `${path}.${key.name}`, key.enumValues)];
+    }));
+  };
+  if (expansion.kind === 'pick') return encodeObject(value, field);
+  if (!Array.isArray(value)) throw new InvalidValueError(field, value, 'must be an array');
+  if (value.length === 0) throw new InvalidValueError(field, value, 'must not be empty (an empty list is not SQL)');
+  if (expansion.kind === 'picks') return value.map((item, index) => encodeObject(item, `${field}[${index}]`));
+  const { element } = expansion as Extract<ExpansionDefinition, { kind: 'spread' }>;
+  return value.map((item, index) => {
+    if (item === undefined || item === null) throw new InvalidValueError(`${field}[${index}]`, item, 'is required');
+    return encodeParam(element.type, item, `${field}[${index}]`, element.enumValues);
+  });
 }
 
 /**

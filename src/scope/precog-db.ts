@@ -148,6 +148,13 @@ async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, 
   if (params && 'execution_environment' in params) {
     throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}); do not pass it.`);
   }
+  for (const expansion of query.expansions ?? []) {
+    const value = params?.[expansion.name];
+    const items = Array.isArray(value) ? value : [value];
+    if (items.some((item) => item && typeof item === 'object' && 'execution_environment' in item)) {
+      throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}) in every row of ${expansion.name}; do not pass it.`);
+    }
+  }
   const rows = await query.rows({ ...params, execution_environment: environment }, db);
   // Every row is checked, whatever the cardinality: a foreign second row is a mismatch, not a count.
   for (const row of rows) {
