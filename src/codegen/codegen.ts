@@ -3,7 +3,7 @@
  * there, and write the modules. All or nothing: one invalid query and nothing is written.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type pg from 'pg';
 import type { ServerTarget } from '../server/connection-string.js';
 import { connect } from '../server/resolve.js';
@@ -16,6 +16,7 @@ import { classifyQueries } from './classify.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
 import type { UniqueKeys } from './cardinality.js';
+import { readOverrides } from './overrides.js';
 import { NullabilityInference, type Relations } from './nullability.js';
 import type { ClassifiedQuery } from './classify.js';
 import { CodegenError } from './problems.js';
@@ -39,6 +40,8 @@ export interface CodegenOptions {
   sqlDir?: string;
   /** Database to build and infer against; by default a scratch one, dropped afterwards. */
   database?: string;
+  /** The type overrides file; by default precog.config.json at the project root (optional). */
+  configPath?: string;
 }
 
 export interface CodegenResult {
@@ -54,23 +57,35 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
   const database = options.database ?? `precog_codegen_${process.pid}`;
   if (!options.reuseDatabase) await freshDatabase(server, database, { includeCurrent: true });
   try {
-    return await generate(server, database, outDir, options.docsDir ?? DOCS_DIR, options.sqlDir);
+    return await generate(server, database, outDir, options.docsDir ?? DOCS_DIR, options.sqlDir, options.configPath);
   } finally {
     if (!options.database) await dropDatabase(server, database);
   }
 }
 
-async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string): Promise<CodegenResult> {
+async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string, configPath?: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
-  const [inferred, { enums, model, keys, relations }] = await Promise.all([inferTypes(server, database, loaded.files), readCatalog(server, database), parserReady()]);
+  const [inferred, { enums, model, keys, relations, overrides, attributes }] = await Promise.all([
+    inferTypes(server, database, loaded.files),
+    readCatalog(server, database, configPath),
+    parserReady(),
+  ]);
   // Scoped, shared or cross-environment, from what each query reads and writes in this schema.
   const classified = await classifyQueries(inferred.files, await taggedRelations(server, database), keys);
-  const problems = [...inferred.problems, ...classified.problems];
+  const problems = [...overrides.problems, ...inferred.problems, ...classified.problems];
+  const overrideContext = {
+    overrides: overrides.overrides,
+    attributes,
+    specifier: (projectPath: string) => {
+      const path = relative(outDir, join(PROJECT_ROOT, projectPath)).replace(/\.ts$/, '.js');
+      return path.startsWith('.') ? path : `./${path}`;
+    },
+  };
   for (const file of classified.files) for (const query of file.queries) inferNullability(query, relations);
   const outputs = new Map<string, string>();
   outputs.set('enums.ts', emitEnums(enums));
-  for (const file of classified.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model));
+  for (const file of classified.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model, overrideContext));
   outputs.set('index.ts', emitIndex(classified.files));
   outputs.set('queries.ts', emitPublicQueries(classified.files));
   // The schema as reviewers read it, from the same database the types come from.
@@ -106,10 +121,12 @@ function writeOutputs(outDir: string, outputs: Map<string, string>, owned: (name
 }
 
 /** What the emitter needs from the catalog besides the queries' types: enums, and which columns are ids. */
-async function readCatalog(server: ServerTarget, database: string): Promise<{ enums: DatabaseEnum[]; model: EnvironmentModel; keys: UniqueKeys; relations: Relations }> {
+async function readCatalog(server: ServerTarget, database: string, configPath?: string) {
   const client = await connect(server, database);
   try {
     return {
+      overrides: await readOverrides(PROJECT_ROOT, client, configPath),
+      attributes: await attributeNames(client),
       enums: await databaseEnums(client),
       model: await readEnvironmentModel(client),
       keys: await uniqueKeys(client),
@@ -175,4 +192,14 @@ function inferNullability(query: ClassifiedQuery, relations: Relations): void {
   const requiredNumbers = new Set([...query.stmtParams].filter(([, name]) => required.has(name)).map(([n]) => n));
   const results = new NullabilityInference(relations, requiredNumbers).results(query.stmt);
   if (results?.length === query.types.returnTypes.length) query.resultNonNull = results;
+}
+
+/** `relationOid:attnum` → `table.column`, for column overrides by a result's origin. */
+async function attributeNames(client: pg.Client): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ key: string; name: string }>(
+    `SELECT a.attrelid::int8 || ':' || a.attnum AS key, c.relname || '.' || a.attname AS name
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped`,
+  );
+  return new Map(rows.map((row) => [row.key, row.name]));
 }

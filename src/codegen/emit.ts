@@ -6,6 +6,7 @@ import type { MappableType } from '@pgtyped/query';
 import { CODECS } from '../runtime/codecs.js';
 import type { EnvironmentModel, Identity } from '../environment/model.js';
 import { queryBrands } from './brands.js';
+import { NO_OVERRIDES, type Override, type Overrides } from './overrides.js';
 import type { ClassifiedFile, ClassifiedQuery } from './classify.js';
 import type { TypedFile } from './infer.js';
 import type { CodegenProblem } from './problems.js';
@@ -81,11 +82,40 @@ export function emitPublicQueries(files: TypedFile[]): string {
 }
 
 /** The module for one sql/ file; problems collects types no codec knows. */
-export function emitModule(file: ClassifiedFile, problems: CodegenProblem[], model: EnvironmentModel): string {
+/** Type overrides (precog.config.json) and where the module is written, for the codecs' imports. */
+export interface OverrideContext {
+  overrides: Overrides;
+  /** `relationOid:attnum` → `table.column`, for column overrides by a result's origin. */
+  attributes: Map<string, string>;
+  /** Import specifier of a project file from the generated module. */
+  specifier: (projectPath: string) => string;
+}
+
+const NO_CONTEXT: OverrideContext = { overrides: NO_OVERRIDES, attributes: new Map(), specifier: (path) => path };
+let context = NO_CONTEXT;
+
+export function emitModule(file: ClassifiedFile, problems: CodegenProblem[], model: EnvironmentModel, overrideContext: OverrideContext = NO_CONTEXT): string {
   const usedEnums = new Set<string>();
   const body: string[] = [];
-  for (const query of file.queries) body.push(emitQuery(file, query, usedEnums, problems, model));
+  const codecs = new Map<string, Override>();
+  context = overrideContext;
+  try {
+    for (const query of file.queries) body.push(emitQuery(file, query, usedEnums, problems, model, codecs));
+  } finally {
+    context = NO_CONTEXT;
+  }
   const imports = ["import { defineQuery } from '../src/runtime/query.js';"];
+  if (codecs.size) {
+    const codecImports = new Map<string, string[]>();
+    for (const [alias, override] of [...codecs].sort(([a], [b]) => a.localeCompare(b))) {
+      const list = codecImports.get(override.module) ?? [];
+      list.push(`${override.exportName} as ${alias}`);
+      if (override.type && /^[A-Z][\w$]*$/.test(override.type) && !BUILT_IN_TYPES.has(override.type)) list.push(`type ${override.type}`);
+      codecImports.set(override.module, list);
+    }
+    for (const [module, names] of codecImports) imports.push(`import { ${[...new Set(names)].join(', ')} } from '${overrideContext.specifier(module)}';`);
+    imports.push("import { overrideCodec, type CodecType } from '../src/runtime/codecs.js';");
+  }
   const text = body.join('\n');
   const brands = ['Id', 'Key'].filter((name) => new RegExp(`\\b${name}<'`).test(text));
   if (brands.length) imports.push(`import type { ${brands.join(', ')} } from '../src/environment/brand.js';`);
@@ -95,8 +125,30 @@ export function emitModule(file: ClassifiedFile, problems: CodegenProblem[], mod
   return `${HEADER(file.path)}${imports.join('\n')}\n\n${text}`;
 }
 
-function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<string>, problems: CodegenProblem[], model: EnvironmentModel): string {
+const BUILT_IN_TYPES = new Set(['Date', 'Decimal', 'Json', 'Buffer']);
+
+/** The alias of an override's codec in the generated module. */
+const codecAlias = (override: Override) => `codec_${override.key.replace(/\./g, '_')}`;
+
+/** The TypeScript type an override emits: as configured, or the codec's own. */
+const overrideType = (override: Override) => override.type ?? `CodecType<typeof ${codecAlias(override)}>`;
+
+function emitQuery(
+  file: ClassifiedFile,
+  query: ClassifiedQuery,
+  usedEnums: Set<string>,
+  problems: CodegenProblem[],
+  model: EnvironmentModel,
+  codecs: Map<string, Override>,
+): string {
   const typeName = pascalCase(query.name);
+  const { overrides, attributes } = context;
+  const resultCodecs: Record<string, string> = {};
+  const paramCodecs: Record<string, string> = {};
+  const useCodec = (override: Override) => {
+    codecs.set(codecAlias(override), override);
+    return `overrideCodec<${overrideType(override)}>(${codecAlias(override)})`;
+  };
   const { paramMetadata, returnTypes } = query.types;
   const brands = queryBrands(query, model);
   const tsType = (type: MappableType | undefined, scope: 'param' | 'result', identity?: Identity): string => {
@@ -147,13 +199,31 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
     }
     if (typeof param.assignedIndex !== 'number') continue;
     runtimeParams[param.assignedIndex - 1] = runtimeParam(param.name, param.assignedIndex);
-    const type = tsType(paramMetadata.params[param.assignedIndex - 1], 'param', brands.params.get(param.name));
+    const paramOverride = overrides.byType.get(pgTypeName(paramMetadata.params[param.assignedIndex - 1]));
+    if (paramOverride) paramCodecs[param.name] = useCodec(paramOverride);
+    const type = paramOverride
+      ? overrideType(paramOverride)
+      : tsType(paramMetadata.params[param.assignedIndex - 1], 'param', brands.params.get(param.name));
     paramFields.push(param.required ? `  ${param.name}: ${type};` : `  ${param.name}?: ${type} | null;`);
   }
 
   const resultFields: string[] = [];
   const renamedColumns: Record<string, string> = {};
   const arrayColumns: string[] = [];
+  // Overrides: by the column a result comes from, then by its PostgreSQL type.
+  const resultOverride = (index: number): Override | undefined => {
+    const origin = query.resultOrigins[index];
+    const column = origin && origin.tableOID ? attributes.get(`${origin.tableOID}:${origin.columnAttrNumber}`) : undefined;
+    return (column && overrides.byColumn.get(column)) || overrides.byType.get(pgTypeName(returnTypes[index]!.type));
+  };
+  // pg parses built-in types by OID before a codec could see the text: those come raw, and the
+  // columns of such a type that no override claims get pg's (our) parser back.
+  const rawTypes = new Set<number>();
+  for (const index of returnTypes.keys()) {
+    const oid = resultOverride(index) && overrides.oids.get(pgTypeName(returnTypes[index]!.type));
+    if (oid !== undefined) rawTypes.add(oid);
+  }
+  const defaultParse: Record<string, number> = {};
   for (const [index, column] of returnTypes.entries()) {
     const hint = column.returnName.at(-1);
     const name = hint === '!' || hint === '?' ? column.returnName.slice(0, -1) : column.returnName;
@@ -163,7 +233,12 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
     const inferred = query.resultNonNull?.[index];
     const nullable = hint === '?' || (hint !== '!' && (inferred === undefined ? column.nullable !== false : !inferred));
     const doc = column.comment ? `  /** ${column.comment.replace(/\*\//g, '* /').replace(/\s+/g, ' ')} */\n` : '';
-    resultFields.push(`${doc}  ${name}: ${tsType(column.type, 'result', brands.results[index])}${nullable ? ' | null' : ''};`);
+    const override = resultOverride(index);
+    if (override) resultCodecs[name] = useCodec(override);
+    const oid = overrides.oids.get(pgTypeName(column.type));
+    if (!override && oid !== undefined && rawTypes.has(oid)) defaultParse[name] = oid;
+    const type = override ? overrideType(override) : tsType(column.type, 'result', brands.results[index]);
+    resultFields.push(`${doc}  ${name}: ${type}${nullable ? ' | null' : ''};`);
   }
 
   const definition = {
@@ -174,6 +249,8 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
     ...(expansions.length && { expansions }),
     renamedColumns,
     ...(arrayColumns.length && { arrayColumns }),
+    ...(rawTypes.size && { rawTypes: [...rawTypes].sort((a, b) => a - b) }),
+    ...(Object.keys(defaultParse).length && { defaultParse }),
     environment: query.environment,
     returns: query.returns,
     ...(query.crossEnvironment && { crossEnvironment: query.crossEnvironment }),
@@ -192,6 +269,9 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
     // The statement's IR on one line: a reviewer reads the SQL in sql/ and the types above, not this.
     `export const ${query.name} = defineQuery<${generics.join(', ')}>({`,
     ...Object.entries(definition).map(([key, value]) => `  ${key}: ${JSON.stringify(value)},`),
+    ...(Object.keys(resultCodecs).length || Object.keys(paramCodecs).length
+      ? [`  codecs: { results: { ${codecEntries(resultCodecs)} }, params: { ${codecEntries(paramCodecs)} } },`]
+      : []),
     `  ir: ${JSON.stringify(query.ir)},`,
     '});',
     '',
@@ -214,6 +294,9 @@ function brandedType(type: MappableType | undefined, scope: 'param' | 'result', 
   if (!array) return branded;
   return arrayOf(branded, scope);
 }
+
+const codecEntries = (codecs: Record<string, string>) =>
+  Object.entries(codecs).map(([name, codec]) => `${JSON.stringify(name)}: ${codec}`).join(', ');
 
 const CARDINALITY_DOC = { one: 'exactly one row', maybe: 'at most one row: the function returns it or undefined', many: 'any number of rows' } as const;
 

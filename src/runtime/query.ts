@@ -4,7 +4,7 @@
  */
 import { processSQLQueryIR } from '@pgtyped/runtime';
 import type { QueryConfig, QueryResultRow } from 'pg';
-import { encodeParam, parseArrayLiteral, pgTypes } from './codecs.js';
+import { encodeParam, type OverrideCodec, parseArrayLiteral, pgTypes } from './codecs.js';
 import { toDatabaseError } from './database-errors.js';
 import { InvalidValueError } from './errors.js';
 
@@ -48,6 +48,12 @@ export interface QueryDefinition {
    * array literal `{a,b}` into the array the generated type says.
    */
   arrayColumns?: string[];
+  /** Type overrides (precog.config.json): codecs of result columns and parameters, by name. */
+  codecs?: { results: Record<string, OverrideCodec<any>>; params: Record<string, OverrideCodec<any>> };
+  /** OIDs of overridden built-in types, fetched as text for their codecs. */
+  rawTypes?: number[];
+  /** Columns of such a type that no override claims: parsed as usual, by OID. */
+  defaultParse?: Record<string, number>;
   /**
    * Set for a query that deliberately reads several environments (`-- cross-environment: why`
    * in sql/), with the environments it may return (`-- environments: paper, backtest`).
@@ -149,6 +155,13 @@ export function defineQuery<
   const renamed = Object.entries(definition.renamedColumns);
   const arrayColumns = definition.arrayColumns ?? [];
   const expansions = definition.expansions ?? [];
+  const paramCodecs = definition.codecs?.params ?? {};
+  const resultCodecs = Object.entries(definition.codecs?.results ?? {});
+  const defaultParse = Object.entries(definition.defaultParse ?? {}).map(([name, oid]) => [name, pgTypes.getTypeParser(oid)] as const);
+  const raw = new Set(definition.rawTypes ?? []);
+  const types = raw.size
+    ? { getTypeParser: (oid: number, format?: 'text' | 'binary') => (raw.has(oid) ? (text: string) => text : pgTypes.getTypeParser(oid, format)) }
+    : pgTypes;
   const rows = async (params: Params, db: Queryable): Promise<Result[]> => {
       const given = (params ?? {}) as Record<string, unknown>;
       if (arrayParams.length > 1) checkArrayLengths(definition.name, arrayParams, given);
@@ -158,6 +171,8 @@ export function defineQuery<
         if ((value === undefined || value === null) && required.has(param.name)) {
           throw new InvalidValueError(field, value, 'is required');
         }
+        const codec = paramCodecs[param.name];
+        if (codec) return value === undefined || value === null ? null : codec.encode(value);
         return encodeParam(param.type, value, field, param.enumValues);
       });
       let statement = { text, values };
@@ -170,12 +185,13 @@ export function defineQuery<
       }
       let rows: QueryResultRow[];
       try {
-        ({ rows } = await db.query({ ...statement, types: pgTypes }));
+        ({ rows } = await db.query({ ...statement, types }));
       } catch (error) {
         throw toDatabaseError(error, { ...definition, params: given });
       }
       if (renamed.length) renameColumns(rows, renamed);
       if (arrayColumns.length) parseArrayColumns(rows, arrayColumns);
+      if (resultCodecs.length || defaultParse.length) decodeOverrides(rows, resultCodecs, defaultParse);
       return rows as Result[];
   };
   return {
@@ -228,6 +244,17 @@ function checkArrayLengths(query: string, arrayParams: QueryDefinition['params']
       `has ${Math.min(...lengths)} elements where ${arrays[lengths.indexOf(Math.max(...lengths))]!.name} has ${Math.max(...lengths)}; ` +
         'the arrays are columns of the same rows and must have equal lengths',
     );
+  }
+}
+
+function decodeOverrides(
+  rows: QueryResultRow[],
+  codecs: [string, OverrideCodec<unknown>][],
+  defaults: (readonly [string, (text: string) => unknown])[],
+): void {
+  for (const row of rows) {
+    for (const [column, codec] of codecs) if (row[column] !== null && row[column] !== undefined) row[column] = codec.parse(String(row[column]));
+    for (const [column, parse] of defaults) if (typeof row[column] === 'string') row[column] = parse(row[column]);
   }
 }
 
