@@ -17,7 +17,7 @@ import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
 import type { UniqueKeys } from './cardinality.js';
 import { readOverrides } from './overrides.js';
-import { NullabilityInference, type Relations } from './nullability.js';
+import { NullabilityInference, type Relations, writtenToNotNull } from './nullability.js';
 import type { ClassifiedQuery } from './classify.js';
 import { CodegenError } from './problems.js';
 import { taggedRelations } from './tagged-relations.js';
@@ -190,6 +190,9 @@ function inferNullability(query: ClassifiedQuery, relations: Relations): void {
   if (!query.stmt) return;
   const required = new Set(query.ir.params.filter((param) => param.required).map((param) => param.name));
   const requiredNumbers = new Set([...query.stmtParams].filter(([, name]) => required.has(name)).map(([n]) => n));
+  const written = writtenToNotNull(query.stmt, relations);
+  query.requiredParams = new Set([...written].map((n) => query.stmtParams.get(n)!).filter((name) => name && !required.has(name)));
+  for (const n of written) requiredNumbers.add(n);
   const results = new NullabilityInference(relations, requiredNumbers).results(query.stmt);
   if (results?.length === query.types.returnTypes.length) query.resultNonNull = results;
 }

@@ -28,6 +28,8 @@ interface RuntimeParam {
   name: string;
   type: string;
   enumValues?: string[];
+  /** Required though not marked `!` (written into a NOT NULL column). */
+  required?: boolean;
 }
 
 type RuntimeExpansion =
@@ -143,6 +145,8 @@ function emitQuery(
 ): string {
   const typeName = pascalCase(query.name);
   const { overrides, attributes } = context;
+  // Not marked `!`, but written into a NOT NULL column: required all the same.
+  const inferredRequired = query.requiredParams ?? new Set<string>();
   const resultCodecs: Record<string, string> = {};
   const paramCodecs: Record<string, string> = {};
   const useCodec = (override: Override) => {
@@ -183,7 +187,7 @@ function emitQuery(
     }
     if ((param.type === PICK || param.type === PICK_SPREAD) && param.dict) {
       // `:book(title, rank!)` and `:books((title!, rank)...)`: each field keeps its own `!`.
-      const keys = Object.values(param.dict);
+      const keys = Object.values(param.dict).map((key) => ({ ...key, required: key.required || inferredRequired.has(`${param.name}.${key.name}`) }));
       const fields = keys.map((key) => {
         const type = tsType(paramMetadata.params[key.assignedIndex - 1], 'param', brands.params.get(`${param.name}.${key.name}`));
         return key.required ? `${key.name}: ${type}` : `${key.name}?: ${type} | null`;
@@ -199,12 +203,14 @@ function emitQuery(
     }
     if (typeof param.assignedIndex !== 'number') continue;
     runtimeParams[param.assignedIndex - 1] = runtimeParam(param.name, param.assignedIndex);
+    const required = param.required || inferredRequired.has(param.name);
+    if (required && !param.required) runtimeParams[param.assignedIndex - 1]!.required = true;
     const paramOverride = overrides.byType.get(pgTypeName(paramMetadata.params[param.assignedIndex - 1]));
     if (paramOverride) paramCodecs[param.name] = useCodec(paramOverride);
     const type = paramOverride
       ? overrideType(paramOverride)
       : tsType(paramMetadata.params[param.assignedIndex - 1], 'param', brands.params.get(param.name));
-    paramFields.push(param.required ? `  ${param.name}: ${type};` : `  ${param.name}?: ${type} | null;`);
+    paramFields.push(required ? `  ${param.name}: ${type};` : `  ${param.name}?: ${type} | null;`);
   }
 
   const resultFields: string[] = [];

@@ -313,3 +313,38 @@ function either(...values: NonNull[]): NonNull {
 function both(a: NonNull, b: NonNull): NonNull {
   return all([a, b]);
 }
+
+/**
+ * Parameters written straight into a NOT NULL column (`INSERT ... VALUES (:x)`, `UPDATE ... SET
+ * c = :x`, seen through casts): null would be refused by the database, so they are required
+ * whether or not they are marked `!` (pgtyped's #583). By parameter number.
+ */
+export function writtenToNotNull(stmt: Node, relations: Relations): Set<number> {
+  const required = new Set<number>();
+  const [type, body] = unwrap(stmt);
+  const param = (expr: Node): number | undefined => {
+    const [kind, value] = unwrap(expr);
+    if (kind === 'TypeCast') return param(value.arg);
+    return kind === 'ParamRef' ? (value.number as number) : undefined;
+  };
+  const notNull = (table: string, column: string) => relations.get(table)?.columns.get(column) === true;
+  if (type === 'InsertStmt') {
+    const table = body.relation?.relname as string;
+    const columns = ((body.cols ?? []) as Node[]).map((col) => col.ResTarget.name as string);
+    for (const row of (body.selectStmt?.SelectStmt?.valuesLists ?? []) as Node[]) {
+      (row.List.items as Node[]).forEach((item, index) => {
+        const number = param(item);
+        if (number !== undefined && columns[index] && notNull(table, columns[index]!)) required.add(number);
+      });
+    }
+  }
+  if (type === 'UpdateStmt') {
+    const table = body.relation?.relname as string;
+    for (const target of (body.targetList ?? []) as Node[]) {
+      const number = param(target.ResTarget.val);
+      if (number !== undefined && !target.ResTarget.indirection && notNull(table, target.ResTarget.name)) required.add(number);
+    }
+  }
+  for (const cte of (body?.withClause?.ctes ?? []) as Node[]) for (const n of writtenToNotNull(cte.CommonTableExpr.ctequery, relations)) required.add(n);
+  return required;
+}

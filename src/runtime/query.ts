@@ -35,7 +35,7 @@ export interface QueryDefinition {
    * Name and PostgreSQL type of each bound parameter, by position ($1 is index 0); labels of
    * enums. With expansions, the scalar parameters only (positions are decided per call).
    */
-  params: { name: string; type: string; enumValues?: string[] }[];
+  params: ParamDefinition[];
   /**
    * pgtyped's expansions: `:ids(...)` (spread), `:book(title, rank!)` (pick) and
    * `:books((title!, rank)...)` (picks), with the type of each element or field.
@@ -72,7 +72,7 @@ export interface QueryDefinition {
 
 export type Cardinality = 'one' | 'maybe' | 'many';
 
-type ParamDefinition = { name: string; type: string; enumValues?: string[] };
+type ParamDefinition = { name: string; type: string; enumValues?: string[]; required?: boolean };
 export type ExpansionDefinition =
   | { name: string; kind: 'spread'; element: ParamDefinition }
   | { name: string; kind: 'pick' | 'picks'; keys: (ParamDefinition & { required: boolean })[] };
@@ -149,7 +149,10 @@ export function defineQuery<
   // Without expansions the statement text is the same on every call: interpolate it once, not per call.
   const text = processSQLQueryIR(definition.ir as PgtypedIR).query;
   // Everything that depends only on the query is worked out here, once, not on every call.
-  const required = new Set(definition.ir.params.filter((param) => param.required).map((param) => param.name));
+  const required = new Set([
+    ...definition.ir.params.filter((param) => param.required).map((param) => param.name),
+    ...definition.params.filter((param) => param.required).map((param) => param.name),
+  ]);
   const fields = definition.params.map((param) => `${definition.name}: ${param.name}`);
   const arrayParams = definition.params.filter((param) => param.type.startsWith('_'));
   const renamed = Object.entries(definition.renamedColumns);

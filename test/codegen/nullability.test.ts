@@ -62,4 +62,23 @@ describe('nullability inference', () => {
     }));
     expect(actual).toEqual(Object.fromEntries(CASES.map(([name, , expected]) => [name, expected])));
   });
+
+  it('requires a parameter written into a NOT NULL column without `!` (INSERT ... VALUES, UPDATE ... SET)', async () => {
+    const dir = join(scratch, 'params-sql');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'params.sql'), [
+      '/* @name createStrategy */',
+      'INSERT INTO strategies (strategy_name, strategy_version, description) VALUES (:name, :version::text, :description) RETURNING strategy_id;',
+      '/* @name renameStrategy */',
+      'UPDATE strategies SET strategy_name = :name, description = :description WHERE strategy_id = :id! RETURNING strategy_id;',
+      '',
+    ].join('\n'));
+    const outDir = join(scratch, 'params-out');
+    await codegen(testServer(), { sqlDir: dir, outDir, docsDir: join(scratch, 'params-docs') });
+    const generated = readFileSync(join(outDir, 'params.ts'), 'utf8');
+    expect(generated).toContain('export interface CreateStrategyParams {\n  name: string;\n  version: string;\n  description?: string | null;\n}');
+    expect(generated).toContain('export interface RenameStrategyParams {\n  name: string;\n  description?: string | null;\n  id: number;\n}');
+    // ... and refused at run time too, as a `!` parameter is.
+    expect(generated).toMatch(/params: \[\{"name":"name","type":"text","required":true\}/);
+  });
 });
