@@ -94,7 +94,7 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
     quantity: 10,
   });
   // The fill is a paper trade of the order, recorded with the order's new state in one statement.
-  const [filled] = await paper.fillOrder({
+  const filled = await paper.fillOrder({
     order_id: order!.id, price: new Decimal('0.42'), quantity: 10, fees: new Decimal('0.07'), trade_source: 'manual',
   });
   await paper.recordLedgerEntry({
@@ -116,7 +116,7 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
   const held = await paper.openPosition({
     market_id: MARKET, side: 'YES', entry_price: new Decimal('0.40'), quantity: 5, fees: new Decimal('0.03'),
   });
-  const [settled] = await paper.settlePosition({ position_key: held!.position_key, settlement_value: new Decimal('1'), platform_id: 'kalshi' });
+  const settled = await paper.settlePosition({ position_key: held!.position_key, settlement_value: new Decimal('1'), platform_id: 'kalshi' });
   const ledger = await paper.getRunningBalance({ platform_id: 'kalshi' });
 
   // Live: real money, through the live scope only.

@@ -28,6 +28,7 @@ RETURNING
   (orders_filled_quantity_range). Concurrent fills of one order queue on its row.
 */
 /* @name fillOrder */
+-- @returns maybe
 WITH filled AS (
   UPDATE orders o
   SET filled_quantity = o.filled_quantity + :quantity!,

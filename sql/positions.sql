@@ -53,6 +53,7 @@ RETURNING
 
 /* New SCD version with a new current price and the unrealized P&L at that price. */
 /* @name updatePositionPrice */
+-- @returns maybe
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
@@ -99,6 +100,7 @@ RETURNING
 
 /* New SCD version with the trailing-stop state (activation, peak, current stop) replaced. */
 /* @name setTrailingStopState */
+-- @returns maybe
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
@@ -148,6 +150,7 @@ RETURNING
   exit_time defaults to the statement time; a backtest passes its simulated time.
 */
 /* @name closePosition */
+-- @returns maybe
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at

@@ -13,6 +13,7 @@
   Returns no row when the position is not open in this environment.
 */
 /* @name settlePosition */
+-- @returns maybe
 -- scd-write: a concurrent writer of the position or the balance makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at

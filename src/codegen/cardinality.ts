@@ -1,8 +1,9 @@
 /**
  * How many rows a query returns, from its annotation or, without one, from the statement and
  * the catalog's unique keys:
- * - `one` (exactly one): `INSERT ... VALUES (one row) RETURNING` without ON CONFLICT DO NOTHING
- *   (or DO UPDATE ... WHERE), and a SELECT of aggregates without GROUP BY (`count(*)`);
+ * - `one` (exactly one): `INSERT ... VALUES (one row) RETURNING` (or `INSERT ... SELECT` of values
+ *   without FROM; with a WHERE, `maybe`) without ON CONFLICT DO NOTHING (or DO UPDATE ... WHERE),
+ *   and a SELECT of aggregates without GROUP BY (`count(*)`);
  * - `maybe` (zero or one): a SELECT, UPDATE or DELETE of one table whose WHERE binds every
  *   column of a primary or unique key with `=` (to a parameter or a constant; a partial unique
  *   index counts when its predicate, a boolean column, is a conjunct too), or `LIMIT 1`;
@@ -39,11 +40,15 @@ export function inferCardinality(stmt: Node, keys: UniqueKeys): Cardinality {
   const [type, body] = unwrap(stmt);
   if (type === 'InsertStmt') {
     if (!(body.returningClause?.exprs ?? body.returningList)?.length) return 'many';
-    const values = body.selectStmt?.SelectStmt?.valuesLists as Node[] | undefined;
-    if (values?.length !== 1) return 'many';
+    const select = body.selectStmt?.SelectStmt;
+    const values = select?.valuesLists as Node[] | undefined;
+    // INSERT ... SELECT <values> [WHERE ...] with no FROM: one row, or none when the WHERE says so.
+    const single = select && !values && !select.fromClause?.length && (!select.op || select.op === 'SETOP_NONE') &&
+      !select.groupClause?.length && !hasSetReturning(select.targetList);
+    if (values?.length !== 1 && !single) return 'many';
     const conflict = body.onConflictClause;
     if (conflict && (conflict.action === 'ONCONFLICT_NOTHING' || conflict.whereClause)) return 'maybe';
-    return 'one';
+    return single && (select.whereClause || select.havingClause) ? 'maybe' : 'one';
   }
   if (type === 'UpdateStmt' || type === 'DeleteStmt') {
     if (!(body.returningClause?.exprs ?? body.returningList)?.length) return 'many';

@@ -49,11 +49,11 @@ describe('markets', () => {
         recordMarketPrice.run({ ticker, yes_price: d(yes), no_price: d(no), status: 'open', ...extra }, db);
 
       // Unchanged price (also written differently: 0.5 = 0.5000): no version, no row.
-      expect(await observe('0.5', '0.5000')).toEqual([]);
+      expect(await observe('0.5', '0.5000')).toBeUndefined();
       // Volume alone is not a change either.
-      expect(await observe('0.50', '0.50', { volume: 999 })).toEqual([]);
+      expect(await observe('0.50', '0.50', { volume: 999 })).toBeUndefined();
 
-      const [v2] = await observe('0.53', '0.48', { volume: 50 });
+      const v2 = await observe('0.53', '0.48', { volume: 50 });
       expect(v2!.yes_price.toFixed(2)).toBe('0.53');
       expect(v2!.no_price.toFixed(2)).toBe('0.48');
       expect(v2).toMatchObject({ volume: 50, title: 'Price test', metadata: { a: 1 }, row_current_ind: true, market_id: `MKT-${ticker}` });
@@ -61,11 +61,11 @@ describe('markets', () => {
       expect(v2!.created_at.getTime()).toBe(created!.created_at.getTime());
       expect(v2!.updated_at.getTime()).toBe(v2!.row_start_ts.getTime());
 
-      expect(await observe('0.53', '0.48')).toEqual([]);
-      const [v3] = await observe('0.53', '0.48', { status: 'halted' });
+      expect(await observe('0.53', '0.48')).toBeUndefined();
+      const v3 = await observe('0.53', '0.48', { status: 'halted' });
       expect(v3!.status).toBe('halted');
       expect(v3!.volume).toBe(50);
-      const [v4] = await recordMarketPrice.run(
+      const v4 = await recordMarketPrice.run(
         { ticker, yes_price: d('1'), no_price: d('0'), status: 'settled', settlement_value: d('1') },
         db,
       );
@@ -89,7 +89,7 @@ describe('markets', () => {
 
   it('recordMarketPrice of an unknown ticker writes nothing', async () => {
     await withRollback(async (db) => {
-      expect(await recordMarketPrice.run({ ticker: unique('NOPE'), yes_price: d('0.1'), no_price: d('0.9'), status: 'open' }, db)).toEqual([]);
+      expect(await recordMarketPrice.run({ ticker: unique('NOPE'), yes_price: d('0.1'), no_price: d('0.9'), status: 'open' }, db)).toBeUndefined();
       expect(await getCurrentMarketByTicker.run({ ticker: unique('NOPE') }, db)).toBeUndefined();
     });
   });

@@ -111,7 +111,7 @@ describe('SCD Type 2 writes', () => {
       const key = opened!.position_key;
       for (let i = 1; i <= 10; i++) {
         const price = d('0.40').plus(d('0.0125').times(i));
-        const [next] = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: price }, db);
+        const next = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: price }, db);
         expect(next!.current_price!.equals(price)).toBe(true);
         // (current - entry) * quantity, exact: 0.0125 * i * 10
         expect(next!.unrealized_pnl!.equals(d('0.125').times(i))).toBe(true);
@@ -144,7 +144,7 @@ describe('SCD Type 2 writes', () => {
       const key = opened!.position_key;
       await updatePositionPrice.run({ position_key: key, execution_environment: 'live', current_price: d('0.47') }, db);
       const state = { activation_price: '0.45', peak_price: '0.47', stop_price: '0.43', distance: 0.04 };
-      const [next] = await setTrailingStopState.run({ position_key: key, execution_environment: 'live', trailing_stop_state: state }, db);
+      const next = await setTrailingStopState.run({ position_key: key, execution_environment: 'live', trailing_stop_state: state }, db);
       expect(next!.trailing_stop_state).toEqual(state);
       expect(next!.current_price!.toFixed(2)).toBe('0.47');
       expect(next!.unrealized_pnl!.toFixed(2)).toBe('0.70');
@@ -162,7 +162,7 @@ describe('SCD Type 2 writes', () => {
       );
       const key = opened!.position_key;
       const exitTime = new Date('2024-01-02T00:00:00Z');
-      const [closed] = await closePosition.run(
+      const closed = await closePosition.run(
         { position_key: key, execution_environment: 'backtest', exit_price: d('0.63'), exit_fees: d('0.05'), exit_time: exitTime, exit_reason: 'take_profit' },
         db,
       );
@@ -175,9 +175,9 @@ describe('SCD Type 2 writes', () => {
       expect(closed!.unrealized_pnl!.isZero()).toBe(true);
 
       // Changes apply to open positions only: no row, nothing written.
-      expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'backtest', current_price: d('0.9') }, db)).toEqual([]);
-      expect(await setTrailingStopState.run({ position_key: key, execution_environment: 'backtest', trailing_stop_state: {} }, db)).toEqual([]);
-      expect(await closePosition.run({ position_key: key, execution_environment: 'backtest', exit_price: d('0.1'), exit_fees: d('0'), exit_reason: 'again' }, db)).toEqual([]);
+      expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'backtest', current_price: d('0.9') }, db)).toBeUndefined();
+      expect(await setTrailingStopState.run({ position_key: key, execution_environment: 'backtest', trailing_stop_state: {} }, db)).toBeUndefined();
+      expect(await closePosition.run({ position_key: key, execution_environment: 'backtest', exit_price: d('0.1'), exit_fees: d('0'), exit_reason: 'again' }, db)).toBeUndefined();
       expect(await listPositionHistory.run({ position_key: key, execution_environment: 'backtest' }, db)).toHaveLength(2);
     });
   });
@@ -186,8 +186,8 @@ describe('SCD Type 2 writes', () => {
     await withRollback(async (db) => {
       const opened = await openPosition.run(position(unique('MKT-ENV'), 'paper'), db);
       const key = opened!.position_key;
-      expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'live', current_price: d('0.5') }, db)).toEqual([]);
-      expect(await closePosition.run({ position_key: key, execution_environment: 'live', exit_price: d('0.5'), exit_fees: d('0'), exit_reason: 'x' }, db)).toEqual([]);
+      expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'live', current_price: d('0.5') }, db)).toBeUndefined();
+      expect(await closePosition.run({ position_key: key, execution_environment: 'live', exit_price: d('0.5'), exit_fees: d('0'), exit_reason: 'x' }, db)).toBeUndefined();
       const current = await getPositionByKey.run({ position_key: key, execution_environment: 'paper' }, db);
       expect(current!.id).toBe(opened!.id);
       expect(current!.current_price!.equals(d('0.40'))).toBe(true);
@@ -199,7 +199,7 @@ describe('reads', () => {
   it('getPositionById and getPositionByKey return the version asked for, in its environment only', async () => {
     await withRollback(async (db) => {
       const opened = await openPosition.run(position(unique('MKT-GET'), 'live'), db);
-      const [updated] = await updatePositionPrice.run(
+      const updated = await updatePositionPrice.run(
         { position_key: opened!.position_key, execution_environment: 'live', current_price: d('0.41') },
         db,
       );
@@ -269,7 +269,7 @@ describe('two concurrent updaters of one position', () => {
         const { rows: [backend] } = await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
         const pid = backend!.pid;
         await first.query('BEGIN');
-        const [firstVersion] = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.45') }, first);
+        const firstVersion = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.45') }, first);
         expect(firstVersion).toBeDefined();
 
         // Autocommit: the second statement starts while the first transaction holds the lock.
@@ -279,14 +279,14 @@ describe('two concurrent updaters of one position', () => {
         const raced = await racing;
         // The locked row is no longer current when the lock is granted, and the first writer's
         // new version is not in the second statement's snapshot: nothing is written.
-        expect(raced).toEqual([]);
+        expect(raced).toBeUndefined();
 
         let history = await listPositionHistory.run({ position_key: key, execution_environment: 'paper' }, pool);
         expect(history).toHaveLength(2);
         expect(history.filter((version) => version.row_current_ind)).toHaveLength(1);
 
         // The caller's retry is a new statement: it sees the first writer's version and applies on top.
-        const [retried] = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.50') }, second);
+        const retried = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.50') }, second);
         expect(retried!.current_price!.toFixed(2)).toBe('0.50');
         history = await listPositionHistory.run({ position_key: key, execution_environment: 'paper' }, pool);
         expect(history.map((version) => version.current_price!.toFixed(2))).toEqual(['0.40', '0.45', '0.50']);
@@ -310,8 +310,8 @@ describe('two concurrent updaters of one position', () => {
         prices.map(async (price) => {
           for (;;) {
             const rows = await updatePositionPrice.run({ position_key: key, execution_environment: 'backtest', current_price: price }, pool);
-            if (rows.length === 1) return;
-            // Zero rows: a concurrent writer superseded the version this statement saw; retry.
+            if (rows) return;
+            // No row (undefined): a concurrent writer superseded the version this statement saw; retry.
           }
         }),
       );

@@ -35,10 +35,10 @@ describe('orders', () => {
       expect(order).toMatchObject({ status: 'open', filled_quantity: 0, average_fill_price: null, execution_environment: 'paper' });
 
       const fill = { order_id: order.id, price: d('0.4000'), quantity: 4, fees: d('0.0200'), trade_source: 'automated' } as const;
-      const [first] = await paper.fillOrder(fill);
+      const first = await paper.fillOrder(fill);
       expect(first).toMatchObject({ status: 'partially_filled', filled_quantity: 4, fill_quantity: 4, execution_environment: 'paper' });
       expect(first!.average_fill_price.toString()).toBe('0.4');
-      const [second] = await paper.fillOrder({ ...fill, price: d('0.4300'), quantity: 6 });
+      const second = await paper.fillOrder({ ...fill, price: d('0.4300'), quantity: 6 });
       expect(second).toMatchObject({ status: 'filled', filled_quantity: 10 });
       // (0.40 * 4 + 0.43 * 6) / 10
       expect(second!.average_fill_price.toString()).toBe('0.418');
@@ -47,7 +47,7 @@ describe('orders', () => {
       expect(trade).toMatchObject({ quantity: 6, execution_environment: 'paper' });
       expect(await paper.listOpenOrders()).not.toContainEqual(expect.objectContaining({ id: order.id }));
       // A filled order takes no more fills and cannot be cancelled.
-      expect(await paper.fillOrder(fill)).toEqual([]);
+      expect(await paper.fillOrder(fill)).toBeUndefined();
       expect(await paper.cancelOrder({ order_id: order.id })).toBeUndefined();
     });
   });
@@ -95,7 +95,7 @@ describe('settlement and the account', () => {
         market_id: unique('MKT-SETTLE'), side: 'YES', entry_price: d('0.6000'), quantity: 10, fees: d('0.1000'),
       });
 
-      const [settlement] = await paper.settlePosition({ position_key: position!.position_key, settlement_value: d('1'), platform_id: 'kalshi' });
+      const settlement = await paper.settlePosition({ position_key: position!.position_key, settlement_value: d('1'), platform_id: 'kalshi' });
       expect(settlement).toMatchObject({ position_key: position!.position_key, execution_environment: 'paper' });
       expect(settlement!.payout.toString()).toBe('10');
       expect(settlement!.realized_pnl.toString()).toBe('3.9'); // (1 - 0.6) * 10 - 0.1
@@ -110,7 +110,7 @@ describe('settlement and the account', () => {
       expect(liveNow!.id).toBe(liveBalance!.id);
       expect(liveNow!.balance.toString()).toBe('5000');
       // Settling twice does nothing: the position is no longer open.
-      expect(await paper.settlePosition({ position_key: position!.position_key, settlement_value: d('1'), platform_id: 'kalshi' })).toEqual([]);
+      expect(await paper.settlePosition({ position_key: position!.position_key, settlement_value: d('1'), platform_id: 'kalshi' })).toBeUndefined();
     });
   });
 

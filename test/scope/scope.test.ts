@@ -40,7 +40,7 @@ describe('scopes', () => {
       const live = db.scope('live', { api: 'live' });
       const opened = await paper.openPosition(position('MKT-PAPER'));
       for (let tick = 1; tick <= 10; tick++) {
-        const [updated] = await paper.updatePositionPrice({
+        const updated = await paper.updatePositionPrice({
           position_key: opened!.position_key,
           current_price: new Decimal(`0.${40 + tick}`),
         });
