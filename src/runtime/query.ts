@@ -25,7 +25,7 @@ export type QueryEnvironment = 'scoped' | 'shared' | 'cross';
 
 /** What the code generator knows about one query, emitted into generated/. */
 export interface QueryDefinition {
-  /** verbNoun, as written after @name in sql/. */
+  /** The function name: @name in sql/, camelCased (`GetTradeById` → `getTradeById`). */
   name: string;
   /** The sql/ file the query comes from, for error messages. */
   file: string;
