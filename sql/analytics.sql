@@ -52,7 +52,7 @@ open_stats AS (
   GROUP BY execution_environment
 )
 SELECT
-  e.execution_environment AS "execution_environment!",
+  e.execution_environment,
   coalesce(t.trade_count, 0) AS trade_count,
   coalesce(t.contracts, 0) AS contracts,
   coalesce(t.notional, 0) AS notional,

@@ -9,8 +9,9 @@
  *   argument are not; `CASE` is not when every branch and the ELSE are not; a required
  *   parameter (`:x!`) is not; a window aggregate over a frame holding the current row is not
  *   null when its argument is not;
- * - aggregates other than count (`sum` over no rows), scalar subqueries and optional
- *   parameters are nullable.
+ * - in a query with GROUP BY, an aggregate of a non-null argument is not null (every group has a
+ *   row); without it, aggregates other than count (`sum` over no rows), scalar subqueries and
+ *   optional parameters are nullable; `unnest(enum_range(...))` is not.
  * Each result is `true` (never null), `false` (may be null) or `undefined` (not known: the
  * column metadata decides). Aliases `"x!"` / `"x?"` still override it.
  */
@@ -41,6 +42,8 @@ interface Scope {
   merged: Map<string, NonNull>;
   parent?: Scope;
   ctes: Map<string, Map<string, NonNull>>;
+  /** GROUP BY: every group has a row, so an aggregate of a non-null argument is not null. */
+  grouped?: boolean;
 }
 
 const NEVER_NULL_FUNCTIONS = new Set(['count', 'now', 'nextval', 'row_number', 'rank', 'dense_rank', 'concat', 'concat_ws', 'current_timestamp', 'clock_timestamp', 'gen_random_uuid', 'enum_range']);
@@ -100,7 +103,7 @@ export class NullabilityInference {
       if (!left || !right) return left?.map(([name]) => [name, undefined]);
       return left.map(([name, value], index) => [name, both(value, right[index]?.[1])]);
     }
-    const scope: Scope = { sources: [], merged: new Map(), parent, ctes };
+    const scope: Scope = { sources: [], merged: new Map(), parent, ctes, grouped: Boolean(select.groupClause?.length) };
     if (select.valuesLists) {
       const rows = (select.valuesLists as Node[]).map((row) => (row.List.items as Node[]).map((item) => this.expr(item, scope)));
       return rows[0]!.map((_, index) => [`column${index + 1}`, rows.reduce<NonNull>((all, row) => both(all, row[index]), true)]);
@@ -267,10 +270,13 @@ export class NullabilityInference {
   private call(call: Node, scope: Scope): NonNull {
     const name = names(call.funcname).at(-1) ?? '';
     if (NEVER_NULL_FUNCTIONS.has(name)) return true;
+    // The labels of an enum: never a null among them.
+    if (name === 'unnest' && call.args?.length === 1 && names(call.args[0]?.FuncCall?.funcname).at(-1) === 'enum_range') return true;
     const args = ((call.args ?? []) as Node[]).map((arg) => this.expr(arg, scope));
     if (AGGREGATES_OVER_ROWS.has(name)) {
       // Over a frame that holds the current row, an aggregate of a non-null argument is not null.
       if (call.over && !call.agg_filter && holdsCurrentRow(call.over.WindowDef?.frameOptions ?? call.over.frameOptions)) return all(args);
+      if (!call.over && !call.agg_filter && scope.grouped) return all(args);
       return false;
     }
     if (STRICT_FUNCTIONS.has(name) && !call.over) return all(args);
