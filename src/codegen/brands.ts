@@ -16,6 +16,8 @@ export interface QueryBrands {
   params: Map<string, Identity>;
   /** Result column index → what it identifies. */
   results: (Identity | undefined)[];
+  /** Parameter name → the `table.column`s it is compared with or written to (for column overrides). */
+  columns: Map<string, string[]>;
 }
 
 /** Needs the parser loaded (`await parserReady()`). */
@@ -35,8 +37,10 @@ export function queryBrands(query: TypedQuery, model: EnvironmentModel): QueryBr
   }
   const [statement] = parseStatements(interpolated.query);
   const params = new Map<string, Identity>();
+  const columnsOf = new Map<string, string[]>();
   if (statement) {
     for (const [name, columns] of paramColumns(statement.stmt, paramNames)) {
+      columnsOf.set(name, columns.map((column) => `${column.table}.${column.column}`));
       // Branded only when every use agrees: a parameter compared with a position id and with
       // something else is not known to be a position id.
       const identities = columns.map((column) => model.identifyColumn(column.table, column.column));
@@ -44,5 +48,5 @@ export function queryBrands(query: TypedQuery, model: EnvironmentModel): QueryBr
       if (first && identities.every((identity) => identity?.table === first.table && identity.kind === first.kind)) params.set(name, first);
     }
   }
-  return { params, results };
+  return { params, results, columns: columnsOf };
 }

@@ -205,7 +205,10 @@ function emitQuery(
     runtimeParams[param.assignedIndex - 1] = runtimeParam(param.name, param.assignedIndex);
     const required = param.required || inferredRequired.has(param.name);
     if (required && !param.required) runtimeParams[param.assignedIndex - 1]!.required = true;
-    const paramOverride = overrides.byType.get(pgTypeName(paramMetadata.params[param.assignedIndex - 1]));
+    // A column override applies to a parameter compared with or written to that column only (every use agreeing).
+    const columns = brands.columns.get(param.name) ?? [];
+    const columnOverride = columns.length && columns.every((column) => column === columns[0]) ? overrides.byColumn.get(columns[0]!) : undefined;
+    const paramOverride = columnOverride ?? overrides.byType.get(pgTypeName(paramMetadata.params[param.assignedIndex - 1]));
     if (paramOverride) paramCodecs[param.name] = useCodec(paramOverride);
     const type = paramOverride
       ? overrideType(paramOverride)

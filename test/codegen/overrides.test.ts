@@ -41,6 +41,8 @@ describe('type overrides', () => {
       '/* @name CreateStrategy */',
       "INSERT INTO strategies (strategy_name, strategy_version, config) VALUES (:name!, '1', '{\"edge\": 0.1}')",
       'RETURNING strategy_id, config, \'{"plain": true}\'::jsonb AS plain, :amount!::numeric AS amount, 0.10::numeric AS fee;',
+      '/* @name FindStrategyByConfig */',
+      'SELECT strategy_id FROM strategies WHERE config = :config!;',
       '',
     ].join('\n'));
     await codegen(testServer(), options);
@@ -49,6 +51,8 @@ describe('type overrides', () => {
     expect(generated).toContain('  plain: Json;');
     expect(generated).toContain('  amount: string;');
     expect(generated).toContain('  fee: string;');
+    // A parameter compared with the overridden column takes the column's type and codec.
+    expect(generated).toContain('export interface FindStrategyByConfigParams {\n  config: StrategyConfig;\n}');
     expect(generated).toContain("import { numericText as codec_numeric, strategyConfig as codec_strategies_config, type StrategyConfig } from '../test/codegen/fixtures/override-codecs.js';");
     expect(generated).toContain('codecs: { results: { "config": overrideCodec<StrategyConfig>(codec_strategies_config), "amount": overrideCodec<string>(codec_numeric), "fee": overrideCodec<string>(codec_numeric) }, params: { "amount": overrideCodec<string>(codec_numeric) } },');
 
@@ -62,6 +66,8 @@ describe('type overrides', () => {
       // numeric as exact text, trailing zeros kept: the codec saw PostgreSQL's text.
       expect(row.amount).toBe('12.3400');
       expect(row.fee).toBe('0.10');
+      const found = await module.findStrategyByConfig!.run({ config: new StrategyConfig({ edge: 0.1 }) }, db);
+      expect(found.map((match: { strategy_id: number }) => match.strategy_id)).toContain(row.strategy_id);
     });
   });
 
