@@ -24,12 +24,14 @@ const COLUMNS = [
 
 /** recordTrades' parameters on a backtest scope (position ids branded as backtest ones). */
 type Fills = Parameters<Scope<'backtest'>['recordTrades']>[0];
+/** The same columns as arrays to build up (parameters take readonly arrays). */
+type Building<T> = { [K in keyof T]: T[K] extends readonly (infer Element)[] ? Element[] : T[K] };
 type PositionIdOfFills = NonNullable<Fills['position_ids'][number]>;
 
 function buildFills(count: number, positionIds: PositionIdOfFills[], strategyId: number, modelId: number): Fills {
   const cents = Array.from({ length: 100 }, (_, i) => new Decimal(i).div(100));
   const start = Date.UTC(2024, 8, 1);
-  const fills: Fills = {
+  const fills: Building<Fills> = {
     market_ids: [], position_ids: [], strategy_ids: [], model_ids: [], order_ids: [], sides: [], prices: [],
     quantities: [], fees: [], trade_sources: [], order_types: [], execution_times: [], calculated_probabilities: [],
     market_prices: [], edge_values: [], trade_metadata: [],
@@ -116,7 +118,7 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
     // The positions the simulated fills open and close (same environment: the FK and trigger check it).
     const positionIds: PositionIdOfFills[] = [];
     for (let i = 0; i < 100; i++) {
-      const [position] = await backtest.openPosition({
+      const position = await backtest.openPosition({
         market_id: `MKT-KXNFLGAME-${i}`, side: i % 2 ? 'NO' : 'YES', entry_price: new Decimal('0.5'), quantity: 10,
         fees: new Decimal('0.01'), strategy_id: strategyId, model_id: modelId,
       });

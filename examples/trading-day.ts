@@ -77,14 +77,14 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
   if (config.environment !== 'paper') throw new Error('this example paper-trades');
   const paper = db.scope(config.environment, { api: config.kalshiMode });
   await paper.syncBalance({ platform_id: 'kalshi', balance: new Decimal('1000.00') });
-  const [opened] = await paper.openPosition({
+  const opened = await paper.openPosition({
     market_id: MARKET,
     side: 'YES',
     entry_price: new Decimal('0.42'),
     quantity: 10,
     fees: new Decimal('0.07'),
   });
-  const [order] = await paper.placeOrder({
+  const order = await paper.placeOrder({
     platform_id: 'kalshi',
     market_id: MARKET,
     position_id: opened!.id, // a paper position's id: only a paper order may reference it
@@ -94,7 +94,7 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
     quantity: 10,
   });
   // The fill is a paper trade of the order, recorded with the order's new state in one statement.
-  const [filled] = await paper.fillOrder({
+  const filled = await paper.fillOrder({
     order_id: order!.id, price: new Decimal('0.42'), quantity: 10, fees: new Decimal('0.07'), trade_source: 'manual',
   });
   await paper.recordLedgerEntry({
@@ -113,10 +113,10 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
 
   // The market of a second paper position resolves YES: it settles, the payout is credited to
   // the ledger and the balance gets a new version, all in the paper environment.
-  const [held] = await paper.openPosition({
+  const held = await paper.openPosition({
     market_id: MARKET, side: 'YES', entry_price: new Decimal('0.40'), quantity: 5, fees: new Decimal('0.03'),
   });
-  const [settled] = await paper.settlePosition({ position_key: held!.position_key, settlement_value: new Decimal('1'), platform_id: 'kalshi' });
+  const settled = await paper.settlePosition({ position_key: held!.position_key, settlement_value: new Decimal('1'), platform_id: 'kalshi' });
   const ledger = await paper.getRunningBalance({ platform_id: 'kalshi' });
 
   // Live: real money, through the live scope only.

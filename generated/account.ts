@@ -11,7 +11,7 @@ export interface SyncBalanceParams {
   balance: Decimal;
 }
 
-/** One row returned by `syncBalance`. */
+/** One row returned by `syncBalance` (exactly one row). */
 export interface SyncBalanceResult {
   id: Id<'account_balance'>;
   platform_id: string;
@@ -24,12 +24,13 @@ export interface SyncBalanceResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const syncBalance = defineQuery<SyncBalanceParams, SyncBalanceResult, never, "scoped">({
+export const syncBalance = defineQuery<SyncBalanceParams, SyncBalanceResult, never, "scoped", "one">({
   name: "syncBalance",
   file: "sql/account.sql",
   params: [{"name":"platform_id","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"balance","type":"numeric"}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "one",
   scdWrite: true,
   ir: {"usedParamSet":{"platform_id":true,"execution_environment":true,"balance":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":281,"b":293},{"a":767,"b":779}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":327,"b":349},{"a":859,"b":881}]},{"name":"balance","required":true,"transform":{"type":"scalar"},"locs":[{"a":782,"b":790}]}],"statement":"-- scd-write: a concurrent writer of the same balance makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM account_balance\n  WHERE platform_id = :platform_id!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE account_balance b\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE b.id = current_version.id\n    AND b.execution_environment = current_version.execution_environment\n  RETURNING current_version.changed_at\n)\nINSERT INTO account_balance (platform_id, balance, row_start_ts, execution_environment)\nVALUES (:platform_id!, :balance!, coalesce((SELECT changed_at FROM closed), statement_timestamp()), :execution_environment!)\nRETURNING id, platform_id, balance, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                    "},
 });
@@ -40,7 +41,7 @@ export interface GetCurrentBalanceParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `getCurrentBalance`. */
+/** One row returned by `getCurrentBalance` (at most one row: the function returns it or undefined). */
 export interface GetCurrentBalanceResult {
   id: Id<'account_balance'>;
   platform_id: string;
@@ -53,12 +54,13 @@ export interface GetCurrentBalanceResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const getCurrentBalance = defineQuery<GetCurrentBalanceParams, GetCurrentBalanceResult, never, "scoped">({
+export const getCurrentBalance = defineQuery<GetCurrentBalanceParams, GetCurrentBalanceResult, never, "scoped", "maybe">({
   name: "getCurrentBalance",
   file: "sql/account.sql",
   params: [{"name":"platform_id","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   ir: {"usedParamSet":{"platform_id":true,"execution_environment":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":151,"b":163}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":195,"b":217}]}],"statement":"SELECT id, platform_id, balance, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\nFROM account_balance\nWHERE platform_id = :platform_id!\n  AND execution_environment = :execution_environment!\n  AND row_current_ind                                                                                "},
 });
 
@@ -75,7 +77,7 @@ export interface RecordLedgerEntryParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `recordLedgerEntry`. */
+/** One row returned by `recordLedgerEntry` (exactly one row). */
 export interface RecordLedgerEntryResult {
   id: Id<'account_ledger', ExecutionEnvironment, bigint>;
   platform_id: string;
@@ -93,12 +95,13 @@ export interface RecordLedgerEntryResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const recordLedgerEntry = defineQuery<RecordLedgerEntryParams, RecordLedgerEntryResult, never, "scoped">({
+export const recordLedgerEntry = defineQuery<RecordLedgerEntryParams, RecordLedgerEntryResult, never, "scoped", "one">({
   name: "recordLedgerEntry",
   file: "sql/account.sql",
   params: [{"name":"platform_id","type":"text"},{"name":"entry_type","type":"ledger_entry_type","enumValues":["adjustment","deposit","fee","settlement","trade","withdrawal"]},{"name":"amount","type":"numeric"},{"name":"order_id","type":"int4"},{"name":"trade_id","type":"int4"},{"name":"settlement_id","type":"int4"},{"name":"description","type":"text"},{"name":"recorded_at","type":"timestamptz"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "one",
   ir: {"usedParamSet":{"platform_id":true,"entry_type":true,"amount":true,"order_id":true,"trade_id":true,"settlement_id":true,"description":true,"recorded_at":true,"execution_environment":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":160,"b":172}]},{"name":"entry_type","required":true,"transform":{"type":"scalar"},"locs":[{"a":175,"b":186}]},{"name":"amount","required":true,"transform":{"type":"scalar"},"locs":[{"a":189,"b":196}]},{"name":"order_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":199,"b":207}]},{"name":"trade_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":210,"b":218}]},{"name":"settlement_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":221,"b":234}]},{"name":"description","required":false,"transform":{"type":"scalar"},"locs":[{"a":237,"b":248}]},{"name":"recorded_at","required":false,"transform":{"type":"scalar"},"locs":[{"a":262,"b":273}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":313,"b":335}]}],"statement":"INSERT INTO account_ledger (\n  platform_id, entry_type, amount, order_id, trade_id, settlement_id, description, recorded_at, execution_environment\n)\nVALUES (\n  :platform_id!, :entry_type!, :amount!, :order_id, :trade_id, :settlement_id, :description,\n  coalesce(:recorded_at::timestamptz, statement_timestamp()), :execution_environment!\n)\nRETURNING id, platform_id, entry_type, amount, order_id, trade_id, settlement_id, description, recorded_at, execution_environment                                                                                   "},
 });
 
@@ -110,7 +113,7 @@ export interface ListLedgerEntriesParams {
   to: Date;
 }
 
-/** One row returned by `listLedgerEntries`. */
+/** One row returned by `listLedgerEntries` (any number of rows). */
 export interface ListLedgerEntriesResult {
   id: Id<'account_ledger', ExecutionEnvironment, bigint>;
   platform_id: string;
@@ -128,12 +131,13 @@ export interface ListLedgerEntriesResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listLedgerEntries = defineQuery<ListLedgerEntriesParams, ListLedgerEntriesResult, never, "scoped">({
+export const listLedgerEntries = defineQuery<ListLedgerEntriesParams, ListLedgerEntriesResult, never, "scoped", "many">({
   name: "listLedgerEntries",
   file: "sql/account.sql",
   params: [{"name":"platform_id","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"from","type":"timestamptz"},{"name":"to","type":"timestamptz"}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "many",
   ir: {"usedParamSet":{"platform_id":true,"execution_environment":true,"from":true,"to":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":167,"b":179}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":211,"b":233}]},{"name":"from","required":true,"transform":{"type":"scalar"},"locs":[{"a":256,"b":261}]},{"name":"to","required":true,"transform":{"type":"scalar"},"locs":[{"a":296,"b":299}]}],"statement":"SELECT id, platform_id, entry_type, amount, order_id, trade_id, settlement_id, description, recorded_at, execution_environment\nFROM account_ledger\nWHERE platform_id = :platform_id!\n  AND execution_environment = :execution_environment!\n  AND recorded_at >= :from!::timestamptz\n  AND recorded_at < :to!::timestamptz\nORDER BY recorded_at, id                                                                                        "},
 });
 
@@ -143,7 +147,7 @@ export interface GetRunningBalanceParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `getRunningBalance`. */
+/** One row returned by `getRunningBalance` (any number of rows). */
 export interface GetRunningBalanceResult {
   id: Id<'account_ledger', ExecutionEnvironment, bigint>;
   entry_type: LedgerEntryType;
@@ -154,11 +158,12 @@ export interface GetRunningBalanceResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const getRunningBalance = defineQuery<GetRunningBalanceParams, GetRunningBalanceResult, never, "scoped">({
+export const getRunningBalance = defineQuery<GetRunningBalanceParams, GetRunningBalanceResult, never, "scoped", "many">({
   name: "getRunningBalance",
   file: "sql/account.sql",
   params: [{"name":"platform_id","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
-  renamedColumns: {"running_balance!":"running_balance"},
+  renamedColumns: {},
   environment: "scoped",
-  ir: {"usedParamSet":{"platform_id":true,"execution_environment":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":204,"b":216}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":248,"b":270}]}],"statement":"SELECT\n  id, entry_type, amount, recorded_at,\n  sum(amount) OVER (ORDER BY recorded_at, id ROWS UNBOUNDED PRECEDING) AS \"running_balance!\",\n  execution_environment\nFROM account_ledger\nWHERE platform_id = :platform_id!\n  AND execution_environment = :execution_environment!\nORDER BY recorded_at, id"},
+  returns: "many",
+  ir: {"usedParamSet":{"platform_id":true,"execution_environment":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":201,"b":213}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":245,"b":267}]}],"statement":"SELECT\n  id, entry_type, amount, recorded_at,\n  sum(amount) OVER (ORDER BY recorded_at, id ROWS UNBOUNDED PRECEDING) AS running_balance,\n  execution_environment\nFROM account_ledger\nWHERE platform_id = :platform_id!\n  AND execution_environment = :execution_environment!\nORDER BY recorded_at, id"},
 });

@@ -12,7 +12,7 @@ export interface ComparePaperAndLivePerformanceParams {
   strategy_id?: number | null;
 }
 
-/** One row returned by `comparePaperAndLivePerformance`. */
+/** One row returned by `comparePaperAndLivePerformance` (any number of rows). */
 export interface ComparePaperAndLivePerformanceResult {
   execution_environment: ExecutionEnvironment;
   trade_count: bigint;
@@ -26,14 +26,15 @@ export interface ComparePaperAndLivePerformanceResult {
   open_positions: bigint;
 }
 
-export const comparePaperAndLivePerformance = defineQuery<ComparePaperAndLivePerformanceParams, ComparePaperAndLivePerformanceResult, "live" | "paper" | "backtest", "cross">({
+export const comparePaperAndLivePerformance = defineQuery<ComparePaperAndLivePerformanceParams, ComparePaperAndLivePerformanceResult, "live" | "paper" | "backtest", "cross", "many">({
   name: "comparePaperAndLivePerformance",
   file: "sql/analytics.sql",
   params: [{"name":"from","type":"timestamptz"},{"name":"to","type":"timestamptz"},{"name":"strategy_id","type":"int4"}],
-  renamedColumns: {"execution_environment!":"execution_environment","trade_count!":"trade_count","contracts!":"contracts","notional!":"notional","fees!":"fees","average_edge?":"average_edge","positions_closed!":"positions_closed","winning_positions!":"winning_positions","realized_pnl!":"realized_pnl","open_positions!":"open_positions"},
+  renamedColumns: {},
   environment: "cross",
+  returns: "many",
   crossEnvironment: {"reason":"compares environments side by side by design; every row names its environment","environments":["live","paper","backtest"]},
-  ir: {"usedParamSet":{"from":true,"to":true,"strategy_id":true},"params":[{"name":"from","required":true,"transform":{"type":"scalar"},"locs":[{"a":460,"b":465},{"a":903,"b":908}]},{"name":"to","required":true,"transform":{"type":"scalar"},"locs":[{"a":488,"b":491},{"a":926,"b":929}]},{"name":"strategy_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":502,"b":513},{"a":549,"b":560},{"a":940,"b":951},{"a":987,"b":998},{"a":1195,"b":1206},{"a":1242,"b":1253}]}],"statement":"-- cross-environment: compares environments side by side by design; every row names its environment\nWITH environments AS (\n  SELECT unnest(enum_range(NULL::execution_environment)) AS execution_environment\n),\ntrade_stats AS (\n  SELECT\n    execution_environment,\n    count(*) AS trade_count,\n    sum(quantity) AS contracts,\n    sum(price * quantity) AS notional,\n    sum(fees) AS fees,\n    avg(edge_value) AS average_edge\n  FROM trades\n  WHERE execution_time >= :from! AND execution_time < :to!\n    AND (:strategy_id::integer IS NULL OR strategy_id = :strategy_id::integer)\n  GROUP BY execution_environment\n),\nclosed_stats AS (\n  SELECT\n    execution_environment,\n    count(*) AS positions_closed,\n    count(*) FILTER (WHERE realized_pnl > 0) AS winning_positions,\n    sum(realized_pnl) AS realized_pnl\n  FROM positions\n  WHERE row_current_ind\n    AND status IN ('closed', 'settled')\n    AND exit_time >= :from! AND exit_time < :to!\n    AND (:strategy_id::integer IS NULL OR strategy_id = :strategy_id::integer)\n  GROUP BY execution_environment\n),\nopen_stats AS (\n  SELECT execution_environment, count(*) AS open_positions\n  FROM positions\n  WHERE row_current_ind\n    AND status = 'open'\n    AND (:strategy_id::integer IS NULL OR strategy_id = :strategy_id::integer)\n  GROUP BY execution_environment\n)\nSELECT\n  e.execution_environment AS \"execution_environment!\",\n  coalesce(t.trade_count, 0) AS \"trade_count!\",\n  coalesce(t.contracts, 0) AS \"contracts!\",\n  coalesce(t.notional, 0) AS \"notional!\",\n  coalesce(t.fees, 0) AS \"fees!\",\n  t.average_edge AS \"average_edge?\",\n  coalesce(c.positions_closed, 0) AS \"positions_closed!\",\n  coalesce(c.winning_positions, 0) AS \"winning_positions!\",\n  coalesce(c.realized_pnl, 0) AS \"realized_pnl!\",\n  coalesce(o.open_positions, 0) AS \"open_positions!\"\nFROM environments e\nLEFT JOIN trade_stats t USING (execution_environment)\nLEFT JOIN closed_stats c USING (execution_environment)\nLEFT JOIN open_stats o USING (execution_environment)\nORDER BY e.execution_environment                                                                                                                                                                                                                                                                                                      "},
+  ir: {"usedParamSet":{"from":true,"to":true,"strategy_id":true},"params":[{"name":"from","required":true,"transform":{"type":"scalar"},"locs":[{"a":460,"b":465},{"a":903,"b":908}]},{"name":"to","required":true,"transform":{"type":"scalar"},"locs":[{"a":488,"b":491},{"a":926,"b":929}]},{"name":"strategy_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":502,"b":513},{"a":549,"b":560},{"a":940,"b":951},{"a":987,"b":998},{"a":1195,"b":1206},{"a":1242,"b":1253}]}],"statement":"-- cross-environment: compares environments side by side by design; every row names its environment\nWITH environments AS (\n  SELECT unnest(enum_range(NULL::execution_environment)) AS execution_environment\n),\ntrade_stats AS (\n  SELECT\n    execution_environment,\n    count(*) AS trade_count,\n    sum(quantity) AS contracts,\n    sum(price * quantity) AS notional,\n    sum(fees) AS fees,\n    avg(edge_value) AS average_edge\n  FROM trades\n  WHERE execution_time >= :from! AND execution_time < :to!\n    AND (:strategy_id::integer IS NULL OR strategy_id = :strategy_id::integer)\n  GROUP BY execution_environment\n),\nclosed_stats AS (\n  SELECT\n    execution_environment,\n    count(*) AS positions_closed,\n    count(*) FILTER (WHERE realized_pnl > 0) AS winning_positions,\n    sum(realized_pnl) AS realized_pnl\n  FROM positions\n  WHERE row_current_ind\n    AND status IN ('closed', 'settled')\n    AND exit_time >= :from! AND exit_time < :to!\n    AND (:strategy_id::integer IS NULL OR strategy_id = :strategy_id::integer)\n  GROUP BY execution_environment\n),\nopen_stats AS (\n  SELECT execution_environment, count(*) AS open_positions\n  FROM positions\n  WHERE row_current_ind\n    AND status = 'open'\n    AND (:strategy_id::integer IS NULL OR strategy_id = :strategy_id::integer)\n  GROUP BY execution_environment\n)\nSELECT\n  e.execution_environment,\n  coalesce(t.trade_count, 0) AS trade_count,\n  coalesce(t.contracts, 0) AS contracts,\n  coalesce(t.notional, 0) AS notional,\n  coalesce(t.fees, 0) AS fees,\n  t.average_edge,\n  coalesce(c.positions_closed, 0) AS positions_closed,\n  coalesce(c.winning_positions, 0) AS winning_positions,\n  coalesce(c.realized_pnl, 0) AS realized_pnl,\n  coalesce(o.open_positions, 0) AS open_positions\nFROM environments e\nLEFT JOIN trade_stats t USING (execution_environment)\nLEFT JOIN closed_stats c USING (execution_environment)\nLEFT JOIN open_stats o USING (execution_environment)\nORDER BY e.execution_environment                                                                                                                                                                                                                                                                                         "},
 });
 
 /** Parameters of `listTrainingDataTrades` (sql/analytics.sql). */
@@ -42,7 +43,7 @@ export interface ListTrainingDataTradesParams {
   to: Date;
 }
 
-/** One row returned by `listTrainingDataTrades`. */
+/** One row returned by `listTrainingDataTrades` (any number of rows). */
 export interface ListTrainingDataTradesResult {
   id: Id<'trades'>;
   market_id: string;
@@ -65,12 +66,13 @@ export interface ListTrainingDataTradesResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listTrainingDataTrades = defineQuery<ListTrainingDataTradesParams, ListTrainingDataTradesResult, "paper" | "backtest", "cross">({
+export const listTrainingDataTrades = defineQuery<ListTrainingDataTradesParams, ListTrainingDataTradesResult, "paper" | "backtest", "cross", "many">({
   name: "listTrainingDataTrades",
   file: "sql/analytics.sql",
   params: [{"name":"from","type":"timestamptz"},{"name":"to","type":"timestamptz"}],
-  renamedColumns: {"id!":"id","market_id!":"market_id","side!":"side","price!":"price","quantity!":"quantity","fees!":"fees","trade_source!":"trade_source","order_type!":"order_type","execution_time!":"execution_time","trade_metadata!":"trade_metadata","created_at!":"created_at","execution_environment!":"execution_environment"},
+  renamedColumns: {},
   environment: "cross",
+  returns: "many",
   crossEnvironment: {"reason":"training data spans both non-live environments (paper, backtest), never live","environments":["paper","backtest"]},
-  ir: {"usedParamSet":{"from":true,"to":true},"params":[{"name":"from","required":true,"transform":{"type":"scalar"},"locs":[{"a":630,"b":635}]},{"name":"to","required":true,"transform":{"type":"scalar"},"locs":[{"a":658,"b":661}]}],"statement":"-- cross-environment: training data spans both non-live environments (paper, backtest), never live\n-- environments: paper, backtest\nSELECT\n  id AS \"id!\", market_id AS \"market_id!\", position_id, strategy_id, model_id, order_id,\n  side AS \"side!\", price AS \"price!\", quantity AS \"quantity!\", fees AS \"fees!\",\n  trade_source AS \"trade_source!\", order_type AS \"order_type!\",\n  execution_time AS \"execution_time!\", calculated_probability, market_price, edge_value,\n  trade_metadata AS \"trade_metadata!\", created_at AS \"created_at!\",\n  execution_environment AS \"execution_environment!\"\nFROM training_data_trades\nWHERE execution_time >= :from! AND execution_time < :to!\nORDER BY execution_time, id"},
+  ir: {"usedParamSet":{"from":true,"to":true},"params":[{"name":"from","required":true,"transform":{"type":"scalar"},"locs":[{"a":433,"b":438}]},{"name":"to","required":true,"transform":{"type":"scalar"},"locs":[{"a":461,"b":464}]}],"statement":"-- cross-environment: training data spans both non-live environments (paper, backtest), never live\n-- environments: paper, backtest\nSELECT\n  id, market_id, position_id, strategy_id, model_id, order_id,\n  side, price, quantity, fees,\n  trade_source, order_type,\n  execution_time, calculated_probability, market_price, edge_value,\n  trade_metadata, created_at,\n  execution_environment\nFROM training_data_trades\nWHERE execution_time >= :from! AND execution_time < :to!\nORDER BY execution_time, id"},
 });

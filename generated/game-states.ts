@@ -21,7 +21,7 @@ export interface UpsertGameStateParams {
   linescores?: Json | null;
 }
 
-/** One row returned by `upsertGameState`. */
+/** One row returned by `upsertGameState` (at most one row: the function returns it or undefined). */
 export interface UpsertGameStateResult {
   /** Surrogate key of this version (row). */
   id: number;
@@ -55,12 +55,13 @@ export interface UpsertGameStateResult {
   row_end_ts: Date | null;
 }
 
-export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStateResult, never, "shared">({
+export const upsertGameState = defineQuery<UpsertGameStateParams, UpsertGameStateResult, never, "shared", "maybe">({
   name: "upsertGameState",
   file: "sql/game-states.sql",
   params: [{"name":"home_score","type":"int4"},{"name":"away_score","type":"int4"},{"name":"period","type":"int4"},{"name":"game_status","type":"game_status","enumValues":["cancelled","delayed","end_of_period","final","final_ot","halftime","in_progress","postponed","pre","suspended"]},{"name":"situation","type":"jsonb"},{"name":"espn_event_id","type":"text"},{"name":"home_team_id","type":"int4"},{"name":"away_team_id","type":"int4"},{"name":"clock_seconds","type":"numeric"},{"name":"clock_display","type":"text"},{"name":"game_date","type":"timestamptz"},{"name":"league","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"linescores","type":"jsonb"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "maybe",
   scdWrite: true,
   ir: {"usedParamSet":{"home_score":true,"away_score":true,"period":true,"game_status":true,"situation":true,"espn_event_id":true,"home_team_id":true,"away_team_id":true,"clock_seconds":true,"clock_display":true,"game_date":true,"league":true,"linescores":true},"params":[{"name":"home_score","required":true,"transform":{"type":"scalar"},"locs":[{"a":239,"b":250},{"a":1031,"b":1042}]},{"name":"away_score","required":true,"transform":{"type":"scalar"},"locs":[{"a":262,"b":273},{"a":1045,"b":1056}]},{"name":"period","required":true,"transform":{"type":"scalar"},"locs":[{"a":285,"b":292},{"a":1059,"b":1066}]},{"name":"game_status","required":true,"transform":{"type":"scalar"},"locs":[{"a":311,"b":323},{"a":1103,"b":1115}]},{"name":"situation","required":true,"transform":{"type":"scalar"},"locs":[{"a":339,"b":349},{"a":1141,"b":1151}]},{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":478,"b":492},{"a":984,"b":998}]},{"name":"home_team_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":1001,"b":1013}]},{"name":"away_team_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":1016,"b":1028}]},{"name":"clock_seconds","required":false,"transform":{"type":"scalar"},"locs":[{"a":1071,"b":1084}]},{"name":"clock_display","required":false,"transform":{"type":"scalar"},"locs":[{"a":1087,"b":1100}]},{"name":"game_date","required":true,"transform":{"type":"scalar"},"locs":[{"a":1118,"b":1128}]},{"name":"league","required":true,"transform":{"type":"scalar"},"locs":[{"a":1131,"b":1138}]},{"name":"linescores","required":false,"transform":{"type":"scalar"},"locs":[{"a":1165,"b":1175}]}],"statement":"-- scd-write: a concurrent writer of the same game makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT\n    id,\n    (home_score, away_score, period, game_status, situation) IS DISTINCT FROM\n      (:home_score!::integer, :away_score!::integer, :period!::integer,\n       :game_status!::game_status, :situation!::jsonb) AS changed,\n    greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM game_states\n  WHERE espn_event_id = :espn_event_id!\n    AND row_current_ind\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE game_states g\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE g.id = current_version.id\n    AND current_version.changed\n  RETURNING current_version.changed_at\n)\nINSERT INTO game_states (\n  espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_start_ts\n)\nSELECT\n  :espn_event_id!, :home_team_id, :away_team_id, :home_score!, :away_score!, :period!,\n  :clock_seconds, :clock_display, :game_status!, :game_date!, :league!, :situation!,\n  coalesce(:linescores::jsonb, '[]'),\n  coalesce((SELECT changed_at FROM closed), statement_timestamp())\nWHERE EXISTS (SELECT FROM closed)\n   OR NOT EXISTS (SELECT FROM current_version)\nON CONFLICT (espn_event_id) WHERE row_current_ind DO NOTHING\nRETURNING\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts"},
 });
@@ -70,7 +71,7 @@ export interface GetCurrentGameStateParams {
   espn_event_id: string;
 }
 
-/** One row returned by `getCurrentGameState`. */
+/** One row returned by `getCurrentGameState` (at most one row: the function returns it or undefined). */
 export interface GetCurrentGameStateResult {
   /** Surrogate key of this version (row). */
   id: number;
@@ -104,12 +105,13 @@ export interface GetCurrentGameStateResult {
   row_end_ts: Date | null;
 }
 
-export const getCurrentGameState = defineQuery<GetCurrentGameStateParams, GetCurrentGameStateResult, never, "shared">({
+export const getCurrentGameState = defineQuery<GetCurrentGameStateParams, GetCurrentGameStateResult, never, "shared", "maybe">({
   name: "getCurrentGameState",
   file: "sql/game-states.sql",
   params: [{"name":"espn_event_id","type":"text"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "maybe",
   ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\n  AND row_current_ind                                            "},
 });
 
@@ -118,7 +120,7 @@ export interface ListGameStateHistoryParams {
   espn_event_id: string;
 }
 
-/** One row returned by `listGameStateHistory`. */
+/** One row returned by `listGameStateHistory` (any number of rows). */
 export interface ListGameStateHistoryResult {
   /** Surrogate key of this version (row). */
   id: number;
@@ -152,12 +154,13 @@ export interface ListGameStateHistoryResult {
   row_end_ts: Date | null;
 }
 
-export const listGameStateHistory = defineQuery<ListGameStateHistoryParams, ListGameStateHistoryResult, never, "shared">({
+export const listGameStateHistory = defineQuery<ListGameStateHistoryParams, ListGameStateHistoryResult, never, "shared", "many">({
   name: "listGameStateHistory",
   file: "sql/game-states.sql",
   params: [{"name":"espn_event_id","type":"text"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\nORDER BY row_start_ts, id                                                                                                                                                                                                               "},
 });
 
@@ -166,7 +169,7 @@ export interface ListLiveGamesParams {
   league?: League | null;
 }
 
-/** One row returned by `listLiveGames`. */
+/** One row returned by `listLiveGames` (any number of rows). */
 export interface ListLiveGamesResult {
   /** Surrogate key of this version (row). */
   id: number;
@@ -200,12 +203,13 @@ export interface ListLiveGamesResult {
   row_end_ts: Date | null;
 }
 
-export const listLiveGames = defineQuery<ListLiveGamesParams, ListLiveGamesResult, never, "shared">({
+export const listLiveGames = defineQuery<ListLiveGamesParams, ListLiveGamesResult, never, "shared", "many">({
   name: "listLiveGames",
   file: "sql/game-states.sql",
   params: [{"name":"league","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"league":true},"params":[{"name":"league","required":false,"transform":{"type":"scalar"},"locs":[{"a":331,"b":337},{"a":367,"b":373}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE row_current_ind\n  AND game_status IN ('in_progress', 'halftime', 'end_of_period')\n  AND (:league::league IS NULL OR league = :league::league)\nORDER BY game_date, espn_event_id                                                                                                                                                                                                                                                                                       "},
 });
 
@@ -216,7 +220,7 @@ export interface ListGamesOnDateParams {
   league?: League | null;
 }
 
-/** One row returned by `listGamesOnDate`. */
+/** One row returned by `listGamesOnDate` (any number of rows). */
 export interface ListGamesOnDateResult {
   /** Surrogate key of this version (row). */
   id: number;
@@ -250,11 +254,12 @@ export interface ListGamesOnDateResult {
   row_end_ts: Date | null;
 }
 
-export const listGamesOnDate = defineQuery<ListGamesOnDateParams, ListGamesOnDateResult, never, "shared">({
+export const listGamesOnDate = defineQuery<ListGamesOnDateParams, ListGamesOnDateResult, never, "shared", "many">({
   name: "listGamesOnDate",
   file: "sql/game-states.sql",
   params: [{"name":"game_day","type":"date"},{"name":"time_zone","type":"text"},{"name":"league","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"game_day":true,"time_zone":true,"league":true},"params":[{"name":"game_day","required":true,"transform":{"type":"scalar"},"locs":[{"a":278,"b":287},{"a":357,"b":366}]},{"name":"time_zone","required":true,"transform":{"type":"scalar"},"locs":[{"a":320,"b":330},{"a":403,"b":413}]},{"name":"league","required":false,"transform":{"type":"scalar"},"locs":[{"a":428,"b":434},{"a":464,"b":470}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE row_current_ind\n  AND game_date >= (:game_day!::date)::timestamp AT TIME ZONE :time_zone!::text\n  AND game_date < (:game_day!::date + 1)::timestamp AT TIME ZONE :time_zone!::text\n  AND (:league::league IS NULL OR league = :league::league)\nORDER BY game_date, espn_event_id"},
 });

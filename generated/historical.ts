@@ -6,20 +6,20 @@ import type { League } from './enums.js';
 /** Parameters of `loadHistoricalGames` (sql/historical.sql). */
 export interface LoadHistoricalGamesParams {
   source: string;
-  sports: League[];
-  seasons: (number | null)[];
-  game_dates: (string | null)[];
-  home_team_codes: (string | null)[];
-  away_team_codes: (string | null)[];
-  home_scores: (number | null)[];
-  away_scores: (number | null)[];
-  is_neutral_sites: (boolean | null)[];
-  is_playoffs: (boolean | null)[];
-  game_types: (string | null)[];
-  external_game_ids: (string | null)[];
+  sports: readonly (League | null)[];
+  seasons: readonly (number | null)[];
+  game_dates: readonly (string | null)[];
+  home_team_codes: readonly (string | null)[];
+  away_team_codes: readonly (string | null)[];
+  home_scores: readonly (number | null)[];
+  away_scores: readonly (number | null)[];
+  is_neutral_sites: readonly (boolean | null)[];
+  is_playoffs: readonly (boolean | null)[];
+  game_types: readonly (string | null)[];
+  external_game_ids: readonly (string | null)[];
 }
 
-/** One row returned by `loadHistoricalGames`. */
+/** One row returned by `loadHistoricalGames` (any number of rows). */
 export interface LoadHistoricalGamesResult {
   id: number;
   /** League of the game. */
@@ -46,44 +46,45 @@ export interface LoadHistoricalGamesResult {
   created_at: Date;
 }
 
-export const loadHistoricalGames = defineQuery<LoadHistoricalGamesParams, LoadHistoricalGamesResult, never, "shared">({
+export const loadHistoricalGames = defineQuery<LoadHistoricalGamesParams, LoadHistoricalGamesResult, never, "shared", "many">({
   name: "loadHistoricalGames",
   file: "sql/historical.sql",
   params: [{"name":"source","type":"text"},{"name":"sports","type":"_league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"seasons","type":"_int4"},{"name":"game_dates","type":"_date"},{"name":"home_team_codes","type":"_text"},{"name":"away_team_codes","type":"_text"},{"name":"home_scores","type":"_int4"},{"name":"away_scores","type":"_int4"},{"name":"is_neutral_sites","type":"_bool"},{"name":"is_playoffs","type":"_bool"},{"name":"game_types","type":"_text"},{"name":"external_game_ids","type":"_text"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"source":true,"sports":true,"seasons":true,"game_dates":true,"home_team_codes":true,"away_team_codes":true,"home_scores":true,"away_scores":true,"is_neutral_sites":true,"is_playoffs":true,"game_types":true,"external_game_ids":true},"params":[{"name":"source","required":true,"transform":{"type":"scalar"},"locs":[{"a":356,"b":363}]},{"name":"sports","required":true,"transform":{"type":"scalar"},"locs":[{"a":400,"b":407}]},{"name":"seasons","required":true,"transform":{"type":"scalar"},"locs":[{"a":420,"b":428}]},{"name":"game_dates","required":true,"transform":{"type":"scalar"},"locs":[{"a":442,"b":453}]},{"name":"home_team_codes","required":true,"transform":{"type":"scalar"},"locs":[{"a":464,"b":480}]},{"name":"away_team_codes","required":true,"transform":{"type":"scalar"},"locs":[{"a":493,"b":509}]},{"name":"home_scores","required":true,"transform":{"type":"scalar"},"locs":[{"a":520,"b":532}]},{"name":"away_scores","required":true,"transform":{"type":"scalar"},"locs":[{"a":546,"b":558}]},{"name":"is_neutral_sites","required":true,"transform":{"type":"scalar"},"locs":[{"a":574,"b":591}]},{"name":"is_playoffs","required":true,"transform":{"type":"scalar"},"locs":[{"a":605,"b":617}]},{"name":"game_types","required":true,"transform":{"type":"scalar"},"locs":[{"a":631,"b":642}]},{"name":"external_game_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":655,"b":673}]}],"statement":"INSERT INTO historical_games AS g (\n  sport, season, game_date, home_team_code, away_team_code, home_score, away_score,\n  is_neutral_site, is_playoff, game_type, source, external_game_id\n)\nSELECT\n  sport, season, game_date, home_team_code, away_team_code, home_score, away_score,\n  coalesce(is_neutral_site, false), coalesce(is_playoff, false), game_type, :source!,\n  external_game_id\nFROM unnest(\n  :sports!::league[], :seasons!::integer[], :game_dates!::date[], :home_team_codes!::text[],\n  :away_team_codes!::text[], :home_scores!::integer[], :away_scores!::integer[],\n  :is_neutral_sites!::boolean[], :is_playoffs!::boolean[], :game_types!::text[],\n  :external_game_ids!::text[]\n) AS game (\n  sport, season, game_date, home_team_code, away_team_code, home_score, away_score,\n  is_neutral_site, is_playoff, game_type, external_game_id\n)\nON CONFLICT (sport, game_date, home_team_code, away_team_code) DO UPDATE\nSET season = excluded.season,\n    home_score = excluded.home_score,\n    away_score = excluded.away_score,\n    is_neutral_site = excluded.is_neutral_site,\n    is_playoff = excluded.is_playoff,\n    game_type = excluded.game_type,\n    source = excluded.source,\n    external_game_id = excluded.external_game_id\nWHERE (g.season, g.home_score, g.away_score, g.is_neutral_site, g.is_playoff, g.game_type,\n       g.source, g.external_game_id)\n      IS DISTINCT FROM\n      (excluded.season, excluded.home_score, excluded.away_score, excluded.is_neutral_site,\n       excluded.is_playoff, excluded.game_type, excluded.source, excluded.external_game_id)\nRETURNING\n  id, sport, season, game_date, home_team_code, away_team_code, home_score, away_score,\n  is_neutral_site, is_playoff, game_type, source, external_game_id, created_at                                                                                                                                                                                                "},
 });
 
 /** Parameters of `loadHistoricalOdds` (sql/historical.sql). */
 export interface LoadHistoricalOddsParams {
   source: string;
-  sports: League[];
-  game_dates: (string | null)[];
-  home_team_codes: (string | null)[];
-  away_team_codes: (string | null)[];
-  sportsbooks: (string | null)[];
-  spread_home_opens: (Decimal | null)[];
-  spread_home_closes: (Decimal | null)[];
-  spread_home_odds_opens: (number | null)[];
-  spread_home_odds_closes: (number | null)[];
-  spread_away_odds_opens: (number | null)[];
-  spread_away_odds_closes: (number | null)[];
-  moneyline_home_opens: (number | null)[];
-  moneyline_home_closes: (number | null)[];
-  moneyline_away_opens: (number | null)[];
-  moneyline_away_closes: (number | null)[];
-  total_opens: (Decimal | null)[];
-  total_closes: (Decimal | null)[];
-  over_odds_opens: (number | null)[];
-  over_odds_closes: (number | null)[];
-  under_odds_opens: (number | null)[];
-  under_odds_closes: (number | null)[];
-  home_covereds: (boolean | null)[];
-  game_went_overs: (boolean | null)[];
+  sports: readonly (League | null)[];
+  game_dates: readonly (string | null)[];
+  home_team_codes: readonly (string | null)[];
+  away_team_codes: readonly (string | null)[];
+  sportsbooks: readonly (string | null)[];
+  spread_home_opens: readonly (Decimal | null)[];
+  spread_home_closes: readonly (Decimal | null)[];
+  spread_home_odds_opens: readonly (number | null)[];
+  spread_home_odds_closes: readonly (number | null)[];
+  spread_away_odds_opens: readonly (number | null)[];
+  spread_away_odds_closes: readonly (number | null)[];
+  moneyline_home_opens: readonly (number | null)[];
+  moneyline_home_closes: readonly (number | null)[];
+  moneyline_away_opens: readonly (number | null)[];
+  moneyline_away_closes: readonly (number | null)[];
+  total_opens: readonly (Decimal | null)[];
+  total_closes: readonly (Decimal | null)[];
+  over_odds_opens: readonly (number | null)[];
+  over_odds_closes: readonly (number | null)[];
+  under_odds_opens: readonly (number | null)[];
+  under_odds_closes: readonly (number | null)[];
+  home_covereds: readonly (boolean | null)[];
+  game_went_overs: readonly (boolean | null)[];
 }
 
-/** One row returned by `loadHistoricalOdds`. */
+/** One row returned by `loadHistoricalOdds` (any number of rows). */
 export interface LoadHistoricalOddsResult {
   id: number;
   /** The game (historical_games.id) once matched; NULL for lines that could not be matched to a loaded game. When set, the composite foreign key forces sport, game_date and team codes to equal that game's. */
@@ -139,27 +140,28 @@ export interface LoadHistoricalOddsResult {
   created_at: Date;
 }
 
-export const loadHistoricalOdds = defineQuery<LoadHistoricalOddsParams, LoadHistoricalOddsResult, never, "shared">({
+export const loadHistoricalOdds = defineQuery<LoadHistoricalOddsParams, LoadHistoricalOddsResult, never, "shared", "many">({
   name: "loadHistoricalOdds",
   file: "sql/historical.sql",
   params: [{"name":"source","type":"text"},{"name":"sports","type":"_league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"game_dates","type":"_date"},{"name":"home_team_codes","type":"_text"},{"name":"away_team_codes","type":"_text"},{"name":"sportsbooks","type":"_text"},{"name":"spread_home_opens","type":"_numeric"},{"name":"spread_home_closes","type":"_numeric"},{"name":"spread_home_odds_opens","type":"_int4"},{"name":"spread_home_odds_closes","type":"_int4"},{"name":"spread_away_odds_opens","type":"_int4"},{"name":"spread_away_odds_closes","type":"_int4"},{"name":"moneyline_home_opens","type":"_int4"},{"name":"moneyline_home_closes","type":"_int4"},{"name":"moneyline_away_opens","type":"_int4"},{"name":"moneyline_away_closes","type":"_int4"},{"name":"total_opens","type":"_numeric"},{"name":"total_closes","type":"_numeric"},{"name":"over_odds_opens","type":"_int4"},{"name":"over_odds_closes","type":"_int4"},{"name":"under_odds_opens","type":"_int4"},{"name":"under_odds_closes","type":"_int4"},{"name":"home_covereds","type":"_bool"},{"name":"game_went_overs","type":"_bool"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"source":true,"sports":true,"game_dates":true,"home_team_codes":true,"away_team_codes":true,"sportsbooks":true,"spread_home_opens":true,"spread_home_closes":true,"spread_home_odds_opens":true,"spread_home_odds_closes":true,"spread_away_odds_opens":true,"spread_away_odds_closes":true,"moneyline_home_opens":true,"moneyline_home_closes":true,"moneyline_away_opens":true,"moneyline_away_closes":true,"total_opens":true,"total_closes":true,"over_odds_opens":true,"over_odds_closes":true,"under_odds_opens":true,"under_odds_closes":true,"home_covereds":true,"game_went_overs":true},"params":[{"name":"source","required":true,"transform":{"type":"scalar"},"locs":[{"a":1023,"b":1030}]},{"name":"sports","required":true,"transform":{"type":"scalar"},"locs":[{"a":1047,"b":1054}]},{"name":"game_dates","required":true,"transform":{"type":"scalar"},"locs":[{"a":1067,"b":1078}]},{"name":"home_team_codes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1089,"b":1105}]},{"name":"away_team_codes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1116,"b":1132}]},{"name":"sportsbooks","required":true,"transform":{"type":"scalar"},"locs":[{"a":1145,"b":1157}]},{"name":"spread_home_opens","required":true,"transform":{"type":"scalar"},"locs":[{"a":1168,"b":1186}]},{"name":"spread_home_closes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1200,"b":1219}]},{"name":"spread_home_odds_opens","required":true,"transform":{"type":"scalar"},"locs":[{"a":1235,"b":1258}]},{"name":"spread_home_odds_closes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1272,"b":1296}]},{"name":"spread_away_odds_opens","required":true,"transform":{"type":"scalar"},"locs":[{"a":1312,"b":1335}]},{"name":"spread_away_odds_closes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1349,"b":1373}]},{"name":"moneyline_home_opens","required":true,"transform":{"type":"scalar"},"locs":[{"a":1389,"b":1410}]},{"name":"moneyline_home_closes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1424,"b":1446}]},{"name":"moneyline_away_opens","required":true,"transform":{"type":"scalar"},"locs":[{"a":1462,"b":1483}]},{"name":"moneyline_away_closes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1497,"b":1519}]},{"name":"total_opens","required":true,"transform":{"type":"scalar"},"locs":[{"a":1535,"b":1547}]},{"name":"total_closes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1561,"b":1574}]},{"name":"over_odds_opens","required":true,"transform":{"type":"scalar"},"locs":[{"a":1588,"b":1604}]},{"name":"over_odds_closes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1620,"b":1637}]},{"name":"under_odds_opens","required":true,"transform":{"type":"scalar"},"locs":[{"a":1651,"b":1668}]},{"name":"under_odds_closes","required":true,"transform":{"type":"scalar"},"locs":[{"a":1682,"b":1700}]},{"name":"home_covereds","required":true,"transform":{"type":"scalar"},"locs":[{"a":1716,"b":1730}]},{"name":"game_went_overs","required":true,"transform":{"type":"scalar"},"locs":[{"a":1744,"b":1760}]}],"statement":"INSERT INTO historical_odds AS o (\n  historical_game_id, sport, game_date, home_team_code, away_team_code, sportsbook,\n  spread_home_open, spread_home_close, spread_home_odds_open, spread_home_odds_close,\n  spread_away_odds_open, spread_away_odds_close, moneyline_home_open, moneyline_home_close,\n  moneyline_away_open, moneyline_away_close, total_open, total_close, over_odds_open,\n  over_odds_close, under_odds_open, under_odds_close, home_covered, game_went_over, source\n)\nSELECT\n  game.id, line.sport, line.game_date, line.home_team_code, line.away_team_code, line.sportsbook,\n  line.spread_home_open, line.spread_home_close, line.spread_home_odds_open,\n  line.spread_home_odds_close, line.spread_away_odds_open, line.spread_away_odds_close,\n  line.moneyline_home_open, line.moneyline_home_close, line.moneyline_away_open,\n  line.moneyline_away_close, line.total_open, line.total_close, line.over_odds_open,\n  line.over_odds_close, line.under_odds_open, line.under_odds_close, line.home_covered,\n  line.game_went_over, :source!\nFROM unnest(\n  :sports!::league[], :game_dates!::date[], :home_team_codes!::text[], :away_team_codes!::text[],\n  :sportsbooks!::text[], :spread_home_opens!::numeric[], :spread_home_closes!::numeric[],\n  :spread_home_odds_opens!::integer[], :spread_home_odds_closes!::integer[],\n  :spread_away_odds_opens!::integer[], :spread_away_odds_closes!::integer[],\n  :moneyline_home_opens!::integer[], :moneyline_home_closes!::integer[],\n  :moneyline_away_opens!::integer[], :moneyline_away_closes!::integer[],\n  :total_opens!::numeric[], :total_closes!::numeric[], :over_odds_opens!::integer[],\n  :over_odds_closes!::integer[], :under_odds_opens!::integer[], :under_odds_closes!::integer[],\n  :home_covereds!::boolean[], :game_went_overs!::boolean[]\n) AS line (\n  sport, game_date, home_team_code, away_team_code, sportsbook, spread_home_open,\n  spread_home_close, spread_home_odds_open, spread_home_odds_close, spread_away_odds_open,\n  spread_away_odds_close, moneyline_home_open, moneyline_home_close, moneyline_away_open,\n  moneyline_away_close, total_open, total_close, over_odds_open, over_odds_close,\n  under_odds_open, under_odds_close, home_covered, game_went_over\n)\nLEFT JOIN historical_games game\n  ON (game.sport, game.game_date, game.home_team_code, game.away_team_code)\n   = (line.sport, line.game_date, line.home_team_code, line.away_team_code)\nON CONFLICT (sport, game_date, home_team_code, away_team_code, sportsbook) DO UPDATE\nSET historical_game_id = excluded.historical_game_id,\n    spread_home_open = excluded.spread_home_open,\n    spread_home_close = excluded.spread_home_close,\n    spread_home_odds_open = excluded.spread_home_odds_open,\n    spread_home_odds_close = excluded.spread_home_odds_close,\n    spread_away_odds_open = excluded.spread_away_odds_open,\n    spread_away_odds_close = excluded.spread_away_odds_close,\n    moneyline_home_open = excluded.moneyline_home_open,\n    moneyline_home_close = excluded.moneyline_home_close,\n    moneyline_away_open = excluded.moneyline_away_open,\n    moneyline_away_close = excluded.moneyline_away_close,\n    total_open = excluded.total_open,\n    total_close = excluded.total_close,\n    over_odds_open = excluded.over_odds_open,\n    over_odds_close = excluded.over_odds_close,\n    under_odds_open = excluded.under_odds_open,\n    under_odds_close = excluded.under_odds_close,\n    home_covered = excluded.home_covered,\n    game_went_over = excluded.game_went_over,\n    source = excluded.source\nWHERE (o.historical_game_id, o.spread_home_open, o.spread_home_close, o.spread_home_odds_open,\n       o.spread_home_odds_close, o.spread_away_odds_open, o.spread_away_odds_close,\n       o.moneyline_home_open, o.moneyline_home_close, o.moneyline_away_open,\n       o.moneyline_away_close, o.total_open, o.total_close, o.over_odds_open, o.over_odds_close,\n       o.under_odds_open, o.under_odds_close, o.home_covered, o.game_went_over, o.source)\n      IS DISTINCT FROM\n      (excluded.historical_game_id, excluded.spread_home_open, excluded.spread_home_close,\n       excluded.spread_home_odds_open, excluded.spread_home_odds_close,\n       excluded.spread_away_odds_open, excluded.spread_away_odds_close,\n       excluded.moneyline_home_open, excluded.moneyline_home_close,\n       excluded.moneyline_away_open, excluded.moneyline_away_close, excluded.total_open,\n       excluded.total_close, excluded.over_odds_open, excluded.over_odds_close,\n       excluded.under_odds_open, excluded.under_odds_close, excluded.home_covered,\n       excluded.game_went_over, excluded.source)\nRETURNING\n  id, historical_game_id, sport, game_date, home_team_code, away_team_code, sportsbook,\n  spread_home_open, spread_home_close, spread_home_odds_open, spread_home_odds_close,\n  spread_away_odds_open, spread_away_odds_close, moneyline_home_open, moneyline_home_close,\n  moneyline_away_open, moneyline_away_close, total_open, total_close, over_odds_open,\n  over_odds_close, under_odds_open, under_odds_close, home_covered, game_went_over, source,\n  created_at                                                                                              "},
 });
 
 /** Parameters of `loadHistoricalElo` (sql/historical.sql). */
 export interface LoadHistoricalEloParams {
   source: string;
-  team_ids: (number | null)[];
-  sports: League[];
-  seasons: (number | null)[];
-  rating_dates: (string | null)[];
-  elo_ratings: (Decimal | null)[];
-  qb_adjusted_elos: (Decimal | null)[];
+  team_ids: readonly (number | null)[];
+  sports: readonly (League | null)[];
+  seasons: readonly (number | null)[];
+  rating_dates: readonly (string | null)[];
+  elo_ratings: readonly (Decimal | null)[];
+  qb_adjusted_elos: readonly (Decimal | null)[];
 }
 
-/** One row returned by `loadHistoricalElo`. */
+/** One row returned by `loadHistoricalElo` (any number of rows). */
 export interface LoadHistoricalEloResult {
   id: number;
   /** Rated team; the composite foreign key forces sport to equal the team's league. */
@@ -179,12 +181,13 @@ export interface LoadHistoricalEloResult {
   created_at: Date;
 }
 
-export const loadHistoricalElo = defineQuery<LoadHistoricalEloParams, LoadHistoricalEloResult, never, "shared">({
+export const loadHistoricalElo = defineQuery<LoadHistoricalEloParams, LoadHistoricalEloResult, never, "shared", "many">({
   name: "loadHistoricalElo",
   file: "sql/historical.sql",
   params: [{"name":"source","type":"text"},{"name":"team_ids","type":"_int4"},{"name":"sports","type":"_league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"seasons","type":"_int4"},{"name":"rating_dates","type":"_date"},{"name":"elo_ratings","type":"_numeric"},{"name":"qb_adjusted_elos","type":"_numeric"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"source":true,"team_ids":true,"sports":true,"seasons":true,"rating_dates":true,"elo_ratings":true,"qb_adjusted_elos":true},"params":[{"name":"source","required":true,"transform":{"type":"scalar"},"locs":[{"a":184,"b":191}]},{"name":"team_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":208,"b":217}]},{"name":"sports","required":true,"transform":{"type":"scalar"},"locs":[{"a":231,"b":238}]},{"name":"seasons","required":true,"transform":{"type":"scalar"},"locs":[{"a":251,"b":259}]},{"name":"rating_dates","required":true,"transform":{"type":"scalar"},"locs":[{"a":273,"b":286}]},{"name":"elo_ratings","required":true,"transform":{"type":"scalar"},"locs":[{"a":299,"b":311}]},{"name":"qb_adjusted_elos","required":true,"transform":{"type":"scalar"},"locs":[{"a":325,"b":342}]}],"statement":"INSERT INTO historical_elo AS e (\n  team_id, sport, season, rating_date, elo_rating, qb_adjusted_elo, source\n)\nSELECT team_id, sport, season, rating_date, elo_rating, qb_adjusted_elo, :source!\nFROM unnest(\n  :team_ids!::integer[], :sports!::league[], :seasons!::integer[], :rating_dates!::date[],\n  :elo_ratings!::numeric[], :qb_adjusted_elos!::numeric[]\n) AS rating (team_id, sport, season, rating_date, elo_rating, qb_adjusted_elo)\nON CONFLICT (team_id, rating_date) DO UPDATE\nSET sport = excluded.sport,\n    season = excluded.season,\n    elo_rating = excluded.elo_rating,\n    qb_adjusted_elo = excluded.qb_adjusted_elo,\n    source = excluded.source\nWHERE (e.sport, e.season, e.elo_rating, e.qb_adjusted_elo, e.source)\n      IS DISTINCT FROM\n      (excluded.sport, excluded.season, excluded.elo_rating, excluded.qb_adjusted_elo,\n       excluded.source)\nRETURNING\n  id, team_id, sport, season, rating_date, elo_rating, qb_adjusted_elo, source, created_at                                      "},
 });
 
@@ -194,7 +197,7 @@ export interface ListHistoricalGamesBySeasonParams {
   season: number;
 }
 
-/** One row returned by `listHistoricalGamesBySeason`. */
+/** One row returned by `listHistoricalGamesBySeason` (any number of rows). */
 export interface ListHistoricalGamesBySeasonResult {
   id: number;
   /** League of the game. */
@@ -221,12 +224,13 @@ export interface ListHistoricalGamesBySeasonResult {
   created_at: Date;
 }
 
-export const listHistoricalGamesBySeason = defineQuery<ListHistoricalGamesBySeasonParams, ListHistoricalGamesBySeasonResult, never, "shared">({
+export const listHistoricalGamesBySeason = defineQuery<ListHistoricalGamesBySeasonParams, ListHistoricalGamesBySeasonResult, never, "shared", "many">({
   name: "listHistoricalGamesBySeason",
   file: "sql/historical.sql",
   params: [{"name":"sport","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"season","type":"int4"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"sport":true,"season":true},"params":[{"name":"sport","required":true,"transform":{"type":"scalar"},"locs":[{"a":210,"b":216}]},{"name":"season","required":true,"transform":{"type":"scalar"},"locs":[{"a":233,"b":240}]}],"statement":"SELECT\n  id, sport, season, game_date, home_team_code, away_team_code, home_score, away_score,\n  is_neutral_site, is_playoff, game_type, source, external_game_id, created_at\nFROM historical_games\nWHERE sport = :sport!\n  AND season = :season!\nORDER BY game_date, home_team_code                                                                                       "},
 });
 
@@ -238,7 +242,7 @@ export interface ListHistoricalGamesByTeamParams {
   to_date: string;
 }
 
-/** One row returned by `listHistoricalGamesByTeam`. */
+/** One row returned by `listHistoricalGamesByTeam` (any number of rows). */
 export interface ListHistoricalGamesByTeamResult {
   id: number;
   /** League of the game. */
@@ -265,12 +269,13 @@ export interface ListHistoricalGamesByTeamResult {
   created_at: Date;
 }
 
-export const listHistoricalGamesByTeam = defineQuery<ListHistoricalGamesByTeamParams, ListHistoricalGamesByTeamResult, never, "shared">({
+export const listHistoricalGamesByTeam = defineQuery<ListHistoricalGamesByTeamParams, ListHistoricalGamesByTeamResult, never, "shared", "many">({
   name: "listHistoricalGamesByTeam",
   file: "sql/historical.sql",
   params: [{"name":"sport","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"team_code","type":"text"},{"name":"from_date","type":"date"},{"name":"to_date","type":"date"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"sport":true,"team_code":true,"from_date":true,"to_date":true},"params":[{"name":"sport","required":true,"transform":{"type":"scalar"},"locs":[{"a":210,"b":216}]},{"name":"team_code","required":true,"transform":{"type":"scalar"},"locs":[{"a":242,"b":252},{"a":274,"b":284}]},{"name":"from_date","required":true,"transform":{"type":"scalar"},"locs":[{"a":311,"b":321}]},{"name":"to_date","required":true,"transform":{"type":"scalar"},"locs":[{"a":327,"b":335}]}],"statement":"SELECT\n  id, sport, season, game_date, home_team_code, away_team_code, home_score, away_score,\n  is_neutral_site, is_playoff, game_type, source, external_game_id, created_at\nFROM historical_games\nWHERE sport = :sport!\n  AND (home_team_code = :team_code! OR away_team_code = :team_code!)\n  AND game_date BETWEEN :from_date! AND :to_date!\nORDER BY game_date, home_team_code"},
 });
 
@@ -280,7 +285,7 @@ export interface ListHistoricalGamesOnDateParams {
   game_date: string;
 }
 
-/** One row returned by `listHistoricalGamesOnDate`. */
+/** One row returned by `listHistoricalGamesOnDate` (any number of rows). */
 export interface ListHistoricalGamesOnDateResult {
   id: number;
   /** League of the game. */
@@ -307,12 +312,13 @@ export interface ListHistoricalGamesOnDateResult {
   created_at: Date;
 }
 
-export const listHistoricalGamesOnDate = defineQuery<ListHistoricalGamesOnDateParams, ListHistoricalGamesOnDateResult, never, "shared">({
+export const listHistoricalGamesOnDate = defineQuery<ListHistoricalGamesOnDateParams, ListHistoricalGamesOnDateResult, never, "shared", "many">({
   name: "listHistoricalGamesOnDate",
   file: "sql/historical.sql",
   params: [{"name":"sport","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"game_date","type":"date"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"sport":true,"game_date":true},"params":[{"name":"sport","required":true,"transform":{"type":"scalar"},"locs":[{"a":210,"b":216}]},{"name":"game_date","required":true,"transform":{"type":"scalar"},"locs":[{"a":236,"b":246}]}],"statement":"SELECT\n  id, sport, season, game_date, home_team_code, away_team_code, home_score, away_score,\n  is_neutral_site, is_playoff, game_type, source, external_game_id, created_at\nFROM historical_games\nWHERE sport = :sport!\n  AND game_date = :game_date!\nORDER BY home_team_code                                                                                            "},
 });
 
@@ -323,7 +329,7 @@ export interface ListHistoricalOddsByDateRangeParams {
   to_date: string;
 }
 
-/** One row returned by `listHistoricalOddsByDateRange`. */
+/** One row returned by `listHistoricalOddsByDateRange` (any number of rows). */
 export interface ListHistoricalOddsByDateRangeResult {
   id: number;
   /** The game (historical_games.id) once matched; NULL for lines that could not be matched to a loaded game. When set, the composite foreign key forces sport, game_date and team codes to equal that game's. */
@@ -379,12 +385,13 @@ export interface ListHistoricalOddsByDateRangeResult {
   created_at: Date;
 }
 
-export const listHistoricalOddsByDateRange = defineQuery<ListHistoricalOddsByDateRangeParams, ListHistoricalOddsByDateRangeResult, never, "shared">({
+export const listHistoricalOddsByDateRange = defineQuery<ListHistoricalOddsByDateRangeParams, ListHistoricalOddsByDateRangeResult, never, "shared", "many">({
   name: "listHistoricalOddsByDateRange",
   file: "sql/historical.sql",
   params: [{"name":"sport","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"from_date","type":"date"},{"name":"to_date","type":"date"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"sport":true,"from_date":true,"to_date":true},"params":[{"name":"sport","required":true,"transform":{"type":"scalar"},"locs":[{"a":499,"b":505}]},{"name":"from_date","required":true,"transform":{"type":"scalar"},"locs":[{"a":531,"b":541}]},{"name":"to_date","required":true,"transform":{"type":"scalar"},"locs":[{"a":547,"b":555}]}],"statement":"SELECT\n  id, historical_game_id, sport, game_date, home_team_code, away_team_code, sportsbook,\n  spread_home_open, spread_home_close, spread_home_odds_open, spread_home_odds_close,\n  spread_away_odds_open, spread_away_odds_close, moneyline_home_open, moneyline_home_close,\n  moneyline_away_open, moneyline_away_close, total_open, total_close, over_odds_open,\n  over_odds_close, under_odds_open, under_odds_close, home_covered, game_went_over, source,\n  created_at\nFROM historical_odds\nWHERE sport = :sport!\n  AND game_date BETWEEN :from_date! AND :to_date!\nORDER BY game_date, home_team_code, sportsbook"},
 });
 
@@ -393,7 +400,7 @@ export interface ListHistoricalOddsForGameParams {
   historical_game_id: number;
 }
 
-/** One row returned by `listHistoricalOddsForGame`. */
+/** One row returned by `listHistoricalOddsForGame` (any number of rows). */
 export interface ListHistoricalOddsForGameResult {
   id: number;
   /** The game (historical_games.id) once matched; NULL for lines that could not be matched to a loaded game. When set, the composite foreign key forces sport, game_date and team codes to equal that game's. */
@@ -449,12 +456,13 @@ export interface ListHistoricalOddsForGameResult {
   created_at: Date;
 }
 
-export const listHistoricalOddsForGame = defineQuery<ListHistoricalOddsForGameParams, ListHistoricalOddsForGameResult, never, "shared">({
+export const listHistoricalOddsForGame = defineQuery<ListHistoricalOddsForGameParams, ListHistoricalOddsForGameResult, never, "shared", "many">({
   name: "listHistoricalOddsForGame",
   file: "sql/historical.sql",
   params: [{"name":"historical_game_id","type":"int4"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"historical_game_id":true},"params":[{"name":"historical_game_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":512,"b":531}]}],"statement":"SELECT\n  id, historical_game_id, sport, game_date, home_team_code, away_team_code, sportsbook,\n  spread_home_open, spread_home_close, spread_home_odds_open, spread_home_odds_close,\n  spread_away_odds_open, spread_away_odds_close, moneyline_home_open, moneyline_home_close,\n  moneyline_away_open, moneyline_away_close, total_open, total_close, over_odds_open,\n  over_odds_close, under_odds_open, under_odds_close, home_covered, game_went_over, source,\n  created_at\nFROM historical_odds\nWHERE historical_game_id = :historical_game_id!\nORDER BY sportsbook                                                                                                                                                                                                  "},
 });
 
@@ -464,7 +472,7 @@ export interface GetEloRatingAsOfParams {
   as_of: string;
 }
 
-/** One row returned by `getEloRatingAsOf`. */
+/** One row returned by `getEloRatingAsOf` (at most one row: the function returns it or undefined). */
 export interface GetEloRatingAsOfResult {
   id: number;
   /** Rated team; the composite foreign key forces sport to equal the team's league. */
@@ -484,12 +492,13 @@ export interface GetEloRatingAsOfResult {
   created_at: Date;
 }
 
-export const getEloRatingAsOf = defineQuery<GetEloRatingAsOfParams, GetEloRatingAsOfResult, never, "shared">({
+export const getEloRatingAsOf = defineQuery<GetEloRatingAsOfParams, GetEloRatingAsOfResult, never, "shared", "maybe">({
   name: "getEloRatingAsOf",
   file: "sql/historical.sql",
   params: [{"name":"team_id","type":"int4"},{"name":"as_of","type":"date"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "maybe",
   ir: {"usedParamSet":{"team_id":true,"as_of":true},"params":[{"name":"team_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":132,"b":140}]},{"name":"as_of","required":true,"transform":{"type":"scalar"},"locs":[{"a":163,"b":169}]}],"statement":"SELECT id, team_id, sport, season, rating_date, elo_rating, qb_adjusted_elo, source, created_at\nFROM historical_elo\nWHERE team_id = :team_id!\n  AND rating_date <= :as_of!\nORDER BY rating_date DESC\nLIMIT 1                                                        "},
 });
 
@@ -499,7 +508,7 @@ export interface ListEloRatingsBySeasonParams {
   season: number;
 }
 
-/** One row returned by `listEloRatingsBySeason`. */
+/** One row returned by `listEloRatingsBySeason` (any number of rows). */
 export interface ListEloRatingsBySeasonResult {
   id: number;
   /** Rated team; the composite foreign key forces sport to equal the team's league. */
@@ -519,11 +528,12 @@ export interface ListEloRatingsBySeasonResult {
   created_at: Date;
 }
 
-export const listEloRatingsBySeason = defineQuery<ListEloRatingsBySeasonParams, ListEloRatingsBySeasonResult, never, "shared">({
+export const listEloRatingsBySeason = defineQuery<ListEloRatingsBySeasonParams, ListEloRatingsBySeasonResult, never, "shared", "many">({
   name: "listEloRatingsBySeason",
   file: "sql/historical.sql",
   params: [{"name":"sport","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]},{"name":"season","type":"int4"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"sport":true,"season":true},"params":[{"name":"sport","required":true,"transform":{"type":"scalar"},"locs":[{"a":130,"b":136}]},{"name":"season","required":true,"transform":{"type":"scalar"},"locs":[{"a":153,"b":160}]}],"statement":"SELECT id, team_id, sport, season, rating_date, elo_rating, qb_adjusted_elo, source, created_at\nFROM historical_elo\nWHERE sport = :sport!\n  AND season = :season!\nORDER BY team_id, rating_date"},
 });

@@ -18,7 +18,7 @@ import { createMarket, recordMarketPrice, getCurrentMarketByTicker, listMarketPr
 import { placeOrder, fillOrder, cancelOrder, listOpenOrders, getOrderById } from './orders.js';
 import { openPosition, updatePositionPrice, setTrailingStopState, closePosition, listOpenPositions, getPositionById, getPositionByKey, listPositionHistory } from './positions.js';
 import { settlePosition, listSettlements } from './settlements.js';
-import { recordTrade, recordTrades, listTradesByMarket, listTradesByStrategy, listRecentTrades, getTradeById } from './trades.js';
+import { recordTrade, recordTrades, recordFills, listTradesByMarket, listTradesByStrategy, listRecentTrades, getTradeById } from './trades.js';
 
 /** Every generated query, by name: what the environment scopes are built from. */
 export const allQueries = {
@@ -65,6 +65,7 @@ export const allQueries = {
   listSettlements,
   recordTrade,
   recordTrades,
+  recordFills,
   listTradesByMarket,
   listTradesByStrategy,
   listRecentTrades,

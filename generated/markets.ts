@@ -19,7 +19,7 @@ export interface CreateMarketParams {
   metadata?: Json | null;
 }
 
-/** One row returned by `createMarket`. */
+/** One row returned by `createMarket` (exactly one row). */
 export interface CreateMarketResult {
   /** Surrogate key of this version (row). Changes with every new version; use market_id to identify the market. */
   id: number;
@@ -58,12 +58,13 @@ export interface CreateMarketResult {
   row_end_ts: Date | null;
 }
 
-export const createMarket = defineQuery<CreateMarketParams, CreateMarketResult, never, "shared">({
+export const createMarket = defineQuery<CreateMarketParams, CreateMarketResult, never, "shared", "one">({
   name: "createMarket",
   file: "sql/markets.sql",
   params: [{"name":"ticker","type":"text"},{"name":"platform_id","type":"text"},{"name":"title","type":"text"},{"name":"market_type","type":"market_type","enumValues":["binary","categorical","scalar"]},{"name":"yes_price","type":"numeric"},{"name":"no_price","type":"numeric"},{"name":"spread","type":"numeric"},{"name":"volume","type":"int4"},{"name":"open_interest","type":"int4"},{"name":"status","type":"market_status","enumValues":["closed","halted","open","settled"]},{"name":"metadata","type":"jsonb"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "one",
   ir: {"usedParamSet":{"ticker":true,"platform_id":true,"title":true,"market_type":true,"yes_price":true,"no_price":true,"spread":true,"volume":true,"open_interest":true,"status":true,"metadata":true},"params":[{"name":"ticker","required":true,"transform":{"type":"scalar"},"locs":[{"a":170,"b":177},{"a":201,"b":208}]},{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":186,"b":198}]},{"name":"title","required":true,"transform":{"type":"scalar"},"locs":[{"a":217,"b":223}]},{"name":"market_type","required":true,"transform":{"type":"scalar"},"locs":[{"a":226,"b":238}]},{"name":"yes_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":241,"b":251}]},{"name":"no_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":256,"b":265}]},{"name":"spread","required":false,"transform":{"type":"scalar"},"locs":[{"a":268,"b":274}]},{"name":"volume","required":false,"transform":{"type":"scalar"},"locs":[{"a":286,"b":292}]},{"name":"open_interest","required":false,"transform":{"type":"scalar"},"locs":[{"a":317,"b":330}]},{"name":"status","required":false,"transform":{"type":"scalar"},"locs":[{"a":357,"b":363}]},{"name":"metadata","required":false,"transform":{"type":"scalar"},"locs":[{"a":399,"b":407}]}],"statement":"INSERT INTO markets (\n  market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  volume, open_interest, status, metadata\n)\nVALUES (\n  'MKT-' || :ticker!::text, :platform_id!, :ticker!::text, :title!, :market_type!, :yes_price!,\n  :no_price!, :spread, coalesce(:volume::integer, 0), coalesce(:open_interest::integer, 0),\n  coalesce(:status::market_status, 'open'), coalesce(:metadata::jsonb, '{}')\n)\nRETURNING\n  id, market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts                                                                                                                                                                                                                                                                                                                                                                                                                                                                            "},
 });
 
@@ -79,7 +80,7 @@ export interface RecordMarketPriceParams {
   open_interest?: number | null;
 }
 
-/** One row returned by `recordMarketPrice`. */
+/** One row returned by `recordMarketPrice` (at most one row: the function returns it or undefined). */
 export interface RecordMarketPriceResult {
   /** Surrogate key of this version (row). Changes with every new version; use market_id to identify the market. */
   id: number;
@@ -118,14 +119,15 @@ export interface RecordMarketPriceResult {
   row_end_ts: Date | null;
 }
 
-export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMarketPriceResult, never, "shared">({
+export const recordMarketPrice = defineQuery<RecordMarketPriceParams, RecordMarketPriceResult, never, "shared", "maybe">({
   name: "recordMarketPrice",
   file: "sql/markets.sql",
   params: [{"name":"ticker","type":"text"},{"name":"yes_price","type":"numeric"},{"name":"no_price","type":"numeric"},{"name":"status","type":"market_status","enumValues":["closed","halted","open","settled"]},{"name":"spread","type":"numeric"},{"name":"settlement_value","type":"numeric"},{"name":"volume","type":"int4"},{"name":"open_interest","type":"int4"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "maybe",
   scdWrite: true,
-  ir: {"usedParamSet":{"ticker":true,"yes_price":true,"no_price":true,"status":true,"spread":true,"settlement_value":true,"volume":true,"open_interest":true},"params":[{"name":"ticker","required":true,"transform":{"type":"scalar"},"locs":[{"a":241,"b":248}]},{"name":"yes_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":338,"b":348},{"a":1113,"b":1123}]},{"name":"no_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":360,"b":369},{"a":1184,"b":1193}]},{"name":"status","required":true,"transform":{"type":"scalar"},"locs":[{"a":381,"b":388},{"a":1441,"b":1448}]},{"name":"spread","required":false,"transform":{"type":"scalar"},"locs":[{"a":1264,"b":1270}]},{"name":"settlement_value","required":false,"transform":{"type":"scalar"},"locs":[{"a":1302,"b":1318}]},{"name":"volume","required":false,"transform":{"type":"scalar"},"locs":[{"a":1360,"b":1366}]},{"name":"open_interest","required":false,"transform":{"type":"scalar"},"locs":[{"a":1398,"b":1411}]}],"statement":"-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM markets\n  WHERE ticker = :ticker!\n    AND row_current_ind\n    AND (yes_price, no_price, status) IS DISTINCT FROM\n        (:yes_price!::numeric, :no_price!::numeric, :status!::market_status)\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE markets m\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE m.id = current_version.id\n  RETURNING\n    m.market_id, m.platform_id, m.ticker, m.title, m.market_type, m.yes_price, m.no_price,\n    m.spread, m.settlement_value, m.volume, m.open_interest, m.status, m.metadata, m.created_at,\n    current_version.changed_at\n)\nINSERT INTO markets (\n  market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts\n)\nSELECT\n  market_id, platform_id, ticker, title, market_type,\n  :yes_price!,                                              -- changed\n  :no_price!,                                               -- changed\n  coalesce(:spread::numeric, spread),\n  coalesce(:settlement_value::numeric, settlement_value),\n  coalesce(:volume::integer, volume),\n  coalesce(:open_interest::integer, open_interest),\n  :status!,                                                 -- changed\n  metadata, created_at, changed_at, true, changed_at, NULL\nFROM closed\nRETURNING\n  id, market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts"},
+  ir: {"usedParamSet":{"ticker":true,"yes_price":true,"no_price":true,"status":true,"spread":true,"settlement_value":true,"volume":true,"open_interest":true},"params":[{"name":"ticker","required":true,"transform":{"type":"scalar"},"locs":[{"a":259,"b":266}]},{"name":"yes_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":356,"b":366},{"a":1131,"b":1141}]},{"name":"no_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":378,"b":387},{"a":1202,"b":1211}]},{"name":"status","required":true,"transform":{"type":"scalar"},"locs":[{"a":399,"b":406},{"a":1459,"b":1466}]},{"name":"spread","required":false,"transform":{"type":"scalar"},"locs":[{"a":1282,"b":1288}]},{"name":"settlement_value","required":false,"transform":{"type":"scalar"},"locs":[{"a":1320,"b":1336}]},{"name":"volume","required":false,"transform":{"type":"scalar"},"locs":[{"a":1378,"b":1384}]},{"name":"open_interest","required":false,"transform":{"type":"scalar"},"locs":[{"a":1416,"b":1429}]}],"statement":"-- @returns maybe\n-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM markets\n  WHERE ticker = :ticker!\n    AND row_current_ind\n    AND (yes_price, no_price, status) IS DISTINCT FROM\n        (:yes_price!::numeric, :no_price!::numeric, :status!::market_status)\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE markets m\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE m.id = current_version.id\n  RETURNING\n    m.market_id, m.platform_id, m.ticker, m.title, m.market_type, m.yes_price, m.no_price,\n    m.spread, m.settlement_value, m.volume, m.open_interest, m.status, m.metadata, m.created_at,\n    current_version.changed_at\n)\nINSERT INTO markets (\n  market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts\n)\nSELECT\n  market_id, platform_id, ticker, title, market_type,\n  :yes_price!,                                              -- changed\n  :no_price!,                                               -- changed\n  coalesce(:spread::numeric, spread),\n  coalesce(:settlement_value::numeric, settlement_value),\n  coalesce(:volume::integer, volume),\n  coalesce(:open_interest::integer, open_interest),\n  :status!,                                                 -- changed\n  metadata, created_at, changed_at, true, changed_at, NULL\nFROM closed\nRETURNING\n  id, market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts"},
 });
 
 /** Parameters of `getCurrentMarketByTicker` (sql/markets.sql). */
@@ -133,7 +135,7 @@ export interface GetCurrentMarketByTickerParams {
   ticker: string;
 }
 
-/** One row returned by `getCurrentMarketByTicker`. */
+/** One row returned by `getCurrentMarketByTicker` (at most one row: the function returns it or undefined). */
 export interface GetCurrentMarketByTickerResult {
   /** Surrogate key of this version (row). Changes with every new version; use market_id to identify the market. */
   id: number;
@@ -172,12 +174,13 @@ export interface GetCurrentMarketByTickerResult {
   row_end_ts: Date | null;
 }
 
-export const getCurrentMarketByTicker = defineQuery<GetCurrentMarketByTickerParams, GetCurrentMarketByTickerResult, never, "shared">({
+export const getCurrentMarketByTicker = defineQuery<GetCurrentMarketByTickerParams, GetCurrentMarketByTickerResult, never, "shared", "maybe">({
   name: "getCurrentMarketByTicker",
   file: "sql/markets.sql",
   params: [{"name":"ticker","type":"text"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "maybe",
   ir: {"usedParamSet":{"ticker":true},"params":[{"name":"ticker","required":true,"transform":{"type":"scalar"},"locs":[{"a":251,"b":258}]}],"statement":"SELECT\n  id, market_id, platform_id, ticker, title, market_type, yes_price, no_price, spread,\n  settlement_value, volume, open_interest, status, metadata, created_at, updated_at,\n  row_current_ind, row_start_ts, row_end_ts\nFROM markets\nWHERE ticker = :ticker!\n  AND row_current_ind                                                                            "},
 });
 
@@ -186,7 +189,7 @@ export interface ListMarketPriceHistoryParams {
   market_id: string;
 }
 
-/** One row returned by `listMarketPriceHistory`. */
+/** One row returned by `listMarketPriceHistory` (any number of rows). */
 export interface ListMarketPriceHistoryResult {
   /** Surrogate key of this version (row). Changes with every new version; use market_id to identify the market. */
   id: number;
@@ -216,11 +219,12 @@ export interface ListMarketPriceHistoryResult {
   row_end_ts: Date | null;
 }
 
-export const listMarketPriceHistory = defineQuery<ListMarketPriceHistoryParams, ListMarketPriceHistoryResult, never, "shared">({
+export const listMarketPriceHistory = defineQuery<ListMarketPriceHistoryParams, ListMarketPriceHistoryResult, never, "shared", "many">({
   name: "listMarketPriceHistory",
   file: "sql/markets.sql",
   params: [{"name":"market_id","type":"text"}],
   renamedColumns: {},
   environment: "shared",
+  returns: "many",
   ir: {"usedParamSet":{"market_id":true},"params":[{"name":"market_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":185,"b":195}]}],"statement":"SELECT\n  id, market_id, ticker, yes_price, no_price, spread, settlement_value, volume, open_interest,\n  status, row_current_ind, row_start_ts, row_end_ts\nFROM markets\nWHERE market_id = :market_id!\nORDER BY row_start_ts, id"},
 });

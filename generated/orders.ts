@@ -19,7 +19,7 @@ export interface PlaceOrderParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `placeOrder`. */
+/** One row returned by `placeOrder` (exactly one row). */
 export interface PlaceOrderResult {
   id: Id<'orders'>;
   platform_id: string;
@@ -46,12 +46,13 @@ export interface PlaceOrderResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const placeOrder = defineQuery<PlaceOrderParams, PlaceOrderResult, never, "scoped">({
+export const placeOrder = defineQuery<PlaceOrderParams, PlaceOrderResult, never, "scoped", "one">({
   name: "placeOrder",
   file: "sql/orders.sql",
   params: [{"name":"platform_id","type":"text"},{"name":"external_order_id","type":"text"},{"name":"market_id","type":"text"},{"name":"position_id","type":"int4"},{"name":"strategy_id","type":"int4"},{"name":"model_id","type":"int4"},{"name":"side","type":"trade_side","enumValues":["buy","sell"]},{"name":"order_type","type":"order_type","enumValues":["limit","market","stop","stop_limit"]},{"name":"limit_price","type":"numeric"},{"name":"quantity","type":"int4"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "one",
   ir: {"usedParamSet":{"platform_id":true,"external_order_id":true,"market_id":true,"position_id":true,"strategy_id":true,"model_id":true,"side":true,"order_type":true,"limit_price":true,"quantity":true,"execution_environment":true},"params":[{"name":"platform_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":180,"b":192}]},{"name":"external_order_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":195,"b":212}]},{"name":"market_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":215,"b":225}]},{"name":"position_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":228,"b":239}]},{"name":"strategy_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":242,"b":253}]},{"name":"model_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":256,"b":264}]},{"name":"side","required":true,"transform":{"type":"scalar"},"locs":[{"a":267,"b":272}]},{"name":"order_type","required":true,"transform":{"type":"scalar"},"locs":[{"a":275,"b":286}]},{"name":"limit_price","required":false,"transform":{"type":"scalar"},"locs":[{"a":291,"b":302}]},{"name":"quantity","required":true,"transform":{"type":"scalar"},"locs":[{"a":305,"b":314}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":317,"b":339}]}],"statement":"INSERT INTO orders (\n  platform_id, external_order_id, market_id, position_id, strategy_id, model_id, side, order_type,\n  limit_price, quantity, execution_environment\n)\nVALUES (\n  :platform_id!, :external_order_id, :market_id!, :position_id, :strategy_id, :model_id, :side!, :order_type!,\n  :limit_price, :quantity!, :execution_environment!\n)\nRETURNING\n  id, platform_id, external_order_id, market_id, position_id, strategy_id, model_id, side, order_type,\n  limit_price, quantity, filled_quantity, average_fill_price, status, placed_at, updated_at, execution_environment                                                                                                                                                                                                                                                                                                                                                                                                                                                   "},
 });
 
@@ -66,7 +67,7 @@ export interface FillOrderParams {
   execution_time?: Date | null;
 }
 
-/** One row returned by `fillOrder`. */
+/** One row returned by `fillOrder` (at most one row: the function returns it or undefined). */
 export interface FillOrderResult {
   trade_id: Id<'trades'>;
   order_id: Id<'orders'>;
@@ -88,13 +89,14 @@ export interface FillOrderResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const fillOrder = defineQuery<FillOrderParams, FillOrderResult, never, "scoped">({
+export const fillOrder = defineQuery<FillOrderParams, FillOrderResult, never, "scoped", "maybe">({
   name: "fillOrder",
   file: "sql/orders.sql",
   params: [{"name":"quantity","type":"int4"},{"name":"price","type":"numeric"},{"name":"order_id","type":"int4"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"fees","type":"numeric"},{"name":"trade_source","type":"trade_source","enumValues":["automated","manual"]},{"name":"execution_time","type":"timestamptz"}],
-  renamedColumns: {"trade_id!":"trade_id","order_id!":"order_id","status!":"status","quantity!":"quantity","filled_quantity!":"filled_quantity","average_fill_price!":"average_fill_price","fill_price!":"fill_price","fill_quantity!":"fill_quantity","fees!":"fees","execution_time!":"execution_time","execution_environment!":"execution_environment"},
+  renamedColumns: {"average_fill_price!":"average_fill_price"},
   environment: "scoped",
-  ir: {"usedParamSet":{"quantity":true,"price":true,"order_id":true,"execution_environment":true,"fees":true,"trade_source":true,"execution_time":true},"params":[{"name":"quantity","required":true,"transform":{"type":"scalar"},"locs":[{"a":79,"b":88},{"a":200,"b":209},{"a":235,"b":244},{"a":298,"b":307},{"a":1080,"b":1089}]},{"name":"price","required":true,"transform":{"type":"scalar"},"locs":[{"a":181,"b":187},{"a":1071,"b":1077}]},{"name":"order_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":437,"b":446}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":482,"b":504}]},{"name":"fees","required":true,"transform":{"type":"scalar"},"locs":[{"a":1092,"b":1097}]},{"name":"trade_source","required":true,"transform":{"type":"scalar"},"locs":[{"a":1104,"b":1117}]},{"name":"execution_time","required":false,"transform":{"type":"scalar"},"locs":[{"a":1141,"b":1155}]}],"statement":"WITH filled AS (\n  UPDATE orders o\n  SET filled_quantity = o.filled_quantity + :quantity!,\n      average_fill_price = round((coalesce(o.average_fill_price, 0) * o.filled_quantity + :price!::numeric * :quantity!) / (o.filled_quantity + :quantity!), 4),\n      status = (CASE WHEN o.filled_quantity + :quantity! >= o.quantity THEN 'filled' ELSE 'partially_filled' END)::order_status,\n      updated_at = statement_timestamp()\n  WHERE o.id = :order_id!\n    AND o.execution_environment = :execution_environment!\n    AND o.status IN ('open', 'partially_filled')\n  RETURNING\n    o.id, o.market_id, o.position_id, o.strategy_id, o.model_id, o.external_order_id, o.side, o.order_type,\n    o.quantity, o.filled_quantity, o.average_fill_price, o.status, o.execution_environment\n),\ntrade AS (\n  INSERT INTO trades (\n    market_id, position_id, strategy_id, model_id, order_id, placed_order_id, side, price, quantity, fees,\n    trade_source, order_type, execution_time, execution_environment\n  )\n  SELECT\n    market_id, position_id, strategy_id, model_id, external_order_id, id, side, :price!, :quantity!, :fees!,\n    :trade_source!, order_type, coalesce(:execution_time::timestamptz, statement_timestamp()), execution_environment\n  FROM filled\n  RETURNING id, placed_order_id, price, quantity, fees, execution_time, execution_environment\n)\nSELECT\n  trade.id AS \"trade_id!\", filled.id AS \"order_id!\", filled.status AS \"status!\",\n  filled.quantity AS \"quantity!\", filled.filled_quantity AS \"filled_quantity!\",\n  filled.average_fill_price AS \"average_fill_price!\", trade.price AS \"fill_price!\",\n  trade.quantity AS \"fill_quantity!\", trade.fees AS \"fees!\", trade.execution_time AS \"execution_time!\",\n  trade.execution_environment AS \"execution_environment!\"\nFROM trade\nJOIN filled ON filled.id = trade.placed_order_id AND filled.execution_environment = trade.execution_environment                                                                                "},
+  returns: "maybe",
+  ir: {"usedParamSet":{"quantity":true,"price":true,"order_id":true,"execution_environment":true,"fees":true,"trade_source":true,"execution_time":true},"params":[{"name":"quantity","required":true,"transform":{"type":"scalar"},"locs":[{"a":97,"b":106},{"a":218,"b":227},{"a":253,"b":262},{"a":316,"b":325},{"a":1098,"b":1107}]},{"name":"price","required":true,"transform":{"type":"scalar"},"locs":[{"a":199,"b":205},{"a":1089,"b":1095}]},{"name":"order_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":455,"b":464}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":500,"b":522}]},{"name":"fees","required":true,"transform":{"type":"scalar"},"locs":[{"a":1110,"b":1115}]},{"name":"trade_source","required":true,"transform":{"type":"scalar"},"locs":[{"a":1122,"b":1135}]},{"name":"execution_time","required":false,"transform":{"type":"scalar"},"locs":[{"a":1159,"b":1173}]}],"statement":"-- @returns maybe\nWITH filled AS (\n  UPDATE orders o\n  SET filled_quantity = o.filled_quantity + :quantity!,\n      average_fill_price = round((coalesce(o.average_fill_price, 0) * o.filled_quantity + :price!::numeric * :quantity!) / (o.filled_quantity + :quantity!), 4),\n      status = (CASE WHEN o.filled_quantity + :quantity! >= o.quantity THEN 'filled' ELSE 'partially_filled' END)::order_status,\n      updated_at = statement_timestamp()\n  WHERE o.id = :order_id!\n    AND o.execution_environment = :execution_environment!\n    AND o.status IN ('open', 'partially_filled')\n  RETURNING\n    o.id, o.market_id, o.position_id, o.strategy_id, o.model_id, o.external_order_id, o.side, o.order_type,\n    o.quantity, o.filled_quantity, o.average_fill_price, o.status, o.execution_environment\n),\ntrade AS (\n  INSERT INTO trades (\n    market_id, position_id, strategy_id, model_id, order_id, placed_order_id, side, price, quantity, fees,\n    trade_source, order_type, execution_time, execution_environment\n  )\n  SELECT\n    market_id, position_id, strategy_id, model_id, external_order_id, id, side, :price!, :quantity!, :fees!,\n    :trade_source!, order_type, coalesce(:execution_time::timestamptz, statement_timestamp()), execution_environment\n  FROM filled\n  RETURNING id, placed_order_id, price, quantity, fees, execution_time, execution_environment\n)\nSELECT\n  trade.id AS trade_id, filled.id AS order_id, filled.status,\n  filled.quantity, filled.filled_quantity,\n  filled.average_fill_price AS \"average_fill_price!\", trade.price AS fill_price,\n  trade.quantity AS fill_quantity, trade.fees, trade.execution_time,\n  trade.execution_environment\nFROM trade\nJOIN filled ON filled.id = trade.placed_order_id AND filled.execution_environment = trade.execution_environment                                                                                "},
 });
 
 /** Parameters of `cancelOrder` (sql/orders.sql). */
@@ -103,7 +105,7 @@ export interface CancelOrderParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `cancelOrder`. */
+/** One row returned by `cancelOrder` (at most one row: the function returns it or undefined). */
 export interface CancelOrderResult {
   id: Id<'orders'>;
   platform_id: string;
@@ -130,12 +132,13 @@ export interface CancelOrderResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const cancelOrder = defineQuery<CancelOrderParams, CancelOrderResult, never, "scoped">({
+export const cancelOrder = defineQuery<CancelOrderParams, CancelOrderResult, never, "scoped", "maybe">({
   name: "cancelOrder",
   file: "sql/orders.sql",
   params: [{"name":"order_id","type":"int4"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   ir: {"usedParamSet":{"order_id":true,"execution_environment":true},"params":[{"name":"order_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":86,"b":95}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":127,"b":149}]}],"statement":"UPDATE orders\nSET status = 'cancelled', updated_at = statement_timestamp()\nWHERE id = :order_id!\n  AND execution_environment = :execution_environment!\n  AND status IN ('open', 'partially_filled')\nRETURNING\n  id, platform_id, external_order_id, market_id, position_id, strategy_id, model_id, side, order_type,\n  limit_price, quantity, filled_quantity, average_fill_price, status, placed_at, updated_at, execution_environment                                                                    "},
 });
 
@@ -144,7 +147,7 @@ export interface ListOpenOrdersParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `listOpenOrders`. */
+/** One row returned by `listOpenOrders` (any number of rows). */
 export interface ListOpenOrdersResult {
   id: Id<'orders'>;
   platform_id: string;
@@ -171,12 +174,13 @@ export interface ListOpenOrdersResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listOpenOrders = defineQuery<ListOpenOrdersParams, ListOpenOrdersResult, never, "scoped">({
+export const listOpenOrders = defineQuery<ListOpenOrdersParams, ListOpenOrdersResult, never, "scoped", "many">({
   name: "listOpenOrders",
   file: "sql/orders.sql",
   params: [{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "many",
   ir: {"usedParamSet":{"execution_environment":true},"params":[{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":267,"b":289}]}],"statement":"SELECT\n  id, platform_id, external_order_id, market_id, position_id, strategy_id, model_id, side, order_type,\n  limit_price, quantity, filled_quantity, average_fill_price, status, placed_at, updated_at, execution_environment\nFROM orders\nWHERE execution_environment = :execution_environment!\n  AND status IN ('open', 'partially_filled')\nORDER BY placed_at, id                      "},
 });
 
@@ -186,7 +190,7 @@ export interface GetOrderByIdParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `getOrderById`. */
+/** One row returned by `getOrderById` (at most one row: the function returns it or undefined). */
 export interface GetOrderByIdResult {
   id: Id<'orders'>;
   platform_id: string;
@@ -213,11 +217,12 @@ export interface GetOrderByIdResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const getOrderById = defineQuery<GetOrderByIdParams, GetOrderByIdResult, never, "scoped">({
+export const getOrderById = defineQuery<GetOrderByIdParams, GetOrderByIdResult, never, "scoped", "maybe">({
   name: "getOrderById",
   file: "sql/orders.sql",
   params: [{"name":"order_id","type":"int4"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   ir: {"usedParamSet":{"order_id":true,"execution_environment":true},"params":[{"name":"order_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":248,"b":257}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":289,"b":311}]}],"statement":"SELECT\n  id, platform_id, external_order_id, market_id, position_id, strategy_id, model_id, side, order_type,\n  limit_price, quantity, filled_quantity, average_fill_price, status, placed_at, updated_at, execution_environment\nFROM orders\nWHERE id = :order_id!\n  AND execution_environment = :execution_environment!"},
 });

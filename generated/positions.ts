@@ -24,7 +24,7 @@ export interface OpenPositionParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `openPosition`. */
+/** One row returned by `openPosition` (exactly one row). */
 export interface OpenPositionResult {
   /** Surrogate key of this version (row). trades.position_id points at the version current when the trade was recorded. */
   id: Id<'positions'>;
@@ -84,12 +84,13 @@ export interface OpenPositionResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const openPosition = defineQuery<OpenPositionParams, OpenPositionResult, never, "scoped">({
+export const openPosition = defineQuery<OpenPositionParams, OpenPositionResult, never, "scoped", "one">({
   name: "openPosition",
   file: "sql/positions.sql",
   params: [{"name":"market_id","type":"text"},{"name":"strategy_id","type":"int4"},{"name":"model_id","type":"int4"},{"name":"side","type":"position_side","enumValues":["NO","YES"]},{"name":"entry_price","type":"numeric"},{"name":"quantity","type":"int4"},{"name":"fees","type":"numeric"},{"name":"trailing_stop_state","type":"jsonb"},{"name":"target_price","type":"numeric"},{"name":"stop_loss_price","type":"numeric"},{"name":"entry_time","type":"timestamptz"},{"name":"calculated_probability","type":"numeric"},{"name":"edge_at_entry","type":"numeric"},{"name":"market_price_at_entry","type":"numeric"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "one",
   ir: {"usedParamSet":{"market_id":true,"strategy_id":true,"model_id":true,"side":true,"entry_price":true,"quantity":true,"fees":true,"trailing_stop_state":true,"target_price":true,"stop_loss_price":true,"entry_time":true,"calculated_probability":true,"edge_at_entry":true,"market_price_at_entry":true,"execution_environment":true},"params":[{"name":"market_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":397,"b":407}]},{"name":"strategy_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":410,"b":421}]},{"name":"model_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":424,"b":432}]},{"name":"side","required":true,"transform":{"type":"scalar"},"locs":[{"a":435,"b":440}]},{"name":"entry_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":445,"b":457},{"a":472,"b":484}]},{"name":"quantity","required":true,"transform":{"type":"scalar"},"locs":[{"a":460,"b":469}]},{"name":"fees","required":true,"transform":{"type":"scalar"},"locs":[{"a":487,"b":492}]},{"name":"trailing_stop_state","required":false,"transform":{"type":"scalar"},"locs":[{"a":506,"b":525}]},{"name":"target_price","required":false,"transform":{"type":"scalar"},"locs":[{"a":530,"b":542}]},{"name":"stop_loss_price","required":false,"transform":{"type":"scalar"},"locs":[{"a":545,"b":560}]},{"name":"entry_time","required":false,"transform":{"type":"scalar"},"locs":[{"a":572,"b":582}]},{"name":"calculated_probability","required":false,"transform":{"type":"scalar"},"locs":[{"a":608,"b":630}]},{"name":"edge_at_entry","required":false,"transform":{"type":"scalar"},"locs":[{"a":633,"b":646}]},{"name":"market_price_at_entry","required":false,"transform":{"type":"scalar"},"locs":[{"a":649,"b":670}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":673,"b":695}]}],"statement":"INSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, trailing_stop_state, target_price, stop_loss_price, entry_time,\n  calculated_probability, edge_at_entry, market_price_at_entry, execution_environment\n)\nVALUES (\n  pg_catalog.concat('POS-', pg_catalog.nextval('public.position_key_seq'::regclass)), :market_id!, :strategy_id, :model_id, :side!,\n  :entry_price!, :quantity!, :entry_price!, :fees!, 'open', 0, :trailing_stop_state,\n  :target_price, :stop_loss_price, coalesce(:entry_time::timestamptz, now()),\n  :calculated_probability, :edge_at_entry, :market_price_at_entry, :execution_environment!\n)\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                    "},
 });
 
@@ -100,7 +101,7 @@ export interface UpdatePositionPriceParams {
   current_price: Decimal;
 }
 
-/** One row returned by `updatePositionPrice`. */
+/** One row returned by `updatePositionPrice` (at most one row: the function returns it or undefined). */
 export interface UpdatePositionPriceResult {
   /** Surrogate key of this version (row). trades.position_id points at the version current when the trade was recorded. */
   id: Id<'positions'>;
@@ -160,14 +161,15 @@ export interface UpdatePositionPriceResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const updatePositionPrice = defineQuery<UpdatePositionPriceParams, UpdatePositionPriceResult, never, "scoped">({
+export const updatePositionPrice = defineQuery<UpdatePositionPriceParams, UpdatePositionPriceResult, never, "scoped", "maybe">({
   name: "updatePositionPrice",
   file: "sql/positions.sql",
   params: [{"name":"position_key","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"current_price","type":"numeric"}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   scdWrite: true,
-  ir: {"usedParamSet":{"position_key":true,"execution_environment":true,"current_price":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":272,"b":285}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":319,"b":341}]},{"name":"current_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":1579,"b":1593},{"a":1659,"b":1673}]}],"statement":"-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n    AND p.execution_environment = current_version.execution_environment\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity,\n  :current_price!,                                  -- changed\n  fees, status,\n  (:current_price! - entry_price) * quantity,       -- changed\n  realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                             "},
+  ir: {"usedParamSet":{"position_key":true,"execution_environment":true,"current_price":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":290,"b":303}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":337,"b":359}]},{"name":"current_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":1597,"b":1611},{"a":1677,"b":1691}]}],"statement":"-- @returns maybe\n-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n    AND p.execution_environment = current_version.execution_environment\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity,\n  :current_price!,                                  -- changed\n  fees, status,\n  (:current_price! - entry_price) * quantity,       -- changed\n  realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                             "},
 });
 
 /** Parameters of `setTrailingStopState` (sql/positions.sql). */
@@ -177,7 +179,7 @@ export interface SetTrailingStopStateParams {
   trailing_stop_state: Json;
 }
 
-/** One row returned by `setTrailingStopState`. */
+/** One row returned by `setTrailingStopState` (at most one row: the function returns it or undefined). */
 export interface SetTrailingStopStateResult {
   /** Surrogate key of this version (row). trades.position_id points at the version current when the trade was recorded. */
   id: Id<'positions'>;
@@ -237,14 +239,15 @@ export interface SetTrailingStopStateResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const setTrailingStopState = defineQuery<SetTrailingStopStateParams, SetTrailingStopStateResult, never, "scoped">({
+export const setTrailingStopState = defineQuery<SetTrailingStopStateParams, SetTrailingStopStateResult, never, "scoped", "maybe">({
   name: "setTrailingStopState",
   file: "sql/positions.sql",
   params: [{"name":"position_key","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"trailing_stop_state","type":"jsonb"}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   scdWrite: true,
-  ir: {"usedParamSet":{"position_key":true,"execution_environment":true,"trailing_stop_state":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":272,"b":285}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":319,"b":341}]},{"name":"trailing_stop_state","required":true,"transform":{"type":"scalar"},"locs":[{"a":1640,"b":1660}]}],"statement":"-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n    AND p.execution_environment = current_version.execution_environment\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl,\n  :trailing_stop_state!::jsonb,                     -- changed\n  target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                                                                                                                                                                                                        "},
+  ir: {"usedParamSet":{"position_key":true,"execution_environment":true,"trailing_stop_state":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":290,"b":303}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":337,"b":359}]},{"name":"trailing_stop_state","required":true,"transform":{"type":"scalar"},"locs":[{"a":1658,"b":1678}]}],"statement":"-- @returns maybe\n-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n    AND p.execution_environment = current_version.execution_environment\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl,\n  :trailing_stop_state!::jsonb,                     -- changed\n  target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                                                                                                                                                                                                        "},
 });
 
 /** Parameters of `closePosition` (sql/positions.sql). */
@@ -257,7 +260,7 @@ export interface ClosePositionParams {
   exit_reason: string;
 }
 
-/** One row returned by `closePosition`. */
+/** One row returned by `closePosition` (at most one row: the function returns it or undefined). */
 export interface ClosePositionResult {
   /** Surrogate key of this version (row). trades.position_id points at the version current when the trade was recorded. */
   id: Id<'positions'>;
@@ -317,14 +320,15 @@ export interface ClosePositionResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const closePosition = defineQuery<ClosePositionParams, ClosePositionResult, never, "scoped">({
+export const closePosition = defineQuery<ClosePositionParams, ClosePositionResult, never, "scoped", "maybe">({
   name: "closePosition",
   file: "sql/positions.sql",
   params: [{"name":"position_key","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"exit_price","type":"numeric"},{"name":"exit_fees","type":"numeric"},{"name":"exit_time","type":"timestamptz"},{"name":"exit_reason","type":"text"}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   scdWrite: true,
-  ir: {"usedParamSet":{"position_key":true,"execution_environment":true,"exit_price":true,"exit_fees":true,"exit_time":true,"exit_reason":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":272,"b":285}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":319,"b":341}]},{"name":"exit_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":1579,"b":1590},{"a":1928,"b":1939},{"a":2151,"b":2162}]},{"name":"exit_fees","required":true,"transform":{"type":"scalar"},"locs":[{"a":1677,"b":1687},{"a":1977,"b":1987}]},{"name":"exit_time","required":false,"transform":{"type":"scalar"},"locs":[{"a":2081,"b":2090}]},{"name":"exit_reason","required":true,"transform":{"type":"scalar"},"locs":[{"a":2230,"b":2242}]}],"statement":"-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n    AND p.execution_environment = current_version.execution_environment\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity,\n  :exit_price!,                                                     -- changed: last price\n  fees + :exit_fees!,                                               -- changed\n  'closed',                                                         -- changed\n  0,                                                                -- changed: nothing unrealized\n  (:exit_price! - entry_price) * quantity - (fees + :exit_fees!),   -- changed\n  trailing_stop_state, target_price, stop_loss_price, entry_time,\n  coalesce(:exit_time::timestamptz, changed_at),                    -- changed\n  :exit_price!,                                                     -- changed\n  :exit_reason!,                                                    -- changed\n  calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                                                                                                                                                                                                                 "},
+  ir: {"usedParamSet":{"position_key":true,"execution_environment":true,"exit_price":true,"exit_fees":true,"exit_time":true,"exit_reason":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":290,"b":303}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":337,"b":359}]},{"name":"exit_price","required":true,"transform":{"type":"scalar"},"locs":[{"a":1597,"b":1608},{"a":1946,"b":1957},{"a":2169,"b":2180}]},{"name":"exit_fees","required":true,"transform":{"type":"scalar"},"locs":[{"a":1695,"b":1705},{"a":1995,"b":2005}]},{"name":"exit_time","required":false,"transform":{"type":"scalar"},"locs":[{"a":2099,"b":2108}]},{"name":"exit_reason","required":true,"transform":{"type":"scalar"},"locs":[{"a":2248,"b":2260}]}],"statement":"-- @returns maybe\n-- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it\nWITH current_version AS (\n  SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at\n  FROM positions\n  WHERE position_key = :position_key!\n    AND execution_environment = :execution_environment!\n    AND row_current_ind\n    AND status = 'open'\n  FOR UPDATE\n),\nclosed AS (\n  UPDATE positions p\n  SET row_current_ind = false, row_end_ts = current_version.changed_at\n  FROM current_version\n  WHERE p.id = current_version.id\n    AND p.execution_environment = current_version.execution_environment\n  RETURNING\n    p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price, p.quantity,\n    p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl, p.trailing_stop_state,\n    p.target_price, p.stop_loss_price, p.entry_time, p.exit_time, p.exit_price, p.exit_reason,\n    p.calculated_probability, p.edge_at_entry, p.market_price_at_entry, p.created_at,\n    p.execution_environment, current_version.changed_at\n)\nINSERT INTO positions (\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\n)\nSELECT\n  position_key, market_id, strategy_id, model_id, side, entry_price, quantity,\n  :exit_price!,                                                     -- changed: last price\n  fees + :exit_fees!,                                               -- changed\n  'closed',                                                         -- changed\n  0,                                                                -- changed: nothing unrealized\n  (:exit_price! - entry_price) * quantity - (fees + :exit_fees!),   -- changed\n  trailing_stop_state, target_price, stop_loss_price, entry_time,\n  coalesce(:exit_time::timestamptz, changed_at),                    -- changed\n  :exit_price!,                                                     -- changed\n  :exit_reason!,                                                    -- changed\n  calculated_probability, edge_at_entry,\n  market_price_at_entry, true, changed_at, NULL, created_at, execution_environment\nFROM closed\nRETURNING\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment                                                                                                                                                                                                                                                                                 "},
 });
 
 /** Parameters of `listOpenPositions` (sql/positions.sql). */
@@ -332,7 +336,7 @@ export interface ListOpenPositionsParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `listOpenPositions`. */
+/** One row returned by `listOpenPositions` (any number of rows). */
 export interface ListOpenPositionsResult {
   /** Surrogate key of this version (row). trades.position_id points at the version current when the trade was recorded. */
   id: Id<'positions'>;
@@ -394,13 +398,14 @@ export interface ListOpenPositionsResult {
   unrealized_pnl_at_market: Decimal | null;
 }
 
-export const listOpenPositions = defineQuery<ListOpenPositionsParams, ListOpenPositionsResult, never, "scoped">({
+export const listOpenPositions = defineQuery<ListOpenPositionsParams, ListOpenPositionsResult, never, "scoped", "many">({
   name: "listOpenPositions",
   file: "sql/positions.sql",
   params: [{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
-  renamedColumns: {"market_price?":"market_price","unrealized_pnl_at_market?":"unrealized_pnl_at_market"},
+  renamedColumns: {},
   environment: "scoped",
-  ir: {"usedParamSet":{"execution_environment":true},"params":[{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":825,"b":847}]}],"statement":"SELECT\n  p.id, p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price,\n  p.quantity, p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl,\n  p.trailing_stop_state, p.target_price, p.stop_loss_price, p.entry_time, p.exit_time,\n  p.exit_price, p.exit_reason, p.calculated_probability, p.edge_at_entry,\n  p.market_price_at_entry, p.row_current_ind, p.row_start_ts, p.row_end_ts, p.created_at,\n  p.execution_environment,\n  market.market_price AS \"market_price?\",\n  (market.market_price - p.entry_price) * p.quantity AS \"unrealized_pnl_at_market?\"\nFROM positions p\nLEFT JOIN LATERAL (\n  SELECT CASE p.side WHEN 'YES' THEN m.yes_price ELSE m.no_price END AS market_price\n  FROM markets m\n  WHERE m.market_id = p.market_id AND m.row_current_ind\n) market ON true\nWHERE p.execution_environment = :execution_environment!\n  AND p.row_current_ind\n  AND p.status = 'open'\nORDER BY p.entry_time, p.id                                                                                                                                                                             "},
+  returns: "many",
+  ir: {"usedParamSet":{"execution_environment":true},"params":[{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":819,"b":841}]}],"statement":"SELECT\n  p.id, p.position_key, p.market_id, p.strategy_id, p.model_id, p.side, p.entry_price,\n  p.quantity, p.current_price, p.fees, p.status, p.unrealized_pnl, p.realized_pnl,\n  p.trailing_stop_state, p.target_price, p.stop_loss_price, p.entry_time, p.exit_time,\n  p.exit_price, p.exit_reason, p.calculated_probability, p.edge_at_entry,\n  p.market_price_at_entry, p.row_current_ind, p.row_start_ts, p.row_end_ts, p.created_at,\n  p.execution_environment,\n  market.market_price AS market_price,\n  (market.market_price - p.entry_price) * p.quantity AS unrealized_pnl_at_market\nFROM positions p\nLEFT JOIN LATERAL (\n  SELECT CASE p.side WHEN 'YES' THEN m.yes_price ELSE m.no_price END AS market_price\n  FROM markets m\n  WHERE m.market_id = p.market_id AND m.row_current_ind\n) market ON true\nWHERE p.execution_environment = :execution_environment!\n  AND p.row_current_ind\n  AND p.status = 'open'\nORDER BY p.entry_time, p.id                                                                                                                                                                             "},
 });
 
 /** Parameters of `getPositionById` (sql/positions.sql). */
@@ -409,7 +414,7 @@ export interface GetPositionByIdParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `getPositionById`. */
+/** One row returned by `getPositionById` (at most one row: the function returns it or undefined). */
 export interface GetPositionByIdResult {
   /** Surrogate key of this version (row). trades.position_id points at the version current when the trade was recorded. */
   id: Id<'positions'>;
@@ -469,12 +474,13 @@ export interface GetPositionByIdResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const getPositionById = defineQuery<GetPositionByIdParams, GetPositionByIdResult, never, "scoped">({
+export const getPositionById = defineQuery<GetPositionByIdParams, GetPositionByIdResult, never, "scoped", "maybe">({
   name: "getPositionById",
   file: "sql/positions.sql",
   params: [{"name":"id","type":"int4"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   ir: {"usedParamSet":{"id":true,"execution_environment":true},"params":[{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":420,"b":423}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":455,"b":477}]}],"statement":"SELECT\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\nFROM positions\nWHERE id = :id!\n  AND execution_environment = :execution_environment!                                        "},
 });
 
@@ -484,7 +490,7 @@ export interface GetPositionByKeyParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `getPositionByKey`. */
+/** One row returned by `getPositionByKey` (at most one row: the function returns it or undefined). */
 export interface GetPositionByKeyResult {
   /** Surrogate key of this version (row). trades.position_id points at the version current when the trade was recorded. */
   id: Id<'positions'>;
@@ -544,12 +550,13 @@ export interface GetPositionByKeyResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const getPositionByKey = defineQuery<GetPositionByKeyParams, GetPositionByKeyResult, never, "scoped">({
+export const getPositionByKey = defineQuery<GetPositionByKeyParams, GetPositionByKeyResult, never, "scoped", "maybe">({
   name: "getPositionByKey",
   file: "sql/positions.sql",
   params: [{"name":"position_key","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   ir: {"usedParamSet":{"position_key":true,"execution_environment":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":430,"b":443}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":475,"b":497}]}],"statement":"SELECT\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\nFROM positions\nWHERE position_key = :position_key!\n  AND execution_environment = :execution_environment!\n  AND row_current_ind                                                "},
 });
 
@@ -559,7 +566,7 @@ export interface ListPositionHistoryParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `listPositionHistory`. */
+/** One row returned by `listPositionHistory` (any number of rows). */
 export interface ListPositionHistoryResult {
   /** Surrogate key of this version (row). trades.position_id points at the version current when the trade was recorded. */
   id: Id<'positions'>;
@@ -619,11 +626,12 @@ export interface ListPositionHistoryResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listPositionHistory = defineQuery<ListPositionHistoryParams, ListPositionHistoryResult, never, "scoped">({
+export const listPositionHistory = defineQuery<ListPositionHistoryParams, ListPositionHistoryResult, never, "scoped", "many">({
   name: "listPositionHistory",
   file: "sql/positions.sql",
   params: [{"name":"position_key","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "many",
   ir: {"usedParamSet":{"position_key":true,"execution_environment":true},"params":[{"name":"position_key","required":true,"transform":{"type":"scalar"},"locs":[{"a":430,"b":443}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":475,"b":497}]}],"statement":"SELECT\n  id, position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,\n  fees, status, unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price,\n  entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry,\n  market_price_at_entry, row_current_ind, row_start_ts, row_end_ts, created_at, execution_environment\nFROM positions\nWHERE position_key = :position_key!\n  AND execution_environment = :execution_environment!\nORDER BY row_start_ts, id"},
 });

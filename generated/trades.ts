@@ -26,7 +26,7 @@ export interface RecordTradeParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `recordTrade`. */
+/** One row returned by `recordTrade` (exactly one row). */
 export interface RecordTradeResult {
   id: Id<'trades'>;
   /** Market business key 'MKT-{ticker}' (markets.market_id). Not a foreign key, for the same reason as positions.market_id: markets is SCD-2. */
@@ -66,50 +66,89 @@ export interface RecordTradeResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const recordTrade = defineQuery<RecordTradeParams, RecordTradeResult, never, "scoped">({
+export const recordTrade = defineQuery<RecordTradeParams, RecordTradeResult, never, "scoped", "one">({
   name: "recordTrade",
   file: "sql/trades.sql",
   params: [{"name":"market_id","type":"text"},{"name":"position_id","type":"int4"},{"name":"strategy_id","type":"int4"},{"name":"model_id","type":"int4"},{"name":"order_id","type":"text"},{"name":"side","type":"trade_side","enumValues":["buy","sell"]},{"name":"price","type":"numeric"},{"name":"quantity","type":"int4"},{"name":"fees","type":"numeric"},{"name":"trade_source","type":"trade_source","enumValues":["automated","manual"]},{"name":"order_type","type":"order_type","enumValues":["limit","market","stop","stop_limit"]},{"name":"execution_time","type":"timestamptz"},{"name":"calculated_probability","type":"numeric"},{"name":"market_price","type":"numeric"},{"name":"edge_value","type":"numeric"},{"name":"trade_metadata","type":"jsonb"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "one",
   ir: {"usedParamSet":{"market_id":true,"position_id":true,"strategy_id":true,"model_id":true,"order_id":true,"side":true,"price":true,"quantity":true,"fees":true,"trade_source":true,"order_type":true,"execution_time":true,"calculated_probability":true,"market_price":true,"edge_value":true,"trade_metadata":true,"execution_environment":true},"params":[{"name":"market_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":256,"b":266}]},{"name":"position_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":269,"b":280}]},{"name":"strategy_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":283,"b":294}]},{"name":"model_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":297,"b":305}]},{"name":"order_id","required":false,"transform":{"type":"scalar"},"locs":[{"a":308,"b":316}]},{"name":"side","required":true,"transform":{"type":"scalar"},"locs":[{"a":319,"b":324}]},{"name":"price","required":true,"transform":{"type":"scalar"},"locs":[{"a":327,"b":333}]},{"name":"quantity","required":true,"transform":{"type":"scalar"},"locs":[{"a":336,"b":345}]},{"name":"fees","required":true,"transform":{"type":"scalar"},"locs":[{"a":348,"b":353}]},{"name":"trade_source","required":true,"transform":{"type":"scalar"},"locs":[{"a":358,"b":371}]},{"name":"order_type","required":true,"transform":{"type":"scalar"},"locs":[{"a":374,"b":385}]},{"name":"execution_time","required":false,"transform":{"type":"scalar"},"locs":[{"a":397,"b":411}]},{"name":"calculated_probability","required":false,"transform":{"type":"scalar"},"locs":[{"a":437,"b":459}]},{"name":"market_price","required":false,"transform":{"type":"scalar"},"locs":[{"a":462,"b":474}]},{"name":"edge_value","required":false,"transform":{"type":"scalar"},"locs":[{"a":477,"b":487}]},{"name":"trade_metadata","required":false,"transform":{"type":"scalar"},"locs":[{"a":501,"b":515}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":532,"b":554}]}],"statement":"INSERT INTO trades (\n  market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n  trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n  trade_metadata, execution_environment\n)\nVALUES (\n  :market_id!, :position_id, :strategy_id, :model_id, :order_id, :side!, :price!, :quantity!, :fees!,\n  :trade_source!, :order_type!, coalesce(:execution_time::timestamptz, now()),\n  :calculated_probability, :market_price, :edge_value,\n  coalesce(:trade_metadata::jsonb, '{}'), :execution_environment!\n)\nRETURNING\n  id, market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n  trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n  trade_metadata, created_at, execution_environment                                                                                                                                                                                                                                                                                                                                                                                                               "},
 });
 
 /** Parameters of `recordTrades` (sql/trades.sql). */
 export interface RecordTradesParams {
   execution_environment: ExecutionEnvironment;
-  market_ids: (string | null)[];
-  position_ids: (Id<'positions'> | null)[];
-  strategy_ids: (number | null)[];
-  model_ids: (number | null)[];
-  order_ids: (string | null)[];
-  sides: TradeSide[];
-  prices: (Decimal | null)[];
-  quantities: (number | null)[];
-  fees: (Decimal | null)[];
-  trade_sources: TradeSource[];
-  order_types: OrderType[];
-  execution_times: (Date | null)[];
-  calculated_probabilities: (Decimal | null)[];
-  market_prices: (Decimal | null)[];
-  edge_values: (Decimal | null)[];
-  trade_metadata: (Json | null)[];
+  market_ids: readonly (string | null)[];
+  position_ids: readonly (Id<'positions'> | null)[];
+  strategy_ids: readonly (number | null)[];
+  model_ids: readonly (number | null)[];
+  order_ids: readonly (string | null)[];
+  sides: readonly (TradeSide | null)[];
+  prices: readonly (Decimal | null)[];
+  quantities: readonly (number | null)[];
+  fees: readonly (Decimal | null)[];
+  trade_sources: readonly (TradeSource | null)[];
+  order_types: readonly (OrderType | null)[];
+  execution_times: readonly (Date | null)[];
+  calculated_probabilities: readonly (Decimal | null)[];
+  market_prices: readonly (Decimal | null)[];
+  edge_values: readonly (Decimal | null)[];
+  trade_metadata: readonly (Json | null)[];
 }
 
-/** One row returned by `recordTrades`. */
+/** One row returned by `recordTrades` (any number of rows). */
 export interface RecordTradesResult {
   id: Id<'trades'>;
   /** ADR-107: WHERE the trade executed (live/paper/backtest). No default (precog bug #662: a 'live' default turned simulated rows into real-money ones): every insert names it, or fails. Never changes after insert (trigger trades_guard_update). */
   execution_environment: ExecutionEnvironment;
 }
 
-export const recordTrades = defineQuery<RecordTradesParams, RecordTradesResult, never, "scoped">({
+export const recordTrades = defineQuery<RecordTradesParams, RecordTradesResult, never, "scoped", "many">({
   name: "recordTrades",
   file: "sql/trades.sql",
   params: [{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"market_ids","type":"_text"},{"name":"position_ids","type":"_int4"},{"name":"strategy_ids","type":"_int4"},{"name":"model_ids","type":"_int4"},{"name":"order_ids","type":"_text"},{"name":"sides","type":"_trade_side","enumValues":["buy","sell"]},{"name":"prices","type":"_numeric"},{"name":"quantities","type":"_int4"},{"name":"fees","type":"_numeric"},{"name":"trade_sources","type":"_trade_source","enumValues":["automated","manual"]},{"name":"order_types","type":"_order_type","enumValues":["limit","market","stop","stop_limit"]},{"name":"execution_times","type":"_timestamptz"},{"name":"calculated_probabilities","type":"_numeric"},{"name":"market_prices","type":"_numeric"},{"name":"edge_values","type":"_numeric"},{"name":"trade_metadata","type":"_jsonb"}],
   renamedColumns: {},
   environment: "scoped",
-  ir: {"usedParamSet":{"execution_environment":true,"market_ids":true,"position_ids":true,"strategy_ids":true,"model_ids":true,"order_ids":true,"sides":true,"prices":true,"quantities":true,"fees":true,"trade_sources":true,"order_types":true,"execution_times":true,"calculated_probabilities":true,"market_prices":true,"edge_values":true,"trade_metadata":true},"params":[{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":606,"b":628}]},{"name":"market_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":649,"b":660}]},{"name":"position_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":671,"b":684}]},{"name":"strategy_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":698,"b":711}]},{"name":"model_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":725,"b":735}]},{"name":"order_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":753,"b":763}]},{"name":"sides","required":true,"transform":{"type":"scalar"},"locs":[{"a":774,"b":780}]},{"name":"prices","required":true,"transform":{"type":"scalar"},"locs":[{"a":797,"b":804}]},{"name":"quantities","required":true,"transform":{"type":"scalar"},"locs":[{"a":818,"b":829}]},{"name":"fees","required":true,"transform":{"type":"scalar"},"locs":[{"a":847,"b":852}]},{"name":"trade_sources","required":true,"transform":{"type":"scalar"},"locs":[{"a":866,"b":880}]},{"name":"order_types","required":true,"transform":{"type":"scalar"},"locs":[{"a":899,"b":911}]},{"name":"execution_times","required":true,"transform":{"type":"scalar"},"locs":[{"a":932,"b":948}]},{"name":"calculated_probabilities","required":true,"transform":{"type":"scalar"},"locs":[{"a":966,"b":991}]},{"name":"market_prices","required":true,"transform":{"type":"scalar"},"locs":[{"a":1009,"b":1023}]},{"name":"edge_values","required":true,"transform":{"type":"scalar"},"locs":[{"a":1037,"b":1049}]},{"name":"trade_metadata","required":true,"transform":{"type":"scalar"},"locs":[{"a":1063,"b":1078}]}],"statement":"WITH inserted AS (\n  INSERT INTO trades (\n    market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n    trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n    trade_metadata, execution_environment\n  )\n  SELECT\n    fill.market_id, fill.position_id, fill.strategy_id, fill.model_id, fill.order_id, fill.side,\n    fill.price, fill.quantity, fill.fees, fill.trade_source, fill.order_type,\n    coalesce(fill.execution_time, now()), fill.calculated_probability, fill.market_price,\n    fill.edge_value, coalesce(fill.trade_metadata, '{}'), :execution_environment!\n  FROM unnest(\n    :market_ids!::text[], :position_ids!::integer[], :strategy_ids!::integer[], :model_ids!::integer[],\n    :order_ids!::text[], :sides!::trade_side[], :prices!::numeric[], :quantities!::integer[],\n    :fees!::numeric[], :trade_sources!::trade_source[], :order_types!::order_type[],\n    :execution_times!::timestamptz[], :calculated_probabilities!::numeric[],\n    :market_prices!::numeric[], :edge_values!::numeric[], :trade_metadata!::jsonb[]\n  ) WITH ORDINALITY AS fill (\n    market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n    trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n    trade_metadata, ordinal\n  )\n  ORDER BY fill.ordinal\n  RETURNING id, execution_environment\n)\nSELECT id, execution_environment\nFROM inserted\nORDER BY id"},
+  returns: "many",
+  ir: {"usedParamSet":{"execution_environment":true,"market_ids":true,"position_ids":true,"strategy_ids":true,"model_ids":true,"order_ids":true,"sides":true,"prices":true,"quantities":true,"fees":true,"trade_sources":true,"order_types":true,"execution_times":true,"calculated_probabilities":true,"market_prices":true,"edge_values":true,"trade_metadata":true},"params":[{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":606,"b":628}]},{"name":"market_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":649,"b":660}]},{"name":"position_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":671,"b":684}]},{"name":"strategy_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":698,"b":711}]},{"name":"model_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":725,"b":735}]},{"name":"order_ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":753,"b":763}]},{"name":"sides","required":true,"transform":{"type":"scalar"},"locs":[{"a":774,"b":780}]},{"name":"prices","required":true,"transform":{"type":"scalar"},"locs":[{"a":797,"b":804}]},{"name":"quantities","required":true,"transform":{"type":"scalar"},"locs":[{"a":818,"b":829}]},{"name":"fees","required":true,"transform":{"type":"scalar"},"locs":[{"a":847,"b":852}]},{"name":"trade_sources","required":true,"transform":{"type":"scalar"},"locs":[{"a":866,"b":880}]},{"name":"order_types","required":true,"transform":{"type":"scalar"},"locs":[{"a":899,"b":911}]},{"name":"execution_times","required":true,"transform":{"type":"scalar"},"locs":[{"a":932,"b":948}]},{"name":"calculated_probabilities","required":true,"transform":{"type":"scalar"},"locs":[{"a":966,"b":991}]},{"name":"market_prices","required":true,"transform":{"type":"scalar"},"locs":[{"a":1009,"b":1023}]},{"name":"edge_values","required":true,"transform":{"type":"scalar"},"locs":[{"a":1037,"b":1049}]},{"name":"trade_metadata","required":true,"transform":{"type":"scalar"},"locs":[{"a":1063,"b":1078}]}],"statement":"WITH inserted AS (\n  INSERT INTO trades (\n    market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n    trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n    trade_metadata, execution_environment\n  )\n  SELECT\n    fill.market_id, fill.position_id, fill.strategy_id, fill.model_id, fill.order_id, fill.side,\n    fill.price, fill.quantity, fill.fees, fill.trade_source, fill.order_type,\n    coalesce(fill.execution_time, now()), fill.calculated_probability, fill.market_price,\n    fill.edge_value, coalesce(fill.trade_metadata, '{}'), :execution_environment!\n  FROM unnest(\n    :market_ids!::text[], :position_ids!::integer[], :strategy_ids!::integer[], :model_ids!::integer[],\n    :order_ids!::text[], :sides!::trade_side[], :prices!::numeric[], :quantities!::integer[],\n    :fees!::numeric[], :trade_sources!::trade_source[], :order_types!::order_type[],\n    :execution_times!::timestamptz[], :calculated_probabilities!::numeric[],\n    :market_prices!::numeric[], :edge_values!::numeric[], :trade_metadata!::jsonb[]\n  ) WITH ORDINALITY AS fill (\n    market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n    trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n    trade_metadata, ordinal\n  )\n  ORDER BY fill.ordinal\n  RETURNING id, execution_environment\n)\nSELECT id, execution_environment\nFROM inserted\nORDER BY id                                                                                                                                                                                                                                                                                        "},
+});
+
+/** Parameters of `recordFills` (sql/trades.sql). */
+export interface RecordFillsParams {
+  fills: readonly { market_id: string; position_id?: Id<'positions'> | null; side: TradeSide; price: Decimal; quantity: number; fees: Decimal; trade_source: TradeSource; order_type: OrderType; execution_environment?: ExecutionEnvironment | null }[];
+}
+
+/** One row returned by `recordFills` (any number of rows). */
+export interface RecordFillsResult {
+  id: Id<'trades'>;
+  /** Market business key 'MKT-{ticker}' (markets.market_id). Not a foreign key, for the same reason as positions.market_id: markets is SCD-2. */
+  market_id: string;
+  /** The position version (positions.id) this fill opened, added to or closed; NULL if not tied to a position. */
+  position_id: Id<'positions'> | null;
+  /** Direction of the fill (buy/sell). The contract (YES/NO) is the linked position's side; trades has no YES/NO column of its own. */
+  side: TradeSide;
+  /** Fill price per contract, dollars in [0,1]. */
+  price: Decimal;
+  /** Contracts filled, integer > 0. */
+  quantity: number;
+  /** Fees for this fill, dollars >= 0 (not bounded by 1). */
+  fees: Decimal;
+  /** When the fill happened (platform time, or simulated time in a backtest). */
+  execution_time: Date;
+  /** ADR-107: WHERE the trade executed (live/paper/backtest). No default (precog bug #662: a 'live' default turned simulated rows into real-money ones): every insert names it, or fails. Never changes after insert (trigger trades_guard_update). */
+  execution_environment: ExecutionEnvironment;
+}
+
+export const recordFills = defineQuery<RecordFillsParams, RecordFillsResult, never, "scoped", "many">({
+  name: "recordFills",
+  file: "sql/trades.sql",
+  params: [],
+  expansions: [{"name":"fills","kind":"picks","keys":[{"name":"market_id","type":"text","required":true},{"name":"position_id","type":"int4","required":false},{"name":"side","type":"trade_side","enumValues":["buy","sell"],"required":true},{"name":"price","type":"numeric","required":true},{"name":"quantity","type":"int4","required":true},{"name":"fees","type":"numeric","required":true},{"name":"trade_source","type":"trade_source","enumValues":["automated","manual"],"required":true},{"name":"order_type","type":"order_type","enumValues":["limit","market","stop","stop_limit"],"required":true},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"],"required":false}]}],
+  renamedColumns: {},
+  environment: "scoped",
+  returns: "many",
+  ir: {"usedParamSet":{"fills":true},"params":[{"name":"fills","required":false,"transform":{"type":"pick_array_spread","keys":[{"name":"market_id","required":true},{"name":"position_id","required":false},{"name":"side","required":true},{"name":"price","required":true},{"name":"quantity","required":true},{"name":"fees","required":true},{"name":"trade_source","required":true},{"name":"order_type","required":true},{"name":"execution_environment","required":false}]},"locs":[{"a":129,"b":134}]}],"statement":"INSERT INTO trades (market_id, position_id, side, price, quantity, fees, trade_source, order_type, execution_environment)\nVALUES :fills\nRETURNING id, market_id, position_id, side, price, quantity, fees, execution_time, execution_environment"},
 });
 
 /** Parameters of `listTradesByMarket` (sql/trades.sql). */
@@ -118,7 +157,7 @@ export interface ListTradesByMarketParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `listTradesByMarket`. */
+/** One row returned by `listTradesByMarket` (any number of rows). */
 export interface ListTradesByMarketResult {
   id: Id<'trades'>;
   /** Market business key 'MKT-{ticker}' (markets.market_id). Not a foreign key, for the same reason as positions.market_id: markets is SCD-2. */
@@ -158,12 +197,13 @@ export interface ListTradesByMarketResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listTradesByMarket = defineQuery<ListTradesByMarketParams, ListTradesByMarketResult, never, "scoped">({
+export const listTradesByMarket = defineQuery<ListTradesByMarketParams, ListTradesByMarketResult, never, "scoped", "many">({
   name: "listTradesByMarket",
   file: "sql/trades.sql",
   params: [{"name":"market_id","type":"text"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "many",
   ir: {"usedParamSet":{"market_id":true,"execution_environment":true},"params":[{"name":"market_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":275,"b":285}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":317,"b":339}]}],"statement":"SELECT\n  id, market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n  trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n  trade_metadata, created_at, execution_environment\nFROM trades\nWHERE market_id = :market_id!\n  AND execution_environment = :execution_environment!\nORDER BY execution_time DESC, id DESC"},
 });
 
@@ -173,7 +213,7 @@ export interface ListTradesByStrategyParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `listTradesByStrategy`. */
+/** One row returned by `listTradesByStrategy` (any number of rows). */
 export interface ListTradesByStrategyResult {
   id: Id<'trades'>;
   /** Market business key 'MKT-{ticker}' (markets.market_id). Not a foreign key, for the same reason as positions.market_id: markets is SCD-2. */
@@ -213,12 +253,13 @@ export interface ListTradesByStrategyResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listTradesByStrategy = defineQuery<ListTradesByStrategyParams, ListTradesByStrategyResult, never, "scoped">({
+export const listTradesByStrategy = defineQuery<ListTradesByStrategyParams, ListTradesByStrategyResult, never, "scoped", "many">({
   name: "listTradesByStrategy",
   file: "sql/trades.sql",
   params: [{"name":"strategy_id","type":"int4"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "many",
   ir: {"usedParamSet":{"strategy_id":true,"execution_environment":true},"params":[{"name":"strategy_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":277,"b":289}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":321,"b":343}]}],"statement":"SELECT\n  id, market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n  trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n  trade_metadata, created_at, execution_environment\nFROM trades\nWHERE strategy_id = :strategy_id!\n  AND execution_environment = :execution_environment!\nORDER BY execution_time DESC, id DESC                                                                                          "},
 });
 
@@ -228,7 +269,7 @@ export interface ListRecentTradesParams {
   limit: bigint | number;
 }
 
-/** One row returned by `listRecentTrades`. */
+/** One row returned by `listRecentTrades` (any number of rows). */
 export interface ListRecentTradesResult {
   id: Id<'trades'>;
   /** Market business key 'MKT-{ticker}' (markets.market_id). Not a foreign key, for the same reason as positions.market_id: markets is SCD-2. */
@@ -268,12 +309,13 @@ export interface ListRecentTradesResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const listRecentTrades = defineQuery<ListRecentTradesParams, ListRecentTradesResult, never, "scoped">({
+export const listRecentTrades = defineQuery<ListRecentTradesParams, ListRecentTradesResult, never, "scoped", "many">({
   name: "listRecentTrades",
   file: "sql/trades.sql",
   params: [{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]},{"name":"limit","type":"int8"}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "many",
   ir: {"usedParamSet":{"execution_environment":true,"limit":true},"params":[{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":287,"b":309}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":355,"b":361}]}],"statement":"SELECT\n  id, market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n  trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n  trade_metadata, created_at, execution_environment\nFROM trades\nWHERE execution_environment = :execution_environment!\nORDER BY execution_time DESC, id DESC\nLIMIT :limit!                                                                                "},
 });
 
@@ -283,7 +325,7 @@ export interface GetTradeByIdParams {
   execution_environment: ExecutionEnvironment;
 }
 
-/** One row returned by `getTradeById`. */
+/** One row returned by `getTradeById` (at most one row: the function returns it or undefined). */
 export interface GetTradeByIdResult {
   id: Id<'trades'>;
   /** Market business key 'MKT-{ticker}' (markets.market_id). Not a foreign key, for the same reason as positions.market_id: markets is SCD-2. */
@@ -323,11 +365,12 @@ export interface GetTradeByIdResult {
   execution_environment: ExecutionEnvironment;
 }
 
-export const getTradeById = defineQuery<GetTradeByIdParams, GetTradeByIdResult, never, "scoped">({
+export const getTradeById = defineQuery<GetTradeByIdParams, GetTradeByIdResult, never, "scoped", "maybe">({
   name: "getTradeById",
   file: "sql/trades.sql",
   params: [{"name":"id","type":"int4"},{"name":"execution_environment","type":"execution_environment","enumValues":["backtest","live","paper"]}],
   renamedColumns: {},
   environment: "scoped",
+  returns: "maybe",
   ir: {"usedParamSet":{"id":true,"execution_environment":true},"params":[{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":268,"b":271}]},{"name":"execution_environment","required":true,"transform":{"type":"scalar"},"locs":[{"a":303,"b":325}]}],"statement":"SELECT\n  id, market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,\n  trade_source, order_type, execution_time, calculated_probability, market_price, edge_value,\n  trade_metadata, created_at, execution_environment\nFROM trades\nWHERE id = :id!\n  AND execution_environment = :execution_environment!"},
 });

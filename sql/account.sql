@@ -64,7 +64,7 @@ ORDER BY recorded_at, id;
 /* @name getRunningBalance */
 SELECT
   id, entry_type, amount, recorded_at,
-  sum(amount) OVER (ORDER BY recorded_at, id ROWS UNBOUNDED PRECEDING) AS "running_balance!",
+  sum(amount) OVER (ORDER BY recorded_at, id ROWS UNBOUNDED PRECEDING) AS running_balance,
   execution_environment
 FROM account_ledger
 WHERE platform_id = :platform_id!

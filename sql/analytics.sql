@@ -52,16 +52,16 @@ open_stats AS (
   GROUP BY execution_environment
 )
 SELECT
-  e.execution_environment AS "execution_environment!",
-  coalesce(t.trade_count, 0) AS "trade_count!",
-  coalesce(t.contracts, 0) AS "contracts!",
-  coalesce(t.notional, 0) AS "notional!",
-  coalesce(t.fees, 0) AS "fees!",
-  t.average_edge AS "average_edge?",
-  coalesce(c.positions_closed, 0) AS "positions_closed!",
-  coalesce(c.winning_positions, 0) AS "winning_positions!",
-  coalesce(c.realized_pnl, 0) AS "realized_pnl!",
-  coalesce(o.open_positions, 0) AS "open_positions!"
+  e.execution_environment,
+  coalesce(t.trade_count, 0) AS trade_count,
+  coalesce(t.contracts, 0) AS contracts,
+  coalesce(t.notional, 0) AS notional,
+  coalesce(t.fees, 0) AS fees,
+  t.average_edge,
+  coalesce(c.positions_closed, 0) AS positions_closed,
+  coalesce(c.winning_positions, 0) AS winning_positions,
+  coalesce(c.realized_pnl, 0) AS realized_pnl,
+  coalesce(o.open_positions, 0) AS open_positions
 FROM environments e
 LEFT JOIN trade_stats t USING (execution_environment)
 LEFT JOIN closed_stats c USING (execution_environment)
@@ -71,19 +71,18 @@ ORDER BY e.execution_environment;
 /*
   Trades for model training and feature engineering: paper and backtest only, never live
   (ADR-107's training_data_trades view), executed in [from, to), oldest first. The view hides
-  NOT NULL from PostgreSQL's column metadata, hence the "!" on the columns that are NOT NULL
-  in trades.
+  NOT NULL from PostgreSQL's column metadata; codegen traces its columns to trades' instead.
 */
 /* @name listTrainingDataTrades */
 -- cross-environment: training data spans both non-live environments (paper, backtest), never live
 -- environments: paper, backtest
 SELECT
-  id AS "id!", market_id AS "market_id!", position_id, strategy_id, model_id, order_id,
-  side AS "side!", price AS "price!", quantity AS "quantity!", fees AS "fees!",
-  trade_source AS "trade_source!", order_type AS "order_type!",
-  execution_time AS "execution_time!", calculated_probability, market_price, edge_value,
-  trade_metadata AS "trade_metadata!", created_at AS "created_at!",
-  execution_environment AS "execution_environment!"
+  id, market_id, position_id, strategy_id, model_id, order_id,
+  side, price, quantity, fees,
+  trade_source, order_type,
+  execution_time, calculated_probability, market_price, edge_value,
+  trade_metadata, created_at,
+  execution_environment
 FROM training_data_trades
 WHERE execution_time >= :from! AND execution_time < :to!
 ORDER BY execution_time, id;

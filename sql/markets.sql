@@ -29,6 +29,7 @@ RETURNING
   it: re-read and retry). Volume or spread alone is not a new version.
 */
 /* @name recordMarketPrice */
+-- @returns maybe
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, greatest(statement_timestamp(), row_start_ts) AS changed_at

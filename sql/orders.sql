@@ -28,6 +28,7 @@ RETURNING
   (orders_filled_quantity_range). Concurrent fills of one order queue on its row.
 */
 /* @name fillOrder */
+-- @returns maybe
 WITH filled AS (
   UPDATE orders o
   SET filled_quantity = o.filled_quantity + :quantity!,
@@ -53,11 +54,11 @@ trade AS (
   RETURNING id, placed_order_id, price, quantity, fees, execution_time, execution_environment
 )
 SELECT
-  trade.id AS "trade_id!", filled.id AS "order_id!", filled.status AS "status!",
-  filled.quantity AS "quantity!", filled.filled_quantity AS "filled_quantity!",
-  filled.average_fill_price AS "average_fill_price!", trade.price AS "fill_price!",
-  trade.quantity AS "fill_quantity!", trade.fees AS "fees!", trade.execution_time AS "execution_time!",
-  trade.execution_environment AS "execution_environment!"
+  trade.id AS trade_id, filled.id AS order_id, filled.status,
+  filled.quantity, filled.filled_quantity,
+  filled.average_fill_price AS "average_fill_price!", trade.price AS fill_price,
+  trade.quantity AS fill_quantity, trade.fees, trade.execution_time,
+  trade.execution_environment
 FROM trade
 JOIN filled ON filled.id = trade.placed_order_id AND filled.execution_environment = trade.execution_environment;
 

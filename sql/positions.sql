@@ -55,6 +55,7 @@ RETURNING
 
 /* New SCD version with a new current price and the unrealized P&L at that price. */
 /* @name updatePositionPrice */
+-- @returns maybe
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
@@ -101,6 +102,7 @@ RETURNING
 
 /* New SCD version with the trailing-stop state (activation, peak, current stop) replaced. */
 /* @name setTrailingStopState */
+-- @returns maybe
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
@@ -150,6 +152,7 @@ RETURNING
   exit_time defaults to the statement time; a backtest passes its simulated time.
 */
 /* @name closePosition */
+-- @returns maybe
 -- scd-write: a concurrent writer of the same key makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
@@ -212,8 +215,8 @@ SELECT
   p.exit_price, p.exit_reason, p.calculated_probability, p.edge_at_entry,
   p.market_price_at_entry, p.row_current_ind, p.row_start_ts, p.row_end_ts, p.created_at,
   p.execution_environment,
-  market.market_price AS "market_price?",
-  (market.market_price - p.entry_price) * p.quantity AS "unrealized_pnl_at_market?"
+  market.market_price AS market_price,
+  (market.market_price - p.entry_price) * p.quantity AS unrealized_pnl_at_market
 FROM positions p
 LEFT JOIN LATERAL (
   SELECT CASE p.side WHEN 'YES' THEN m.yes_price ELSE m.no_price END AS market_price

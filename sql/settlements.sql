@@ -13,6 +13,7 @@
   Returns no row when the position is not open in this environment.
 */
 /* @name settlePosition */
+-- @returns maybe
 -- scd-write: a concurrent writer of the position or the balance makes this fail under REPEATABLE READ; precog-db retries it
 WITH current_version AS (
   SELECT id, execution_environment, greatest(statement_timestamp(), row_start_ts) AS changed_at
@@ -94,12 +95,12 @@ new_balance AS (
   RETURNING balance
 )
 SELECT
-  settlement.id AS "id!", settlement.position_id AS "position_id!", settlement.position_key AS "position_key!",
-  settlement.market_id AS "market_id!", settlement.side AS "side!", settlement.quantity AS "quantity!",
-  settlement.settlement_value AS "settlement_value!", settlement.payout AS "payout!", settlement.fees AS "fees!",
-  settlement.realized_pnl AS "realized_pnl!", settlement.settled_at AS "settled_at!",
-  (SELECT balance FROM new_balance) AS "balance_after?",
-  settlement.execution_environment AS "execution_environment!"
+  settlement.id, settlement.position_id, settlement.position_key,
+  settlement.market_id, settlement.side, settlement.quantity,
+  settlement.settlement_value, settlement.payout, settlement.fees,
+  settlement.realized_pnl, settlement.settled_at,
+  (SELECT balance FROM new_balance) AS balance_after,
+  settlement.execution_environment
 FROM settlement;
 
 /* Settlements of a period (settled_at in [from, to)), oldest first. */

@@ -63,6 +63,19 @@ SELECT id, execution_environment
 FROM inserted
 ORDER BY id;
 
+/*
+  Records a few fills of one environment, pgtyped's way: an array of picks, each fill an object
+  whose fields keep their own `!`. The scope binds execution_environment in every row. For
+  thousands of fills, recordTrades (parallel arrays, one statement text) is the faster.
+*/
+/*
+  @name recordFills
+  @param fills -> ((market_id!, position_id, side!, price!, quantity!, fees!, trade_source!, order_type!, execution_environment)...)
+*/
+INSERT INTO trades (market_id, position_id, side, price, quantity, fees, trade_source, order_type, execution_environment)
+VALUES :fills
+RETURNING id, market_id, position_id, side, price, quantity, fees, execution_time, execution_environment;
+
 /* @name listTradesByMarket */
 SELECT
   id, market_id, position_id, strategy_id, model_id, order_id, side, price, quantity, fees,

@@ -45,4 +45,5 @@ export {
 } from './runtime/database-errors.js';
 export type { Json } from './runtime/codecs.js';
 export type { Queryable } from './runtime/query.js';
+export { CardinalityError } from './runtime/query.js';
 export { Decimal } from 'decimal.js';

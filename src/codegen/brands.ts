@@ -16,6 +16,8 @@ export interface QueryBrands {
   params: Map<string, Identity>;
   /** Result column index → what it identifies. */
   results: (Identity | undefined)[];
+  /** Parameter name → the `table.column`s it is compared with or written to (for column overrides). */
+  columns: Map<string, string[]>;
 }
 
 /** Needs the parser loaded (`await parserReady()`). */
@@ -28,11 +30,17 @@ export function queryBrands(query: TypedQuery, model: EnvironmentModel): QueryBr
   const paramNames = new Map<number, string>();
   for (const param of interpolated.mapping) {
     if ('assignedIndex' in param && typeof param.assignedIndex === 'number') paramNames.set(param.assignedIndex, param.name);
+    // A picked field (`:fills((position_id, ...)...)`) is `fills.position_id`.
+    if ('dict' in param && param.dict) {
+      for (const key of Object.values(param.dict)) paramNames.set(key.assignedIndex, `${param.name}.${key.name}`);
+    }
   }
   const [statement] = parseStatements(interpolated.query);
   const params = new Map<string, Identity>();
+  const columnsOf = new Map<string, string[]>();
   if (statement) {
     for (const [name, columns] of paramColumns(statement.stmt, paramNames)) {
+      columnsOf.set(name, columns.map((column) => `${column.table}.${column.column}`));
       // Branded only when every use agrees: a parameter compared with a position id and with
       // something else is not known to be a position id.
       const identities = columns.map((column) => model.identifyColumn(column.table, column.column));
@@ -40,5 +48,5 @@ export function queryBrands(query: TypedQuery, model: EnvironmentModel): QueryBr
       if (first && identities.every((identity) => identity?.table === first.table && identity.kind === first.kind)) params.set(name, first);
     }
   }
-  return { params, results };
+  return { params, results, columns: columnsOf };
 }

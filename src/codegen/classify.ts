@@ -16,8 +16,9 @@
  */
 import { analyseQuery, type Unscoped } from '../environment/query-scope.js';
 import { ENV_COLUMN } from '../lint/migration-rules.js';
-import { replacePlaceholders } from '../lint/sql-queries.js';
-import { lineAt, parserReady, parseStatements } from '../parser/pg-ast.js';
+import { type Expansion, replacePlaceholders } from '../lint/sql-queries.js';
+import { lineAt, type Node, parserReady, parseStatements } from '../parser/pg-ast.js';
+import { type Cardinality, inferCardinality, type UniqueKeys } from './cardinality.js';
 import type { QueryEnvironment } from '../runtime/query.js';
 import type { TypedFile, TypedQuery } from './infer.js';
 import type { CodegenProblem } from './problems.js';
@@ -25,27 +26,79 @@ import { toPartitionRoots, type TaggedRelations } from './tagged-relations.js';
 
 export interface ClassifiedQuery extends TypedQuery {
   environment: QueryEnvironment;
+  /** How many rows it returns: annotated (`-- @returns one`) or inferred (src/codegen/cardinality.ts). */
+  returns: Cardinality;
+  /** The statement's AST, with placeholders as `$n` (as replacePlaceholders numbers them), when it parses. */
+  stmt?: Node;
+  /** `$n` of `stmt` → parameter name. */
+  stmtParams: Map<number, string>;
+  /** Per result column: never null (true), may be null (false), or not known (src/codegen/nullability.ts). */
+  resultNonNull?: (boolean | undefined)[];
+  /** Parameters not marked `!` that are written into a NOT NULL column: required all the same (`a.b` for a picked field). */
+  requiredParams?: Set<string>;
 }
 
 export interface ClassifiedFile extends Omit<TypedFile, 'queries'> {
   queries: ClassifiedQuery[];
 }
 
-export async function classifyQueries(files: TypedFile[], relations: TaggedRelations): Promise<{ files: ClassifiedFile[]; problems: CodegenProblem[] }> {
+export async function classifyQueries(
+  files: TypedFile[],
+  relations: TaggedRelations,
+  keys: UniqueKeys = new Map(),
+): Promise<{ files: ClassifiedFile[]; problems: CodegenProblem[] }> {
   await parserReady();
   const problems: CodegenProblem[] = [];
   const classified = files.map((file) => ({
     ...file,
-    queries: file.queries.map((query) => ({ ...query, environment: classify(file, query, relations, problems) })),
+    queries: file.queries.map((query) => classify(file, query, relations, keys, problems)),
   }));
   return { files: classified, problems };
 }
 
-function classify(file: TypedFile, query: TypedQuery, { tagged, partitionRoots }: TaggedRelations, problems: CodegenProblem[]): QueryEnvironment {
+function classify(file: TypedFile, query: TypedQuery, relations: TaggedRelations, keys: UniqueKeys, problems: CodegenProblem[]): ClassifiedQuery {
   const { a, b } = query.ast.statement.loc;
-  const startLine = file.text.slice(0, a).split('\n').length;
   // pgtyped's :name placeholders become $n, line for line, so offsets map back to lines of the file.
-  const { sql, params } = replacePlaceholders(file.text.slice(a, b + 1));
+  const expansions = queryExpansions(query);
+  const { sql, params } = replacePlaceholders(file.text.slice(a, b + 1), expansions);
+  let stmt: Node | undefined;
+  try {
+    stmt = parseStatements(sql)[0]?.stmt;
+  } catch {
+    stmt = undefined;
+  }
+  const environment = classifyEnvironment(file, query, relations, problems, sql, params, stmt);
+  // An array of picks is as many rows as the caller passes: `VALUES :rows` parses as one row here.
+  const manyRows = [...expansions.values()].some((expansion) => expansion.kind === 'picks');
+  const inferred = stmt && query.types.returnTypes.length && !manyRows ? inferCardinality(stmt, keys) : 'many';
+  const returns = query.returns ?? inferred;
+  return { ...query, environment, returns, stmt, stmtParams: params };
+}
+
+/** The query's pgtyped expansions, from its parsed parameters. */
+export function queryExpansions(query: TypedQuery): Map<string, Expansion> {
+  const expansions = new Map<string, Expansion>();
+  for (const param of query.ast.params) {
+    const transform = param.transform as { type: string; keys?: { name: string }[] };
+    if (transform.type === 'array_spread') expansions.set(param.name, { kind: 'spread' });
+    else if (transform.type === 'pick_tuple' || transform.type === 'pick_array_spread') {
+      expansions.set(param.name, { kind: transform.type === 'pick_tuple' ? 'pick' : 'picks', keys: (transform.keys ?? []).map((key) => key.name) });
+    }
+  }
+  return expansions;
+}
+
+function classifyEnvironment(
+  file: TypedFile,
+  query: TypedQuery,
+  { tagged, partitionRoots }: TaggedRelations,
+  problems: CodegenProblem[],
+  sql: string,
+  params: Map<number, string>,
+  parsed: Node | undefined,
+): QueryEnvironment {
+  const { a } = query.ast.statement.loc;
+  const startLine = file.text.slice(0, a).split('\n').length;
   let stmt;
   try {
     stmt = parseStatements(sql)[0]?.stmt;
@@ -53,7 +106,7 @@ function classify(file: TypedFile, query: TypedQuery, { tagged, partitionRoots }
     problems.push(problem(file, query, startLine, undefined, `cannot be parsed to check its environment scoping: ${(error as Error).message}`));
     return 'shared';
   }
-  if (!stmt) return 'shared';
+  if (!stmt || !parsed) return 'shared';
   toPartitionRoots(stmt, partitionRoots);
   const analysis = analyseQuery(stmt, params, tagged);
   if (query.crossEnvironment) return 'cross';

@@ -3,7 +3,7 @@
  * there, and write the modules. All or nothing: one invalid query and nothing is written.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type pg from 'pg';
 import type { ServerTarget } from '../server/connection-string.js';
 import { connect } from '../server/resolve.js';
@@ -15,6 +15,10 @@ import { parserReady } from '../parser/pg-ast.js';
 import { classifyQueries } from './classify.js';
 import { inferTypes } from './infer.js';
 import { loadSqlFiles } from './load-queries.js';
+import type { UniqueKeys } from './cardinality.js';
+import { readOverrides } from './overrides.js';
+import { NullabilityInference, type Relations, writtenToNotNull } from './nullability.js';
+import type { ClassifiedQuery } from './classify.js';
 import { CodegenError } from './problems.js';
 import { taggedRelations } from './tagged-relations.js';
 import { schemaDocs } from '../schema/schema-docs.js';
@@ -36,6 +40,8 @@ export interface CodegenOptions {
   sqlDir?: string;
   /** Database to build and infer against; by default a scratch one, dropped afterwards. */
   database?: string;
+  /** The type overrides file; by default precog.config.json at the project root (optional). */
+  configPath?: string;
 }
 
 export interface CodegenResult {
@@ -51,22 +57,35 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
   const database = options.database ?? `precog_codegen_${process.pid}`;
   if (!options.reuseDatabase) await freshDatabase(server, database, { includeCurrent: true });
   try {
-    return await generate(server, database, outDir, options.docsDir ?? DOCS_DIR, options.sqlDir);
+    return await generate(server, database, outDir, options.docsDir ?? DOCS_DIR, options.sqlDir, options.configPath);
   } finally {
     if (!options.database) await dropDatabase(server, database);
   }
 }
 
-async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string): Promise<CodegenResult> {
+async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string, configPath?: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
-  const [inferred, { enums, model }] = await Promise.all([inferTypes(server, database, loaded.files), readCatalog(server, database), parserReady()]);
+  const [inferred, { enums, model, keys, relations, overrides, attributes }] = await Promise.all([
+    inferTypes(server, database, loaded.files),
+    readCatalog(server, database, configPath),
+    parserReady(),
+  ]);
   // Scoped, shared or cross-environment, from what each query reads and writes in this schema.
-  const classified = await classifyQueries(inferred.files, await taggedRelations(server, database));
-  const problems = [...inferred.problems, ...classified.problems];
+  const classified = await classifyQueries(inferred.files, await taggedRelations(server, database), keys);
+  const problems = [...overrides.problems, ...inferred.problems, ...classified.problems];
+  const overrideContext = {
+    overrides: overrides.overrides,
+    attributes,
+    specifier: (projectPath: string) => {
+      const path = relative(outDir, join(PROJECT_ROOT, projectPath)).replace(/\.ts$/, '.js');
+      return path.startsWith('.') ? path : `./${path}`;
+    },
+  };
+  for (const file of classified.files) for (const query of file.queries) inferNullability(query, relations);
   const outputs = new Map<string, string>();
   outputs.set('enums.ts', emitEnums(enums));
-  for (const file of classified.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model));
+  for (const file of classified.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model, overrideContext));
   outputs.set('index.ts', emitIndex(classified.files));
   outputs.set('queries.ts', emitPublicQueries(classified.files));
   // The schema as reviewers read it, from the same database the types come from.
@@ -102,10 +121,17 @@ function writeOutputs(outDir: string, outputs: Map<string, string>, owned: (name
 }
 
 /** What the emitter needs from the catalog besides the queries' types: enums, and which columns are ids. */
-async function readCatalog(server: ServerTarget, database: string): Promise<{ enums: DatabaseEnum[]; model: EnvironmentModel }> {
+async function readCatalog(server: ServerTarget, database: string, configPath?: string) {
   const client = await connect(server, database);
   try {
-    return { enums: await databaseEnums(client), model: await readEnvironmentModel(client) };
+    return {
+      overrides: await readOverrides(PROJECT_ROOT, client, configPath),
+      attributes: await attributeNames(client),
+      enums: await databaseEnums(client),
+      model: await readEnvironmentModel(client),
+      keys: await uniqueKeys(client),
+      relations: await relationColumns(client),
+    };
   } finally {
     await client.end();
   }
@@ -119,4 +145,64 @@ async function databaseEnums(client: pg.Client): Promise<DatabaseEnum[]> {
       GROUP BY t.typname ORDER BY t.typname`,
   );
   return rows;
+}
+
+/** Primary keys and unique indexes of public tables (a partial one only when its predicate is one boolean column). */
+async function uniqueKeys(client: pg.Client): Promise<UniqueKeys> {
+  const { rows } = await client.query<{ table: string; columns: string[]; predicate: string | null }>(
+    `SELECT c.relname AS table,
+            array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n) AS columns,
+            pg_get_expr(i.indpred, i.indrelid) AS predicate
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+      WHERE i.indisunique AND c.relnamespace = 'public'::regnamespace AND i.indexprs IS NULL AND NOT (0 = ANY(i.indkey))
+      ORDER BY c.relname, i.indexrelid`,
+  );
+  const keys: UniqueKeys = new Map();
+  for (const { table, columns, predicate } of rows) {
+    if (predicate !== null && !/^[a-z_][a-z0-9_]*$/.test(predicate)) continue;
+    const list = keys.get(table) ?? [];
+    list.push({ columns, ...(predicate !== null && { predicate }) });
+    keys.set(table, list);
+  }
+  return keys;
+}
+
+/** Columns (and NOT NULL) of every public table and view, and each view's definition to trace. */
+async function relationColumns(client: pg.Client): Promise<Relations> {
+  const { rows } = await client.query<{ relname: string; columns: string[]; notnull: boolean[]; definition: string | null }>(
+    `SELECT c.relname,
+            array_agg(a.attname::text ORDER BY a.attnum) AS columns,
+            array_agg(a.attnotnull ORDER BY a.attnum) AS notnull,
+            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition
+       FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      GROUP BY c.oid, c.relname, c.relkind ORDER BY c.relname`,
+  );
+  return new Map(rows.map((row) => [row.relname, {
+    columns: new Map(row.columns.map((column, index) => [column, row.notnull[index]!])),
+    ...(row.definition !== null && { definition: row.definition }),
+  }]));
+}
+
+/** Result nullability from the statement and the catalog (src/codegen/nullability.ts). */
+function inferNullability(query: ClassifiedQuery, relations: Relations): void {
+  if (!query.stmt) return;
+  const required = new Set(query.ir.params.filter((param) => param.required).map((param) => param.name));
+  const requiredNumbers = new Set([...query.stmtParams].filter(([, name]) => required.has(name)).map(([n]) => n));
+  const written = writtenToNotNull(query.stmt, relations);
+  query.requiredParams = new Set([...written].map((n) => query.stmtParams.get(n)!).filter((name) => name && !required.has(name)));
+  for (const n of written) requiredNumbers.add(n);
+  const results = new NullabilityInference(relations, requiredNumbers).results(query.stmt);
+  if (results?.length === query.types.returnTypes.length) query.resultNonNull = results;
+}
+
+/** `relationOid:attnum` → `table.column`, for column overrides by a result's origin. */
+async function attributeNames(client: pg.Client): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ key: string; name: string }>(
+    `SELECT a.attrelid::int8 || ':' || a.attnum AS key, c.relname || '.' || a.attname AS name
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped`,
+  );
+  return new Map(rows.map((row) => [row.key, row.name]));
 }

@@ -6,9 +6,35 @@ import type { MappableType } from '@pgtyped/query';
 import { CODECS } from '../runtime/codecs.js';
 import type { EnvironmentModel, Identity } from '../environment/model.js';
 import { queryBrands } from './brands.js';
+import { NO_OVERRIDES, type Override, type Overrides } from './overrides.js';
 import type { ClassifiedFile, ClassifiedQuery } from './classify.js';
 import type { TypedFile } from './infer.js';
 import type { CodegenProblem } from './problems.js';
+
+/** pgtyped's ParameterTransform in the type-inference mapping. */
+const SPREAD = 1;
+const PICK = 2;
+const PICK_SPREAD = 3;
+
+interface MappingEntry {
+  name: string;
+  type: number;
+  required?: boolean;
+  assignedIndex?: number | number[];
+  dict?: Record<string, { name: string; required: boolean; assignedIndex: number }>;
+}
+
+interface RuntimeParam {
+  name: string;
+  type: string;
+  enumValues?: string[];
+  /** Required though not marked `!` (written into a NOT NULL column). */
+  required?: boolean;
+}
+
+type RuntimeExpansion =
+  | { name: string; kind: 'spread'; element: RuntimeParam }
+  | { name: string; kind: 'pick' | 'picks'; keys: (RuntimeParam & { required: boolean })[] };
 
 export interface DatabaseEnum {
   name: string;
@@ -58,11 +84,40 @@ export function emitPublicQueries(files: TypedFile[]): string {
 }
 
 /** The module for one sql/ file; problems collects types no codec knows. */
-export function emitModule(file: ClassifiedFile, problems: CodegenProblem[], model: EnvironmentModel): string {
+/** Type overrides (precog.config.json) and where the module is written, for the codecs' imports. */
+export interface OverrideContext {
+  overrides: Overrides;
+  /** `relationOid:attnum` → `table.column`, for column overrides by a result's origin. */
+  attributes: Map<string, string>;
+  /** Import specifier of a project file from the generated module. */
+  specifier: (projectPath: string) => string;
+}
+
+const NO_CONTEXT: OverrideContext = { overrides: NO_OVERRIDES, attributes: new Map(), specifier: (path) => path };
+let context = NO_CONTEXT;
+
+export function emitModule(file: ClassifiedFile, problems: CodegenProblem[], model: EnvironmentModel, overrideContext: OverrideContext = NO_CONTEXT): string {
   const usedEnums = new Set<string>();
   const body: string[] = [];
-  for (const query of file.queries) body.push(emitQuery(file, query, usedEnums, problems, model));
+  const codecs = new Map<string, Override>();
+  context = overrideContext;
+  try {
+    for (const query of file.queries) body.push(emitQuery(file, query, usedEnums, problems, model, codecs));
+  } finally {
+    context = NO_CONTEXT;
+  }
   const imports = ["import { defineQuery } from '../src/runtime/query.js';"];
+  if (codecs.size) {
+    const codecImports = new Map<string, string[]>();
+    for (const [alias, override] of [...codecs].sort(([a], [b]) => a.localeCompare(b))) {
+      const list = codecImports.get(override.module) ?? [];
+      list.push(`${override.exportName} as ${alias}`);
+      if (override.type && /^[A-Z][\w$]*$/.test(override.type) && !BUILT_IN_TYPES.has(override.type)) list.push(`type ${override.type}`);
+      codecImports.set(override.module, list);
+    }
+    for (const [module, names] of codecImports) imports.push(`import { ${[...new Set(names)].join(', ')} } from '${overrideContext.specifier(module)}';`);
+    imports.push("import { overrideCodec, type CodecType } from '../src/runtime/codecs.js';");
+  }
   const text = body.join('\n');
   const brands = ['Id', 'Key'].filter((name) => new RegExp(`\\b${name}<'`).test(text));
   if (brands.length) imports.push(`import type { ${brands.join(', ')} } from '../src/environment/brand.js';`);
@@ -72,8 +127,32 @@ export function emitModule(file: ClassifiedFile, problems: CodegenProblem[], mod
   return `${HEADER(file.path)}${imports.join('\n')}\n\n${text}`;
 }
 
-function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<string>, problems: CodegenProblem[], model: EnvironmentModel): string {
+const BUILT_IN_TYPES = new Set(['Date', 'Decimal', 'Json', 'Buffer']);
+
+/** The alias of an override's codec in the generated module. */
+const codecAlias = (override: Override) => `codec_${override.key.replace(/\./g, '_')}`;
+
+/** The TypeScript type an override emits: as configured, or the codec's own. */
+const overrideType = (override: Override) => override.type ?? `CodecType<typeof ${codecAlias(override)}>`;
+
+function emitQuery(
+  file: ClassifiedFile,
+  query: ClassifiedQuery,
+  usedEnums: Set<string>,
+  problems: CodegenProblem[],
+  model: EnvironmentModel,
+  codecs: Map<string, Override>,
+): string {
   const typeName = pascalCase(query.name);
+  const { overrides, attributes } = context;
+  // Not marked `!`, but written into a NOT NULL column: required all the same.
+  const inferredRequired = query.requiredParams ?? new Set<string>();
+  const resultCodecs: Record<string, string> = {};
+  const paramCodecs: Record<string, string> = {};
+  const useCodec = (override: Override) => {
+    codecs.set(codecAlias(override), override);
+    return `overrideCodec<${overrideType(override)}>(${codecAlias(override)})`;
+  };
   const { paramMetadata, returnTypes } = query.types;
   const brands = queryBrands(query, model);
   const tsType = (type: MappableType | undefined, scope: 'param' | 'result', identity?: Identity): string => {
@@ -91,49 +170,117 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
   };
 
   const paramFields: string[] = [];
-  const runtimeParams: { name: string; type: string; enumValues?: string[] }[] = [];
-  for (const param of paramMetadata.mapping) {
-    if (!('assignedIndex' in param) || typeof param.assignedIndex !== 'number') continue;
-    const pgType = paramMetadata.params[param.assignedIndex - 1];
+  const runtimeParams: RuntimeParam[] = [];
+  const expansions: RuntimeExpansion[] = [];
+  const runtimeParam = (name: string, index: number): RuntimeParam => {
+    const pgType = paramMetadata.params[index - 1];
     const enumValues = enumLabels(pgType);
-    runtimeParams[param.assignedIndex - 1] = { name: param.name, type: pgTypeName(pgType), ...(enumValues && { enumValues }) };
-    const type = tsType(pgType, 'param', brands.params.get(param.name));
-    paramFields.push(param.required ? `  ${param.name}: ${type};` : `  ${param.name}?: ${type} | null;`);
+    return { name, type: pgTypeName(pgType), ...(enumValues && { enumValues }) };
+  };
+  for (const param of paramMetadata.mapping as MappingEntry[]) {
+    if (param.type === SPREAD && typeof param.assignedIndex === 'number') {
+      // pgtyped's `:ids(...)`: a non-empty list of values, each bound as a parameter of its own.
+      const element = tsType(paramMetadata.params[param.assignedIndex - 1], 'param', brands.params.get(param.name));
+      paramFields.push(`  ${param.name}: readonly ${element}[];`);
+      expansions.push({ name: param.name, kind: 'spread', element: runtimeParam(param.name, param.assignedIndex) });
+      continue;
+    }
+    if ((param.type === PICK || param.type === PICK_SPREAD) && param.dict) {
+      // `:book(title, rank!)` and `:books((title!, rank)...)`: each field keeps its own `!`.
+      const keys = Object.values(param.dict).map((key) => ({ ...key, required: key.required || inferredRequired.has(`${param.name}.${key.name}`) }));
+      const fields = keys.map((key) => {
+        const type = tsType(paramMetadata.params[key.assignedIndex - 1], 'param', brands.params.get(`${param.name}.${key.name}`));
+        return key.required ? `${key.name}: ${type}` : `${key.name}?: ${type} | null`;
+      });
+      const object = `{ ${fields.join('; ')} }`;
+      paramFields.push(`  ${param.name}: ${param.type === PICK ? object : `readonly ${object}[]`};`);
+      expansions.push({
+        name: param.name,
+        kind: param.type === PICK ? 'pick' : 'picks',
+        keys: keys.map((key) => ({ ...runtimeParam(key.name, key.assignedIndex), required: key.required })),
+      });
+      continue;
+    }
+    if (typeof param.assignedIndex !== 'number') continue;
+    runtimeParams[param.assignedIndex - 1] = runtimeParam(param.name, param.assignedIndex);
+    const required = param.required || inferredRequired.has(param.name);
+    if (required && !param.required) runtimeParams[param.assignedIndex - 1]!.required = true;
+    // A column override applies to a parameter compared with or written to that column only (every use agreeing).
+    const columns = brands.columns.get(param.name) ?? [];
+    const columnOverride = columns.length && columns.every((column) => column === columns[0]) ? overrides.byColumn.get(columns[0]!) : undefined;
+    const paramOverride = columnOverride ?? overrides.byType.get(pgTypeName(paramMetadata.params[param.assignedIndex - 1]));
+    if (paramOverride) paramCodecs[param.name] = useCodec(paramOverride);
+    const type = paramOverride
+      ? overrideType(paramOverride)
+      : tsType(paramMetadata.params[param.assignedIndex - 1], 'param', brands.params.get(param.name));
+    paramFields.push(required ? `  ${param.name}: ${type};` : `  ${param.name}?: ${type} | null;`);
   }
 
   const resultFields: string[] = [];
   const renamedColumns: Record<string, string> = {};
+  const arrayColumns: string[] = [];
+  // Overrides: by the column a result comes from, then by its PostgreSQL type.
+  const resultOverride = (index: number): Override | undefined => {
+    const origin = query.resultOrigins[index];
+    const column = origin && origin.tableOID ? attributes.get(`${origin.tableOID}:${origin.columnAttrNumber}`) : undefined;
+    return (column && overrides.byColumn.get(column)) || overrides.byType.get(pgTypeName(returnTypes[index]!.type));
+  };
+  // pg parses built-in types by OID before a codec could see the text: those come raw, and the
+  // columns of such a type that no override claims get pg's (our) parser back.
+  const rawTypes = new Set<number>();
+  for (const index of returnTypes.keys()) {
+    const oid = resultOverride(index) && overrides.oids.get(pgTypeName(returnTypes[index]!.type));
+    if (oid !== undefined) rawTypes.add(oid);
+  }
+  const defaultParse: Record<string, number> = {};
   for (const [index, column] of returnTypes.entries()) {
     const hint = column.returnName.at(-1);
     const name = hint === '!' || hint === '?' ? column.returnName.slice(0, -1) : column.returnName;
     if (name !== column.returnName) renamedColumns[column.returnName] = name;
-    const nullable = hint === '?' || (hint !== '!' && column.nullable !== false);
+    if (needsArrayParse(column.type)) arrayColumns.push(name);
+    // A hint decides; then what the statement shows (outer joins, expressions, views); then the column's metadata.
+    const inferred = query.resultNonNull?.[index];
+    const nullable = hint === '?' || (hint !== '!' && (inferred === undefined ? column.nullable !== false : !inferred));
     const doc = column.comment ? `  /** ${column.comment.replace(/\*\//g, '* /').replace(/\s+/g, ' ')} */\n` : '';
-    resultFields.push(`${doc}  ${name}: ${tsType(column.type, 'result', brands.results[index])}${nullable ? ' | null' : ''};`);
+    const override = resultOverride(index);
+    if (override) resultCodecs[name] = useCodec(override);
+    const oid = overrides.oids.get(pgTypeName(column.type));
+    if (!override && oid !== undefined && rawTypes.has(oid)) defaultParse[name] = oid;
+    const type = override ? overrideType(override) : tsType(column.type, 'result', brands.results[index]);
+    resultFields.push(`${doc}  ${name}: ${type}${nullable ? ' | null' : ''};`);
   }
 
   const definition = {
     name: query.name,
     file: file.path,
-    params: runtimeParams,
+    // Scalars by position ($1 is index 0); with expansions the positions are per call, so by name.
+    params: expansions.length ? runtimeParams.filter(Boolean) : runtimeParams,
+    ...(expansions.length && { expansions }),
     renamedColumns,
+    ...(arrayColumns.length && { arrayColumns }),
+    ...(rawTypes.size && { rawTypes: [...rawTypes].sort((a, b) => a - b) }),
+    ...(Object.keys(defaultParse).length && { defaultParse }),
     environment: query.environment,
+    returns: query.returns,
     ...(query.crossEnvironment && { crossEnvironment: query.crossEnvironment }),
     ...(query.scdWrite && { scdWrite: true }),
   };
   const environments = query.crossEnvironment?.environments.map((name) => JSON.stringify(name)).join(' | ');
   // Every type argument, always: the class is the last one, and what the scope types read.
-  const generics = [`${typeName}Params`, `${typeName}Result`, environments ?? 'never', JSON.stringify(query.environment)];
+  const generics = [`${typeName}Params`, `${typeName}Result`, environments ?? 'never', JSON.stringify(query.environment), JSON.stringify(query.returns)];
   return [
     `/** Parameters of \`${query.name}\` (${file.path}). */`,
     paramFields.length ? `export interface ${typeName}Params {\n${paramFields.join('\n')}\n}` : `export type ${typeName}Params = void;`,
     '',
-    `/** One row returned by \`${query.name}\`. */`,
+    `/** One row returned by \`${query.name}\` (${CARDINALITY_DOC[query.returns]}). */`,
     resultFields.length ? `export interface ${typeName}Result {\n${resultFields.join('\n')}\n}` : `export type ${typeName}Result = void;`,
     '',
     // The statement's IR on one line: a reviewer reads the SQL in sql/ and the types above, not this.
     `export const ${query.name} = defineQuery<${generics.join(', ')}>({`,
     ...Object.entries(definition).map(([key, value]) => `  ${key}: ${JSON.stringify(value)},`),
+    ...(Object.keys(resultCodecs).length || Object.keys(paramCodecs).length
+      ? [`  codecs: { results: { ${codecEntries(resultCodecs)} }, params: { ${codecEntries(paramCodecs)} } },`]
+      : []),
     `  ir: ${JSON.stringify(query.ir)},`,
     '});',
     '',
@@ -154,8 +301,13 @@ function brandedType(type: MappableType | undefined, scope: 'param' | 'result', 
   if (base !== defaultBase) usedEnums.add('ExecutionEnvironment');
   const branded = `${brand}<${quote(identity.table)}${base === defaultBase ? '' : `, ExecutionEnvironment, ${base}`}>`;
   if (!array) return branded;
-  return scope === 'param' ? `(${branded} | null)[]` : `${branded}[]`;
+  return arrayOf(branded, scope);
 }
+
+const codecEntries = (codecs: Record<string, string>) =>
+  Object.entries(codecs).map(([name, codec]) => `${JSON.stringify(name)}: ${codec}`).join(', ');
+
+const CARDINALITY_DOC = { one: 'exactly one row', maybe: 'at most one row: the function returns it or undefined', many: 'any number of rows' } as const;
 
 const quote = (name: string) => `'${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -166,10 +318,8 @@ function resolveType(type: MappableType | undefined, scope: 'param' | 'result', 
     if (codec) return codec[scope];
     if (type.startsWith('_')) {
       const element = resolveType(type.slice(1), scope, usedEnums);
-      // PostgreSQL cannot say whether an array's elements may be null: a parameter array
-      // accepts nulls (a bulk insert's nullable column), the column's constraints decide.
       if (!element) return undefined;
-      return scope === 'param' ? `(${element} | null)[]` : `(${element})[]`;
+      return arrayOf(element, scope);
     }
     return undefined;
   }
@@ -179,9 +329,27 @@ function resolveType(type: MappableType | undefined, scope: 'param' | 'result', 
   }
   if ('elementType' in type) {
     const element = resolveType(type.elementType as MappableType, scope, usedEnums);
-    return element ? `${element}[]` : undefined;
+    return element ? arrayOf(element, scope) : undefined;
   }
   return undefined;
+}
+
+/**
+ * One rule for arrays of every element type. PostgreSQL cannot say whether an array's elements
+ * may be null, so elements are `| null` both ways (a parameter array is a bulk insert's nullable
+ * column; a result array may hold nulls: `ARRAY[NULL]`, `array_agg` of a nullable column).
+ * A parameter accepts a readonly array or an `as const` tuple.
+ */
+function arrayOf(element: string, scope: 'param' | 'result'): string {
+  return scope === 'param' ? `readonly (${element} | null)[]` : `(${element} | null)[]`;
+}
+
+/**
+ * An array whose element type pg has no parser for (an enum, or an array of one): pg hands it
+ * over as the literal `{a,b}`, so the runtime parses it into the array the type promises.
+ */
+function needsArrayParse(type: MappableType | undefined): boolean {
+  return type !== undefined && typeof type !== 'string' && 'elementType' in type;
 }
 
 function enumLabels(type: MappableType | undefined): string[] | undefined {

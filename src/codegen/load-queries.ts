@@ -4,6 +4,7 @@ import { basename, join, relative } from 'node:path';
 import { parseSQLFile, queryASTToIR, type SQLQueryAST, type SQLQueryIR } from '@pgtyped/parser';
 import { PROJECT_ROOT } from '../server/embedded.js';
 import { type CodegenProblem, locate } from './problems.js';
+import { annotatedCardinality, type Cardinality } from './cardinality.js';
 
 export const SQL_DIR = join(PROJECT_ROOT, 'sql');
 
@@ -24,16 +25,28 @@ export interface LoadedQuery {
   crossEnvironment?: { reason: string; environments: string[] };
   /** From `-- scd-write: <why>`: writes a new SCD version, to be retried when superseded. */
   scdWrite?: true;
+  /** From `-- @returns one|maybe|many`: how many rows it returns (inferred when absent). */
+  returns?: Cardinality;
 }
 
 const ENVIRONMENTS = ['live', 'paper', 'backtest'];
 
-const QUERY_NAME = /^[a-z][a-zA-Z0-9]*$/;
+/** A JavaScript identifier, as pgtyped accepts: PascalCase (its documented style), camelCase or snake_case. */
+const QUERY_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const RESERVED = new Set(
+  'break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await'.split(' '),
+);
+
+/** The exported function's name, as pgtyped derives it: `FindBookById` and `find_book_by_id` → `findBookById`. */
+export function functionName(name: string): string {
+  const camel = name.replace(/_+([A-Za-z0-9])/g, (_, letter: string) => letter.toUpperCase()).replace(/_+$/, '');
+  return camel.charAt(0).toLowerCase() + camel.slice(1);
+}
 
 export function loadSqlFiles(dir = SQL_DIR): { files: SqlFile[]; problems: CodegenProblem[] } {
   const files: SqlFile[] = [];
   const problems: CodegenProblem[] = [];
-  const seen = new Map<string, string>();
+  const seen = new Map<string, { path: string; written: string }>();
   for (const name of readdirSync(dir).filter((file) => file.endsWith('.sql')).sort()) {
     const absolute = join(dir, name);
     const path = relative(PROJECT_ROOT, absolute);
@@ -50,20 +63,18 @@ export function loadSqlFiles(dir = SQL_DIR): { files: SqlFile[]; problems: Codeg
       // The query's block: from the end of the previous statement to the end of this one.
       const block = text.slice(blockStart, ast.statement.loc.b + 1);
       blockStart = ast.statement.loc.b + 1;
-      if (!QUERY_NAME.test(ast.name)) {
-        problems.push({ path, query: ast.name, message: 'query names are verbNoun in camelCase, e.g. getTradeById', ...at });
-      } else if (seen.has(ast.name)) {
-        problems.push({ path, query: ast.name, message: `the name is already used in ${seen.get(ast.name)}`, ...at });
+      const name = functionName(ast.name);
+      if (!QUERY_NAME.test(ast.name) || !/^[A-Za-z$]/.test(name) || RESERVED.has(name)) {
+        problems.push({ path, query: ast.name, message: 'a query name must be a JavaScript identifier (e.g. getTradeById or GetTradeById), not a reserved word', ...at });
+      } else if (seen.has(name)) {
+        const other = seen.get(name)!;
+        problems.push({ path, query: ast.name, message: `the function name ${name} is already used by @name ${other.written} in ${other.path}`, ...at });
       }
-      seen.set(ast.name, path);
-      const nonScalar = ast.params.find((param) => param.transform.type !== 'scalar');
-      if (nonScalar) {
-        problems.push({
-          path,
-          query: ast.name,
-          message: `parameter :${nonScalar.name} uses a pgtyped expansion; pass a PostgreSQL array instead (= ANY(:${nonScalar.name}::int[]))`,
-          ...at,
-        });
+      seen.set(name, { path, written: ast.name });
+      for (const param of ast.params) {
+        if (param.name === 'execution_environment' && param.transform.type !== 'scalar') {
+          problems.push({ path, query: ast.name, message: ':execution_environment is bound by the scope: it cannot be an expansion', ...at });
+        }
       }
       const crossEnvironment = crossEnvironmentAnnotation(block);
       const unknown = crossEnvironment?.environments.filter((environment) => !ENVIRONMENTS.includes(environment));
@@ -71,7 +82,8 @@ export function loadSqlFiles(dir = SQL_DIR): { files: SqlFile[]; problems: Codeg
         problems.push({ path, query: ast.name, message: `-- environments: names unknown environments ${unknown.join(', ')} (allowed: ${ENVIRONMENTS.join(', ')})`, ...at });
       }
       const scdWrite = /^\s*--\s*scd-write:/m.test(block) ? { scdWrite: true as const } : {};
-      loaded.push({ name: ast.name, ast, ir: queryASTToIR(ast), ...(crossEnvironment && { crossEnvironment }), ...scdWrite });
+      const returns = annotatedCardinality(block);
+      loaded.push({ name, ast, ir: queryASTToIR(ast), ...(crossEnvironment && { crossEnvironment }), ...scdWrite, ...(returns && { returns }) });
     }
     files.push({ path, module: basename(name, '.sql'), text, queries: loaded });
   }

@@ -48,7 +48,9 @@ export type RebrandValue<Value, Env extends ExecutionEnvironment> = Value extend
     : Value extends readonly (infer Element)[]
       ? [Extract<Element, { readonly [idBrand]: unknown }>] extends [never]
         ? Value
-        : RebrandValue<Element, Env>[]
+        : Value extends unknown[]
+          ? RebrandValue<Element, Env>[]
+          : readonly RebrandValue<Element, Env>[]
       : Value;
 
 /** Every id and key field of `Row` (a result row or a parameter object) re-branded as one of `Env`. */

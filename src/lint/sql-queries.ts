@@ -18,6 +18,28 @@ export interface QueryBlock {
 
 const HEADER = /\/\*\s*@name\s+(\w+)[\s\S]*?\*\//g;
 
+/**
+ * pgtyped's parameter expansions, declared in the header (`@param ids -> (...)`,
+ * `@param book -> (title, rank!)`, `@param books -> ((title!, rank)...)`): in the SQL the
+ * parameter is written `:ids`, and stands for a parenthesised list.
+ */
+export type Expansion = { kind: 'spread' } | { kind: 'pick' | 'picks'; keys: string[] };
+
+/** The expansions a query header declares. */
+export function headerExpansions(header: string): Map<string, Expansion> {
+  const expansions = new Map<string, Expansion>();
+  for (const [, name, spec] of header.matchAll(/@param\s+(\w+)\s*->\s*(\(.*\))/g)) {
+    const body = spec!.trim();
+    if (/^\(\s*\.\.\.\s*\)$/.test(body)) expansions.set(name!, { kind: 'spread' });
+    else {
+      const picks = /^\(\s*\((.*)\)\s*\.\.\.\s*\)$/.exec(body);
+      const keys = (picks ? picks[1]! : body.slice(1, -1)).split(',').map((key) => key.trim().replace(/!$/, '')).filter(Boolean);
+      expansions.set(name!, { kind: picks ? 'picks' : 'pick', keys });
+    }
+  }
+  return expansions;
+}
+
 export function queryBlocks(text: string): QueryBlock[] {
   const headers = [...text.replace(/\r\n/g, '\n').matchAll(HEADER)];
   const normalized = text.replace(/\r\n/g, '\n');
@@ -27,13 +49,18 @@ export function queryBlocks(text: string): QueryBlock[] {
     // The header itself becomes blank lines: it is not SQL the parser needs to see.
     const headerText = header[0].replace(/[^\n]/g, ' ');
     const original = normalized.slice(start, end);
-    const { sql, params } = replacePlaceholders(headerText + original.slice(header[0].length));
+    const { sql, params } = replacePlaceholders(headerText + original.slice(header[0].length), headerExpansions(header[0]));
     return { name: header[1]!, line: normalized.slice(0, start).split('\n').length, sql, original, params };
   });
 }
 
-/** `:name` / `:name!` outside strings, quoted identifiers, comments and `::` casts → `$n`. */
-export function replacePlaceholders(sql: string): { sql: string; params: Map<number, string> } {
+/**
+ * `:name` / `:name!` outside strings, quoted identifiers, comments and `::` casts → `$n`; an
+ * expansion becomes what pgtyped sends for one element: `($n)` for a spread, `($n, $m)` for a
+ * pick or one row of picks, each key a parameter of its own (`books.title`), so the statement
+ * parses as PostgreSQL sees it.
+ */
+export function replacePlaceholders(sql: string, expansions: Map<string, Expansion> = new Map()): { sql: string; params: Map<number, string> } {
   const numbers = new Map<string, number>();
   let out = '';
   let i = 0;
@@ -48,8 +75,15 @@ export function replacePlaceholders(sql: string): { sql: string; params: Map<num
     const param = /^:([A-Za-z_]\w*)!?/.exec(rest);
     if (param) {
       const name = param[1]!;
-      if (!numbers.has(name)) numbers.set(name, numbers.size + 1);
-      out += `$${numbers.get(name)}`;
+      const number = (key: string) => {
+        if (!numbers.has(key)) numbers.set(key, numbers.size + 1);
+        return `$${numbers.get(key)}`;
+      };
+      const expansion = expansions.get(name);
+      if (!expansion) out += number(name);
+      else if (expansion.kind === 'spread') out += `(${number(name)})`;
+      // A picked execution_environment is the scope's, bound into every row: the same parameter.
+      else out += `(${expansion.keys.map((key) => number(key === 'execution_environment' ? key : `${name}.${key}`)).join(', ')})`;
       i += param[0].length;
       continue;
     }

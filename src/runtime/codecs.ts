@@ -54,8 +54,34 @@ export const CODECS: Record<string, Codec> = {
   void: { result: 'undefined', param: 'undefined' },
 };
 
+/**
+ * A type override's codec (precog.config.json): how the text PostgreSQL sends becomes a `T`,
+ * and how a `T` is sent. Properties, not methods, so `T` is checked both ways: generated code
+ * passes it through `overrideCodec<DeclaredType>(codec)`, which fails to compile when the
+ * declared type and the codec's disagree.
+ */
+export interface OverrideCodec<T> {
+  readonly parse: (text: string) => T;
+  readonly encode: (value: T) => string | number | boolean | Buffer;
+}
+
+/** Declares a codec for precog.config.json's `typeOverrides`. */
+export function defineCodec<T>(codec: OverrideCodec<T>): OverrideCodec<T> {
+  return codec;
+}
+
+/** What generated code wraps each override's codec in: the emitted type must be the codec's. */
+export function overrideCodec<T>(codec: OverrideCodec<T>): OverrideCodec<T> {
+  return codec;
+}
+
+/** The type a codec decodes to. */
+export type CodecType<C> = C extends OverrideCodec<infer T> ? T : never;
+
 /** pg's own parser for text[] (OID 1009) splits any array literal into its element strings. */
 const parseTextArray = (pg.types.getTypeParser as (oid: number) => (text: string) => (string | null)[])(1009);
+/** A PostgreSQL array literal (`{novel,thriller}`, `{{a},{b}}`) into its element strings (and nulls). */
+export const parseArrayLiteral = (value: string): unknown[] => parseTextArray(value);
 const parseArray = (value: string, parse: (text: string) => unknown): unknown[] =>
   parseTextArray(value).map((item) => (item === null ? null : parse(item)));
 

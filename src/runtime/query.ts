@@ -4,7 +4,7 @@
  */
 import { processSQLQueryIR } from '@pgtyped/runtime';
 import type { QueryConfig, QueryResultRow } from 'pg';
-import { encodeParam, pgTypes } from './codecs.js';
+import { encodeParam, type OverrideCodec, parseArrayLiteral, pgTypes } from './codecs.js';
 import { toDatabaseError } from './database-errors.js';
 import { InvalidValueError } from './errors.js';
 
@@ -25,16 +25,35 @@ export type QueryEnvironment = 'scoped' | 'shared' | 'cross';
 
 /** What the code generator knows about one query, emitted into generated/. */
 export interface QueryDefinition {
-  /** verbNoun, as written after @name in sql/. */
+  /** The function name: @name in sql/, camelCased (`GetTradeById` → `getTradeById`). */
   name: string;
   /** The sql/ file the query comes from, for error messages. */
   file: string;
   /** pgtyped's intermediate representation of the statement and its parameters. */
   ir: GeneratedIR;
-  /** Name and PostgreSQL type of each bound parameter, by position ($1 is index 0); labels of enums. */
-  params: { name: string; type: string; enumValues?: string[] }[];
+  /**
+   * Name and PostgreSQL type of each bound parameter, by position ($1 is index 0); labels of
+   * enums. With expansions, the scalar parameters only (positions are decided per call).
+   */
+  params: ParamDefinition[];
+  /**
+   * pgtyped's expansions: `:ids(...)` (spread), `:book(title, rank!)` (pick) and
+   * `:books((title!, rank)...)` (picks), with the type of each element or field.
+   */
+  expansions?: ExpansionDefinition[];
   /** Result columns whose alias carries a pgtyped nullability hint ("col!"), mapped to their names. */
   renamedColumns: Record<string, string>;
+  /**
+   * Result columns that are arrays of a type pg has no parser for (enums): parsed from the
+   * array literal `{a,b}` into the array the generated type says.
+   */
+  arrayColumns?: string[];
+  /** Type overrides (precog.config.json): codecs of result columns and parameters, by name. */
+  codecs?: { results: Record<string, OverrideCodec<any>>; params: Record<string, OverrideCodec<any>> };
+  /** OIDs of overridden built-in types, fetched as text for their codecs. */
+  rawTypes?: number[];
+  /** Columns of such a type that no override claims: parsed as usual, by OID. */
+  defaultParse?: Record<string, number>;
   /**
    * Set for a query that deliberately reads several environments (`-- cross-environment: why`
    * in sql/), with the environments it may return (`-- environments: paper, backtest`).
@@ -44,13 +63,54 @@ export interface QueryDefinition {
   environment: QueryEnvironment;
   /** Set by `-- scd-write:` in sql/: a new version of an SCD row, retried when a concurrent writer supersedes it. */
   scdWrite?: true;
+  /**
+   * How many rows it returns (`-- @returns one|maybe|many` in sql/, or inferred by codegen):
+   * `one` resolves to the row, `maybe` to the row or undefined, `many` to an array.
+   */
+  returns: Cardinality;
+}
+
+export type Cardinality = 'one' | 'maybe' | 'many';
+
+type ParamDefinition = { name: string; type: string; enumValues?: string[]; required?: boolean };
+export type ExpansionDefinition =
+  | { name: string; kind: 'spread'; element: ParamDefinition }
+  | { name: string; kind: 'pick' | 'picks'; keys: (ParamDefinition & { required: boolean })[] };
+
+/** What a call resolves to, for rows of type `Row`. */
+export type Returned<Row, Returns extends Cardinality> = Returns extends 'one' ? Row : Returns extends 'maybe' ? Row | undefined : Row[];
+
+/** A query annotated or inferred to return one row (or at most one) returned another number. */
+export class CardinalityError extends Error {
+  readonly query: string;
+  readonly expected: Cardinality;
+  readonly rows: number;
+  constructor(query: string, expected: Cardinality, rows: number) {
+    super(`${query}: expected ${expected === 'one' ? 'exactly one row' : 'at most one row'}, got ${rows}`);
+    this.name = 'CardinalityError';
+    this.query = query;
+    this.expected = expected;
+    this.rows = rows;
+  }
+}
+
+/** The rows of a call, as its cardinality says: checked, then the row, undefined or the array. */
+export function shapeRows(definition: Pick<QueryDefinition, 'name' | 'returns'>, rows: unknown[]): unknown {
+  if (definition.returns === 'many') return rows;
+  if (rows.length > 1 || (definition.returns === 'one' && rows.length === 0)) throw new CardinalityError(definition.name, definition.returns, rows.length);
+  return rows[0];
 }
 
 /** pgtyped's SQLQueryIR as generated code holds it: JSON, so its enum fields are plain strings. */
 export interface GeneratedIR {
   statement: string;
   usedParamSet: Record<string, true>;
-  params: { name: string; required: boolean; transform: { type: string }; locs: { a: number; b: number }[] }[];
+  params: {
+    name: string;
+    required: boolean;
+    transform: { type: string; keys?: { name: string; required: boolean }[] };
+    locs: { a: number; b: number }[];
+  }[];
 }
 
 type PgtypedIR = Parameters<typeof processSQLQueryIR>[0];
@@ -65,6 +125,7 @@ export interface Query<
   Result,
   Environments extends string = never,
   Environment extends QueryEnvironment = QueryEnvironment,
+  Returns extends Cardinality = Cardinality,
 > extends QueryDefinition {
   readonly environment: Environment;
   /**
@@ -72,7 +133,11 @@ export interface Query<
    * so a doubt counts as a write): running it again after a lost connection cannot write twice.
    */
   readonly readOnly: boolean;
-  run(params: Params, db: Queryable): Promise<Result[]>;
+  readonly returns: Returns;
+  /** Runs it: the row (`one`), the row or undefined (`maybe`), or every row (`many`). */
+  run(params: Params, db: Queryable): Promise<Returned<Result, Returns>>;
+  /** Runs it and returns every row, unchecked for cardinality (the scopes check rows, then shape them). */
+  rows(params: Params, db: Queryable): Promise<Result[]>;
   /** Phantom members: let type-level code read what the query is. */
   readonly __params?: Params;
   readonly __result?: Result;
@@ -84,20 +149,29 @@ export function defineQuery<
   Result,
   Environments extends string = never,
   Environment extends QueryEnvironment = QueryEnvironment,
->(definition: QueryDefinition & { environment: Environment }): Query<Params, Result, Environments, Environment> {
-  // Parameters are scalars only (the code generator refuses pgtyped's expansions), so the
-  // statement text is the same on every call: interpolate it once, not per call.
+  Returns extends Cardinality = 'many',
+>(definition: QueryDefinition & { environment: Environment; returns: Returns }): Query<Params, Result, Environments, Environment, Returns> {
+  // Without expansions the statement text is the same on every call: interpolate it once, not per call.
   const text = processSQLQueryIR(definition.ir as PgtypedIR).query;
   // Everything that depends only on the query is worked out here, once, not on every call.
-  const required = new Set(definition.ir.params.filter((param) => param.required).map((param) => param.name));
+  const required = new Set([
+    ...definition.ir.params.filter((param) => param.required).map((param) => param.name),
+    ...definition.params.filter((param) => param.required).map((param) => param.name),
+  ]);
   const fields = definition.params.map((param) => `${definition.name}: ${param.name}`);
   const arrayParams = definition.params.filter((param) => param.type.startsWith('_'));
   const renamed = Object.entries(definition.renamedColumns);
   const readOnly = !mayWrite(text);
-  return {
-    ...definition,
-    readOnly,
-    async run(params, db) {
+  const arrayColumns = definition.arrayColumns ?? [];
+  const expansions = definition.expansions ?? [];
+  const paramCodecs = definition.codecs?.params ?? {};
+  const resultCodecs = Object.entries(definition.codecs?.results ?? {});
+  const defaultParse = Object.entries(definition.defaultParse ?? {}).map(([name, oid]) => [name, pgTypes.getTypeParser(oid)] as const);
+  const raw = new Set(definition.rawTypes ?? []);
+  const types = raw.size
+    ? { getTypeParser: (oid: number, format?: 'text' | 'binary') => (raw.has(oid) ? (text: string) => text : pgTypes.getTypeParser(oid, format)) }
+    : pgTypes;
+  const rows = async (params: Params, db: Queryable): Promise<Result[]> => {
       const given = (params ?? {}) as Record<string, unknown>;
       if (arrayParams.length > 1) checkArrayLengths(definition.name, arrayParams, given);
       const values = definition.params.map((param, index) => {
@@ -106,17 +180,63 @@ export function defineQuery<
         if ((value === undefined || value === null) && required.has(param.name)) {
           throw new InvalidValueError(field, value, 'is required');
         }
+        const codec = paramCodecs[param.name];
+        if (codec) return value === undefined || value === null ? null : codec.encode(value);
         return encodeParam(param.type, value, field, param.enumValues);
       });
+      let statement = { text, values };
+      if (expansions.length) {
+        // The statement depends on the lengths: pgtyped's preprocessor writes it per call, from encoded values.
+        const encoded: Record<string, unknown> = Object.fromEntries(definition.params.map((param, index) => [param.name, values[index]]));
+        for (const expansion of expansions) encoded[expansion.name] = encodeExpansion(definition.name, expansion, given[expansion.name], given.execution_environment);
+        const processed = processSQLQueryIR(definition.ir as PgtypedIR, encoded as never);
+        statement = { text: processed.query, values: processed.bindings };
+      }
       let rows: QueryResultRow[];
       try {
-        ({ rows } = await db.query({ text, values, types: pgTypes }));
+        ({ rows } = await db.query({ ...statement, types }));
       } catch (error) {
         throw toDatabaseError(error, { name: definition.name, file: definition.file, params: given, readOnly });
       }
-      return (renamed.length ? renameColumns(rows, renamed) : rows) as Result[];
-    },
+      if (renamed.length) renameColumns(rows, renamed);
+      if (arrayColumns.length) parseArrayColumns(rows, arrayColumns);
+      if (resultCodecs.length || defaultParse.length) decodeOverrides(rows, resultCodecs, defaultParse);
+      return rows as Result[];
   };
+  return {
+    ...definition,
+    readOnly,
+    rows,
+    run: async (params, db) => shapeRows(definition, await rows(params, db)) as Returned<Result, Returns>,
+  };
+}
+
+/**
+ * One expansion's value, checked and encoded field by field. An empty list is refused here,
+ * naming the parameter: `IN ()` and `VALUES` without rows are not SQL (pgtyped's issue #221).
+ */
+function encodeExpansion(query: string, expansion: ExpansionDefinition, value: unknown, environment: unknown): unknown {
+  const field = `${query}: ${expansion.name}`;
+  const encodeObject = (item: unknown, path: string) => {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) throw new InvalidValueError(path, item, 'must be an object');
+    const keys = (expansion as Extract<ExpansionDefinition, { keys: unknown }>).keys;
+    return Object.fromEntries(keys.map((key) => {
+      // A picked execution_environment left out of a row is the statement's (a scope binds it once).
+      const own = (item as Record<string, unknown>)[key.name];
+      const given = key.name === 'execution_environment' && own === undefined ? environment : own;
+      if ((given === undefined || given === null) && key.required) throw new InvalidValueError(`${path}.${key.name}`, given, 'is required');
+      return [key.name, encodeParam(key.type, given ?? null, `${path}.${key.name}`, key.enumValues)];
+    }));
+  };
+  if (expansion.kind === 'pick') return encodeObject(value, field);
+  if (!Array.isArray(value)) throw new InvalidValueError(field, value, 'must be an array');
+  if (value.length === 0) throw new InvalidValueError(field, value, 'must not be empty (an empty list is not SQL)');
+  if (expansion.kind === 'picks') return value.map((item, index) => encodeObject(item, `${field}[${index}]`));
+  const { element } = expansion as Extract<ExpansionDefinition, { kind: 'spread' }>;
+  return value.map((item, index) => {
+    if (item === undefined || item === null) throw new InvalidValueError(`${field}[${index}]`, item, 'is required');
+    return encodeParam(element.type, item, `${field}[${index}]`, element.enumValues);
+  });
 }
 
 /** Words of a statement that changes data (or may: CALL, COPY, a locking read), case-insensitive. */
@@ -142,6 +262,25 @@ function checkArrayLengths(query: string, arrayParams: QueryDefinition['params']
       `has ${Math.min(...lengths)} elements where ${arrays[lengths.indexOf(Math.max(...lengths))]!.name} has ${Math.max(...lengths)}; ` +
         'the arrays are columns of the same rows and must have equal lengths',
     );
+  }
+}
+
+function decodeOverrides(
+  rows: QueryResultRow[],
+  codecs: [string, OverrideCodec<unknown>][],
+  defaults: (readonly [string, (text: string) => unknown])[],
+): void {
+  for (const row of rows) {
+    for (const [column, codec] of codecs) if (row[column] !== null && row[column] !== undefined) row[column] = codec.parse(String(row[column]));
+    for (const [column, parse] of defaults) if (typeof row[column] === 'string') row[column] = parse(row[column]);
+  }
+}
+
+function parseArrayColumns(rows: QueryResultRow[], columns: string[]): void {
+  for (const row of rows) {
+    for (const column of columns) {
+      if (typeof row[column] === 'string') row[column] = parseArrayLiteral(row[column]);
+    }
   }
 }
 

@@ -6,7 +6,7 @@
  * a foreign row raises EnvironmentMismatchError instead of being handed out.
  */
 import { allQueries } from '../../generated/index.js';
-import type { Query, Queryable, QueryEnvironment } from '../runtime/query.js';
+import { type Cardinality, type Query, type Queryable, type QueryEnvironment, shapeRows } from '../runtime/query.js';
 import { type ApiModeFor, assertApiMatches } from './api-mode.js';
 import type { ExecutionEnvironment, IsUnion } from '../environment/brand.js';
 import { ConfigurationError, EnvironmentMismatchError } from './errors.js';
@@ -58,7 +58,7 @@ export interface PrecogDb {
   readonly crossEnvironment: CrossEnvironmentQueries;
 }
 
-type AnyQuery = Query<unknown, Record<string, unknown>, string, QueryEnvironment>;
+type AnyQuery = Query<unknown, Record<string, unknown>, string, QueryEnvironment, Cardinality>;
 type Method = (params?: Record<string, unknown>) => Promise<unknown>;
 
 const queries = Object.values(allQueries) as unknown as AnyQuery[];
@@ -263,28 +263,36 @@ async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, 
   if (params && 'execution_environment' in params) {
     throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}); do not pass it.`);
   }
-  const rows = await query.run({ ...params, execution_environment: environment }, db);
+  for (const expansion of query.expansions ?? []) {
+    const value = params?.[expansion.name];
+    const items = Array.isArray(value) ? value : [value];
+    if (items.some((item) => item && typeof item === 'object' && 'execution_environment' in item)) {
+      throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}) in every row of ${expansion.name}; do not pass it.`);
+    }
+  }
+  const rows = await query.rows({ ...params, execution_environment: environment }, db);
+  // Every row is checked, whatever the cardinality: a foreign second row is a mismatch, not a count.
   for (const row of rows) {
     if (row.execution_environment !== environment) throw new EnvironmentMismatchError(query.name, environment, row.execution_environment);
   }
-  return rows;
+  return shapeRows(query, rows);
 }
 
 async function runShared(query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined) {
-  const rows = await query.run(params ?? {}, db);
+  const rows = await query.rows(params ?? {}, db);
   // A shared query must not read environment-tagged rows: that would be a read without a scope.
   const tagged = rows.find((row) => 'execution_environment' in row);
   if (tagged) throw new EnvironmentMismatchError(query.name, 'no environment-tagged row (a shared query)', tagged.execution_environment);
-  return rows;
+  return shapeRows(query, rows);
 }
 
 async function runCrossEnvironment(query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined) {
   const allowed = query.crossEnvironment!.environments;
-  const rows = await query.run(params ?? {}, db);
+  const rows = await query.rows(params ?? {}, db);
   for (const row of rows) {
     if (!allowed.includes(row.execution_environment as string)) {
       throw new EnvironmentMismatchError(query.name, allowed.join(' or '), row.execution_environment);
     }
   }
-  return rows;
+  return shapeRows(query, rows);
 }

@@ -12,21 +12,39 @@
  * - `shared` reads or writes shared tables only and is passed through unchanged.
  */
 import type { allQueries } from '../../generated/index.js';
-import type { Query } from '../runtime/query.js';
+import type { Query, Returned } from '../runtime/query.js';
+import type { Decimal } from 'decimal.js';
 import type { EnvironmentScoped, ExecutionEnvironment, RebrandIds } from '../environment/brand.js';
+import type { Json } from '../runtime/codecs.js';
 
 type Queries = typeof allQueries;
 
-type ParamsOf<Q> = Q extends Query<infer P, any, any, any> ? P : never;
-type ResultOf<Q> = Q extends Query<any, infer R, any, any> ? R : never;
-type EnvironmentsOf<Q> = Q extends Query<any, any, infer E, any> ? E : never;
-type ClassOf<Q> = Q extends Query<any, any, any, infer C> ? C : never;
+type ParamsOf<Q> = Q extends Query<infer P, any, any, any, any> ? P : never;
+type ResultOf<Q> = Q extends Query<any, infer R, any, any, any> ? R : never;
+type EnvironmentsOf<Q> = Q extends Query<any, any, infer E, any, any> ? E : never;
+type ClassOf<Q> = Q extends Query<any, any, any, infer C, any> ? C : never;
+type CardinalityOf<Q> = Q extends Query<any, any, any, any, infer C> ? C : never;
 
 type IsScoped<Q> = [ClassOf<Q>] extends ['scoped'] ? true : false;
 type IsCrossEnvironment<Q> = [ClassOf<Q>] extends ['cross'] ? true : false;
 
+/**
+ * A pick (`:book(...)`) or picks (`:books((...)...)`) on a scope: ids in its fields branded with
+ * the scope's environment, and without the execution_environment the scope binds in every row.
+ */
+type ScopedPick<Row, Env extends ExecutionEnvironment> = RebrandIds<Omit<Row, 'execution_environment'>, Env> &
+  ('execution_environment' extends keyof Row ? { execution_environment?: never } : unknown);
+type WithoutEnvironment<V, Env extends ExecutionEnvironment> = [Json] extends [V]
+  ? V
+  : [V] extends [readonly (infer Row)[]]
+    ? [Row] extends [Date | Decimal | Buffer | null] ? V : [Row] extends [object] ? readonly ScopedPick<Row, Env>[] : V
+    : [V] extends [Date | Decimal | Buffer] ? V : [V] extends [object] ? ScopedPick<V, Env> : V;
+
 /** Parameters of a scoped call: the environment is bound by the scope, and cannot be passed. */
-type ScopedParams<Q, Env extends ExecutionEnvironment> = RebrandIds<Omit<ParamsOf<Q>, 'execution_environment'>, Env> & {
+type ScopedParams<Q, Env extends ExecutionEnvironment> = RebrandIds<
+  { [K in keyof Omit<ParamsOf<Q>, 'execution_environment'>]: WithoutEnvironment<ParamsOf<Q>[K], Env> },
+  Env
+> & {
   execution_environment?: never;
 };
 
@@ -38,7 +56,8 @@ type ScopedRow<Q, Env extends ExecutionEnvironment> = EnvironmentScoped<ResultOf
 /** Each environment of a cross-environment query's rows, branded as that environment. */
 type CrossRow<Q, Env> = Env extends ExecutionEnvironment ? ScopedRow<Q, Env> : never;
 
-type Rows<Q, Row> = ResultOf<Q> extends void ? Promise<void> : Promise<Row[]>;
+/** The row (`one`), the row or undefined (`maybe`), or the rows (`many`), as codegen decided (`returns`). */
+type Rows<Q, Row> = ResultOf<Q> extends void ? Promise<void> : Promise<Returned<Row, CardinalityOf<Q>>>;
 
 export type ScopedQuery<Q, Env extends ExecutionEnvironment> = (
   ...args: ParamArgs<ScopedParams<Q, Env>>

@@ -114,7 +114,7 @@ describe('codegen: environment classes', () => {
     const outDir = join(scratch, 'classes-out');
     await codegen(testServer(), { sqlDir: sqlDir('classes', file(queries).text), outDir, docsDir: join(scratch, 'classes-docs') });
     const generated = readFileSync(join(outDir, 'classes.ts'), 'utf8');
-    const classes = Object.fromEntries([...generated.matchAll(/^export const (\w+) = defineQuery<.*, "(\w+)">/gm)].map((m) => [m[1], m[2]]));
+    const classes = Object.fromEntries([...generated.matchAll(/^export const (\w+) = defineQuery<.*, "(\w+)", "\w+">/gm)].map((m) => [m[1], m[2]]));
     expect(classes).toEqual({
       listTradesInOne: 'scoped',
       getTradeByRow: 'scoped',
@@ -132,7 +132,7 @@ describe('codegen: environment classes', () => {
       listPaperTradesView: 'cross',
     });
     expect(generated).toContain('environment: "scoped",');
-    expect(generated).toMatch(/defineQuery<ListPaperTradesViewParams, ListPaperTradesViewResult, "paper", "cross">/);
+    expect(generated).toMatch(/defineQuery<ListPaperTradesViewParams, ListPaperTradesViewResult, "paper", "cross", "many">/);
   });
 
   it('reads the tagged relations from the catalog: every relation with the column, partitioned tables by their root', async () => {

@@ -7,7 +7,7 @@ declare function sellLive(position: Live<ListOpenPositionsResult>): void;
 
 export async function app(): Promise<void> {
   const paper = precogDb(pool).scope('paper', { api: 'demo' });
-  const [row] = await paper.openPosition({
+  const row = await paper.openPosition({
     market_id: 'MKT-X',
     side: 'YES',
     entry_price: new Decimal('0.5'),

@@ -124,8 +124,8 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
         quantity: 10,
         fees: new Decimal('0'),
       };
-      const paperKeys = await Promise.all([1, 2, 3].map(async () => (await paper.openPosition(position))[0]!.position_key));
-      const backtestKeys = await Promise.all([1, 2, 3].map(async () => (await backtest.openPosition(position))[0]!.position_key));
+      const paperKeys = await Promise.all([1, 2, 3].map(async () => (await paper.openPosition(position)).position_key));
+      const backtestKeys = await Promise.all([1, 2, 3].map(async () => (await backtest.openPosition(position)).position_key));
 
       let sequence = 0;
       let priceCounter = 0;

@@ -88,14 +88,14 @@ describe('objects planted in public', () => {
             expect(moved.error?.message, role).toMatch(/^\[environment-immutable\] /);
           }
           // The live application's open still takes its key from the real sequence.
-          const [opened] = await asRole(client, 'precog_live', () =>
+          const opened = await asRole(client, 'precog_live', () =>
             openPosition.run(
               { market_id: 'MKT-SHADOW', side: 'YES', entry_price: new Decimal('0.5'), quantity: 1, fees: new Decimal('0'), execution_environment: 'live' },
               client,
             ),
           );
-          expect(opened!.position_key, role).toMatch(/^POS-\d+$/);
-          expect(opened!.position_key, role).not.toBe('POS-424242');
+          expect(opened.position_key, role).toMatch(/^POS-\d+$/);
+          expect(opened.position_key, role).not.toBe('POS-424242');
           await client.query('ROLLBACK TO SAVEPOINT planted');
         }
       } finally {

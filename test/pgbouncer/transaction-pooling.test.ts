@@ -57,21 +57,21 @@ describe('through PgBouncer (transaction pooling)', () => {
     const db = precogDb(pool);
     const paper = db.scope('paper', { api: 'demo' });
     const live = db.scope('live', { api: 'live' });
-    const [opened] = await paper.openPosition(position);
-    await paper.updatePositionPrice({ position_key: opened!.position_key, current_price: d('0.45') });
-    await paper.closePosition({ position_key: opened!.position_key, exit_price: d('0.50'), exit_fees: d('0.01'), exit_reason: 'take_profit' });
-    const history = await paper.listPositionHistory({ position_key: opened!.position_key });
+    const opened = await paper.openPosition(position);
+    await paper.updatePositionPrice({ position_key: opened.position_key, current_price: d('0.45') });
+    await paper.closePosition({ position_key: opened.position_key, exit_price: d('0.50'), exit_fees: d('0.01'), exit_reason: 'take_profit' });
+    const history = await paper.listPositionHistory({ position_key: opened.position_key });
     expect(history.map((v) => v.status)).toEqual(['open', 'open', 'closed']); // oldest first
-    expect(await live.getPositionByKey({ position_key: opened!.position_key as never })).toEqual([]);
+    expect(await live.getPositionByKey({ position_key: opened.position_key as never })).toEqual([]);
   });
 
   it('serialises concurrent SCD writers of one position: every update lands, one version is current', async ({ skip }) => {
     if (skipped) skip(skipped);
     const paper = precogDb(pool).scope('paper', { api: 'demo' });
-    const [opened] = await paper.openPosition(position);
+    const opened = await paper.openPosition(position);
     const prices = Array.from({ length: 16 }, (_, i) => d('0.41').plus(d(String(i)).div(1000)));
-    await Promise.all(prices.map((price) => paper.updatePositionPrice({ position_key: opened!.position_key, current_price: price })));
-    const history = await paper.listPositionHistory({ position_key: opened!.position_key });
+    await Promise.all(prices.map((price) => paper.updatePositionPrice({ position_key: opened.position_key, current_price: price })));
+    const history = await paper.listPositionHistory({ position_key: opened.position_key });
     expect(history).toHaveLength(17);
     expect(history.filter((v) => v.row_current_ind)).toHaveLength(1);
   });
@@ -80,15 +80,15 @@ describe('through PgBouncer (transaction pooling)', () => {
     if (skipped) skip(skipped);
     const paper = precogDb(pool).scope('paper', { api: 'demo' });
     const key = await paper.transaction(async (tx) => {
-      const [opened] = await tx.openPosition(position);
+      const opened = await tx.openPosition(position);
       await tx
         .transaction(async (inner) => {
-          await inner.updatePositionPrice({ position_key: opened!.position_key, current_price: d('0.47') });
+          await inner.updatePositionPrice({ position_key: opened.position_key, current_price: d('0.47') });
           throw new Error('rolled back to the savepoint');
         })
         .catch(() => undefined);
-      await tx.updatePositionPrice({ position_key: opened!.position_key, current_price: d('0.43') });
-      return opened!.position_key;
+      await tx.updatePositionPrice({ position_key: opened.position_key, current_price: d('0.43') });
+      return opened.position_key;
     });
     const history = await paper.listPositionHistory({ position_key: key });
     expect(history.map((v) => v.current_price?.toString())).toEqual(['0.4', '0.43']); // oldest first: the 0.47 version was rolled back

@@ -26,7 +26,7 @@ describe('comparePaperAndLivePerformance', () => {
       await recordTrade.run({ ...trade('paper', '0.20', 1, '0.01', '0.20'), execution_time: new Date('2024-01-01T00:00:00Z') }, db);
 
       const open = async (environment: ExecutionEnvironment, entry: string) =>
-        (await openPosition.run({ market_id: 'MKT-CMP', side: 'YES', entry_price: d(entry), quantity: 10, fees: d('0.10'), strategy_id: strategyId, entry_time: at, execution_environment: environment }, db))[0]!;
+        (await openPosition.run({ market_id: 'MKT-CMP', side: 'YES', entry_price: d(entry), quantity: 10, fees: d('0.10'), strategy_id: strategyId, entry_time: at, execution_environment: environment }, db));
       const close = (environment: ExecutionEnvironment, key: ClosePositionParams['position_key'], exit: string) =>
         closePosition.run({ position_key: key, execution_environment: environment, exit_price: d(exit), exit_fees: d('0.10'), exit_time: new Date('2025-06-02T00:00:00Z'), exit_reason: 'test' }, db);
       const livePosition = await open('live', '0.40');
@@ -71,8 +71,8 @@ describe('listTrainingDataTrades', () => {
         execution_time: at, execution_environment: environment,
       });
       await recordTrade.run(fill('live', '0.11'), db);
-      const [paper] = await recordTrade.run(fill('paper', '0.22'), db);
-      const [backtest] = await recordTrade.run(fill('backtest', '0.33'), db);
+      const paper = await recordTrade.run(fill('paper', '0.22'), db);
+      const backtest = await recordTrade.run(fill('backtest', '0.33'), db);
       const rows = (await listTrainingDataTrades.run({ from: at, to: new Date(at.getTime() + 1) }, db)).filter((row) => row.market_id === market);
       expect(rows.map((row) => [row.id, row.execution_environment, row.price.toFixed(2)])).toEqual([
         [paper!.id, 'paper', '0.22'],

@@ -34,7 +34,7 @@ describe('upsertGameState', () => {
       const home = await team(db, 'nfl', unique('H'));
       const away = await team(db, 'nfl', unique('A'));
       const id = unique('401');
-      const [first] = await upsertGameState.run(
+      const first = await upsertGameState.run(
         snapshot(id, { home_team_id: home, away_team_id: away, linescores: [{ period: 1, home: 0, away: 0 }] }),
         db,
       );
@@ -47,17 +47,17 @@ describe('upsertGameState', () => {
       expect(first!.game_date.toISOString()).toBe('2025-12-21T18:00:00.000Z');
 
       // The clock alone: no version, no row.
-      expect(await upsertGameState.run(snapshot(id, { clock_seconds: new Decimal('612.50'), clock_display: '10:12' }), db)).toEqual([]);
+      expect(await upsertGameState.run(snapshot(id, { clock_seconds: new Decimal('612.50'), clock_display: '10:12' }), db)).toBeUndefined();
       // The same situation written with keys in another order is the same jsonb: no version.
-      expect(await upsertGameState.run(snapshot(id, { situation: { possession: 'home', distance: 10, down: 1 } }), db)).toEqual([]);
+      expect(await upsertGameState.run(snapshot(id, { situation: { possession: 'home', distance: 10, down: 1 } }), db)).toBeUndefined();
 
-      const [score] = await upsertGameState.run(snapshot(id, { home_score: 7, clock_seconds: new Decimal('480'), clock_display: '8:00' }), db);
+      const score = await upsertGameState.run(snapshot(id, { home_score: 7, clock_seconds: new Decimal('480'), clock_display: '8:00' }), db);
       expect(score).toMatchObject({ home_score: 7, clock_display: '8:00' });
-      const [situation] = await upsertGameState.run(snapshot(id, { home_score: 7, situation: { down: 2, distance: 4, possession: 'away' } }), db);
+      const situation = await upsertGameState.run(snapshot(id, { home_score: 7, situation: { down: 2, distance: 4, possession: 'away' } }), db);
       expect(situation!.situation).toEqual({ down: 2, distance: 4, possession: 'away' });
-      const [period] = await upsertGameState.run(snapshot(id, { home_score: 7, period: 2, situation: { down: 2, distance: 4, possession: 'away' } }), db);
+      const period = await upsertGameState.run(snapshot(id, { home_score: 7, period: 2, situation: { down: 2, distance: 4, possession: 'away' } }), db);
       expect(period!.period).toBe(2);
-      const [status] = await upsertGameState.run(
+      const status = await upsertGameState.run(
         snapshot(id, { home_score: 7, period: 2, game_status: 'halftime', situation: { down: 2, distance: 4, possession: 'away' } }),
         db,
       );
@@ -74,9 +74,9 @@ describe('upsertGameState', () => {
       for (let i = 0; i < history.length - 1; i++) {
         expect(history[i]!.row_end_ts!.getTime()).toBe(history[i + 1]!.row_start_ts.getTime());
       }
-      const [current] = await getCurrentGameState.run({ espn_event_id: id }, db);
+      const current = await getCurrentGameState.run({ espn_event_id: id }, db);
       expect(current!.id).toBe(status!.id);
-      expect(await getCurrentGameState.run({ espn_event_id: unique('none') }, db)).toEqual([]);
+      expect(await getCurrentGameState.run({ espn_event_id: unique('none') }, db)).toBeUndefined();
     });
   });
 });

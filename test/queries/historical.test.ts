@@ -136,11 +136,11 @@ describe('historical Elo', () => {
       expect(loaded[0]).toMatchObject({ team_id: teamId, sport: 'nfl', season: 1925, rating_date: '1925-09-01', source: '538' });
       expect(await loadHistoricalElo.run(load, db)).toEqual([]);
 
-      expect(await getEloRatingAsOf.run({ team_id: teamId, as_of: '1925-08-31' }, db)).toEqual([]);
-      const [asOfSept7] = await getEloRatingAsOf.run({ team_id: teamId, as_of: '1925-09-07' }, db);
+      expect(await getEloRatingAsOf.run({ team_id: teamId, as_of: '1925-08-31' }, db)).toBeUndefined();
+      const asOfSept7 = await getEloRatingAsOf.run({ team_id: teamId, as_of: '1925-09-07' }, db);
       expect(asOfSept7!.rating_date).toBe('1925-09-01');
       expect(asOfSept7!.elo_rating.toFixed(2)).toBe('1612.35');
-      const [asOfSept8] = await getEloRatingAsOf.run({ team_id: teamId, as_of: '1925-09-08' }, db);
+      const asOfSept8 = await getEloRatingAsOf.run({ team_id: teamId, as_of: '1925-09-08' }, db);
       expect(asOfSept8!.elo_rating.toFixed(2)).toBe('1630.10');
 
       const season = await listEloRatingsBySeason.run({ sport: 'nfl', season: 1925 }, db);

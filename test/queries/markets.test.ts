@@ -11,7 +11,7 @@ describe('markets', () => {
   it('createMarket and getCurrentMarketByTicker round-trip every value', async () => {
     await withRollback(async (db) => {
       const ticker = unique('KXNFLGAME');
-      const [created] = await createMarket.run(
+      const created = await createMarket.run(
         {
           ticker, platform_id: 'kalshi', title: 'Chiefs win?', market_type: 'binary', yes_price: d('0.6150'),
           no_price: d('0.3900'), spread: d('0.0050'), volume: 1200, open_interest: 300, metadata: { event_ticker: 'KXNFL-1' },
@@ -26,11 +26,11 @@ describe('markets', () => {
       expect(created!.yes_price.equals(d('0.615'))).toBe(true);
       expect(created!.no_price.toFixed(4)).toBe('0.3900');
       expect(created!.spread!.toFixed()).toBe('0.005');
-      const [current] = await getCurrentMarketByTicker.run({ ticker }, db);
+      const current = await getCurrentMarketByTicker.run({ ticker }, db);
       expect(current!.id).toBe(created!.id);
       expect(current!.yes_price.equals(created!.yes_price)).toBe(true);
 
-      const [defaults] = await createMarket.run(
+      const defaults = await createMarket.run(
         { ticker: unique('KXDEF'), platform_id: 'kalshi', title: 't', market_type: 'scalar', yes_price: d('0'), no_price: d('1') },
         db,
       );
@@ -41,7 +41,7 @@ describe('markets', () => {
   it('recordMarketPrice writes a version only on a price or status change, copying the rest forward', async () => {
     await withRollback(async (db) => {
       const ticker = unique('KXPRICE');
-      const [created] = await createMarket.run(
+      const created = await createMarket.run(
         { ticker, platform_id: 'kalshi', title: 'Price test', market_type: 'binary', yes_price: d('0.50'), no_price: d('0.50'), spread: d('0.02'), metadata: { a: 1 } },
         db,
       );
@@ -49,11 +49,11 @@ describe('markets', () => {
         recordMarketPrice.run({ ticker, yes_price: d(yes), no_price: d(no), status: 'open', ...extra }, db);
 
       // Unchanged price (also written differently: 0.5 = 0.5000): no version, no row.
-      expect(await observe('0.5', '0.5000')).toEqual([]);
+      expect(await observe('0.5', '0.5000')).toBeUndefined();
       // Volume alone is not a change either.
-      expect(await observe('0.50', '0.50', { volume: 999 })).toEqual([]);
+      expect(await observe('0.50', '0.50', { volume: 999 })).toBeUndefined();
 
-      const [v2] = await observe('0.53', '0.48', { volume: 50 });
+      const v2 = await observe('0.53', '0.48', { volume: 50 });
       expect(v2!.yes_price.toFixed(2)).toBe('0.53');
       expect(v2!.no_price.toFixed(2)).toBe('0.48');
       expect(v2).toMatchObject({ volume: 50, title: 'Price test', metadata: { a: 1 }, row_current_ind: true, market_id: `MKT-${ticker}` });
@@ -61,11 +61,11 @@ describe('markets', () => {
       expect(v2!.created_at.getTime()).toBe(created!.created_at.getTime());
       expect(v2!.updated_at.getTime()).toBe(v2!.row_start_ts.getTime());
 
-      expect(await observe('0.53', '0.48')).toEqual([]);
-      const [v3] = await observe('0.53', '0.48', { status: 'halted' });
+      expect(await observe('0.53', '0.48')).toBeUndefined();
+      const v3 = await observe('0.53', '0.48', { status: 'halted' });
       expect(v3!.status).toBe('halted');
       expect(v3!.volume).toBe(50);
-      const [v4] = await recordMarketPrice.run(
+      const v4 = await recordMarketPrice.run(
         { ticker, yes_price: d('1'), no_price: d('0'), status: 'settled', settlement_value: d('1') },
         db,
       );
@@ -82,15 +82,15 @@ describe('markets', () => {
       for (let i = 0; i < history.length - 1; i++) {
         expect(history[i]!.row_end_ts!.getTime()).toBe(history[i + 1]!.row_start_ts.getTime());
       }
-      const [current] = await getCurrentMarketByTicker.run({ ticker }, db);
+      const current = await getCurrentMarketByTicker.run({ ticker }, db);
       expect(current!.id).toBe(v4!.id);
     });
   });
 
   it('recordMarketPrice of an unknown ticker writes nothing', async () => {
     await withRollback(async (db) => {
-      expect(await recordMarketPrice.run({ ticker: unique('NOPE'), yes_price: d('0.1'), no_price: d('0.9'), status: 'open' }, db)).toEqual([]);
-      expect(await getCurrentMarketByTicker.run({ ticker: unique('NOPE') }, db)).toEqual([]);
+      expect(await recordMarketPrice.run({ ticker: unique('NOPE'), yes_price: d('0.1'), no_price: d('0.9'), status: 'open' }, db)).toBeUndefined();
+      expect(await getCurrentMarketByTicker.run({ ticker: unique('NOPE') }, db)).toBeUndefined();
     });
   });
 });

@@ -56,7 +56,7 @@ describe('openPosition', () => {
       const { strategyId, modelId } = await strategyAndModel(db);
       const market = unique('MKT-POS');
       const entryTime = new Date('2024-11-03T20:15:00Z');
-      const [opened] = await openPosition.run(
+      const opened = await openPosition.run(
         position(market, 'backtest', {
           strategy_id: strategyId,
           model_id: modelId,
@@ -89,7 +89,7 @@ describe('openPosition', () => {
       expect(opened!.edge_at_entry!.toFixed()).toBe('0.0775');
       expect(opened!.entry_time.getTime()).toBe(entryTime.getTime());
 
-      const [second] = await openPosition.run(position(market, 'backtest'), db);
+      const second = await openPosition.run(position(market, 'backtest'), db);
       expect(second!.position_key).not.toBe(opened!.position_key);
     });
   });
@@ -100,7 +100,7 @@ describe('SCD Type 2 writes', () => {
     await withRollback(async (db) => {
       const { strategyId, modelId } = await strategyAndModel(db);
       const market = unique('MKT-662');
-      const [opened] = await openPosition.run(
+      const opened = await openPosition.run(
         position(market, 'paper', {
           strategy_id: strategyId, model_id: modelId, calculated_probability: d('0.52'), edge_at_entry: d('0.12'),
           market_price_at_entry: d('0.40'), target_price: d('0.75'), stop_loss_price: d('0.30'),
@@ -111,7 +111,7 @@ describe('SCD Type 2 writes', () => {
       const key = opened!.position_key;
       for (let i = 1; i <= 10; i++) {
         const price = d('0.40').plus(d('0.0125').times(i));
-        const [next] = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: price }, db);
+        const next = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: price }, db);
         expect(next!.current_price!.equals(price)).toBe(true);
         // (current - entry) * quantity, exact: 0.0125 * i * 10
         expect(next!.unrealized_pnl!.equals(d('0.125').times(i))).toBe(true);
@@ -140,11 +140,11 @@ describe('SCD Type 2 writes', () => {
 
   it('setTrailingStopState writes a new version with the state, the price untouched', async () => {
     await withRollback(async (db) => {
-      const [opened] = await openPosition.run(position(unique('MKT-TS'), 'live'), db);
+      const opened = await openPosition.run(position(unique('MKT-TS'), 'live'), db);
       const key = opened!.position_key;
       await updatePositionPrice.run({ position_key: key, execution_environment: 'live', current_price: d('0.47') }, db);
       const state = { activation_price: '0.45', peak_price: '0.47', stop_price: '0.43', distance: 0.04 };
-      const [next] = await setTrailingStopState.run({ position_key: key, execution_environment: 'live', trailing_stop_state: state }, db);
+      const next = await setTrailingStopState.run({ position_key: key, execution_environment: 'live', trailing_stop_state: state }, db);
       expect(next!.trailing_stop_state).toEqual(state);
       expect(next!.current_price!.toFixed(2)).toBe('0.47');
       expect(next!.unrealized_pnl!.toFixed(2)).toBe('0.70');
@@ -156,13 +156,13 @@ describe('SCD Type 2 writes', () => {
 
   it('closePosition records exit price, time, reason and realized P&L net of all fees; a closed position takes no more changes', async () => {
     await withRollback(async (db) => {
-      const [opened] = await openPosition.run(
+      const opened = await openPosition.run(
         position(unique('MKT-CLOSE'), 'backtest', { entry_time: new Date('2024-01-01T00:00:00Z') }),
         db,
       );
       const key = opened!.position_key;
       const exitTime = new Date('2024-01-02T00:00:00Z');
-      const [closed] = await closePosition.run(
+      const closed = await closePosition.run(
         { position_key: key, execution_environment: 'backtest', exit_price: d('0.63'), exit_fees: d('0.05'), exit_time: exitTime, exit_reason: 'take_profit' },
         db,
       );
@@ -175,20 +175,20 @@ describe('SCD Type 2 writes', () => {
       expect(closed!.unrealized_pnl!.isZero()).toBe(true);
 
       // Changes apply to open positions only: no row, nothing written.
-      expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'backtest', current_price: d('0.9') }, db)).toEqual([]);
-      expect(await setTrailingStopState.run({ position_key: key, execution_environment: 'backtest', trailing_stop_state: {} }, db)).toEqual([]);
-      expect(await closePosition.run({ position_key: key, execution_environment: 'backtest', exit_price: d('0.1'), exit_fees: d('0'), exit_reason: 'again' }, db)).toEqual([]);
+      expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'backtest', current_price: d('0.9') }, db)).toBeUndefined();
+      expect(await setTrailingStopState.run({ position_key: key, execution_environment: 'backtest', trailing_stop_state: {} }, db)).toBeUndefined();
+      expect(await closePosition.run({ position_key: key, execution_environment: 'backtest', exit_price: d('0.1'), exit_fees: d('0'), exit_reason: 'again' }, db)).toBeUndefined();
       expect(await listPositionHistory.run({ position_key: key, execution_environment: 'backtest' }, db)).toHaveLength(2);
     });
   });
 
   it('a change named with the wrong environment finds nothing and writes nothing', async () => {
     await withRollback(async (db) => {
-      const [opened] = await openPosition.run(position(unique('MKT-ENV'), 'paper'), db);
+      const opened = await openPosition.run(position(unique('MKT-ENV'), 'paper'), db);
       const key = opened!.position_key;
-      expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'live', current_price: d('0.5') }, db)).toEqual([]);
-      expect(await closePosition.run({ position_key: key, execution_environment: 'live', exit_price: d('0.5'), exit_fees: d('0'), exit_reason: 'x' }, db)).toEqual([]);
-      const [current] = await getPositionByKey.run({ position_key: key, execution_environment: 'paper' }, db);
+      expect(await updatePositionPrice.run({ position_key: key, execution_environment: 'live', current_price: d('0.5') }, db)).toBeUndefined();
+      expect(await closePosition.run({ position_key: key, execution_environment: 'live', exit_price: d('0.5'), exit_fees: d('0'), exit_reason: 'x' }, db)).toBeUndefined();
+      const current = await getPositionByKey.run({ position_key: key, execution_environment: 'paper' }, db);
       expect(current!.id).toBe(opened!.id);
       expect(current!.current_price!.equals(d('0.40'))).toBe(true);
     });
@@ -198,20 +198,20 @@ describe('SCD Type 2 writes', () => {
 describe('reads', () => {
   it('getPositionById and getPositionByKey return the version asked for, in its environment only', async () => {
     await withRollback(async (db) => {
-      const [opened] = await openPosition.run(position(unique('MKT-GET'), 'live'), db);
-      const [updated] = await updatePositionPrice.run(
+      const opened = await openPosition.run(position(unique('MKT-GET'), 'live'), db);
+      const updated = await updatePositionPrice.run(
         { position_key: opened!.position_key, execution_environment: 'live', current_price: d('0.41') },
         db,
       );
-      const [first] = await getPositionById.run({ id: opened!.id, execution_environment: 'live' }, db);
+      const first = await getPositionById.run({ id: opened!.id, execution_environment: 'live' }, db);
       expect(first).toMatchObject({ id: opened!.id, row_current_ind: false, execution_environment: 'live' });
       expect(first!.current_price!.equals(d('0.40'))).toBe(true);
       expect(first!.row_end_ts).toBeInstanceOf(Date);
-      const [current] = await getPositionByKey.run({ position_key: opened!.position_key, execution_environment: 'live' }, db);
+      const current = await getPositionByKey.run({ position_key: opened!.position_key, execution_environment: 'live' }, db);
       expect(current).toMatchObject({ id: updated!.id, row_current_ind: true, row_end_ts: null });
       expect(current!.current_price!.equals(d('0.41'))).toBe(true);
-      expect(await getPositionById.run({ id: opened!.id, execution_environment: 'paper' }, db)).toEqual([]);
-      expect(await getPositionByKey.run({ position_key: opened!.position_key, execution_environment: 'backtest' }, db)).toEqual([]);
+      expect(await getPositionById.run({ id: opened!.id, execution_environment: 'paper' }, db)).toBeUndefined();
+      expect(await getPositionByKey.run({ position_key: opened!.position_key, execution_environment: 'backtest' }, db)).toBeUndefined();
     });
   });
 
@@ -223,12 +223,12 @@ describe('reads', () => {
         db,
       );
       const market = `MKT-${ticker}`;
-      const [yes] = await openPosition.run(position(market, 'paper', { side: 'YES', entry_price: d('0.55'), quantity: 10 }), db);
-      const [no] = await openPosition.run(position(market, 'paper', { side: 'NO', entry_price: d('0.45'), quantity: 4 }), db);
-      const [noMarket] = await openPosition.run(position(unique('MKT-NONE'), 'paper'), db);
-      const [closed] = await openPosition.run(position(market, 'paper'), db);
+      const yes = await openPosition.run(position(market, 'paper', { side: 'YES', entry_price: d('0.55'), quantity: 10 }), db);
+      const no = await openPosition.run(position(market, 'paper', { side: 'NO', entry_price: d('0.45'), quantity: 4 }), db);
+      const noMarket = await openPosition.run(position(unique('MKT-NONE'), 'paper'), db);
+      const closed = await openPosition.run(position(market, 'paper'), db);
       await closePosition.run({ position_key: closed!.position_key, execution_environment: 'paper', exit_price: d('0.5'), exit_fees: d('0'), exit_reason: 'stop' }, db);
-      const [live] = await openPosition.run(position(market, 'live'), db);
+      const live = await openPosition.run(position(market, 'live'), db);
 
       const open = await listOpenPositions.run({ execution_environment: 'paper' }, db);
       const mine = open.filter((p) => [yes, no, noMarket, closed, live].some((q) => q!.position_key === p.position_key));
@@ -261,7 +261,7 @@ describe('two concurrent updaters of one position', () => {
 
   it('the second waits for the first, gets zero rows instead of a second current version, and its retry applies on top', async () => {
     await withFreshDatabase(async (_database, pool) => {
-      const [opened] = await openPosition.run(position('MKT-RACE', 'paper'), pool);
+      const opened = await openPosition.run(position('MKT-RACE', 'paper'), pool);
       const key = opened!.position_key;
       const first = await pool.connect();
       const second = await pool.connect();
@@ -269,7 +269,7 @@ describe('two concurrent updaters of one position', () => {
         const { rows: [backend] } = await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
         const pid = backend!.pid;
         await first.query('BEGIN');
-        const [firstVersion] = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.45') }, first);
+        const firstVersion = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.45') }, first);
         expect(firstVersion).toBeDefined();
 
         // Autocommit: the second statement starts while the first transaction holds the lock.
@@ -279,14 +279,14 @@ describe('two concurrent updaters of one position', () => {
         const raced = await racing;
         // The locked row is no longer current when the lock is granted, and the first writer's
         // new version is not in the second statement's snapshot: nothing is written.
-        expect(raced).toEqual([]);
+        expect(raced).toBeUndefined();
 
         let history = await listPositionHistory.run({ position_key: key, execution_environment: 'paper' }, pool);
         expect(history).toHaveLength(2);
         expect(history.filter((version) => version.row_current_ind)).toHaveLength(1);
 
         // The caller's retry is a new statement: it sees the first writer's version and applies on top.
-        const [retried] = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.50') }, second);
+        const retried = await updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.50') }, second);
         expect(retried!.current_price!.toFixed(2)).toBe('0.50');
         history = await listPositionHistory.run({ position_key: key, execution_environment: 'paper' }, pool);
         expect(history.map((version) => version.current_price!.toFixed(2))).toEqual(['0.40', '0.45', '0.50']);
@@ -303,15 +303,15 @@ describe('two concurrent updaters of one position', () => {
 
   it('many concurrent writers with retry-on-zero-rows: every update applied, one current version, exact totals', async () => {
     await withFreshDatabase(async (_database, pool) => {
-      const [opened] = await openPosition.run(position('MKT-STORM', 'backtest', { entry_price: d('0.10') }), pool);
+      const opened = await openPosition.run(position('MKT-STORM', 'backtest', { entry_price: d('0.10') }), pool);
       const key = opened!.position_key;
       const prices = Array.from({ length: 40 }, (_, i) => d('0.20').plus(d('0.0001').times(i)));
       await Promise.all(
         prices.map(async (price) => {
           for (;;) {
             const rows = await updatePositionPrice.run({ position_key: key, execution_environment: 'backtest', current_price: price }, pool);
-            if (rows.length === 1) return;
-            // Zero rows: a concurrent writer superseded the version this statement saw; retry.
+            if (rows) return;
+            // No row (undefined): a concurrent writer superseded the version this statement saw; retry.
           }
         }),
       );

@@ -36,12 +36,12 @@ describe('recordTrade', () => {
     await withRollback(async (db) => {
       const { strategyId, modelId } = await strategyAndModel(db);
       const market = unique('MKT-TRADE');
-      const [position] = await openPosition.run(
+      const position = await openPosition.run(
         { market_id: market, side: 'YES', entry_price: d('0.55'), quantity: 10, fees: d('0.07'), execution_environment: 'paper' },
         db,
       );
       const executionTime = new Date('2025-12-20T18:30:00.123Z');
-      const [trade] = await recordTrade.run(
+      const trade = await recordTrade.run(
         fill(market, 'paper', {
           position_id: position!.id,
           strategy_id: strategyId,
@@ -84,7 +84,7 @@ describe('recordTrade', () => {
 
   it('defaults execution_time to now and trade_metadata to {}', async () => {
     await withRollback(async (db) => {
-      const [trade] = await recordTrade.run(fill(unique('MKT-TRADE'), 'backtest'), db);
+      const trade = await recordTrade.run(fill(unique('MKT-TRADE'), 'backtest'), db);
       expect(trade!.trade_metadata).toEqual({});
       expect(trade!.execution_environment).toBe('backtest');
       const { rows: [now] } = await db.query<{ now: Date }>({ text: 'SELECT now() AS now' });
@@ -162,27 +162,27 @@ describe('reads are scoped to one environment', () => {
       const paper2 = await recordTrade.run(fill(market, 'paper', { ...attributed, price: d('0.42'), execution_time: new Date('2025-01-01T00:00:03Z') }), db);
 
       const byMarket = await listTradesByMarket.run({ market_id: market, execution_environment: 'paper' }, db);
-      expect(byMarket.map((t) => t.id)).toEqual([paper2[0]!.id, paper1[0]!.id]);
+      expect(byMarket.map((t) => t.id)).toEqual([paper2.id, paper1.id]);
       expect(byMarket.map((t) => t.price.toFixed(2))).toEqual(['0.42', '0.41']);
       expect(byMarket.every((t) => t.execution_environment === 'paper')).toBe(true);
 
       const byStrategy = await listTradesByStrategy.run({ strategy_id: strategyId, execution_environment: 'live' }, db);
-      expect(byStrategy.map((t) => t.id)).toEqual([live[0]!.id]);
+      expect(byStrategy.map((t) => t.id)).toEqual([live.id]);
       expect(byStrategy[0]!.strategy_id).toBe(strategyId);
 
       const recent = await listRecentTrades.run({ execution_environment: 'paper', limit: 1 }, db);
       expect(recent).toHaveLength(1);
       expect(recent[0]!.execution_environment).toBe('paper');
       const recentAll = await listRecentTrades.run({ execution_environment: 'paper', limit: 1000n }, db);
-      expect(recentAll.map((t) => t.id)).toEqual(expect.arrayContaining([paper1[0]!.id, paper2[0]!.id]));
-      expect(recentAll.some((t) => t.id === live[0]!.id)).toBe(false);
+      expect(recentAll.map((t) => t.id)).toEqual(expect.arrayContaining([paper1.id, paper2.id]));
+      expect(recentAll.some((t) => t.id === live.id)).toBe(false);
       const times = recentAll.map((t) => t.execution_time.getTime());
       expect([...times].sort((a, b) => b - a)).toEqual(times);
 
-      const [found] = await getTradeById.run({ id: live[0]!.id, execution_environment: 'live' }, db);
+      const found = await getTradeById.run({ id: live.id, execution_environment: 'live' }, db);
       expect(found!.price.equals(d('0.55'))).toBe(true);
       expect(found!.execution_environment).toBe('live');
-      expect(await getTradeById.run({ id: live[0]!.id, execution_environment: 'paper' }, db)).toEqual([]);
+      expect(await getTradeById.run({ id: live.id, execution_environment: 'paper' }, db)).toBeUndefined();
     });
   });
 });

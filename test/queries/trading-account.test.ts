@@ -20,7 +20,7 @@ const scopes = (db: Db) => {
 
 async function placeLimitOrder<Env extends 'paper' | 'live'>(scope: Scope<Env>, db: Db, quantity = 10) {
   const { strategyId, modelId } = await strategyAndModel(db);
-  const [order] = await scope.placeOrder({
+  const order = await scope.placeOrder({
     platform_id: 'kalshi', market_id: unique('MKT-ORD'), side: 'buy', order_type: 'limit', limit_price: d('0.4200'),
     quantity, strategy_id: strategyId, model_id: modelId,
   });
@@ -35,20 +35,20 @@ describe('orders', () => {
       expect(order).toMatchObject({ status: 'open', filled_quantity: 0, average_fill_price: null, execution_environment: 'paper' });
 
       const fill = { order_id: order.id, price: d('0.4000'), quantity: 4, fees: d('0.0200'), trade_source: 'automated' } as const;
-      const [first] = await paper.fillOrder(fill);
+      const first = await paper.fillOrder(fill);
       expect(first).toMatchObject({ status: 'partially_filled', filled_quantity: 4, fill_quantity: 4, execution_environment: 'paper' });
       expect(first!.average_fill_price.toString()).toBe('0.4');
-      const [second] = await paper.fillOrder({ ...fill, price: d('0.4300'), quantity: 6 });
+      const second = await paper.fillOrder({ ...fill, price: d('0.4300'), quantity: 6 });
       expect(second).toMatchObject({ status: 'filled', filled_quantity: 10 });
       // (0.40 * 4 + 0.43 * 6) / 10
       expect(second!.average_fill_price.toString()).toBe('0.418');
 
-      const [trade] = await paper.getTradeById({ id: second!.trade_id });
+      const trade = await paper.getTradeById({ id: second!.trade_id });
       expect(trade).toMatchObject({ quantity: 6, execution_environment: 'paper' });
       expect(await paper.listOpenOrders()).not.toContainEqual(expect.objectContaining({ id: order.id }));
       // A filled order takes no more fills and cannot be cancelled.
-      expect(await paper.fillOrder(fill)).toEqual([]);
-      expect(await paper.cancelOrder({ order_id: order.id })).toEqual([]);
+      expect(await paper.fillOrder(fill)).toBeUndefined();
+      expect(await paper.cancelOrder({ order_id: order.id })).toBeUndefined();
     });
   });
 
@@ -62,7 +62,7 @@ describe('orders', () => {
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ConstraintViolationError);
       expect((error as ConstraintViolationError).rule).toBe('orders_filled_quantity_range');
-      const [after] = await paper.getOrderById({ order_id: order.id });
+      const after = await paper.getOrderById({ order_id: order.id });
       expect(after).toMatchObject({ status: 'open', filled_quantity: 0 });
     });
   });
@@ -77,8 +77,8 @@ describe('orders', () => {
       expect(open.every((o) => o.execution_environment === 'paper')).toBe(true);
       expect(open.map((o) => o.id)).not.toContain(liveOrder.id);
       // The paper scope cannot reach the live order, even with its id.
-      expect(await paper.cancelOrder({ order_id: liveOrder.id as never })).toEqual([]);
-      const [cancelled] = await live.cancelOrder({ order_id: liveOrder.id });
+      expect(await paper.cancelOrder({ order_id: liveOrder.id as never })).toBeUndefined();
+      const cancelled = await live.cancelOrder({ order_id: liveOrder.id });
       expect(cancelled).toMatchObject({ status: 'cancelled', execution_environment: 'live' });
     });
   });
@@ -88,29 +88,29 @@ describe('settlement and the account', () => {
   it('settles a position: settlement, ledger credit and a new balance version, in its environment', async () => {
     await withRollback(async (db) => {
       const { paper, live } = scopes(db);
-      const [liveBalance] = await live.syncBalance({ platform_id: 'kalshi', balance: d('5000.0000') });
-      const [start] = await paper.syncBalance({ platform_id: 'kalshi', balance: d('1000.0000') });
+      const liveBalance = await live.syncBalance({ platform_id: 'kalshi', balance: d('5000.0000') });
+      const start = await paper.syncBalance({ platform_id: 'kalshi', balance: d('1000.0000') });
       expect(start).toMatchObject({ row_current_ind: true, execution_environment: 'paper' });
-      const [position] = await paper.openPosition({
+      const position = await paper.openPosition({
         market_id: unique('MKT-SETTLE'), side: 'YES', entry_price: d('0.6000'), quantity: 10, fees: d('0.1000'),
       });
 
-      const [settlement] = await paper.settlePosition({ position_key: position!.position_key, settlement_value: d('1'), platform_id: 'kalshi' });
+      const settlement = await paper.settlePosition({ position_key: position!.position_key, settlement_value: d('1'), platform_id: 'kalshi' });
       expect(settlement).toMatchObject({ position_key: position!.position_key, execution_environment: 'paper' });
       expect(settlement!.payout.toString()).toBe('10');
       expect(settlement!.realized_pnl.toString()).toBe('3.9'); // (1 - 0.6) * 10 - 0.1
       expect(settlement!.balance_after!.toString()).toBe('1010');
 
-      const [settled] = await paper.getPositionByKey({ position_key: position!.position_key });
+      const settled = await paper.getPositionByKey({ position_key: position!.position_key });
       expect(settled).toMatchObject({ status: 'settled', execution_environment: 'paper' });
-      const [balance] = await paper.getCurrentBalance({ platform_id: 'kalshi' });
+      const balance = await paper.getCurrentBalance({ platform_id: 'kalshi' });
       expect(balance!.balance.toString()).toBe('1010');
       // The live account did not move.
-      const [liveNow] = await live.getCurrentBalance({ platform_id: 'kalshi' });
+      const liveNow = await live.getCurrentBalance({ platform_id: 'kalshi' });
       expect(liveNow!.id).toBe(liveBalance!.id);
       expect(liveNow!.balance.toString()).toBe('5000');
       // Settling twice does nothing: the position is no longer open.
-      expect(await paper.settlePosition({ position_key: position!.position_key, settlement_value: d('1'), platform_id: 'kalshi' })).toEqual([]);
+      expect(await paper.settlePosition({ position_key: position!.position_key, settlement_value: d('1'), platform_id: 'kalshi' })).toBeUndefined();
     });
   });
 

@@ -35,7 +35,7 @@ describe('the generated types', () => {
 describe('the values at run time', () => {
   it('numeric is a Decimal, timestamptz a Date, jsonb a parsed object', async () => {
     await withRollback(async (db) => {
-      const [trade] = await recordTrade.run(fill(unique('MKT-CODEC')), db);
+      const trade = await recordTrade.run(fill(unique('MKT-CODEC')), db);
       expect(trade!.price).toBeInstanceOf(Decimal);
       expect(trade!.price.toFixed(4)).toBe('0.5500');
       expect(trade!.fees).toBeInstanceOf(Decimal);
@@ -75,7 +75,7 @@ describe('the values at run time', () => {
 
   it('jsonb arrays parse to arrays; arrays of numeric, int8, date and jsonb parse element-wise', async () => {
     await withRollback(async (db) => {
-      const [state] = await upsertGameState.run(
+      const state = await upsertGameState.run(
         {
           espn_event_id: unique('codec'), home_score: 0, away_score: 0, period: 0, game_status: 'pre', situation: {},
           game_date: new Date('2025-12-21T18:00:00Z'), league: 'nfl', linescores: [{ period: 1, home: 3 }],

@@ -92,7 +92,7 @@ describe('bad fills through a paper scope', () => {
     await withRollback(async (client) => {
       const paper = precogDb(client).scope('paper', { api: 'demo' });
       const orderId = "x'); DELETE FROM trades; --";
-      const [row] = await paper.recordTrade({ ...fill, order_id: orderId });
+      const row = await paper.recordTrade({ ...fill, order_id: orderId });
       expect(row!.order_id).toBe(orderId);
       expect(await tradeCount(client)).toBeGreaterThan(0);
     });

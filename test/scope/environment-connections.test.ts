@@ -38,18 +38,18 @@ describe('precogDb with a connection per environment', () => {
       const db = precogDb({ live: pools.live, paper: pools.paper, analyst: pools.analyst, ingest: pools.ingest });
       const paper = db.scope('paper', { api: 'demo' });
       const live = db.scope('live', { api: 'live' });
-      const [opened] = await paper.openPosition(position);
+      const opened = await paper.openPosition(position);
       await live.openPosition(position);
-      expect((await paper.listOpenPositions()).map((p) => p.id)).toContain(opened!.id);
+      expect((await paper.listOpenPositions()).map((p) => p.id)).toContain(opened.id);
       expect((await live.listOpenPositions()).every((p) => p.execution_environment === 'live')).toBe(true);
       const [who] = (await pools.paper.query<{ who: string }>('SELECT current_user AS who')).rows;
       expect(who!.who).toBe(loginRole('paper'));
       const performance = await db.crossEnvironment.comparePaperAndLivePerformance({ from: new Date(0), to: new Date() });
       expect(Array.isArray(performance)).toBe(true);
-      const [market] = await db.shared.createMarket({
+      const market = await db.shared.createMarket({
         ticker: 'LOGINS-1', platform_id: 'kalshi', title: 'Logins', market_type: 'binary', yes_price: new Decimal('0.5'), no_price: new Decimal('0.5'),
       });
-      expect(market!.ticker).toBe('LOGINS-1');
+      expect(market.ticker).toBe('LOGINS-1');
     });
   });
 

@@ -38,9 +38,9 @@ describe('scopes', () => {
       const db = precogDb(client);
       const paper = db.scope('paper', { api: 'demo' });
       const live = db.scope('live', { api: 'live' });
-      const [opened] = await paper.openPosition(position('MKT-PAPER'));
+      const opened = await paper.openPosition(position('MKT-PAPER'));
       for (let tick = 1; tick <= 10; tick++) {
-        const [updated] = await paper.updatePositionPrice({
+        const updated = await paper.updatePositionPrice({
           position_key: opened!.position_key,
           current_price: new Decimal(`0.${40 + tick}`),
         });
@@ -91,7 +91,7 @@ describe('scopes', () => {
     await withRollback(async (client) => {
       const paper = precogDb(client).scope('paper', { api: 'demo' });
       const opened = await paper.transaction(async (tx) => {
-        const [row] = await tx.openPosition(position('MKT-TX'));
+        const row = await tx.openPosition(position('MKT-TX'));
         await tx.updatePositionPrice({ position_key: row!.position_key, current_price: new Decimal('0.45') });
         return row!;
       });
@@ -151,7 +151,7 @@ describe('environment roles (defense in depth)', () => {
   it('still does everything a scope does, as the environment role', async () => {
     await withRollback(async (client) => {
       const paper = precogDb(client, { environmentRoles: true }).scope('paper', { api: 'demo' });
-      const [opened] = await paper.openPosition(position('MKT-ROLE'));
+      const opened = await paper.openPosition(position('MKT-ROLE'));
       await paper.updatePositionPrice({ position_key: opened!.position_key, current_price: new Decimal('0.5') });
       const [open] = await paper.listOpenPositions();
       expect(open!.current_price!.toFixed(2)).toBe('0.50');

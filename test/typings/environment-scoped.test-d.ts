@@ -109,7 +109,7 @@ describe('compiles', () => {
   });
 
   it('returns rows and ids branded with the scope environment', async () => {
-    const [opened] = await paper.openPosition({
+    const opened = await paper.openPosition({
       market_id: 'MKT-X',
       side: 'YES',
       entry_price: new Decimal('0.4'),
@@ -119,8 +119,8 @@ describe('compiles', () => {
     expectTypeOf(opened!.execution_environment).toEqualTypeOf<'paper'>();
     expectTypeOf(opened!.id).toEqualTypeOf<PositionId<'paper'>>();
     await paper.recordTrade({ ...fill, position_id: opened!.id });
-    const [liveOpened] = await live.openPosition({ market_id: 'MKT-X', side: 'NO', entry_price: new Decimal('0.6'), quantity: 1, fees: new Decimal('0') });
-    const [position] = await live.getPositionById({ id: liveOpened!.id });
+    const liveOpened = await live.openPosition({ market_id: 'MKT-X', side: 'NO', entry_price: new Decimal('0.6'), quantity: 1, fees: new Decimal('0') });
+    const position = await live.getPositionById({ id: liveOpened!.id });
     sellLive(position!);
     sameEnvironment([livePosition, livePosition]);
     sameEnvironment([paperPosition]);
@@ -128,7 +128,7 @@ describe('compiles', () => {
 
   it('offers shared queries unbranded, on the scope and on precogDb().shared', async () => {
     const db = precogDb(null as never);
-    const [market] = await db.shared.getCurrentMarketByTicker({ ticker: 'X' });
+    const market = await db.shared.getCurrentMarketByTicker({ ticker: 'X' });
     expectTypeOf(market!.yes_price).toEqualTypeOf<Decimal>();
     await paper.getCurrentMarketByTicker({ ticker: 'X' });
   });

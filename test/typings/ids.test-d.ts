@@ -57,7 +57,7 @@ describe('generated/ declares ids from the schema', () => {
     // trades.position_id: a foreign key (declared on the partitions) to positions' id.
     expectTypeOf<GetTradeByIdResult['position_id']>().toEqualTypeOf<Id<'positions'> | null>();
     expectTypeOf<RecordTradeParams['position_id']>().toEqualTypeOf<Id<'positions'> | null | undefined>();
-    expectTypeOf<RecordTradesParams['position_ids']>().toEqualTypeOf<(Id<'positions'> | null)[]>();
+    expectTypeOf<RecordTradesParams['position_ids']>().toEqualTypeOf<readonly (Id<'positions'> | null)[]>();
     // Kalshi's order id is text and no foreign key: sharing a name with an id does not brand it.
     expectTypeOf<GetTradeByIdResult['order_id']>().toEqualTypeOf<string | null>();
     // The old names are aliases of the generic brands.
@@ -72,7 +72,7 @@ describe('generated/ declares ids from the schema', () => {
     expectTypeOf(livePosition.position_key).toEqualTypeOf<Key<'positions', 'live'>>();
     const [inserted] = await paper.recordTrades(paperBulk);
     expectTypeOf(inserted!.id).toEqualTypeOf<Id<'trades', 'paper'>>();
-    expectTypeOf(paperBulk.position_ids).toEqualTypeOf<(Id<'positions', 'paper'> | null)[]>();
+    expectTypeOf(paperBulk.position_ids).toEqualTypeOf<readonly (Id<'positions', 'paper'> | null)[]>();
   });
 
   it('brands cross-environment rows each with its own environment, through views too', async () => {
@@ -162,5 +162,15 @@ describe('must not compile', () => {
     // @ts-expect-error - nor the list of every query the scopes are built from
     void queries.allQueries;
     expectTypeOf(queries.ExecutionEnvironmentValues).toEqualTypeOf<readonly ['live', 'paper', 'backtest']>();
+  });
+});
+
+describe('array parameters', () => {
+  it('accept readonly arrays and as-const tuples, and refuse a non-array', () => {
+    const ids = [1, 2] as const;
+    expectTypeOf<readonly (number | null)[]>().toMatchTypeOf<RecordTradesParams['quantities']>();
+    expectTypeOf<typeof ids>().toMatchTypeOf<RecordTradesParams['quantities']>();
+    // @ts-expect-error - a number is not an array of them
+    expectTypeOf<number>().toMatchTypeOf<RecordTradesParams['quantities']>();
   });
 });
