@@ -93,10 +93,13 @@ async function rebuild(schema: boolean): Promise<void> {
   }
 }
 
+let debounce: NodeJS.Timeout | undefined;
 function schedule(kind: 'schema' | 'queries'): void {
   if (kind === 'schema') schemaDirty = true;
   else queriesDirty = true;
-  void drain();
+  // One save is several file events (truncate, write, rename): one rebuild for all of them.
+  clearTimeout(debounce);
+  debounce = setTimeout(() => void drain(), 25);
 }
 
 function exitWith(error: Error): never {
@@ -158,6 +161,7 @@ function isAlive(pid: number): boolean {
 
 console.log(
   `precog-db dev on ${describeDatabase(server, database)} (${server.origin}).\n` +
-    'Watching migrations/current.sql and sql/*.sql; Ctrl-C to stop.',
+    `Watching migrations/current.sql and sql/*.sql (codegen database ${CODEGEN_DATABASE}); Ctrl-C to stop.\n` +
+    'current.sql need not be idempotent: each save first resets the dev database to the committed migrations (its data too).',
 );
 await drain();
