@@ -110,7 +110,7 @@ export const getCurrentGameState = defineQuery<GetCurrentGameStateParams, GetCur
   params: [{"name":"espn_event_id","type":"text"}],
   renamedColumns: {},
   environment: "shared",
-  ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\n  AND row_current_ind                                            "},
+  ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\n  AND row_current_ind"},
 });
 
 /** Parameters of `listGameStateHistory` (sql/game-states.sql). */
@@ -158,7 +158,7 @@ export const listGameStateHistory = defineQuery<ListGameStateHistoryParams, List
   params: [{"name":"espn_event_id","type":"text"}],
   renamedColumns: {},
   environment: "shared",
-  ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\nORDER BY row_start_ts, id                                                                                                                                                                                                               "},
+  ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\nORDER BY row_start_ts, id"},
 });
 
 /** Parameters of `listLiveGames` (sql/game-states.sql). */
@@ -206,7 +206,7 @@ export const listLiveGames = defineQuery<ListLiveGamesParams, ListLiveGamesResul
   params: [{"name":"league","type":"league","enumValues":["nba","ncaab","ncaaf","ncaaw","nfl","nhl","wnba"]}],
   renamedColumns: {},
   environment: "shared",
-  ir: {"usedParamSet":{"league":true},"params":[{"name":"league","required":false,"transform":{"type":"scalar"},"locs":[{"a":331,"b":337},{"a":367,"b":373}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE row_current_ind\n  AND game_status IN ('in_progress', 'halftime', 'end_of_period')\n  AND (:league::league IS NULL OR league = :league::league)\nORDER BY game_date, espn_event_id                                                                                                                                                                                                                                                                                       "},
+  ir: {"usedParamSet":{"league":true},"params":[{"name":"league","required":false,"transform":{"type":"scalar"},"locs":[{"a":331,"b":337},{"a":367,"b":373}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE row_current_ind\n  AND game_status IN ('in_progress', 'halftime', 'end_of_period')\n  AND (:league::league IS NULL OR league = :league::league)\nORDER BY game_date, espn_event_id"},
 });
 
 /** Parameters of `listGamesOnDate` (sql/game-states.sql). */

@@ -134,7 +134,9 @@ function emitQuery(file: ClassifiedFile, query: ClassifiedQuery, usedEnums: Set<
     // The statement's IR on one line: a reviewer reads the SQL in sql/ and the types above, not this.
     `export const ${query.name} = defineQuery<${generics.join(', ')}>({`,
     ...Object.entries(definition).map(([key, value]) => `  ${key}: ${JSON.stringify(value)},`),
-    `  ir: ${JSON.stringify(query.ir)},`,
+    // Trailing whitespace trimmed: pgtyped pads a statement with blanks standing for the comment
+    // block that follows it, so a comment added after a query would change this query's output.
+    `  ir: ${JSON.stringify({ ...query.ir, statement: query.ir.statement.trimEnd() })},`,
     '});',
     '',
   ].join('\n');
