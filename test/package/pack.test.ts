@@ -6,7 +6,7 @@
  * tsc and its output run with `node`. The application is examples/app/.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,8 +36,14 @@ function appEnv(url: string): NodeJS.ProcessEnv {
 
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), 'precog-pack-'));
-  // npm pack runs `prepare` (npm run build), so the tarball ships a fresh dist/.
-  run(NPM, ['pack', '--silent', '--pack-destination', scratch], ROOT);
+  // Packed from a copy without dist/ (node_modules linked), so that the tarball's dist/ can only
+  // come from `prepare` (npm run build), and the worktree's dist/ is not rewritten under other tests.
+  const project = join(scratch, 'project');
+  for (const entry of ['src', 'generated', 'package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json']) {
+    cpSync(join(ROOT, entry), join(project, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'), 'dir');
+  run(NPM, ['pack', '--silent', '--pack-destination', scratch], project);
   app = join(scratch, 'app');
   cpSync(join(ROOT, 'examples', 'app'), app, { recursive: true, filter: (src) => !/node_modules|dist$/.test(src) });
 }, 120_000);
