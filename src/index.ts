@@ -32,6 +32,7 @@ export {
 export { ConfigurationError, EnvironmentMismatchError } from './scope/errors.js';
 export { InvalidValueError } from './runtime/errors.js';
 export {
+  CannotConnectError,
   ConnectionLostError,
   ConstraintViolationError,
   DatabaseError,

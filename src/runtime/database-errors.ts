@@ -80,7 +80,15 @@ export class RetryableConflictError extends DatabaseError {
 
 /** The server could not be reached, or the connection dropped mid-query. Nothing was committed by this call. */
 export class ConnectionLostError extends DatabaseError {
-  override readonly name = 'ConnectionLostError';
+  override readonly name: string = 'ConnectionLostError';
+}
+
+/**
+ * The pool never reached the server (refused, unknown host, timed out, authentication or
+ * database refused): nothing was sent. A ConnectionLostError, so code that retries those still does.
+ */
+export class CannotConnectError extends ConnectionLostError {
+  override readonly name: string = 'CannotConnectError';
 }
 
 const CONSTRAINT_CODES: Record<string, string> = {
@@ -127,6 +135,16 @@ export function toDatabaseError(error: unknown, context: QueryContext): Error {
   if (code === '40001' || code === '40P01') {
     return new RetryableConflictError(`${where} collided with a concurrent transaction: ${reason}. Retry the transaction.`, fields, context, options);
   }
+  const refused = cannotConnect(error, code);
+  if (refused) {
+    return new CannotConnectError(
+      `${where} could not connect to PostgreSQL${refused}: ${reason}. Nothing was sent; check that the server runs and that ` +
+        'the connection settings (DATABASE_URL, the pool options) name it, its user, password and database.',
+      fields,
+      context,
+      options,
+    );
+  }
   if (isConnectionFailure(code, reason)) {
     return new ConnectionLostError(
       `${where} lost its connection to PostgreSQL: ${reason}. The statement did not commit; retry once the server is back.`,
@@ -137,6 +155,19 @@ export function toDatabaseError(error: unknown, context: QueryContext): Error {
   }
   if (!code) return error instanceof Error ? error : new Error(reason);
   return new DatabaseError(`${where} failed: ${reason}.${detail}`, fields, context, options);
+}
+
+/** ` at host:port` (or '') when `error` says the connection was never established; undefined otherwise. */
+function cannotConnect(error: unknown, code: string | undefined): string | undefined {
+  const fields = (error ?? {}) as { syscall?: string; address?: string; port?: number; hostname?: string };
+  if (fields.syscall === 'connect' || fields.syscall === 'getaddrinfo') {
+    const host = fields.hostname ?? fields.address;
+    return host ? ` at ${host}${fields.port ? `:${fields.port}` : ''}` : '';
+  }
+  // Refused at start-up: authentication (28P01, 28000), no such database (3D000), too many clients.
+  if (code === '28P01' || code === '28000' || code === '3D000' || code === '53300') return '';
+  if (/timeout expired|Connection terminated due to connection timeout/i.test((error as Error | undefined)?.message ?? '')) return '';
+  return undefined;
 }
 
 function isConnectionFailure(code: string | undefined, message: string): boolean {
