@@ -17,6 +17,11 @@ const { join } = require('node:path');
 let connections;
 /** Resolved once per process, and only when graphile-migrate asks for a connection string. */
 function resolveConnections() {
+  const { DATABASE_URL, SHADOW_DATABASE_URL, ROOT_DATABASE_URL } = process.env;
+  if (!connections && DATABASE_URL && SHADOW_DATABASE_URL && ROOT_DATABASE_URL) {
+    // All three given (npm run gm sets them): nothing to resolve.
+    connections = { connectionString: DATABASE_URL, shadowConnectionString: SHADOW_DATABASE_URL, rootConnectionString: ROOT_DATABASE_URL };
+  }
   if (!connections) {
     const output = execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'src/cli/gm-connections.ts')], {
       cwd: __dirname,
