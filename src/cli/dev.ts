@@ -46,12 +46,18 @@ async function refillSpares(): Promise<void> {
 }
 let queriesDirty = true;
 let running = false;
+let stopping = false;
 
-async function drain(): Promise<void> {
-  if (running) return;
+let inFlight: Promise<void> = Promise.resolve();
+function drain(): Promise<void> {
+  if (running) return inFlight;
+  return (inFlight = drainQueue());
+}
+
+async function drainQueue(): Promise<void> {
   running = true;
   try {
-    while (schemaDirty || queriesDirty) {
+    while ((schemaDirty || queriesDirty) && !stopping) {
       const schema = schemaDirty;
       schemaDirty = queriesDirty = false;
       await rebuild(schema);
@@ -113,12 +119,14 @@ watchFiles(MIGRATIONS_DIR, (_event, file) => file === 'current.sql' && schedule(
 watchFiles(COMMITTED_DIR, () => schedule('schema'));
 watchFiles(SQL_DIR, (_event, file) => file?.endsWith('.sql') && schedule('queries'));
 
-let stopping = false;
 function stop(why: string): void {
   if (stopping) return;
   stopping = true;
   console.log(`[${time()}] ${why}: stopping, dropping ${CODEGEN_DATABASE}`);
-  void spares
+  // A rebuild under way finishes first (generated/ is written whole or not at all), for 15 s at most.
+  const finished = Promise.race([inFlight, new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);
+  void finished
+    .then(() => spares)
     .then(() => dropDatabase(server, CODEGEN_DATABASE))
     .then(() => Promise.all([dropSpares(server, CODEGEN_DATABASE), dropSpares(server, database)]))
     .catch(() => undefined)
