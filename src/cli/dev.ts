@@ -75,8 +75,8 @@ async function rebuild(schema: boolean): Promise<void> {
       await spares;
       if (hasCurrentMigration() || (await currentAppliedTo(server, database))) {
         // current.sql need not be idempotent: the dev database goes back to the committed
-        // migrations (a copy of their template) before current.sql is applied again. The codegen
-        // database is the same copy plus current.sql; both are built side by side.
+        // migrations (a spare copy of their template, renamed into place) before current.sql is
+        // applied again. The codegen database is the same copy plus current.sql.
         const template = await migratedTemplate(server);
         await resetFromSpare(server, template, database);
         await resetFromSpare(server, template, CODEGEN_DATABASE);
@@ -91,11 +91,12 @@ async function rebuild(schema: boolean): Promise<void> {
     const result = await codegen(server, { database: CODEGEN_DATABASE, reuseDatabase: true });
     lap('types generated');
     const what = schema ? 'schema migrated and types regenerated' : 'types regenerated';
-    if (schema) spares = refillSpares(); // for the next save, while the developer reads this one
     const changed = result.changed.length ? `changed: ${result.changed.map((f) => `generated/${f}`).join(', ')}` : 'no type changed';
     console.log(`[${time()}] ${what} in ${Date.now() - started} ms (${changed})`);
   } catch (error) {
     console.error(`[${time()}] ${redact((error as Error).message)}\n(generated/ left as it was; fix and save again)`);
+  } finally {
+    if (schema && !stopping) spares = refillSpares(); // for the next save, while the developer reads this one
   }
 }
 
