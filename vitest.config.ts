@@ -1,6 +1,14 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests import 'precog-db' by name; here that is the sources (applications get dist/ through "exports").
+  resolve: {
+    alias: [
+      { find: /^precog-db$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      { find: /^precog-db\/queries$/, replacement: fileURLToPath(new URL('./generated/queries.ts', import.meta.url)) },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // One migrated template per run; each test file works in a rolled-back transaction or its own clone.

@@ -112,7 +112,7 @@ export const getCurrentGameState = defineQuery<GetCurrentGameStateParams, GetCur
   renamedColumns: {},
   environment: "shared",
   returns: "maybe",
-  ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\n  AND row_current_ind                                            "},
+  ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\n  AND row_current_ind"},
 });
 
 /** Parameters of `listGameStateHistory` (sql/game-states.sql). */
@@ -161,7 +161,7 @@ export const listGameStateHistory = defineQuery<ListGameStateHistoryParams, List
   renamedColumns: {},
   environment: "shared",
   returns: "many",
-  ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\nORDER BY row_start_ts, id                                                                                                                                                                                                               "},
+  ir: {"usedParamSet":{"espn_event_id":true},"params":[{"name":"espn_event_id","required":true,"transform":{"type":"scalar"},"locs":[{"a":258,"b":272}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE espn_event_id = :espn_event_id!\nORDER BY row_start_ts, id"},
 });
 
 /** Parameters of `listLiveGames` (sql/game-states.sql). */
@@ -210,7 +210,7 @@ export const listLiveGames = defineQuery<ListLiveGamesParams, ListLiveGamesResul
   renamedColumns: {},
   environment: "shared",
   returns: "many",
-  ir: {"usedParamSet":{"league":true},"params":[{"name":"league","required":false,"transform":{"type":"scalar"},"locs":[{"a":331,"b":337},{"a":367,"b":373}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE row_current_ind\n  AND game_status IN ('in_progress', 'halftime', 'end_of_period')\n  AND (:league::league IS NULL OR league = :league::league)\nORDER BY game_date, espn_event_id                                                                                                                                                                                                                                                                                       "},
+  ir: {"usedParamSet":{"league":true},"params":[{"name":"league","required":false,"transform":{"type":"scalar"},"locs":[{"a":331,"b":337},{"a":367,"b":373}]}],"statement":"SELECT\n  id, espn_event_id, home_team_id, away_team_id, home_score, away_score, period, clock_seconds,\n  clock_display, game_status, game_date, league, situation, linescores, row_current_ind,\n  row_start_ts, row_end_ts\nFROM game_states\nWHERE row_current_ind\n  AND game_status IN ('in_progress', 'halftime', 'end_of_period')\n  AND (:league::league IS NULL OR league = :league::league)\nORDER BY game_date, espn_event_id"},
 });
 
 /** Parameters of `listGamesOnDate` (sql/game-states.sql). */

@@ -20,6 +20,8 @@ export { isLive, isNonLive } from './environment/brand.js';
 export {
   assertApiMatches,
   resolveTradingConfiguration,
+  tradingConfigurationFromEnv,
+  type FromEnvOptions,
   type ApiMode,
   type ApiModeFor,
   type ConfigurationInput,

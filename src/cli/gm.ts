@@ -8,12 +8,21 @@ import { join, dirname } from 'node:path';
 import { ensureDatabase, resolveTarget } from '../server/resolve.js';
 import { PROJECT_ROOT } from '../server/embedded.js';
 import { migrateEnvironment } from '../migrations/settings.js';
+import { cloneDatabase, migratedTemplate } from '../migrations/fresh-database.js';
+import { currentAppliedTo } from '../migrations/current-state.js';
 import { runCommand } from './run-command.js';
 
 runCommand(async () => {
   const { server, database } = await resolveTarget();
   await ensureDatabase(server, database);
   await ensureDatabase(server, `${database}_shadow`);
+  if (process.argv[2] === 'commit' && (await currentAppliedTo(server, database))) {
+    // The dev database has current.sql applied (npm run dev, graphile-migrate watch). commit applies
+    // the new committed migration to it, which fails for a migration written the natural, not
+    // idempotent, way (ADD COLUMN twice). So it goes back to the committed migrations first.
+    await cloneDatabase(server, await migratedTemplate(server), database);
+    console.error(`${database} reset to the committed migrations before commit (current.sql was applied to it).`);
+  }
   const cli = join(dirname(createRequire(import.meta.url).resolve('graphile-migrate/package.json')), 'dist', 'cli.js');
   const result = spawnSync(process.execPath, [cli, ...process.argv.slice(2)], {
     cwd: PROJECT_ROOT,

@@ -27,6 +27,7 @@ runCommand(async () => {
       `precog-db ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       `  server      ${server.origin}`,
       `  database    ${describeDatabase(server, database)}`,
+      `  connect     npm run -s db:url prints its connection string: DATABASE_URL=$(npm run -s db:url), psql "$(npm run -s db:url)"`,
       `  migrations  ${after.length} applied (${after.length - before.length} new this run), latest ${after.at(-1) ?? 'none'}`,
       `  schema      ${tables} tables, ${views} views`,
       `  generated   ${generated.queries} query functions in ${generated.files} files (${generated.changed.length} changed)`,

@@ -281,7 +281,9 @@ function emitQuery(
     ...(Object.keys(resultCodecs).length || Object.keys(paramCodecs).length
       ? [`  codecs: { results: { ${codecEntries(resultCodecs)} }, params: { ${codecEntries(paramCodecs)} } },`]
       : []),
-    `  ir: ${JSON.stringify(query.ir)},`,
+    // Trailing whitespace trimmed: pgtyped pads a statement with blanks standing for the comment
+    // block that follows it, so a comment added after a query would change this query's output.
+    `  ir: ${JSON.stringify({ ...query.ir, statement: query.ir.statement.trimEnd() })},`,
     '});',
     '',
   ].join('\n');

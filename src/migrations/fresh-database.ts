@@ -110,8 +110,77 @@ function committedHash(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-function hasCurrentMigration(): boolean {
+/** Whether migrations/current.sql holds anything but comments. */
+export function hasCurrentMigration(): boolean {
   if (!existsSync(CURRENT_MIGRATION)) return false;
   const sql = readFileSync(CURRENT_MIGRATION, 'utf8').replace(/--.*$/gm, '').trim();
   return sql.length > 0;
+}
+
+/**
+ * Resets `name` to a copy of `template` in milliseconds: a spare copy made earlier (`refillSpare`)
+ * is renamed into place, and the old database is renamed away (dropped by the next refill).
+ * Sessions on `name` are ended, as DROP DATABASE ... WITH (FORCE) would. Without a spare of this
+ * template, it is a plain clone.
+ */
+export async function resetFromSpare(server: ServerTarget, template: string, name: string): Promise<void> {
+  const { spare, trash } = spareNames(name);
+  const admin = await connect(server, 'postgres');
+  try {
+    if (!(await isSpareOf(admin, spare, template))) {
+      await admin.end();
+      return await cloneDatabase(server, template, name);
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(trash)} WITH (FORCE)`);
+    clearAllPools();
+    for (let attempt = 0; ; attempt++) {
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+      try {
+        await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} RENAME TO ${pg.escapeIdentifier(trash)}`);
+        break;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === '3D000') break; // no such database: nothing to move away
+        if (code !== '55006' || attempt > 50) throw error; // 55006: a session is still leaving
+        await sleep(10);
+      }
+    }
+    await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(spare)} RENAME TO ${pg.escapeIdentifier(name)}`);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+/** Prepares the next `resetFromSpare` of `name`: drops the old copy, copies `template` as the spare. */
+export async function refillSpare(server: ServerTarget, template: string, name: string): Promise<void> {
+  const { spare, trash } = spareNames(name);
+  const admin = await connect(server, 'postgres');
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(trash)} WITH (FORCE)`);
+    if (await isSpareOf(admin, spare, template)) return;
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(spare)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(spare)} TEMPLATE ${pg.escapeIdentifier(template)}`);
+    await admin.query(`COMMENT ON DATABASE ${pg.escapeIdentifier(spare)} IS ${pg.escapeLiteral(`spare of ${template}`)}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Drops the spare and the old copy of `name` (a dev loop stopping). */
+export async function dropSpares(server: ServerTarget, name: string): Promise<void> {
+  const { spare, trash } = spareNames(name);
+  await dropDatabase(server, spare);
+  await dropDatabase(server, trash);
+}
+
+function spareNames(name: string): { spare: string; trash: string } {
+  return { spare: `${name.slice(0, 50)}__spare`, trash: `${name.slice(0, 50)}__old` };
+}
+
+async function isSpareOf(admin: pg.Client, spare: string, template: string): Promise<boolean> {
+  const { rows } = await admin.query<{ comment: string | null }>(
+    `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+    [spare],
+  );
+  return rows[0]?.comment === `spare of ${template}`;
 }

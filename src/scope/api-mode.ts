@@ -103,3 +103,82 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   problems.push(`${name}=${JSON.stringify(value)} is not allowed; use one of ${allowed.join(', ')}.`);
   return undefined;
 }
+
+/** The variables the start-up helper reads. */
+export const TRADING_VARIABLES = ['PRECOG_ENV', 'KALSHI_MODE', 'PRECOG_CONFIRM_LIVE'] as const;
+/** precog-db's own tool variables: known, but not trading configuration. */
+const TOOL_VARIABLES = ['PRECOG_DATA_DIR', 'PRECOG_DEBUG', 'PRECOG_TEST_DB'] as const;
+
+export interface FromEnvOptions {
+  /** More PRECOG_* / KALSHI_* names the application itself reads, so they are not flagged as typos. */
+  knownVariables?: readonly string[];
+}
+
+/**
+ * The start-up helper: reads PRECOG_ENV, KALSHI_MODE and PRECOG_CONFIRM_LIVE (`yes` confirms a
+ * live-API combination outside production) from `env` and applies ADR-105's matrix. Throws one
+ * ConfigurationError listing every problem at once: bad values, a blocked or unconfirmed
+ * combination, and each other PRECOG_* or KALSHI_* variable, which is most likely a typo
+ * (`PRECOG_EVN`) that would otherwise be ignored in silence.
+ *
+ *   const config = tradingConfigurationFromEnv();   // at start-up, before any trade
+ *   const scope = db.scope(config.environment, { api: config.kalshiMode });
+ */
+export function tradingConfigurationFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: FromEnvOptions = {},
+): TradingConfiguration {
+  const problems: string[] = [];
+  const known = new Set<string>([...TRADING_VARIABLES, ...TOOL_VARIABLES, ...(options.knownVariables ?? [])]);
+  for (const name of Object.keys(env).sort()) {
+    if (!/^(PRECOG|KALSHI)_/.test(name) || known.has(name)) continue;
+    const closest = closestName(name, [...TRADING_VARIABLES]);
+    problems.push(
+      `${name} is set but precog-db reads no such variable` +
+        (closest ? `; did you mean ${closest}?` : `; the trading variables are ${TRADING_VARIABLES.join(', ')}.`),
+    );
+  }
+  for (const name of TRADING_VARIABLES) {
+    if (env[name] !== undefined && env[name]!.trim() === '') problems.push(`${name} is set but empty; set a value or unset it.`);
+  }
+  const confirm = env.PRECOG_CONFIRM_LIVE;
+  if (confirm !== undefined && confirm.trim() !== '' && !['yes', 'no'].includes(confirm)) {
+    problems.push(`PRECOG_CONFIRM_LIVE=${JSON.stringify(confirm)} is not allowed; use yes or no.`);
+  }
+  const value = (name: 'PRECOG_ENV' | 'KALSHI_MODE') => (env[name]?.trim() === '' ? undefined : env[name]);
+  let configuration: TradingConfiguration | undefined;
+  try {
+    configuration = resolveTradingConfiguration({
+      PRECOG_ENV: value('PRECOG_ENV'),
+      KALSHI_MODE: value('KALSHI_MODE'),
+      confirmLive: confirm === 'yes',
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length || !configuration) throw new ConfigurationError(problems);
+  return configuration;
+}
+
+/** The known name within edit distance 3 of `name` (a typo), if any. */
+function closestName(name: string, candidates: string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance <= 3 && (!best || distance < best.distance)) best = { candidate, distance };
+  }
+  return best?.candidate;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}

@@ -8,7 +8,8 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
@@ -60,6 +61,15 @@ export async function ensureEmbeddedServer(): Promise<ServerTarget> {
   // The lock makes concurrent first runs safe: one initialises and starts, the others wait and reuse.
   return withFileLock(join(layout.home, 'server.lock'), async () => {
     const account = isRoot() ? postgresAccount() : undefined;
+    if (!existsSync(join(layout.pgdata, 'PG_VERSION'))) {
+      // Its folder was deleted while it ran (rm -rf .precog): that server cannot be reached (its
+      // password is gone) nor stopped by pg_ctl, and would hold its port. Stop it first.
+      for (const orphan of await stopOrphanedServers(layout)) {
+        console.error(
+          `The embedded PostgreSQL of ${layout.pgdata} (pid ${orphan}) was still running although its folder had been deleted; stopped it. A new one is built.`,
+        );
+      }
+    }
     const password = readOrCreatePassword(layout.home);
     if (!existsSync(join(layout.pgdata, 'PG_VERSION'))) await initialise(layout, password, account);
     const running = runningPort(layout);
@@ -70,7 +80,7 @@ export async function ensureEmbeddedServer(): Promise<ServerTarget> {
 
 export async function stopEmbeddedServer(): Promise<boolean> {
   const layout = embeddedLayout();
-  if (runningPort(layout) === undefined) return false;
+  if (runningPort(layout) === undefined) return (await stopOrphanedServers(layout)).length > 0;
   const account = isRoot() ? postgresAccount() : undefined;
   execFileSync((await binaries()).pg_ctl, ['stop', '-D', layout.pgdata, '-m', 'fast', '-w'], {
     ...account,
@@ -175,6 +185,45 @@ function runningPort(layout: EmbeddedLayout): number | undefined {
   const pid = Number(lines[0]);
   if (!isPostgresProcess(pid)) return undefined;
   return Number(lines[3]);
+}
+
+/**
+ * Postmasters started on `layout.pgdata` whose data folder is gone (deleted while they ran): found
+ * by their command line (`postgres -D <pgdata>`), stopped with SIGINT (a fast shutdown). Returns
+ * their pids. Linux only (/proc); elsewhere it finds none.
+ */
+export async function stopOrphanedServers(layout: EmbeddedLayout): Promise<number[]> {
+  if (existsSync(join(layout.pgdata, 'postmaster.pid')) || !existsSync('/proc')) return [];
+  const orphans: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const at = args.indexOf('-D');
+    if (at < 0 || args[at + 1] !== layout.pgdata || parse(args[0] ?? '').base !== 'postgres') continue;
+    try {
+      process.kill(pid, 'SIGINT');
+      orphans.push(pid);
+    } catch {
+      // gone meanwhile, or not ours to stop
+    }
+  }
+  for (let waited = 0; waited < 10_000 && orphans.some(isRunning); waited += 50) await sleep(50);
+  return orphans;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A pid file whose process is gone (a crash, a reboot) would make postgres refuse to start. */

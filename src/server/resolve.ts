@@ -13,10 +13,14 @@ export interface DatabaseTarget {
 }
 
 export const DEFAULT_DATABASE = 'precog';
+const GRAPHILE_MIGRATE_PLACEHOLDER = 'postgres://PLEASE:USE@GM_DBURL/INSTEAD';
 
 /** Resolves the target from an environment variable holding a URL, or the embedded server. */
 export async function resolveTarget(variable = 'DATABASE_URL'): Promise<DatabaseTarget> {
-  const url = process.env[variable];
+  let url = process.env[variable];
+  // Inside a graphile-migrate hook (afterCurrent runs codegen), DATABASE_URL is a placeholder and
+  // the real URL is GM_DBURL.
+  if (url === GRAPHILE_MIGRATE_PLACEHOLDER && process.env.GM_DBURL) url = process.env.GM_DBURL;
   if (url) return parseConnectionString(url, variable);
   return { server: await ensureEmbeddedServer(), database: DEFAULT_DATABASE };
 }

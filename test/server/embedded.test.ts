@@ -79,4 +79,20 @@ describe('embedded server', () => {
       squatter.close();
     }
   });
+
+  it('stops a server whose folder was deleted while it ran, at the next start or at db:stop', { timeout: 60_000 }, async () => {
+    for (const next of ['start', 'stop'] as const) {
+      const home = newHome();
+      const started = await inDataDir(home, ensureEmbeddedServer);
+      rmSync(home, { recursive: true, force: true }); // rm -rf .precog with the server running
+      if (next === 'start') {
+        const rebuilt = await inDataDir(home, ensureEmbeddedServer);
+        expect(rebuilt.password).not.toBe(started.password);
+        expect(await answers(rebuilt)).toBe(true);
+      } else {
+        expect(await inDataDir(home, () => stopEmbeddedServer())).toBe(true);
+      }
+      await expect(connect(started, 'postgres')).rejects.toThrow(/Cannot connect/);
+    }
+  });
 });
