@@ -365,6 +365,46 @@ describe('statements cancelled or out of time, waiting on a lock held from the s
     });
   });
 
+  it('two transactions locking two positions in opposite orders: one RetryableConflictError (40P01), the other commits', async () => {
+    await withFreshDatabase(async (database, side) => {
+      const { pool, app } = appPool(database, { max: 2, options: '-c deadlock_timeout=50' });
+      try {
+        const paper = precogDb(pool).scope('paper', { api: 'demo' });
+        const [one] = await paper.openPosition(position);
+        const [two] = await paper.openPosition(position);
+        const price = (p: string) => new Decimal(p);
+        let firstHolds!: () => void;
+        let secondHolds!: () => void;
+        const firstHolding = new Promise<void>((resolve) => (firstHolds = resolve));
+        const secondHolding = new Promise<void>((resolve) => (secondHolds = resolve));
+        const first = paper
+          .transaction(async (tx) => {
+            await tx.updatePositionPrice({ position_key: one!.position_key, current_price: price('0.61') });
+            firstHolds();
+            await secondHolding;
+            await tx.updatePositionPrice({ position_key: two!.position_key, current_price: price('0.62') });
+          })
+          .then(() => 'committed', (e: unknown) => e);
+        const second = paper
+          .transaction(async (tx) => {
+            await firstHolding;
+            await tx.updatePositionPrice({ position_key: two!.position_key, current_price: price('0.71') });
+            secondHolds();
+            await waitingBackend(side, app); // the first waits for the second's lock
+            await tx.updatePositionPrice({ position_key: one!.position_key, current_price: price('0.72') });
+          })
+          .then(() => 'committed', (e: unknown) => e);
+        const outcomes = await Promise.all([first, second]);
+        const conflicts = outcomes.filter((outcome) => outcome instanceof RetryableConflictError) as RetryableConflictError[];
+        expect(conflicts).toHaveLength(1);
+        expect(conflicts[0]!.code).toBe('40P01');
+        expect(outcomes.filter((outcome) => outcome === 'committed')).toHaveLength(1);
+      } finally {
+        await pool.end();
+      }
+    });
+  });
+
   it('a COMMIT answered with ROLLBACK (a failed statement caught in the body) is not acknowledged: 25P02', async () => {
     await withFreshDatabase(async (database) => {
       const { pool } = appPool(database);
