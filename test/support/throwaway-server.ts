@@ -23,6 +23,14 @@ export interface ThrowawayServer {
    * killed): nothing is flushed or told; clients see their sockets reset. Returns once they are gone.
    */
   kill(): Promise<void>;
+  /**
+   * `pg_ctl stop -m <mode> -W`: asks the server to shut down and returns at once. `smart` refuses
+   * new connections (57P03 "shutting down") until the last session ends; `fast` terminates every
+   * session (57P01) and stops.
+   */
+  beginStop(mode: 'smart' | 'fast'): void;
+  /** Whether the postmaster has exited (its postmaster.pid is gone). */
+  stopped(): boolean;
   /** Starts it again on the same port (crash recovery replays the WAL). */
   restart(): Promise<ServerTarget>;
   /** Stops it and deletes its data folder. */
@@ -66,6 +74,10 @@ export async function startThrowawayServer(): Promise<ThrowawayServer> {
   return {
     server: { ...server, origin: `throwaway server in ${home}` },
     crash: () => stop('immediate'),
+    beginStop: (mode) => {
+      execFileSync(pg_ctl, ['stop', '-D', layout.pgdata, '-m', mode, '-W'], { ...account(), stdio: 'pipe' });
+    },
+    stopped: () => !existsSync(join(layout.pgdata, 'postmaster.pid')),
     kill: async () => {
       const pidFile = join(layout.pgdata, 'postmaster.pid');
       if (!existsSync(pidFile)) return;
