@@ -285,7 +285,7 @@ describe('statements cancelled or out of time, waiting on a lock held from the s
       const { pool, app } = appPool(database);
       try {
         const paper = precogDb(pool).scope('paper', { api: 'demo' });
-        const [opened] = await paper.openPosition(position);
+        const opened = await paper.openPosition(position);
         const [pid] = await backendsOf(side, app);
         const release = await hold(side, 'SELECT 1 FROM positions WHERE position_key = $1 AND row_current_ind FOR UPDATE', [opened!.position_key]);
         const call = paper.updatePositionPrice({ position_key: opened!.position_key, current_price: new Decimal('0.6') }).catch((e: unknown) => e);
@@ -317,7 +317,7 @@ describe('statements cancelled or out of time, waiting on a lock held from the s
         const pool = new pg.Pool({ host, port, database, user: login.user, password: login.password, max: 1 });
         let release: (() => Promise<void>) | undefined;
         try {
-          const [opened] = await precogDb(side).scope('paper', { api: 'demo' }).openPosition(position);
+          const opened = await precogDb(side).scope('paper', { api: 'demo' }).openPosition(position);
           release = await hold(side, 'SELECT 1 FROM positions WHERE position_key = $1 AND row_current_ind FOR UPDATE', [opened!.position_key]);
           for (const db of [precogDb(pool), precogDb(pool, { environmentRoles: true })]) {
             const failure = (await db
@@ -341,7 +341,7 @@ describe('statements cancelled or out of time, waiting on a lock held from the s
       const { pool, app } = appPool(database);
       try {
         const paper = precogDb(pool).scope('paper', { api: 'demo' });
-        const [opened] = await paper.openPosition(position);
+        const opened = await paper.openPosition(position);
         const [pid] = await backendsOf(side, app);
         const failure = await paper
           .transaction(
@@ -357,7 +357,7 @@ describe('statements cancelled or out of time, waiting on a lock held from the s
         expect((failure as RetryableConflictError).code).toBe('40001');
         expect(pool.totalCount).toBe(1);
         expect(await backendsOf(side, app)).toEqual([pid]);
-        const [current] = await paper.getPositionByKey({ position_key: opened!.position_key });
+        const current = await paper.getPositionByKey({ position_key: opened!.position_key });
         expect(current!.current_price?.toFixed(4)).toBe('0.6000');
       } finally {
         await pool.end();
@@ -370,8 +370,8 @@ describe('statements cancelled or out of time, waiting on a lock held from the s
       const { pool, app } = appPool(database, { max: 2, options: '-c deadlock_timeout=50' });
       try {
         const paper = precogDb(pool).scope('paper', { api: 'demo' });
-        const [one] = await paper.openPosition(position);
-        const [two] = await paper.openPosition(position);
+        const one = await paper.openPosition(position);
+        const two = await paper.openPosition(position);
         const price = (p: string) => new Decimal(p);
         let firstHolds!: () => void;
         let secondHolds!: () => void;
@@ -546,7 +546,7 @@ describe('the backend terminated mid-call (pg_terminate_backend while the statem
       const { pool, app, acquired } = appPool(database);
       const retry = { retryConnectionFailures: { attempts: 5, backoffMs: 1 } };
       try {
-        const [opened] = await precogDb(side).scope('paper', { api: 'demo' }).openPosition(position);
+        const opened = await precogDb(side).scope('paper', { api: 'demo' }).openPosition(position);
         const key = opened!.position_key;
         const cases: [string, () => Promise<unknown>][] = [
           ['scope.transaction', () => precogDb(pool, retry).scope('paper', { api: 'demo' }).transaction((tx) => tx.recordTrade(fill('CE-COMMIT')))],
