@@ -68,7 +68,7 @@ async function provisionLogins(server: Parameters<typeof connect>[0], database: 
   const client = await connect(server, database);
   try {
     await ensureEnvironmentLogins(client, embeddedLayout().home);
-    return (Object.keys(LOGIN_ROLES) as LoginName[]).map(loginRole);
+    return (Object.keys(LOGIN_ROLES) as LoginName[]).map((name) => loginRole(name));
   } finally {
     await client.end();
   }

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import type { ServerTarget } from './connection-string.js';
 
 /** The group role each login belongs to, by the name `db:url --environment` takes. */
@@ -26,7 +26,8 @@ export const LOGIN_ROLES = {
 } as const;
 export type LoginName = keyof typeof LOGIN_ROLES;
 
-export const loginRole = (name: LoginName) => `${LOGIN_ROLES[name]}_app`;
+/** `precog_paper_app`; tests pass another suffix, so that they never touch the dev server's logins. */
+export const loginRole = (name: LoginName, suffix = '_app') => `${LOGIN_ROLES[name]}${suffix}`;
 
 /** Logins' passwords, kept in the server's data folder (never in the project). */
 export function readLoginPasswords(home: string): Partial<Record<LoginName, string>> {
@@ -35,8 +36,8 @@ export function readLoginPasswords(home: string): Partial<Record<LoginName, stri
 }
 
 /** The SQL that creates (or re-passwords) one login, a member of exactly its environment's role. */
-export function loginStatements(name: LoginName, password: string, exists: boolean): string[] {
-  const login = loginRole(name);
+export function loginStatements(name: LoginName, password: string, exists: boolean, suffix = '_app'): string[] {
+  const login = loginRole(name, suffix);
   const literal = `'${password.replace(/'/g, "''")}'`;
   return exists
     ? [`ALTER ROLE ${login} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION INHERIT PASSWORD ${literal}`]
@@ -47,19 +48,18 @@ export function loginStatements(name: LoginName, password: string, exists: boole
 }
 
 /**
- * Creates the five logins where missing (and gives each a password this folder knows), and
- * revokes any other membership a login was given, so each holds exactly one role.
+ * Creates the five logins where missing, gives each the password this folder keeps (a new one
+ * the first time), and revokes any other membership a login was given, so each holds exactly one
+ * role. `suffix` names them (`precog_paper<suffix>`).
  */
-export async function ensureEnvironmentLogins(client: pg.ClientBase, home: string): Promise<Record<LoginName, string>> {
+export async function ensureEnvironmentLogins(client: pg.ClientBase, home: string, suffix = '_app'): Promise<Record<LoginName, string>> {
   const passwords = readLoginPasswords(home);
   const names = Object.keys(LOGIN_ROLES) as LoginName[];
   for (const name of names) {
-    const login = loginRole(name);
+    const login = loginRole(name, suffix);
     const { rows } = await client.query<{ exists: boolean }>('SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS exists', [login]);
-    const known = passwords[name];
-    const password = known ?? randomBytes(18).toString('base64url');
-    // A login this folder has no password for (another checkout's, or new) gets a fresh one.
-    if (!rows[0]!.exists || !known) for (const statement of loginStatements(name, password, rows[0]!.exists)) await client.query(statement);
+    const password = passwords[name] ?? randomBytes(18).toString('base64url');
+    for (const statement of loginStatements(name, password, rows[0]!.exists, suffix)) await client.query(statement);
     const { rows: others } = await client.query<{ role: string }>(
       `SELECT g.rolname AS role FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
         WHERE u.rolname = $1 AND g.rolname <> $2`,
@@ -67,6 +67,9 @@ export async function ensureEnvironmentLogins(client: pg.ClientBase, home: strin
     );
     for (const { role } of others) await client.query(`REVOKE ${role} FROM ${login}`);
     await client.query(`GRANT ${LOGIN_ROLES[name]} TO ${login}`);
+    // Explicitly: a database made by graphile-migrate's reset has CONNECT revoked from PUBLIC.
+    const { rows: [db] } = await client.query<{ name: string }>('SELECT current_database() AS name');
+    await client.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(db!.name)} TO ${login}`);
     passwords[name] = password;
   }
   writeFileSync(join(home, 'logins.json'), `${JSON.stringify(passwords, null, 2)}\n`, { mode: 0o600 });
@@ -74,6 +77,11 @@ export async function ensureEnvironmentLogins(client: pg.ClientBase, home: strin
 }
 
 /** How to reach the database as one environment's login. */
-export function loginTarget(server: ServerTarget, name: LoginName, password: string): ServerTarget {
-  return { ...server, user: loginRole(name), password, origin: `${server.origin}, login ${loginRole(name)}` };
+export function loginTarget(server: ServerTarget, name: LoginName, password: string, suffix = '_app'): ServerTarget {
+  return { ...server, user: loginRole(name, suffix), password, origin: `${server.origin}, login ${loginRole(name, suffix)}` };
+}
+
+/** Drops the logins of `suffix` (tests). */
+export async function dropEnvironmentLogins(client: pg.ClientBase, suffix: string): Promise<void> {
+  for (const name of Object.keys(LOGIN_ROLES) as LoginName[]) await client.query(`DROP ROLE IF EXISTS ${loginRole(name, suffix)}`);
 }

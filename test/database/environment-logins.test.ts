@@ -2,14 +2,25 @@
  * One login per environment: a process that holds only the paper login's connection cannot reach
  * live rows, whatever raw SQL it runs on it (SET ROLE, RESET ROLE, set_config, a mode-blind read).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
-import { ensureEnvironmentLogins, LOGIN_ROLES, loginRole, type LoginName } from '../../src/server/environment-logins.js';
-import { testServer, withFreshDatabase } from '../support/db.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dropEnvironmentLogins, ensureEnvironmentLogins, LOGIN_ROLES, loginRole as appLogin, type LoginName } from '../../src/server/environment-logins.js';
+import { poolFor, testServer, withFreshDatabase } from '../support/db.js';
 import { seedEveryEnvironment } from '../support/environment-fixtures.js';
+
+// Logins of this run only: the test server is the developer's too, whose own logins stay as they are.
+const SUFFIX = `_test_${randomBytes(3).toString('hex')}`;
+const loginRole = (name: LoginName) => appLogin(name, SUFFIX);
+afterAll(async () => {
+  const pool = poolFor('postgres', testServer(), 1);
+  const client = await pool.connect();
+  await dropEnvironmentLogins(client, SUFFIX).finally(() => client.release());
+  await pool.end();
+});
 
 describe('one login per environment', () => {
   it('creates each login a member of exactly its role, with a password kept in a file only its owner reads', async () => {
@@ -17,7 +28,7 @@ describe('one login per environment', () => {
     await withFreshDatabase(async (_database, pool) => {
       const client = await pool.connect();
       try {
-        const passwords = await ensureEnvironmentLogins(client, home);
+        const passwords = await ensureEnvironmentLogins(client, home, SUFFIX);
         expect(statSync(join(home, 'logins.json')).mode & 0o777).toBe(0o600);
         for (const name of Object.keys(LOGIN_ROLES) as LoginName[]) {
           const { rows } = await client.query<{ role: string }>(
@@ -28,10 +39,10 @@ describe('one login per environment', () => {
           expect(passwords[name]).toMatch(/^[\w-]{20,}$/);
         }
         // Again: nothing changes, the passwords stay.
-        expect(await ensureEnvironmentLogins(client, home)).toEqual(passwords);
+        expect(await ensureEnvironmentLogins(client, home, SUFFIX)).toEqual(passwords);
         // A membership given by mistake is taken back.
         await client.query(`GRANT precog_live TO ${loginRole('paper')}`);
-        await ensureEnvironmentLogins(client, home);
+        await ensureEnvironmentLogins(client, home, SUFFIX);
         const { rows } = await client.query(`SELECT pg_has_role($1, 'precog_live', 'MEMBER') AS member`, [loginRole('paper')]);
         expect(rows[0].member).toBe(false);
       } finally {
@@ -45,7 +56,7 @@ describe('one login per environment', () => {
     const home = mkdtempSync(join(tmpdir(), 'precog-logins-'));
     await withFreshDatabase(async (database, pool) => {
       const owner = await pool.connect();
-      const passwords = await ensureEnvironmentLogins(owner, home);
+      const passwords = await ensureEnvironmentLogins(owner, home, SUFFIX);
       await seedEveryEnvironment(owner, 'MKT-LOGINS');
       owner.release();
       const { host, port } = testServer();
