@@ -35,14 +35,19 @@ export async function freshDatabase(server: ServerTarget, name: string, options:
   }
 }
 
-/** The name of an up-to-date template of the committed migrations, building it if needed. */
+/**
+ * The name of an up-to-date template of the committed migrations, building it if needed. Each
+ * user of a server has templates of their own: a database belongs to whoever created it, and
+ * another user may not copy it (nor drop it when it is stale).
+ */
 export async function migratedTemplate(server: ServerTarget): Promise<string> {
-  const name = TEMPLATE_PREFIX + committedHash();
+  const prefix = `${TEMPLATE_PREFIX}${createHash('sha1').update(server.user).digest('hex').slice(0, 8)}_`;
+  const name = prefix + committedHash();
   const admin = await connect(server, 'postgres');
   try {
     const { rows } = await admin.query<{ datname: string }>(
       'SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY datname',
-      [`${TEMPLATE_PREFIX}%`],
+      [`${prefix}%`],
     );
     if (rows.some((row) => row.datname === name)) return name;
     // Built under a scratch name and renamed, so a concurrent reader never sees a half-migrated template.
