@@ -308,6 +308,7 @@ BEGIN
     SELECT k.environment INTO earlier FROM public.precog_environment_keys k
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
        AND k.business_key OPERATOR(pg_catalog.=) key_text;
+    -- The refusal does not name the key's environment: a role must not learn it of a key it cannot see.
     IF earlier IS DISTINCT FROM NEW.execution_environment THEN
       RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment than %', root_table, key_text, NEW.execution_environment
         USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'execution_environment',

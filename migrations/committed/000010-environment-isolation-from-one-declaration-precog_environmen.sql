@@ -1,5 +1,5 @@
 --! Previous: sha1:cd8cd83a0f1196ce06034f5c19ca288dadcc43a3
---! Hash: sha1:6121100f47b79dbf246891db076b698feb589c4e
+--! Hash: sha1:b7bbe80065b135c05848e1764d058a49a6df4733
 --! Message: Environment isolation from one declaration: precog_environment_table(); trades and positions move onto it
 
 -- 000010: environment isolation from one declaration.
@@ -245,8 +245,9 @@ BEGIN
     SELECT k.environment INTO earlier FROM public.precog_environment_keys k
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
        AND k.business_key OPERATOR(pg_catalog.=) key_text;
+    -- The refusal does not name the key's environment: a role must not learn it of a key it cannot see.
     IF earlier IS DISTINCT FROM NEW.execution_environment THEN
-      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change (% -> %) across versions of %', root_table, earlier, NEW.execution_environment, key_text
+      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment than %', root_table, key_text, NEW.execution_environment
         USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'execution_environment',
               HINT = 'A new version copies execution_environment forward from the current version; use a new key for another environment.';
     END IF;

@@ -1,5 +1,5 @@
---! Previous: sha1:6121100f47b79dbf246891db076b698feb589c4e
---! Hash: sha1:627f21a3fd4c698869bd9808ffe6fd903e97980e
+--! Previous: sha1:b7bbe80065b135c05848e1764d058a49a6df4733
+--! Hash: sha1:9dac7561743e4dd32e06b57cc8438e4e7fe265e8
 --! Message: Orders, settlements, account balance and ledger, each declared with precog_environment_table
 
 -- 000011: Precog's next environment-tagged tables, each given every guarantee by one declaration:

@@ -1,5 +1,5 @@
---! Previous: sha1:627f21a3fd4c698869bd9808ffe6fd903e97980e
---! Hash: sha1:4bfe78ff797e3d9a6d8f5e0bf1f3b27bb4aa522c
+--! Previous: sha1:9dac7561743e4dd32e06b57cc8438e4e7fe265e8
+--! Hash: sha1:7f4adf3bba1f47ef5a4f33d508d6cb7b82a2c202
 --! Message: Hardening: CREATE on public revoked, shared tables written by precog_ingest only, the key guard names no other environment
 
 -- 000012: hardening against a hostile environment login (issue 11, sections 1 and 2).
@@ -53,44 +53,4 @@ BEGIN
     EXECUTE format('GRANT INSERT, UPDATE ON %s TO precog_ingest', shared.relation);
   END LOOP;
 END
-$$;
-
--- A guard's refusal must not tell a role the environment of a key it cannot see: the key guard
--- now says only that the key belongs to another environment. Still SECURITY DEFINER (as in
--- 000010): the key's first environment must count whatever the caller may see, and
--- precog_environment_keys is granted to nobody.
-CREATE OR REPLACE FUNCTION precog_environment_key_guard() RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  root_table text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
-  new_row jsonb := to_jsonb(NEW);
-  key_text text;
-  earlier public.execution_environment;
-BEGIN
-  IF NEW.execution_environment IS NULL THEN
-    RETURN NEW; -- refused next, by the [environment-required] trigger of the NULL partition
-  END IF;
-  IF TG_NARGS = 1 THEN
-    key_text := new_row ->> TG_ARGV[0];
-  ELSE
-    SELECT jsonb_agg(new_row -> c ORDER BY i)::text INTO key_text FROM unnest(TG_ARGV) WITH ORDINALITY AS k(c, i);
-  END IF;
-  INSERT INTO public.precog_environment_keys (table_name, business_key, environment)
-  VALUES (root_table, key_text, NEW.execution_environment)
-  ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING;
-  IF NOT FOUND THEN
-    SELECT k.environment INTO earlier FROM public.precog_environment_keys k
-     WHERE k.table_name OPERATOR(pg_catalog.=) root_table
-       AND k.business_key OPERATOR(pg_catalog.=) key_text;
-    IF earlier IS DISTINCT FROM NEW.execution_environment THEN
-      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment than %', root_table, key_text, NEW.execution_environment
-        USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'execution_environment',
-              HINT = 'A new version copies execution_environment forward from the current version; use a new key for another environment.';
-    END IF;
-  END IF;
-  RETURN NEW;
-END;
 $$;
