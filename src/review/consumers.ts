@@ -1,7 +1,7 @@
 /**
  * Consumers checked against the head schema: every query in sql/ is compiled (PREPARE) against
  * base and head, and each one that compiled on the base and breaks on the head is named; the
- * indexes each query's plan uses on the base (EXPLAIN (GENERIC_PLAN) with sequential scans
+ * indexes each query's plan uses on the base (EXPLAIN (GENERIC_PLAN), PostgreSQL 16+, with sequential scans
  * discouraged, so that the plan shows the index a query relies on even on empty tables) that
  * the head no longer has; an INSERT that does not supply a NOT NULL column without default;
  * enum values added or removed (a new environment breaks exhaustive switches of importers).
@@ -31,6 +31,7 @@ async function attempt<T>(client: Client, body: () => Promise<T>): Promise<T | E
 interface Compiled { indexes: string[] }
 
 async function compile(client: Client, sql: string): Promise<Compiled | Error> {
+  if (!(await hasGenericPlan(client))) return compileOnly(client, sql);
   return attempt(client, async () => {
     await client.query('SET LOCAL enable_seqscan = off');
     const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql}`);
@@ -53,6 +54,23 @@ async function compile(client: Client, sql: string): Promise<Compiled | Error> {
           FROM pg_class c WHERE c.relname = ANY ($1) AND c.relnamespace = 'public'::regnamespace ORDER BY 1`, [[...indexes]]);
     return { indexes: roots.map((r) => r.name) };
   });
+}
+
+/** EXPLAIN (GENERIC_PLAN) is PostgreSQL 16's: before it, queries are compiled but their indexes not read. */
+async function hasGenericPlan(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
+  return Number(rows[0]!.server_version_num) >= 160000;
+}
+
+/** PREPARE alone: whether the query compiles (its parameters' types inferred), no plan. */
+async function compileOnly(client: Client, sql: string): Promise<Compiled | Error> {
+  const compiled = await attempt(client, async () => {
+    await client.query(`PREPARE precog_consumer_query AS ${sql}`);
+    return { indexes: [] };
+  });
+  // A prepared statement outlives the savepoint's rollback: it goes either way.
+  await client.query('DEALLOCATE ALL');
+  return compiled;
 }
 
 export async function consumerPoints(base: Client, head: Client, baseSql: SourceFile[], headSql: SourceFile[]): Promise<Point[]> {

@@ -15,7 +15,13 @@ const fixtures = readFixtures();
 const base = `precog_review_fixtures_${randomBytes(4).toString('hex')}`;
 
 describe('review of the fixture corpus', () => {
-  beforeAll(async () => cloneDatabase(inject('server'), inject('template'), base));
+  let major = 0;
+  beforeAll(async () => {
+    await cloneDatabase(inject('server'), inject('template'), base);
+    const client = await connect(inject('server'), base);
+    major = Math.floor(Number((await client.query('SHOW server_version_num')).rows[0].server_version_num) / 10000);
+    await client.end();
+  });
   afterAll(async () => dropDatabase(inject('server'), base));
 
   it('has risky and safe changes of every kind', () => {
@@ -25,7 +31,9 @@ describe('review of the fixture corpus', () => {
   });
 
   for (const fixture of fixtures) {
-    it(`${fixture.name}: ${fixture.expect === 'block' ? 'blocks, saying what is lost' : 'does not block'}`, async () => {
+    it(`${fixture.name}: ${fixture.expect === 'block' ? 'blocks, saying what is lost' : 'does not block'}`, async ({ skip }) => {
+      // The plans of queries are read with EXPLAIN (GENERIC_PLAN), which PostgreSQL 16 brought.
+      if (major < 16 && fixture.points.some((p) => p.rule === 'consumer/index-dropped')) skip(`index checks need PostgreSQL 16+ (this is ${major})`);
       const result = await runFixture(inject('server'), base, fixture);
       const report = result.points.map(renderPoint).join('\n');
       if (fixture.expect === 'pass') {
