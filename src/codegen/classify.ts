@@ -22,7 +22,7 @@ import { type Cardinality, inferCardinality, type UniqueKeys } from './cardinali
 import type { QueryEnvironment } from '../runtime/query.js';
 import type { TypedFile, TypedQuery } from './infer.js';
 import type { CodegenProblem } from './problems.js';
-import { toPartitionRoots, type TaggedRelations } from './tagged-relations.js';
+import { toPartitionRoots, type TaggedRelations } from '../environment/tagged-relations.js';
 
 export interface ClassifiedQuery extends TypedQuery {
   environment: QueryEnvironment;

@@ -20,7 +20,7 @@ import { readOverrides } from './overrides.js';
 import { NullabilityInference, type Relations, writtenToNotNull } from './nullability.js';
 import type { ClassifiedQuery } from './classify.js';
 import { CodegenError } from './problems.js';
-import { taggedRelations } from './tagged-relations.js';
+import { taggedRelations } from '../environment/tagged-relations.js';
 import { schemaDocs } from '../schema/schema-docs.js';
 import { schemaSnapshot } from '../schema/snapshot.js';
 
@@ -66,13 +66,13 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
 async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string, configPath?: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
-  const [inferred, { enums, model, keys, relations, overrides, attributes }] = await Promise.all([
+  const [inferred, { enums, model, tagged, keys, relations, overrides, attributes }] = await Promise.all([
     inferTypes(server, database, loaded.files),
     readCatalog(server, database, configPath),
     parserReady(),
   ]);
   // Scoped, shared or cross-environment, from what each query reads and writes in this schema.
-  const classified = await classifyQueries(inferred.files, await taggedRelations(server, database), keys);
+  const classified = await classifyQueries(inferred.files, tagged, keys);
   const problems = [...overrides.problems, ...inferred.problems, ...classified.problems];
   const overrideContext = {
     overrides: overrides.overrides,
@@ -129,6 +129,7 @@ async function readCatalog(server: ServerTarget, database: string, configPath?: 
       attributes: await attributeNames(client),
       enums: await databaseEnums(client),
       model: await readEnvironmentModel(client),
+      tagged: await taggedRelations(client),
       keys: await uniqueKeys(client),
       relations: await relationColumns(client),
     };

@@ -56,10 +56,16 @@ async function compile(client: Client, sql: string): Promise<Compiled | Error> {
   });
 }
 
-/** EXPLAIN (GENERIC_PLAN) is PostgreSQL 16's: before it, queries are compiled but their indexes not read. */
-async function hasGenericPlan(client: Client): Promise<boolean> {
-  const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
-  return Number(rows[0]!.server_version_num) >= 160000;
+const genericPlans = new WeakMap<Client, Promise<boolean>>();
+
+/** EXPLAIN (GENERIC_PLAN) is PostgreSQL 16's: before it, queries are compiled but their indexes not read. Asked once per client. */
+function hasGenericPlan(client: Client): Promise<boolean> {
+  let known = genericPlans.get(client);
+  if (!known) {
+    known = client.query<{ server_version_num: string }>('SHOW server_version_num').then(({ rows }) => Number(rows[0]!.server_version_num) >= 160000);
+    genericPlans.set(client, known);
+  }
+  return known;
 }
 
 /** PREPARE alone: whether the query compiles (its parameters' types inferred), no plan. */

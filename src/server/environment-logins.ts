@@ -55,6 +55,7 @@ export function loginStatements(name: LoginName, password: string, exists: boole
 export async function ensureEnvironmentLogins(client: pg.ClientBase, home: string, suffix = '_app'): Promise<Record<LoginName, string>> {
   const passwords = readLoginPasswords(home);
   const names = Object.keys(LOGIN_ROLES) as LoginName[];
+  const { rows: [db] } = await client.query<{ name: string }>('SELECT current_database() AS name');
   for (const name of names) {
     const login = loginRole(name, suffix);
     const { rows } = await client.query<{ exists: boolean }>('SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS exists', [login]);
@@ -68,7 +69,6 @@ export async function ensureEnvironmentLogins(client: pg.ClientBase, home: strin
     for (const { role } of others) await client.query(`REVOKE ${role} FROM ${login}`);
     await client.query(`GRANT ${LOGIN_ROLES[name]} TO ${login}`);
     // Explicitly: a database made by graphile-migrate's reset has CONNECT revoked from PUBLIC.
-    const { rows: [db] } = await client.query<{ name: string }>('SELECT current_database() AS name');
     await client.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(db!.name)} TO ${login}`);
     passwords[name] = password;
   }

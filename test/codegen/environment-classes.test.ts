@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { codegen } from '../../src/codegen/codegen.js';
 import { CodegenError } from '../../src/codegen/problems.js';
-import { taggedRelations } from '../../src/codegen/tagged-relations.js';
+import { taggedRelations } from '../../src/environment/tagged-relations.js';
 import { connect } from '../../src/server/resolve.js';
 import { inject } from 'vitest';
 import { testServer } from '../support/db.js';
@@ -137,9 +137,9 @@ describe('codegen: environment classes', () => {
 
   it('reads the tagged relations from the catalog: every relation with the column, partitioned tables by their root', async () => {
     const server = testServer();
-    const { tagged, partitionRoots } = await taggedRelations(server, inject('template'));
     const client = await connect(server, inject('template'));
     try {
+      const { tagged, partitionRoots } = await taggedRelations(client);
       const { rows } = await client.query<{ table_name: string; partition: boolean }>(
         `SELECT c.table_name, coalesce(k.relispartition, false) AS partition
            FROM information_schema.columns c

@@ -2,25 +2,17 @@
  * One login per environment: a process that holds only the paper login's connection cannot reach
  * live rows, whatever raw SQL it runs on it (SET ROLE, RESET ROLE, set_config, a mode-blind read).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
-import { dropEnvironmentLogins, ensureEnvironmentLogins, LOGIN_ROLES, loginRole as appLogin, type LoginName } from '../../src/server/environment-logins.js';
-import { poolFor, testServer, withFreshDatabase } from '../support/db.js';
+import { describe, expect, it } from 'vitest';
+import { ensureEnvironmentLogins, LOGIN_ROLES, type LoginName } from '../../src/server/environment-logins.js';
+import { testServer, withFreshDatabase } from '../support/db.js';
+import { testLogins } from '../support/test-logins.js';
 import { seedEveryEnvironment } from '../support/environment-fixtures.js';
 
-// Logins of this run only: the test server is the developer's too, whose own logins stay as they are.
-const SUFFIX = `_test_${randomBytes(3).toString('hex')}`;
-const loginRole = (name: LoginName) => appLogin(name, SUFFIX);
-afterAll(async () => {
-  const pool = poolFor('postgres', testServer(), 1);
-  const client = await pool.connect();
-  await dropEnvironmentLogins(client, SUFFIX).finally(() => client.release());
-  await pool.end();
-});
+const { suffix: SUFFIX, loginRole } = testLogins();
 
 describe('one login per environment', () => {
   it('creates each login a member of exactly its role, with a password kept in a file only its owner reads', async () => {

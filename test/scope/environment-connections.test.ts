@@ -3,25 +3,17 @@
  * scope runs only on its environment's connection, analytics on the analyst's, shared writes on
  * the ingester's; a process given only the paper connection has no live scope at all.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigurationError, Decimal, precogDb } from '../../src/index.js';
-import { dropEnvironmentLogins, ensureEnvironmentLogins, loginRole as appLogin, type LoginName } from '../../src/server/environment-logins.js';
-import { poolFor, testServer, withFreshDatabase } from '../support/db.js';
+import { ensureEnvironmentLogins, type LoginName } from '../../src/server/environment-logins.js';
+import { testServer, withFreshDatabase } from '../support/db.js';
+import { testLogins } from '../support/test-logins.js';
 
-// Logins of this run only: the test server is the developer's too, whose own logins stay as they are.
-const SUFFIX = `_test_${randomBytes(3).toString('hex')}`;
-const loginRole = (name: LoginName) => appLogin(name, SUFFIX);
-afterAll(async () => {
-  const pool = poolFor('postgres', testServer(), 1);
-  const client = await pool.connect();
-  await dropEnvironmentLogins(client, SUFFIX).finally(() => client.release());
-  await pool.end();
-});
+const { suffix: SUFFIX, loginRole } = testLogins();
 
 async function withLoginPools(body: (pools: Record<LoginName, pg.Pool>) => Promise<void>) {
   const home = mkdtempSync(join(tmpdir(), 'precog-logins-'));

@@ -4,10 +4,9 @@
  * table counts once, by its parent's name; its partitions are mapped to that root, so a query
  * that names `trades_live` is judged as a read of `trades`.
  */
-import type { ServerTarget } from '../server/connection-string.js';
-import { connect } from '../server/resolve.js';
 import { ENV_COLUMN } from '../lint/migration-rules.js';
 import type { Node } from '../parser/pg-ast.js';
+import type { Queryable } from '../runtime/query.js';
 
 export interface TaggedRelations {
   tagged: Set<string>;
@@ -15,25 +14,20 @@ export interface TaggedRelations {
   partitionRoots: Map<string, string>;
 }
 
-export async function taggedRelations(server: ServerTarget, database: string): Promise<TaggedRelations> {
-  const client = await connect(server, database);
-  try {
-    const { rows } = await client.query<{ relname: string; root: string | null }>(
-      `SELECT c.relname,
+export async function taggedRelations(client: Queryable): Promise<TaggedRelations> {
+  const { rows } = (await client.query({
+    text: `SELECT c.relname,
               CASE WHEN c.relispartition THEN (SELECT r.relname FROM pg_class r WHERE r.oid = pg_partition_root(c.oid)) END AS root
          FROM pg_class c
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped
         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
         ORDER BY c.relname`,
-      [ENV_COLUMN],
-    );
-    return {
-      tagged: new Set(rows.filter((row) => !row.root).map((row) => row.relname)),
-      partitionRoots: new Map(rows.filter((row) => row.root).map((row) => [row.relname, row.root!])),
-    };
-  } finally {
-    await client.end();
-  }
+    values: [ENV_COLUMN],
+  })) as { rows: { relname: string; root: string | null }[] };
+  return {
+    tagged: new Set(rows.filter((row) => !row.root).map((row) => row.relname)),
+    partitionRoots: new Map(rows.filter((row) => row.root).map((row) => [row.relname, row.root!])),
+  };
 }
 
 /** Renames every reference to a partition (in place) to its root table. */
