@@ -204,6 +204,280 @@ COMMENT ON TYPE trade_source IS 'ADR-092: WHO created a trade: automated (the bo
 -- sequence: position_key_seq
 CREATE SEQUENCE position_key_seq AS bigint START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 CACHE 1 NO CYCLE;
 
+-- function: create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text)
+CREATE OR REPLACE FUNCTION public.create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer DEFAULT NULL::integer, parameters jsonb DEFAULT '{}'::jsonb, label text DEFAULT NULL::text)
+ RETURNS backtest_runs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  made public.backtest_runs;
+  declared record;
+BEGIN
+  IF strategy_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.strategies s WHERE s.strategy_id OPERATOR(pg_catalog.=) strategy_id) THEN
+    RAISE EXCEPTION 'create_backtest_run: strategy_id % is no strategy', strategy_id
+      USING ERRCODE = '23503', HINT = 'Pass the strategy_id of a row of strategies (the version that ran).';
+  END IF;
+  IF model_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.probability_models m WHERE m.model_id OPERATOR(pg_catalog.=) model_id) THEN
+    RAISE EXCEPTION 'create_backtest_run: model_id % is no probability model', model_id
+      USING ERRCODE = '23503', HINT = 'Pass the model_id of a row of probability_models, or none.';
+  END IF;
+  INSERT INTO public.backtest_runs (strategy_id, model_id, strategy_version, model_version, parameters, period_start, period_end, label)
+  VALUES (strategy_id, model_id,
+          (SELECT s.strategy_version FROM public.strategies s WHERE s.strategy_id OPERATOR(pg_catalog.=) strategy_id),
+          (SELECT m.model_version FROM public.probability_models m WHERE m.model_id OPERATOR(pg_catalog.=) model_id),
+          coalesce(parameters, '{}'), period_start, period_end, label)
+  RETURNING * INTO made;
+  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+    PERFORM public.precog_backtest_run_partition_create(format('public.%I', declared.table_name)::regclass, made.id);
+  END LOOP;
+  RETURN made;
+END;
+$function$;
+
+-- grant: function create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) to precog_backtest
+GRANT EXECUTE ON FUNCTION create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) TO precog_backtest;
+
+-- comment: function create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text)
+COMMENT ON FUNCTION create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) IS 'Makes a backtest run (status created) and its partition in every tagged table; returns the run. Executable by the owner and precog_backtest.';
+
+-- function: precog_backtest_legacy_run()
+CREATE OR REPLACE FUNCTION public.precog_backtest_legacy_run()
+ RETURNS bigint
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  WITH made AS (
+    INSERT INTO public.backtest_runs (label, period_start, period_end, status, finished_at)
+    SELECT 'backtest rows written before runs existed (migration 000013)', '-infinity', 'infinity', 'finished', pg_catalog.now()
+     WHERE NOT EXISTS (SELECT FROM public.backtest_runs r WHERE r.label OPERATOR(pg_catalog.=) 'backtest rows written before runs existed (migration 000013)')
+    RETURNING id)
+  SELECT id FROM made
+  UNION ALL
+  SELECT r.id FROM public.backtest_runs r WHERE r.label OPERATOR(pg_catalog.=) 'backtest rows written before runs existed (migration 000013)'
+  LIMIT 1
+$function$;
+
+-- function: precog_backtest_load_begin(run bigint, tables text[])
+CREATE OR REPLACE FUNCTION public.precog_backtest_load_begin(run bigint, tables text[])
+ RETURNS TABLE(table_name text, staging_table text, column_names text[], column_types text[], identity_column text, identity_sequence text, referenced boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  t regclass;
+  staging text;
+  identity record;
+  floor_value bigint;
+  has_rows boolean;
+BEGIN
+  IF NOT EXISTS (SELECT FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) run) THEN
+    RAISE EXCEPTION 'loadRun: there is no backtest run %', run USING ERRCODE = 'P0002', HINT = 'Create the run first (createBacktestRun).';
+  END IF;
+  FOREACH table_name IN ARRAY tables LOOP
+    IF NOT EXISTS (SELECT FROM public.precog_environment_tables d WHERE d.table_name OPERATOR(pg_catalog.=) table_name) THEN
+      RAISE EXCEPTION 'loadRun: % is not an environment-tagged table', table_name
+        USING ERRCODE = '42P01', HINT = (SELECT 'Load one of: ' || string_agg(d.table_name, ', ' ORDER BY d.table_name) FROM public.precog_environment_tables d);
+    END IF;
+    t := format('public.%I', table_name)::regclass;
+    EXECUTE format('SELECT EXISTS (SELECT FROM %s)', public.precog_backtest_run_partition(t, run)) INTO has_rows;
+    IF has_rows THEN
+      RAISE EXCEPTION 'loadRun: backtest run % already has % rows; a run is loaded once, into empty tables', run, table_name
+        USING ERRCODE = '55000', HINT = 'Load into a new run (createBacktestRun), or delete this one first (npm run backtests -- delete <id>).';
+    END IF;
+    staging := left(table_name, 40) || '_run_' || run || '_load';
+    EXECUTE format('CREATE TABLE public.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)', staging, t);
+    EXECUTE format($q$ALTER TABLE public.%I ALTER COLUMN execution_environment SET DEFAULT 'backtest', ALTER COLUMN backtest_run_id SET DEFAULT %s,
+                     ADD CONSTRAINT %I CHECK (execution_environment = 'backtest' AND backtest_run_id = %s)$q$,
+                   staging, run, left(table_name, 40) || '_run_' || run || '_bound', run);
+    floor_value := NULL;
+    FOR identity IN
+      SELECT a.attname::text AS name, pg_get_serial_sequence(t::text, a.attname) AS sequence FROM pg_attribute a
+       WHERE a.attrelid = t AND a.attidentity <> '' AND NOT a.attisdropped
+    LOOP
+      EXECUTE format('ALTER TABLE public.%I ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', staging, identity.name, identity.sequence);
+      EXECUTE format('GRANT USAGE ON SEQUENCE %s TO precog_backtest', identity.sequence);
+      EXECUTE format('SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM %s s', identity.sequence) INTO floor_value;
+    END LOOP;
+    EXECUTE format('REVOKE ALL ON public.%I FROM PUBLIC', staging);
+    EXECUTE format('GRANT INSERT ON public.%I TO precog_backtest', staging);
+    INSERT INTO public.precog_backtest_loads VALUES (run, table_name, staging, floor_value);
+    staging_table := staging;
+    SELECT array_agg(a.attname::text ORDER BY a.attnum), array_agg(y.typname::text ORDER BY a.attnum) INTO column_names, column_types
+      FROM pg_attribute a JOIN pg_type y ON y.oid = a.atttypid WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT a.attname::text, pg_get_serial_sequence(t::text, a.attname) INTO identity_column, identity_sequence
+      FROM pg_attribute a WHERE a.attrelid = t AND a.attidentity <> '' AND NOT a.attisdropped LIMIT 1;
+    -- Rows another table of this load references get their ids before the COPY (from the sequence).
+    referenced := EXISTS (SELECT FROM public.precog_environment_references r
+                           WHERE r.referenced_table OPERATOR(pg_catalog.=) table_name AND r.same_environment AND r.table_name OPERATOR(pg_catalog.=) ANY (tables));
+    RETURN NEXT;
+  END LOOP;
+END;
+$function$;
+
+-- grant: function precog_backtest_load_begin(run bigint, tables text[]) to precog_backtest
+GRANT EXECUTE ON FUNCTION precog_backtest_load_begin(run bigint, tables text[]) TO precog_backtest;
+
+-- comment: function precog_backtest_load_begin(run bigint, tables text[])
+COMMENT ON FUNCTION precog_backtest_load_begin(run bigint, tables text[]) IS 'Starts a bulk load of a backtest run: for each named tagged table (whose run partition must be empty), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction.';
+
+-- function: precog_backtest_load_finish(run bigint)
+CREATE OR REPLACE FUNCTION public.precog_backtest_load_finish(run bigint)
+ RETURNS TABLE(table_name text, rows_loaded bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  load public.precog_backtest_loads;
+  declared public.precog_environment_tables;
+  ref public.precog_environment_references;
+  t regclass;
+  staging regclass;
+  backtest regclass;
+  item record;
+  statement text;
+  found_key text;
+  target text;
+  key_expression text;
+  issued bigint;
+  low bigint;
+  high bigint;
+BEGIN
+  PERFORM set_config('maintenance_work_mem', '256MB', true);
+  IF NOT EXISTS (SELECT FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run) THEN
+    RAISE EXCEPTION 'loadRun: no load of backtest run % was begun in this transaction', run
+      USING ERRCODE = '55000', HINT = 'Call precog_backtest_load_begin() first, in the same transaction.';
+  END IF;
+  -- 1. Nothing more is written to the staging tables; each gets its table's indexes.
+  FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
+    staging := format('public.%I', load.staging_table)::regclass;
+    EXECUTE format('REVOKE ALL ON %s FROM precog_backtest', staging);
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', staging);
+    backtest := public.precog_environment_partition(format('public.%I', load.table_name)::regclass, 'backtest');
+    FOR item IN
+      SELECT i.indexrelid, c.relname::text AS index_name, pg_get_indexdef(i.indexrelid) AS def, k.conname::text AS constraint_name, pg_get_constraintdef(k.oid) AS constraint_def
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = backtest
+       WHERE i.indrelid = backtest ORDER BY c.relname
+    LOOP
+      IF item.constraint_name IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', staging, left(item.constraint_name, 48) || '_run_' || run, item.constraint_def);
+      ELSE
+        EXECUTE regexp_replace(item.def, '^CREATE (UNIQUE )?INDEX \S+ ON (?:ONLY )?\S+ USING',
+                               format('CREATE \1INDEX %I ON %s USING', left(item.index_name, 48) || '_run_' || run, staging));
+      END IF;
+    END LOOP;
+  END LOOP;
+  -- 2. Every rule, set-wise.
+  FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
+    t := format('public.%I', load.table_name)::regclass;
+    staging := format('public.%I', load.staging_table)::regclass;
+    SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name OPERATOR(pg_catalog.=) load.table_name;
+    -- [identity-issued]: ids the sequence issued during this load, to no other row.
+    FOR item IN
+      SELECT a.attname::text AS name, pg_get_serial_sequence(t::text, a.attname) AS sequence FROM pg_attribute a
+       WHERE a.attrelid = t AND a.attidentity <> '' AND NOT a.attisdropped
+    LOOP
+      EXECUTE format('SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM %s s', item.sequence) INTO issued;
+      EXECUTE format('SELECT min(%1$I), max(%1$I) FROM %2$s', item.name, staging) INTO low, high;
+      IF low <= load.id_floor OR high > issued THEN
+        RAISE EXCEPTION '[identity-issued] %.% = % was not issued to this load by the database', load.table_name, item.name, CASE WHEN low <= load.id_floor THEN low ELSE high END
+          USING ERRCODE = 'P0001', TABLE = load.table_name, COLUMN = item.name,
+                HINT = 'Let the database issue ids: leave the column out of the COPY (or take them from nextval during the load).';
+      END IF;
+      EXECUTE format('SELECT x.%1$I::text FROM %2$s x WHERE x.%1$I > %3$s AND x.%1$I <= %4$s AND EXISTS (SELECT FROM %5$s s WHERE s.%1$I = x.%1$I) LIMIT 1',
+                     item.name, t, load.id_floor, issued, staging) INTO found_key;
+      IF found_key IS NOT NULL THEN
+        RAISE EXCEPTION '[identity-issued] %.% = % was not issued to this load by the database: another row has it', load.table_name, item.name, found_key
+          USING ERRCODE = 'P0001', TABLE = load.table_name, COLUMN = item.name,
+                HINT = 'Let the database issue ids: leave the column out of the COPY (or take them from nextval during the load).';
+      END IF;
+    END LOOP;
+    -- [environment-immutable]: a versioned key belongs to one environment and one run.
+    IF declared.kind = 'versioned' AND NOT 'execution_environment' = ANY (declared.business_key) THEN
+      key_expression := CASE cardinality(declared.business_key) WHEN 1 THEN format('(s.%I)::text', declared.business_key[1])
+        ELSE format('(SELECT jsonb_agg(to_jsonb(s) -> c ORDER BY i)::text FROM unnest(%L::text[]) WITH ORDINALITY k(c, i))', declared.business_key) END;
+      EXECUTE format($q$INSERT INTO public.precog_environment_keys (table_name, business_key, environment, backtest_run_id)
+                        SELECT DISTINCT %L, %s, 'backtest'::public.execution_environment, %s FROM %s s ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING$q$,
+                     load.table_name, key_expression, run, staging);
+      EXECUTE format($q$SELECT k.business_key FROM public.precog_environment_keys k
+                         WHERE k.table_name = %L AND (k.environment <> 'backtest' OR k.backtest_run_id IS DISTINCT FROM %s)
+                           AND k.business_key IN (SELECT %s FROM %s s) LIMIT 1$q$, load.table_name, run, key_expression, staging) INTO found_key;
+      IF found_key IS NOT NULL THEN
+        RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment or backtest run than backtest (run %)', load.table_name, found_key, run
+          USING ERRCODE = 'P0001', TABLE = load.table_name, COLUMN = 'execution_environment',
+                HINT = 'Use new keys for a run''s positions (loadRun issues them from the key sequence).';
+      END IF;
+    END IF;
+    -- References: to shared rows (locked FOR KEY SHARE, as a foreign key would), and to rows
+    -- of the same run (in this load's staging tables, or already in the run).
+    FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name OPERATOR(pg_catalog.=) load.table_name ORDER BY r.columns LOOP
+      IF ref.same_environment THEN
+        target := coalesce((SELECT format('public.%I', l.staging_table) FROM public.precog_backtest_loads l
+                             WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run AND l.table_name OPERATOR(pg_catalog.=) ref.referenced_table),
+                           format('(SELECT * FROM public.%I x WHERE x.execution_environment = ''backtest'' AND x.backtest_run_id = %s)', ref.referenced_table, run));
+      ELSE
+        target := format('public.%I', ref.referenced_table);
+        EXECUTE format('SELECT count(*) FROM (SELECT FROM %s r WHERE (%s) IN (SELECT DISTINCT %s FROM %s n WHERE %s) FOR KEY SHARE OF r) locked',
+                       target,
+                       (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+                       (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
+                       staging,
+                       (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)));
+      END IF;
+      EXECUTE format('SELECT concat_ws('', '', %s) FROM %s n WHERE %s AND NOT EXISTS (SELECT FROM %s r WHERE %s) LIMIT 1',
+                     (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
+                     staging,
+                     (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
+                     target,
+                     (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)))
+        INTO found_key;
+      IF found_key IS NOT NULL THEN
+        IF ref.same_environment THEN
+          RAISE EXCEPTION '[backtest-run-cross-reference] % (%) = (%) refers to no row of % in backtest run %: a row references only rows of its own run', load.table_name, array_to_string(ref.columns, ', '), found_key, ref.referenced_table, run
+            USING ERRCODE = 'P0001', TABLE = load.table_name, COLUMN = ref.columns[1],
+                  HINT = 'Reference rows loaded in the same call, or written in the same run before.';
+        END IF;
+        RAISE EXCEPTION '% (%) = (%) refers to no % row', load.table_name, array_to_string(ref.columns, ', '), found_key, ref.referenced_table
+          USING ERRCODE = '23503', TABLE = load.table_name, COLUMN = ref.columns[1], HINT = 'Write the referenced row first.';
+      END IF;
+    END LOOP;
+  END LOOP;
+  -- 3. Visible at once: each staging table replaces the run's empty partition.
+  FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
+    t := format('public.%I', load.table_name)::regclass;
+    staging := format('public.%I', load.staging_table)::regclass;
+    backtest := public.precog_environment_partition(t, 'backtest');
+    statement := (SELECT c.relname::text FROM pg_class c WHERE c.oid = public.precog_backtest_run_partition(t, run));
+    EXECUTE format('DROP TABLE public.%I', statement);
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', staging, statement);
+    staging := format('public.%I', statement)::regclass;
+    -- The staging table's bound CHECK spares the attach its scan; the partition bound replaces it.
+    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', backtest, staging, run);
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', staging, left(load.table_name, 40) || '_run_' || run || '_bound');
+    FOR item IN SELECT a.attname FROM pg_attribute a WHERE a.attrelid = staging AND a.attname IN ('execution_environment', 'backtest_run_id') LOOP
+      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', staging, item.attname);
+    END LOOP;
+    PERFORM public.precog_backtest_run_partition_setup(t, staging, run);
+    table_name := load.table_name;
+    EXECUTE format('SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = %s', staging::oid) INTO rows_loaded;
+    RETURN NEXT;
+  END LOOP;
+  DELETE FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run;
+END;
+$function$;
+
+-- grant: function precog_backtest_load_finish(run bigint) to precog_backtest
+GRANT EXECUTE ON FUNCTION precog_backtest_load_finish(run bigint) TO precog_backtest;
+
+-- comment: function precog_backtest_load_finish(run bigint)
+COMMENT ON FUNCTION precog_backtest_load_finish(run bigint) IS 'Finishes a bulk load begun by precog_backtest_load_begin(): builds each staging table''s indexes, checks every rule set-wise ([identity-issued], [environment-immutable] keys, references within the run and to shared rows, locked FOR KEY SHARE), then attaches each as the run''s partition. A refusal rolls the whole load back.';
+
 -- function: precog_backtest_purged_together()
 CREATE OR REPLACE FUNCTION public.precog_backtest_purged_together()
  RETURNS trigger
@@ -225,6 +499,240 @@ GRANT EXECUTE ON FUNCTION precog_backtest_purged_together() TO PUBLIC;
 
 -- comment: function precog_backtest_purged_together()
 COMMENT ON FUNCTION precog_backtest_purged_together() IS 'BEFORE TRUNCATE on the backtest partition of every tagged table: refused ([backtest-purged-together]) unless purge_backtest_data() is truncating every backtest partition together.';
+
+-- function: precog_backtest_run_deleted()
+CREATE OR REPLACE FUNCTION public.precog_backtest_run_deleted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  declared record;
+  partition regclass;
+BEGIN
+  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+    partition := public.precog_backtest_run_partition(format('public.%I', declared.table_name)::regclass, OLD.id);
+    IF partition IS NOT NULL THEN
+      EXECUTE format('DROP TABLE %s', partition);
+    END IF;
+  END LOOP;
+  DELETE FROM public.precog_environment_keys k WHERE k.backtest_run_id OPERATOR(pg_catalog.=) OLD.id;
+  RETURN OLD;
+END;
+$function$;
+
+-- grant: function precog_backtest_run_deleted() to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_backtest_run_deleted() TO PUBLIC;
+
+-- comment: function precog_backtest_run_deleted()
+COMMENT ON FUNCTION precog_backtest_run_deleted() IS 'BEFORE DELETE on backtest_runs: drops the run''s partition of every tagged table (its rows, in constant time) and its versioned keys. Every other run, and live and paper, are untouched.';
+
+-- function: precog_backtest_run_partition(t regclass, run bigint)
+CREATE OR REPLACE FUNCTION public.precog_backtest_run_partition(t regclass, run bigint)
+ RETURNS regclass
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+   WHERE i.inhparent = public.precog_environment_partition(t, 'backtest')
+     AND pg_get_expr(c.relpartbound, c.oid) = CASE WHEN run IS NULL THEN 'DEFAULT' ELSE format('FOR VALUES IN (''%s'')', run) END
+$function$;
+
+-- grant: function precog_backtest_run_partition(t regclass, run bigint) to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_backtest_run_partition(t regclass, run bigint) TO PUBLIC;
+
+-- comment: function precog_backtest_run_partition(t regclass, run bigint)
+COMMENT ON FUNCTION precog_backtest_run_partition(t regclass, run bigint) IS 'The partition of a tagged table that holds one backtest run''s rows (NULL: the always-empty DEFAULT one).';
+
+-- function: precog_backtest_run_partition_create(t regclass, run bigint)
+CREATE OR REPLACE FUNCTION public.precog_backtest_run_partition_create(t regclass, run bigint)
+ RETURNS regclass
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  partition regclass := public.precog_backtest_run_partition(t, run);
+  name text := left((SELECT c.relname::text FROM pg_class c WHERE c.oid = t), 40) || '_run_' || run;
+BEGIN
+  IF partition IS NULL THEN
+    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (%s)', name, public.precog_environment_partition(t, 'backtest'), run);
+    partition := format('public.%I', name)::regclass;
+    PERFORM public.precog_backtest_run_partition_setup(t, partition, run);
+  END IF;
+  RETURN partition;
+END;
+$function$;
+
+-- function: precog_backtest_run_partition_setup(t regclass, partition regclass, run bigint)
+CREATE OR REPLACE FUNCTION public.precog_backtest_run_partition_setup(t regclass, partition regclass, run bigint)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  column_name text;
+BEGIN
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', partition);
+  EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, precog_live, precog_paper, precog_backtest, precog_analyst', partition);
+  FOR column_name IN
+    SELECT a.attname FROM pg_attribute a JOIN pg_attribute p ON p.attrelid = partition AND p.attname = a.attname
+     WHERE a.attrelid = t AND a.attidentity <> '' AND p.attidentity = '' AND NOT p.atthasdef
+  LOOP
+    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', partition, column_name, pg_get_serial_sequence(t::text, column_name));
+  END LOOP;
+  EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', partition);
+  IF run IS NULL THEN
+    EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_backtest_run_required()', partition);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', partition,
+                   format('Partition of %s for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].', t));
+  ELSE
+    EXECUTE format('COMMENT ON TABLE %s IS %L', partition,
+                   format('Partition of %s: the rows of backtest run %s. Read and written through %s only; dropped with the run (purge_backtest_run).', t, run, t));
+  END IF;
+END;
+$function$;
+
+-- function: precog_backtest_run_required()
+CREATE OR REPLACE FUNCTION public.precog_backtest_run_required()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+BEGIN
+  IF NEW.execution_environment IS DISTINCT FROM 'backtest'::public.execution_environment THEN
+    RAISE EXCEPTION '[backtest-run-required] a % row of % belongs to no backtest run (backtest_run_id = %)', NEW.execution_environment, table_name, NEW.backtest_run_id
+      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'backtest_run_id',
+            HINT = 'Only backtest rows belong to a run: leave backtest_run_id NULL for live and paper rows.';
+  END IF;
+  IF NEW.backtest_run_id IS NULL THEN
+    RAISE EXCEPTION '[backtest-run-required] a backtest row of % belongs to a backtest run: backtest_run_id is NULL', table_name
+      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'backtest_run_id',
+            HINT = 'Open the backtest scope for a run: db.scope(''backtest'', { api: ''none'', run }), with a run from createBacktestRun (SQL: create_backtest_run()).';
+  END IF;
+  RAISE EXCEPTION '[backtest-run-required] %.backtest_run_id = %: there is no such backtest run', table_name, NEW.backtest_run_id
+    USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'backtest_run_id',
+          HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
+END;
+$function$;
+
+-- grant: function precog_backtest_run_required() to PUBLIC
+GRANT EXECUTE ON FUNCTION precog_backtest_run_required() TO PUBLIC;
+
+-- comment: function precog_backtest_run_required()
+COMMENT ON FUNCTION precog_backtest_run_required() IS 'BEFORE INSERT on the <t>_run_missing partition of every tagged table (a backtest row without a run, or of an unknown one) and on its live and paper partitions when a row names a run: [backtest-run-required].';
+
+-- function: precog_backtest_runs_table(table_name text)
+CREATE OR REPLACE FUNCTION public.precog_backtest_runs_table(table_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  t regclass := format('public.%I', table_name)::regclass;
+  backtest regclass;
+  old_backtest text;
+  item record;
+  statement text;
+  columns text;
+  legacy bigint;
+  has_rows boolean;
+  env text;
+BEGIN
+  -- The column: a backtest row's run is the transaction's (the scope sets precog.backtest_run).
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped) THEN
+    EXECUTE format($q$ALTER TABLE %s ADD COLUMN backtest_run_id bigint DEFAULT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint$q$, t);
+  END IF;
+  EXECUTE format('COMMENT ON COLUMN %s.backtest_run_id IS %L', t,
+                 'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).');
+
+  -- Unique keys gain the run (a partitioned table''s unique key includes every partition key).
+  FOR item IN
+    SELECT c.conname, pg_get_constraintdef(c.oid) AS def, obj_description(c.oid, 'pg_constraint') AS comment
+      FROM pg_constraint c WHERE c.conrelid = t AND c.contype IN ('p', 'u')
+       AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attnum = ANY (c.conkey) AND a.attname = 'backtest_run_id')
+  LOOP
+    statement := regexp_replace(item.def, '^(?:PRIMARY KEY|UNIQUE)(?: NULLS NOT DISTINCT)? \((.*?)\)', 'UNIQUE NULLS NOT DISTINCT (\1, backtest_run_id)');
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I %s', t, item.conname, item.conname, statement);
+    IF item.comment IS NOT NULL THEN
+      EXECUTE format('COMMENT ON CONSTRAINT %I ON %s IS %L', item.conname, t, item.comment);
+    END IF;
+  END LOOP;
+  FOR item IN
+    SELECT i.indexrelid::regclass::text AS index_name, pg_get_indexdef(i.indexrelid) AS def, obj_description(i.indexrelid, 'pg_class') AS comment
+      FROM pg_index i WHERE i.indrelid = t AND i.indisunique
+       AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = t)
+       AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attnum = ANY (i.indkey) AND a.attname = 'backtest_run_id')
+  LOOP
+    statement := regexp_replace(replace(item.def, ' ON ONLY ', ' ON '),
+                                '^(.*? USING \w+ \(.*?)\)((?: INCLUDE \(.*?\))?)(?: NULLS NOT DISTINCT)?((?: WHERE .*)?)$', '\1, backtest_run_id)\2 NULLS NOT DISTINCT\3');
+    EXECUTE format('DROP INDEX %s', item.index_name);
+    EXECUTE statement;
+    IF item.comment IS NOT NULL THEN
+      EXECUTE format('COMMENT ON INDEX %s IS %L', item.index_name, item.comment);
+    END IF;
+  END LOOP;
+
+  -- The backtest partition becomes partitioned by run. Rows written before runs existed move
+  -- into one run made for them.
+  backtest := public.precog_environment_partition(t, 'backtest');
+  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = backtest) <> 'p' THEN
+    old_backtest := left(table_name, 40) || '_backtest_before_runs';
+    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', t, backtest);
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', backtest, old_backtest);
+    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (''backtest'') PARTITION BY LIST (backtest_run_id)', table_name || '_backtest', t);
+    backtest := format('public.%I', table_name || '_backtest')::regclass;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', backtest);
+    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, precog_live, precog_paper, precog_backtest, precog_analyst', backtest);
+    EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', backtest);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
+                   format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
+    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);
+    PERFORM public.precog_backtest_run_partition_setup(t, format('public.%I', left(table_name, 40) || '_run_missing')::regclass, NULL);
+    EXECUTE format('SELECT EXISTS (SELECT FROM public.%I)', old_backtest) INTO has_rows;
+    IF has_rows THEN
+      legacy := public.precog_backtest_legacy_run();
+      PERFORM public.precog_backtest_run_partition_create(t, legacy);
+      SELECT string_agg(CASE WHEN a.attname = 'backtest_run_id' THEN legacy::text ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum) INTO columns
+        FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+      UPDATE public.precog_environment_keys k SET backtest_run_id = legacy WHERE k.table_name = table_name AND k.environment = 'backtest' AND k.backtest_run_id IS NULL;
+      EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM public.%I',
+                     t, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped),
+                     columns, old_backtest);
+    END IF;
+    EXECUTE format('DROP TABLE public.%I', old_backtest);
+  END IF;
+  -- A partition for every run there is (a table declared after runs were made).
+  FOR item IN SELECT r.id FROM public.backtest_runs r ORDER BY r.id LOOP
+    PERFORM public.precog_backtest_run_partition_create(t, item.id);
+  END LOOP;
+
+  -- Live and paper rows belong to no run: refused with the rule's name, and a CHECK behind it.
+  FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
+    EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.backtest_run_id IS NOT NULL) EXECUTE FUNCTION public.precog_backtest_run_required()',
+                   public.precog_environment_partition(t, env));
+  END LOOP;
+  IF NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conrelid = t AND c.conname = left(table_name, 40) || '_backtest_run_only_in_backtest') THEN
+    EXECUTE format($q$ALTER TABLE %s ADD CONSTRAINT %I CHECK ((execution_environment = 'backtest') = (backtest_run_id IS NOT NULL))$q$, t, left(table_name, 40) || '_backtest_run_only_in_backtest');
+  END IF;
+
+  -- precog_backtest reads and writes the rows of its transaction's run only.
+  EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run] rows of the transaction''s run only', t);
+  EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_backtest
+                    USING (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))
+                    WITH CHECK (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))$q$,
+                 '[backtest-run] rows of the transaction''s run only', t);
+  EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run] rows of the transaction''s run only', t,
+                 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.');
+END;
+$function$;
+
+-- comment: function precog_backtest_runs_table(table_name text)
+COMMENT ON FUNCTION precog_backtest_runs_table(table_name text) IS 'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, its backtest partition partitioned by run, [backtest-run-required], the [backtest-run] policy, unique keys with the run). Idempotent.';
 
 -- function: precog_environment_id_checks(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_environment_id_checks(table_name text)
@@ -291,7 +799,7 @@ DECLARE
   root_table text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
   new_row jsonb := to_jsonb(NEW);
   key_text text;
-  earlier public.execution_environment;
+  earlier record;
 BEGIN
   IF NEW.execution_environment IS NULL THEN
     RETURN NEW; -- refused next, by the [environment-required] trigger of the NULL partition
@@ -301,18 +809,18 @@ BEGIN
   ELSE
     SELECT jsonb_agg(new_row -> c ORDER BY i)::text INTO key_text FROM unnest(TG_ARGV) WITH ORDINALITY AS k(c, i);
   END IF;
-  INSERT INTO public.precog_environment_keys (table_name, business_key, environment)
-  VALUES (root_table, key_text, NEW.execution_environment)
+  INSERT INTO public.precog_environment_keys (table_name, business_key, environment, backtest_run_id)
+  VALUES (root_table, key_text, NEW.execution_environment, NEW.backtest_run_id)
   ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING;
   IF NOT FOUND THEN
-    SELECT k.environment INTO earlier FROM public.precog_environment_keys k
+    SELECT k.environment, k.backtest_run_id INTO earlier FROM public.precog_environment_keys k
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
        AND k.business_key OPERATOR(pg_catalog.=) key_text;
-    -- The refusal does not name the key's environment: a role must not learn it of a key it cannot see.
-    IF earlier IS DISTINCT FROM NEW.execution_environment THEN
-      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment than %', root_table, key_text, NEW.execution_environment
+    -- The refusal does not name the key's environment or run: a role must not learn it of a key it cannot see.
+    IF earlier.environment IS DISTINCT FROM NEW.execution_environment OR earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id THEN
+      RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment or backtest run than % (run %)', root_table, key_text, NEW.execution_environment, coalesce(NEW.backtest_run_id::text, 'none')
         USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'execution_environment',
-              HINT = 'A new version copies execution_environment forward from the current version; use a new key for another environment.';
+              HINT = 'A new version copies execution_environment forward from the current version, in the same run; use a new key for another environment or run.';
     END IF;
   END IF;
   RETURN NEW;
@@ -472,6 +980,11 @@ DECLARE
   key_of text;
   pairs text;
   not_null text;
+  referenced_keys text;
+  constraint_name text;
+  env text;
+  lock_query text;
+  missing_query text;
   check_function text := left('precog_references_' || table_name, 63);
   guard_function text := left('precog_referenced_' || table_name, 63);
 BEGIN
@@ -501,15 +1014,19 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND r.same_environment ORDER BY r.columns LOOP
     on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
     key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    referenced_keys := (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i));
     pairs := (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i));
     not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
-    checks := checks || format($body$
-  -- (%1$s, execution_environment) -> %2$s (%3$s, execution_environment)
-  PERFORM FROM public.%2$I r WHERE (%4$s, r.execution_environment) IN (SELECT %5$s, n.execution_environment FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
+    constraint_name := left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63);
+    -- Live and paper: static SQL, one environment at a time.
+    FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
+      checks := checks || format($body$
+  -- (%1$s, execution_environment) -> %2$s (%3$s, execution_environment), %11$s rows
+  PERFORM FROM public.%2$I r WHERE r.execution_environment = %11$L AND (%4$s) IN (SELECT %5$s FROM new_rows n WHERE n.execution_environment = %11$L AND %6$s) FOR KEY SHARE OF r;
   SELECT format('(%1$s) = (%%s)', concat_ws(', ', %5$s)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
-   WHERE %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE %7$s AND r.execution_environment = n.execution_environment)
+   WHERE n.execution_environment = %11$L AND %6$s AND NOT EXISTS (SELECT FROM public.%2$I r WHERE r.execution_environment = %11$L AND %7$s)
    LIMIT 1;
   -- One message whether the row is missing or of another environment: a role must not learn
   -- from a refusal that a row it cannot see exists elsewhere.
@@ -519,8 +1036,36 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
             HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
-        (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-        key_of, not_null, pairs, table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
+          referenced_keys, key_of, not_null, pairs, table_name, ref.columns[1], constraint_name, env);
+    END LOOP;
+    -- Backtest: run by run, each with its run as a constant (the planner reads that run's
+    -- partition only). {run} is replaced by the run's id.
+    lock_query := format($q$SELECT count(*) FROM (SELECT FROM public.%1$I r WHERE r.execution_environment = 'backtest' AND r.backtest_run_id = {run} AND (%2$s) IN (SELECT %3$s FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.backtest_run_id = {run} AND %4$s) FOR KEY SHARE OF r) locked$q$,
+                         ref.referenced_table, referenced_keys, key_of, not_null);
+    missing_query := format($q$SELECT concat_ws(', ', %1$s) FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.backtest_run_id = {run} AND %2$s AND NOT EXISTS (SELECT FROM public.%3$I r WHERE r.execution_environment = 'backtest' AND r.backtest_run_id = {run} AND %4$s) LIMIT 1$q$,
+                            key_of, not_null, ref.referenced_table, pairs);
+    checks := checks || format($body$
+  -- (%1$s, execution_environment, backtest_run_id) -> %2$s (%3$s, execution_environment, backtest_run_id), backtest rows, run by run
+  FOR run IN SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.execution_environment = 'backtest' AND %4$s LOOP
+    EXECUTE replace(%5$L, '{run}', run::text);
+    EXECUTE replace(%6$L, '{run}', run::text) INTO missing_key;
+    IF missing_key IS NOT NULL THEN
+      IF EXISTS (SELECT FROM public.%2$I r WHERE r.execution_environment = 'backtest' AND (%10$s) = (SELECT %11$s FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
+        RAISE EXCEPTION '[backtest-run-cross-reference] %7$s (%1$s) = (%%) of backtest run %% refers to a row of %2$s in another run: a row references only rows of its own run', missing_key, run
+          USING ERRCODE = 'P0001', TABLE = %7$L, COLUMN = %8$L, CONSTRAINT = %9$L,
+                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
+      END IF;
+      RAISE EXCEPTION '[environment-cross-reference] %7$s (%1$s) = (%%) refers to no backtest row of %2$s: a row references only rows of its own environment', missing_key
+        USING ERRCODE = 'P0001', TABLE = %7$L, COLUMN = %8$L, CONSTRAINT = %9$L,
+              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+    END IF;
+  END LOOP;
+$body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '), not_null,
+        lock_query, missing_query, table_name, ref.columns[1], constraint_name,
+        referenced_keys,
+        (SELECT string_agg(format('v.k[%s]::%s', i, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY i)
+           FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)
+           JOIN pg_attribute a ON a.attrelid = format('public.%I', ref.referenced_table)::regclass AND a.attname = x.k));
   END LOOP;
   -- A referenced row is kept: not deleted, and its key not changed (a shared table's can be).
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.referenced_table = table_name ORDER BY r.table_name, r.columns LOOP
@@ -529,7 +1074,7 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
      AND EXISTS (SELECT FROM public.%1$I t WHERE %2$s%10$s) THEN
     RAISE EXCEPTION '%3$s row (%4$s) = (%%) is referenced by %1$s (%5$s); it is kept', concat_ws(', ', %6$s)
       USING ERRCODE = '23503', TABLE = %3$L, CONSTRAINT = %7$L,
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 $body$, ref.table_name,
         (SELECT string_agg(format('t.%I = OLD.%I', c, k), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
@@ -538,7 +1083,7 @@ $body$, ref.table_name,
         left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63),
         (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
         (SELECT string_agg(format('NEW.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-        CASE WHEN ref.same_environment THEN ' AND t.execution_environment = OLD.execution_environment' ELSE '' END);
+        CASE WHEN ref.same_environment THEN ' AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id' ELSE '' END);
   END LOOP;
 
   -- The triggers go first: a function is dropped only once nothing uses it.
@@ -551,13 +1096,15 @@ $body$, ref.table_name,
     EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
 DECLARE
   missing record;
+  missing_key text;
+  run bigint;
 BEGIN%s
   RETURN NULL;
 END;
 $body$$f$, check_function, checks);
     EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', check_function);
     EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', check_function,
-                   format('Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on %s and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
+                   format('Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on %s and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
     -- On the table for writes through it, and on each partition for the owner's direct writes
     -- (statement triggers fire only for the table a statement names).
     FOR partition IN SELECT t AS relation UNION ALL SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = t LOOP
@@ -615,6 +1162,28 @@ COMMENT ON FUNCTION precog_environment_required() IS 'BEFORE INSERT on the <t>_e
 
 -- function: precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
 CREATE OR REPLACE FUNCTION public.precog_environment_table(table_name text, kind text, business_key text[] DEFAULT NULL::text[], mutable_columns text[] DEFAULT NULL::text[], current_column text DEFAULT 'row_current_ind'::text, end_column text DEFAULT 'row_end_ts'::text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  declared record;
+BEGIN
+  PERFORM public.precog_environment_table_by_environment(table_name, kind, business_key, mutable_columns, current_column, end_column);
+  PERFORM public.precog_backtest_runs_table(table_name);
+  -- The reference checks read backtest_run_id, which the table may only now have.
+  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+    PERFORM public.precog_environment_reference_checks(declared.table_name);
+  END LOOP;
+END;
+$function$;
+
+-- comment: function precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
+COMMENT ON FUNCTION precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text) IS 'Declares an environment-tagged table and installs every guarantee for its kind (migrations 000010 and 000013): no default, NOT NULL, immutable environment, same-environment and same-run references, the kind''s write rules, live history kept, LIST partitions by environment and backtest run, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
+
+-- function: precog_environment_table_by_environment(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
+CREATE OR REPLACE FUNCTION public.precog_environment_table_by_environment(table_name text, kind text, business_key text[] DEFAULT NULL::text[], mutable_columns text[] DEFAULT NULL::text[], current_column text DEFAULT 'row_current_ind'::text, end_column text DEFAULT 'row_end_ts'::text)
  RETURNS void
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -776,8 +1345,8 @@ BEGIN
 END;
 $function$;
 
--- comment: function precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
-COMMENT ON FUNCTION precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text) IS 'Declares an environment-tagged table and installs every guarantee for its kind (see migration 000010): no default, NOT NULL, immutable environment, same-environment foreign keys, the kind''s write rules, live history kept, LIST partitions, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
+-- comment: function precog_environment_table_by_environment(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
+COMMENT ON FUNCTION precog_environment_table_by_environment(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text) IS 'Used by precog_environment_table(): the declaration of migration 000010 (environments: partitions, guards, references, policies, grants, registry). Idempotent.';
 
 -- function: precog_environment_update_guard()
 CREATE OR REPLACE FUNCTION public.precog_environment_update_guard()
@@ -1158,17 +1727,17 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_orders()
 AS $function$
 BEGIN
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
-     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.order_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.order_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'orders row (id) = (%) is referenced by account_ledger (order_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'orders', CONSTRAINT = 'account_ledger_order_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
-     AND EXISTS (SELECT FROM public.trades t WHERE t.placed_order_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+     AND EXISTS (SELECT FROM public.trades t WHERE t.placed_order_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'orders row (id) = (%) is referenced by trades (placed_order_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'orders', CONSTRAINT = 'trades_placed_order_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF TG_OP = 'DELETE' THEN
@@ -1229,24 +1798,24 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_positions()
 AS $function$
 BEGIN
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
-     AND EXISTS (SELECT FROM public.orders t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+     AND EXISTS (SELECT FROM public.orders t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'positions row (id) = (%) is referenced by orders (position_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'positions', CONSTRAINT = 'orders_position_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
-     AND EXISTS (SELECT FROM public.settlements t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+     AND EXISTS (SELECT FROM public.settlements t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'positions row (id) = (%) is referenced by settlements (position_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'positions', CONSTRAINT = 'settlements_position_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
-     AND EXISTS (SELECT FROM public.trades t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+     AND EXISTS (SELECT FROM public.trades t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'positions row (id) = (%) is referenced by trades (position_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'positions', CONSTRAINT = 'trades_position_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF TG_OP = 'DELETE' THEN
@@ -1307,10 +1876,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_settlements()
 AS $function$
 BEGIN
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
-     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.settlement_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.settlement_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'settlements row (id) = (%) is referenced by account_ledger (settlement_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'settlements', CONSTRAINT = 'account_ledger_settlement_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF TG_OP = 'DELETE' THEN
@@ -1371,10 +1940,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_trades()
 AS $function$
 BEGIN
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
-     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.trade_id = OLD.id AND t.execution_environment = OLD.execution_environment) THEN
+     AND EXISTS (SELECT FROM public.account_ledger t WHERE t.trade_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'trades row (id) = (%) is referenced by account_ledger (trade_id); it is kept', concat_ws(', ', OLD.id)
       USING ERRCODE = '23503', TABLE = 'trades', CONSTRAINT = 'account_ledger_trade_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF TG_OP = 'DELETE' THEN
@@ -1396,6 +1965,8 @@ CREATE OR REPLACE FUNCTION public.precog_references_account_balance()
 AS $function$
 DECLARE
   missing record;
+  missing_key text;
+  run bigint;
 BEGIN
   -- (platform_id) -> platforms (platform_id)
   PERFORM FROM public.platforms r WHERE (r.platform_id) IN (SELECT n.platform_id FROM new_rows n WHERE n.platform_id IS NOT NULL) FOR KEY SHARE OF r;
@@ -1414,7 +1985,7 @@ END;
 $function$;
 
 -- comment: function precog_references_account_balance()
-COMMENT ON FUNCTION precog_references_account_balance() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_balance and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_account_balance() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_balance and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_references_account_ledger()
 CREATE OR REPLACE FUNCTION public.precog_references_account_ledger()
@@ -1425,6 +1996,8 @@ CREATE OR REPLACE FUNCTION public.precog_references_account_ledger()
 AS $function$
 DECLARE
   missing record;
+  missing_key text;
+  run bigint;
 BEGIN
   -- (platform_id) -> platforms (platform_id)
   PERFORM FROM public.platforms r WHERE (r.platform_id) IN (SELECT n.platform_id FROM new_rows n WHERE n.platform_id IS NOT NULL) FOR KEY SHARE OF r;
@@ -1438,12 +2011,12 @@ BEGIN
             HINT = 'Write the referenced row first.';
   END IF;
 
-  -- (order_id, execution_environment) -> orders (id, execution_environment)
-  PERFORM FROM public.orders r WHERE (r.id, r.execution_environment) IN (SELECT n.order_id, n.execution_environment FROM new_rows n WHERE n.order_id IS NOT NULL) FOR KEY SHARE OF r;
+  -- (order_id, execution_environment) -> orders (id, execution_environment), live rows
+  PERFORM FROM public.orders r WHERE r.execution_environment = 'live' AND (r.id) IN (SELECT n.order_id FROM new_rows n WHERE n.execution_environment = 'live' AND n.order_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(order_id) = (%s)', concat_ws(', ', n.order_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
-   WHERE n.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.id = n.order_id AND r.execution_environment = n.execution_environment)
+   WHERE n.execution_environment = 'live' AND n.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = 'live' AND r.id = n.order_id)
    LIMIT 1;
   -- One message whether the row is missing or of another environment: a role must not learn
   -- from a refusal that a row it cannot see exists elsewhere.
@@ -1453,12 +2026,43 @@ BEGIN
             HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
-  -- (settlement_id, execution_environment) -> settlements (id, execution_environment)
-  PERFORM FROM public.settlements r WHERE (r.id, r.execution_environment) IN (SELECT n.settlement_id, n.execution_environment FROM new_rows n WHERE n.settlement_id IS NOT NULL) FOR KEY SHARE OF r;
+  -- (order_id, execution_environment) -> orders (id, execution_environment), paper rows
+  PERFORM FROM public.orders r WHERE r.execution_environment = 'paper' AND (r.id) IN (SELECT n.order_id FROM new_rows n WHERE n.execution_environment = 'paper' AND n.order_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(order_id) = (%s)', concat_ws(', ', n.order_id)) AS key, n.execution_environment AS environment
+    INTO missing
+    FROM new_rows n
+   WHERE n.execution_environment = 'paper' AND n.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = 'paper' AND r.id = n.order_id)
+   LIMIT 1;
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % refers to no % row of orders: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'order_id', CONSTRAINT = 'account_ledger_order_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
+  END IF;
+
+  -- (order_id, execution_environment, backtest_run_id) -> orders (id, execution_environment, backtest_run_id), backtest rows, run by run
+  FOR run IN SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.order_id IS NOT NULL LOOP
+    EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.orders r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.order_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.order_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
+    EXECUTE replace('SELECT concat_ws('', '', n.order_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.order_id) LIMIT 1', '{run}', run::text) INTO missing_key;
+    IF missing_key IS NOT NULL THEN
+      IF EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
+        RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (order_id) = (%) of backtest run % refers to a row of orders in another run: a row references only rows of its own run', missing_key, run
+          USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'order_id', CONSTRAINT = 'account_ledger_order_id_reference',
+                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
+      END IF;
+      RAISE EXCEPTION '[environment-cross-reference] account_ledger (order_id) = (%) refers to no backtest row of orders: a row references only rows of its own environment', missing_key
+        USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'order_id', CONSTRAINT = 'account_ledger_order_id_reference',
+              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+    END IF;
+  END LOOP;
+
+  -- (settlement_id, execution_environment) -> settlements (id, execution_environment), live rows
+  PERFORM FROM public.settlements r WHERE r.execution_environment = 'live' AND (r.id) IN (SELECT n.settlement_id FROM new_rows n WHERE n.execution_environment = 'live' AND n.settlement_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(settlement_id) = (%s)', concat_ws(', ', n.settlement_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
-   WHERE n.settlement_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.settlements r WHERE r.id = n.settlement_id AND r.execution_environment = n.execution_environment)
+   WHERE n.execution_environment = 'live' AND n.settlement_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.settlements r WHERE r.execution_environment = 'live' AND r.id = n.settlement_id)
    LIMIT 1;
   -- One message whether the row is missing or of another environment: a role must not learn
   -- from a refusal that a row it cannot see exists elsewhere.
@@ -1468,12 +2072,43 @@ BEGIN
             HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
-  -- (trade_id, execution_environment) -> trades (id, execution_environment)
-  PERFORM FROM public.trades r WHERE (r.id, r.execution_environment) IN (SELECT n.trade_id, n.execution_environment FROM new_rows n WHERE n.trade_id IS NOT NULL) FOR KEY SHARE OF r;
+  -- (settlement_id, execution_environment) -> settlements (id, execution_environment), paper rows
+  PERFORM FROM public.settlements r WHERE r.execution_environment = 'paper' AND (r.id) IN (SELECT n.settlement_id FROM new_rows n WHERE n.execution_environment = 'paper' AND n.settlement_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(settlement_id) = (%s)', concat_ws(', ', n.settlement_id)) AS key, n.execution_environment AS environment
+    INTO missing
+    FROM new_rows n
+   WHERE n.execution_environment = 'paper' AND n.settlement_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.settlements r WHERE r.execution_environment = 'paper' AND r.id = n.settlement_id)
+   LIMIT 1;
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % refers to no % row of settlements: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'settlement_id', CONSTRAINT = 'account_ledger_settlement_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
+  END IF;
+
+  -- (settlement_id, execution_environment, backtest_run_id) -> settlements (id, execution_environment, backtest_run_id), backtest rows, run by run
+  FOR run IN SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.settlement_id IS NOT NULL LOOP
+    EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.settlements r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.settlement_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.settlement_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
+    EXECUTE replace('SELECT concat_ws('', '', n.settlement_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.settlement_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.settlements r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.settlement_id) LIMIT 1', '{run}', run::text) INTO missing_key;
+    IF missing_key IS NOT NULL THEN
+      IF EXISTS (SELECT FROM public.settlements r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
+        RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (settlement_id) = (%) of backtest run % refers to a row of settlements in another run: a row references only rows of its own run', missing_key, run
+          USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'settlement_id', CONSTRAINT = 'account_ledger_settlement_id_reference',
+                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
+      END IF;
+      RAISE EXCEPTION '[environment-cross-reference] account_ledger (settlement_id) = (%) refers to no backtest row of settlements: a row references only rows of its own environment', missing_key
+        USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'settlement_id', CONSTRAINT = 'account_ledger_settlement_id_reference',
+              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+    END IF;
+  END LOOP;
+
+  -- (trade_id, execution_environment) -> trades (id, execution_environment), live rows
+  PERFORM FROM public.trades r WHERE r.execution_environment = 'live' AND (r.id) IN (SELECT n.trade_id FROM new_rows n WHERE n.execution_environment = 'live' AND n.trade_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(trade_id) = (%s)', concat_ws(', ', n.trade_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
-   WHERE n.trade_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.trades r WHERE r.id = n.trade_id AND r.execution_environment = n.execution_environment)
+   WHERE n.execution_environment = 'live' AND n.trade_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.trades r WHERE r.execution_environment = 'live' AND r.id = n.trade_id)
    LIMIT 1;
   -- One message whether the row is missing or of another environment: a role must not learn
   -- from a refusal that a row it cannot see exists elsewhere.
@@ -1483,12 +2118,43 @@ BEGIN
             HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
+  -- (trade_id, execution_environment) -> trades (id, execution_environment), paper rows
+  PERFORM FROM public.trades r WHERE r.execution_environment = 'paper' AND (r.id) IN (SELECT n.trade_id FROM new_rows n WHERE n.execution_environment = 'paper' AND n.trade_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(trade_id) = (%s)', concat_ws(', ', n.trade_id)) AS key, n.execution_environment AS environment
+    INTO missing
+    FROM new_rows n
+   WHERE n.execution_environment = 'paper' AND n.trade_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.trades r WHERE r.execution_environment = 'paper' AND r.id = n.trade_id)
+   LIMIT 1;
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] account_ledger % refers to no % row of trades: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'trade_id', CONSTRAINT = 'account_ledger_trade_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
+  END IF;
+
+  -- (trade_id, execution_environment, backtest_run_id) -> trades (id, execution_environment, backtest_run_id), backtest rows, run by run
+  FOR run IN SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.trade_id IS NOT NULL LOOP
+    EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.trades r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.trade_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.trade_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
+    EXECUTE replace('SELECT concat_ws('', '', n.trade_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.trade_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.trades r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.trade_id) LIMIT 1', '{run}', run::text) INTO missing_key;
+    IF missing_key IS NOT NULL THEN
+      IF EXISTS (SELECT FROM public.trades r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
+        RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (trade_id) = (%) of backtest run % refers to a row of trades in another run: a row references only rows of its own run', missing_key, run
+          USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'trade_id', CONSTRAINT = 'account_ledger_trade_id_reference',
+                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
+      END IF;
+      RAISE EXCEPTION '[environment-cross-reference] account_ledger (trade_id) = (%) refers to no backtest row of trades: a row references only rows of its own environment', missing_key
+        USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'trade_id', CONSTRAINT = 'account_ledger_trade_id_reference',
+              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+    END IF;
+  END LOOP;
+
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_references_account_ledger()
-COMMENT ON FUNCTION precog_references_account_ledger() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_ledger and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_account_ledger() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_ledger and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_references_orders()
 CREATE OR REPLACE FUNCTION public.precog_references_orders()
@@ -1499,6 +2165,8 @@ CREATE OR REPLACE FUNCTION public.precog_references_orders()
 AS $function$
 DECLARE
   missing record;
+  missing_key text;
+  run bigint;
 BEGIN
   -- (model_id) -> probability_models (model_id)
   PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
@@ -1536,12 +2204,12 @@ BEGIN
             HINT = 'Write the referenced row first.';
   END IF;
 
-  -- (position_id, execution_environment) -> positions (id, execution_environment)
-  PERFORM FROM public.positions r WHERE (r.id, r.execution_environment) IN (SELECT n.position_id, n.execution_environment FROM new_rows n WHERE n.position_id IS NOT NULL) FOR KEY SHARE OF r;
+  -- (position_id, execution_environment) -> positions (id, execution_environment), live rows
+  PERFORM FROM public.positions r WHERE r.execution_environment = 'live' AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = 'live' AND n.position_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
-   WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
+   WHERE n.execution_environment = 'live' AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'live' AND r.id = n.position_id)
    LIMIT 1;
   -- One message whether the row is missing or of another environment: a role must not learn
   -- from a refusal that a row it cannot see exists elsewhere.
@@ -1551,12 +2219,43 @@ BEGIN
             HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
+  -- (position_id, execution_environment) -> positions (id, execution_environment), paper rows
+  PERFORM FROM public.positions r WHERE r.execution_environment = 'paper' AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = 'paper' AND n.position_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
+    INTO missing
+    FROM new_rows n
+   WHERE n.execution_environment = 'paper' AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'paper' AND r.id = n.position_id)
+   LIMIT 1;
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] orders % refers to no % row of positions: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'orders', COLUMN = 'position_id', CONSTRAINT = 'orders_position_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
+  END IF;
+
+  -- (position_id, execution_environment, backtest_run_id) -> positions (id, execution_environment, backtest_run_id), backtest rows, run by run
+  FOR run IN SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.position_id IS NOT NULL LOOP
+    EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
+    EXECUTE replace('SELECT concat_ws('', '', n.position_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.position_id) LIMIT 1', '{run}', run::text) INTO missing_key;
+    IF missing_key IS NOT NULL THEN
+      IF EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
+        RAISE EXCEPTION '[backtest-run-cross-reference] orders (position_id) = (%) of backtest run % refers to a row of positions in another run: a row references only rows of its own run', missing_key, run
+          USING ERRCODE = 'P0001', TABLE = 'orders', COLUMN = 'position_id', CONSTRAINT = 'orders_position_id_reference',
+                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
+      END IF;
+      RAISE EXCEPTION '[environment-cross-reference] orders (position_id) = (%) refers to no backtest row of positions: a row references only rows of its own environment', missing_key
+        USING ERRCODE = 'P0001', TABLE = 'orders', COLUMN = 'position_id', CONSTRAINT = 'orders_position_id_reference',
+              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+    END IF;
+  END LOOP;
+
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_references_orders()
-COMMENT ON FUNCTION precog_references_orders() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on orders and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_orders() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on orders and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_references_positions()
 CREATE OR REPLACE FUNCTION public.precog_references_positions()
@@ -1567,6 +2266,8 @@ CREATE OR REPLACE FUNCTION public.precog_references_positions()
 AS $function$
 DECLARE
   missing record;
+  missing_key text;
+  run bigint;
 BEGIN
   -- (model_id) -> probability_models (model_id)
   PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
@@ -1597,7 +2298,7 @@ END;
 $function$;
 
 -- comment: function precog_references_positions()
-COMMENT ON FUNCTION precog_references_positions() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on positions and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_positions() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on positions and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_references_settlements()
 CREATE OR REPLACE FUNCTION public.precog_references_settlements()
@@ -1608,13 +2309,15 @@ CREATE OR REPLACE FUNCTION public.precog_references_settlements()
 AS $function$
 DECLARE
   missing record;
+  missing_key text;
+  run bigint;
 BEGIN
-  -- (position_id, execution_environment) -> positions (id, execution_environment)
-  PERFORM FROM public.positions r WHERE (r.id, r.execution_environment) IN (SELECT n.position_id, n.execution_environment FROM new_rows n WHERE n.position_id IS NOT NULL) FOR KEY SHARE OF r;
+  -- (position_id, execution_environment) -> positions (id, execution_environment), live rows
+  PERFORM FROM public.positions r WHERE r.execution_environment = 'live' AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = 'live' AND n.position_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
-   WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
+   WHERE n.execution_environment = 'live' AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'live' AND r.id = n.position_id)
    LIMIT 1;
   -- One message whether the row is missing or of another environment: a role must not learn
   -- from a refusal that a row it cannot see exists elsewhere.
@@ -1624,12 +2327,43 @@ BEGIN
             HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
+  -- (position_id, execution_environment) -> positions (id, execution_environment), paper rows
+  PERFORM FROM public.positions r WHERE r.execution_environment = 'paper' AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = 'paper' AND n.position_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
+    INTO missing
+    FROM new_rows n
+   WHERE n.execution_environment = 'paper' AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'paper' AND r.id = n.position_id)
+   LIMIT 1;
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] settlements % refers to no % row of positions: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'settlements', COLUMN = 'position_id', CONSTRAINT = 'settlements_position_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
+  END IF;
+
+  -- (position_id, execution_environment, backtest_run_id) -> positions (id, execution_environment, backtest_run_id), backtest rows, run by run
+  FOR run IN SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.position_id IS NOT NULL LOOP
+    EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
+    EXECUTE replace('SELECT concat_ws('', '', n.position_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.position_id) LIMIT 1', '{run}', run::text) INTO missing_key;
+    IF missing_key IS NOT NULL THEN
+      IF EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
+        RAISE EXCEPTION '[backtest-run-cross-reference] settlements (position_id) = (%) of backtest run % refers to a row of positions in another run: a row references only rows of its own run', missing_key, run
+          USING ERRCODE = 'P0001', TABLE = 'settlements', COLUMN = 'position_id', CONSTRAINT = 'settlements_position_id_reference',
+                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
+      END IF;
+      RAISE EXCEPTION '[environment-cross-reference] settlements (position_id) = (%) refers to no backtest row of positions: a row references only rows of its own environment', missing_key
+        USING ERRCODE = 'P0001', TABLE = 'settlements', COLUMN = 'position_id', CONSTRAINT = 'settlements_position_id_reference',
+              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+    END IF;
+  END LOOP;
+
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_references_settlements()
-COMMENT ON FUNCTION precog_references_settlements() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on settlements and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_settlements() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on settlements and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: precog_references_trades()
 CREATE OR REPLACE FUNCTION public.precog_references_trades()
@@ -1640,6 +2374,8 @@ CREATE OR REPLACE FUNCTION public.precog_references_trades()
 AS $function$
 DECLARE
   missing record;
+  missing_key text;
+  run bigint;
 BEGIN
   -- (model_id) -> probability_models (model_id)
   PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
@@ -1665,12 +2401,12 @@ BEGIN
             HINT = 'Write the referenced row first.';
   END IF;
 
-  -- (placed_order_id, execution_environment) -> orders (id, execution_environment)
-  PERFORM FROM public.orders r WHERE (r.id, r.execution_environment) IN (SELECT n.placed_order_id, n.execution_environment FROM new_rows n WHERE n.placed_order_id IS NOT NULL) FOR KEY SHARE OF r;
+  -- (placed_order_id, execution_environment) -> orders (id, execution_environment), live rows
+  PERFORM FROM public.orders r WHERE r.execution_environment = 'live' AND (r.id) IN (SELECT n.placed_order_id FROM new_rows n WHERE n.execution_environment = 'live' AND n.placed_order_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(placed_order_id) = (%s)', concat_ws(', ', n.placed_order_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
-   WHERE n.placed_order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.id = n.placed_order_id AND r.execution_environment = n.execution_environment)
+   WHERE n.execution_environment = 'live' AND n.placed_order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = 'live' AND r.id = n.placed_order_id)
    LIMIT 1;
   -- One message whether the row is missing or of another environment: a role must not learn
   -- from a refusal that a row it cannot see exists elsewhere.
@@ -1680,12 +2416,43 @@ BEGIN
             HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
-  -- (position_id, execution_environment) -> positions (id, execution_environment)
-  PERFORM FROM public.positions r WHERE (r.id, r.execution_environment) IN (SELECT n.position_id, n.execution_environment FROM new_rows n WHERE n.position_id IS NOT NULL) FOR KEY SHARE OF r;
+  -- (placed_order_id, execution_environment) -> orders (id, execution_environment), paper rows
+  PERFORM FROM public.orders r WHERE r.execution_environment = 'paper' AND (r.id) IN (SELECT n.placed_order_id FROM new_rows n WHERE n.execution_environment = 'paper' AND n.placed_order_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(placed_order_id) = (%s)', concat_ws(', ', n.placed_order_id)) AS key, n.execution_environment AS environment
+    INTO missing
+    FROM new_rows n
+   WHERE n.execution_environment = 'paper' AND n.placed_order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = 'paper' AND r.id = n.placed_order_id)
+   LIMIT 1;
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] trades % refers to no % row of orders: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'placed_order_id', CONSTRAINT = 'trades_placed_order_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
+  END IF;
+
+  -- (placed_order_id, execution_environment, backtest_run_id) -> orders (id, execution_environment, backtest_run_id), backtest rows, run by run
+  FOR run IN SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.placed_order_id IS NOT NULL LOOP
+    EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.orders r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.placed_order_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.placed_order_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
+    EXECUTE replace('SELECT concat_ws('', '', n.placed_order_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.placed_order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.placed_order_id) LIMIT 1', '{run}', run::text) INTO missing_key;
+    IF missing_key IS NOT NULL THEN
+      IF EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
+        RAISE EXCEPTION '[backtest-run-cross-reference] trades (placed_order_id) = (%) of backtest run % refers to a row of orders in another run: a row references only rows of its own run', missing_key, run
+          USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'placed_order_id', CONSTRAINT = 'trades_placed_order_id_reference',
+                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
+      END IF;
+      RAISE EXCEPTION '[environment-cross-reference] trades (placed_order_id) = (%) refers to no backtest row of orders: a row references only rows of its own environment', missing_key
+        USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'placed_order_id', CONSTRAINT = 'trades_placed_order_id_reference',
+              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+    END IF;
+  END LOOP;
+
+  -- (position_id, execution_environment) -> positions (id, execution_environment), live rows
+  PERFORM FROM public.positions r WHERE r.execution_environment = 'live' AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = 'live' AND n.position_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
     INTO missing
     FROM new_rows n
-   WHERE n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.id = n.position_id AND r.execution_environment = n.execution_environment)
+   WHERE n.execution_environment = 'live' AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'live' AND r.id = n.position_id)
    LIMIT 1;
   -- One message whether the row is missing or of another environment: a role must not learn
   -- from a refusal that a row it cannot see exists elsewhere.
@@ -1695,12 +2462,43 @@ BEGIN
             HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
   END IF;
 
+  -- (position_id, execution_environment) -> positions (id, execution_environment), paper rows
+  PERFORM FROM public.positions r WHERE r.execution_environment = 'paper' AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = 'paper' AND n.position_id IS NOT NULL) FOR KEY SHARE OF r;
+  SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
+    INTO missing
+    FROM new_rows n
+   WHERE n.execution_environment = 'paper' AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'paper' AND r.id = n.position_id)
+   LIMIT 1;
+  -- One message whether the row is missing or of another environment: a role must not learn
+  -- from a refusal that a row it cannot see exists elsewhere.
+  IF FOUND THEN
+    RAISE EXCEPTION '[environment-cross-reference] trades % refers to no % row of positions: a row references only rows of its own environment', missing.key, missing.environment
+      USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
+            HINT = 'Reference a row of the same environment (written first), or write this row in the environment of the row it references.';
+  END IF;
+
+  -- (position_id, execution_environment, backtest_run_id) -> positions (id, execution_environment, backtest_run_id), backtest rows, run by run
+  FOR run IN SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.execution_environment = 'backtest' AND n.position_id IS NOT NULL LOOP
+    EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
+    EXECUTE replace('SELECT concat_ws('', '', n.position_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.position_id) LIMIT 1', '{run}', run::text) INTO missing_key;
+    IF missing_key IS NOT NULL THEN
+      IF EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
+        RAISE EXCEPTION '[backtest-run-cross-reference] trades (position_id) = (%) of backtest run % refers to a row of positions in another run: a row references only rows of its own run', missing_key, run
+          USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
+                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
+      END IF;
+      RAISE EXCEPTION '[environment-cross-reference] trades (position_id) = (%) refers to no backtest row of positions: a row references only rows of its own environment', missing_key
+        USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
+              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+    END IF;
+  END LOOP;
+
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_references_trades()
-COMMENT ON FUNCTION precog_references_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
 
 -- function: purge_backtest_data()
 CREATE OR REPLACE FUNCTION public.purge_backtest_data()
@@ -1718,13 +2516,11 @@ BEGIN
     RETURN;
   END IF;
   EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', partitions);
-  PERFORM set_config('precog.purging_backtests', 'on', true);
   FOR table_name IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
     EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
     RETURN NEXT;
   END LOOP;
-  EXECUTE format('TRUNCATE %s', partitions);
-  PERFORM set_config('precog.purging_backtests', 'off', true);
+  DELETE FROM public.backtest_runs;
   DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
 END;
 $function$;
@@ -1733,7 +2529,32 @@ $function$;
 GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest;
 
 -- comment: function purge_backtest_data()
-COMMENT ON FUNCTION purge_backtest_data() IS 'Empties the backtest partition of every tagged table in precog_environment_tables (one TRUNCATE: constant time, no row triggers), and nothing else; returns how many rows each held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION purge_backtest_data() IS 'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (their partitions are dropped, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
+
+-- function: purge_backtest_run(run bigint)
+CREATE OR REPLACE FUNCTION public.purge_backtest_run(run bigint)
+ RETURNS backtest_runs
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  deleted public.backtest_runs;
+BEGIN
+  DELETE FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) run RETURNING * INTO deleted;
+  IF deleted.id IS NULL THEN
+    RAISE EXCEPTION 'purge_backtest_run: there is no backtest run %', run
+      USING ERRCODE = 'P0002', HINT = 'List the runs: npm run backtests -- list (SQL: SELECT * FROM backtest_runs).';
+  END IF;
+  RETURN deleted;
+END;
+$function$;
+
+-- grant: function purge_backtest_run(run bigint) to precog_backtest
+GRANT EXECUTE ON FUNCTION purge_backtest_run(run bigint) TO precog_backtest;
+
+-- comment: function purge_backtest_run(run bigint)
+COMMENT ON FUNCTION purge_backtest_run(run bigint) IS 'Deletes one backtest run and every row of it in every tagged table (its partitions are dropped: constant time); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
 
 -- table: account_balance
 CREATE TABLE account_balance (
@@ -1744,14 +2565,18 @@ CREATE TABLE account_balance (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 ) PARTITION BY LIST (execution_environment);
+
+-- constraint: account_balance.account_balance_backtest_run_only_in_backtest
+ALTER TABLE account_balance ADD CONSTRAINT account_balance_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: account_balance.account_balance_balance_nonnegative
 ALTER TABLE account_balance ADD CONSTRAINT account_balance_balance_nonnegative CHECK (balance >= 0::numeric);
 
 -- constraint: account_balance.account_balance_pkey
-ALTER TABLE account_balance ADD CONSTRAINT account_balance_pkey PRIMARY KEY (id, execution_environment);
+ALTER TABLE account_balance ADD CONSTRAINT account_balance_pkey UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_balance.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
@@ -1760,7 +2585,7 @@ ALTER TABLE account_balance ADD CONSTRAINT account_balance_scd_current_iff_open_
 ALTER TABLE account_balance ADD CONSTRAINT account_balance_scd_end_after_start CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
 
 -- index: account_balance_one_current_version
-CREATE UNIQUE INDEX account_balance_one_current_version ON ONLY public.account_balance USING btree (platform_id, execution_environment) WHERE row_current_ind;
+CREATE UNIQUE INDEX account_balance_one_current_version ON ONLY public.account_balance USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
 -- trigger: account_balance.environment_ids
 CREATE TRIGGER environment_ids AFTER INSERT ON account_balance REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (row_security_active('account_balance'::regclass::oid)) EXECUTE FUNCTION precog_ids_account_balance();
@@ -1776,6 +2601,9 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_balance FOR
 
 -- row security: account_balance
 ALTER TABLE account_balance ENABLE ROW LEVEL SECURITY;
+
+-- policy: account_balance."[backtest-run] rows of the transaction's run only"
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON account_balance AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: account_balance."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON account_balance AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -1822,11 +2650,17 @@ GRANT INSERT, SELECT ON TABLE account_balance TO precog_live;
 -- grant: table account_balance to precog_paper
 GRANT INSERT, SELECT ON TABLE account_balance TO precog_paper;
 
+-- comment: column account_balance.backtest_run_id
+COMMENT ON COLUMN account_balance.backtest_run_id IS 'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).';
+
 -- comment: column account_balance.balance
 COMMENT ON COLUMN account_balance.balance IS 'Dollars available, as of row_start_ts.';
 
 -- comment: index account_balance_one_current_version
 COMMENT ON INDEX account_balance_one_current_version IS 'SCD Type 2: at most one current version (row_current_ind) per platform_id and environment.';
+
+-- comment: policy "[backtest-run] rows of the transaction's run only" ON account_balance
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_balance IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON account_balance
 COMMENT ON POLICY "[environment-role] backtest rows only" ON account_balance IS 'precog_backtest reads and writes backtest rows only.';
@@ -1855,11 +2689,15 @@ CREATE TABLE account_balance_backtest (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
-);
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+) PARTITION BY LIST (backtest_run_id);
 
--- constraint: account_balance_backtest.account_balance_backtest_pkey
-ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_backtest_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: account_balance_backtest.account_balance_backtest_id_execution_environment_backtest_key1
+ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_backtest_id_execution_environment_backtest_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: account_balance_backtest.account_balance_backtest_run_only_in_backtest
+ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: account_balance_backtest.account_balance_balance_nonnegative
 ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_balance_nonnegative CHECK (balance >= 0::numeric);
@@ -1870,8 +2708,8 @@ ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_scd_current_
 -- constraint: account_balance_backtest.account_balance_scd_end_after_start
 ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_scd_end_after_start CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
 
--- index: account_balance_backtest_platform_id_execution_environment_idx
-CREATE UNIQUE INDEX account_balance_backtest_platform_id_execution_environment_idx ON public.account_balance_backtest USING btree (platform_id, execution_environment) WHERE row_current_ind;
+-- index: account_balance_backtest_platform_id_execution_environment_idx1
+CREATE UNIQUE INDEX account_balance_backtest_platform_id_execution_environment_idx1 ON ONLY public.account_balance_backtest USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
 -- trigger: account_balance_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_balance_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
@@ -1886,7 +2724,7 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_backtes
 ALTER TABLE account_balance_backtest ENABLE ROW LEVEL SECURITY;
 
 -- comment: table account_balance_backtest
-COMMENT ON TABLE account_balance_backtest IS 'Partition of account_balance: its backtest rows. Read and written through account_balance only (no grants; row-level security without policies).';
+COMMENT ON TABLE account_balance_backtest IS 'Partition of account_balance: its backtest rows, one partition per backtest run (account_balance_run_<id>). Read and written through account_balance only.';
 
 -- table: account_balance_environment_missing
 CREATE TABLE account_balance_environment_missing (
@@ -1897,14 +2735,18 @@ CREATE TABLE account_balance_environment_missing (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
+
+-- constraint: account_balance_environment_missing.account_balance_backtest_run_only_in_backtest
+ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: account_balance_environment_missing.account_balance_balance_nonnegative
 ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_balance_nonnegative CHECK (balance >= 0::numeric);
 
--- constraint: account_balance_environment_missing.account_balance_environment_missing_pkey
-ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_environment_missing_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: account_balance_environment_missing.account_balance_environment_m_id_execution_environment_back_key
+ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_environment_m_id_execution_environment_back_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_balance_environment_missing.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
@@ -1913,7 +2755,7 @@ ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_s
 ALTER TABLE account_balance_environment_missing ADD CONSTRAINT account_balance_scd_end_after_start CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
 
 -- index: account_balance_environment_m_platform_id_execution_environ_idx
-CREATE UNIQUE INDEX account_balance_environment_m_platform_id_execution_environ_idx ON public.account_balance_environment_missing USING btree (platform_id, execution_environment) WHERE row_current_ind;
+CREATE UNIQUE INDEX account_balance_environment_m_platform_id_execution_environ_idx ON public.account_balance_environment_missing USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
 -- trigger: account_balance_environment_missing.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_balance_environment_missing REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
@@ -1939,14 +2781,18 @@ CREATE TABLE account_balance_live (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
+
+-- constraint: account_balance_live.account_balance_backtest_run_only_in_backtest
+ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: account_balance_live.account_balance_balance_nonnegative
 ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_balance_nonnegative CHECK (balance >= 0::numeric);
 
--- constraint: account_balance_live.account_balance_live_pkey
-ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_live_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: account_balance_live.account_balance_live_id_execution_environment_backtest_run__key
+ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_live_id_execution_environment_backtest_run__key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_balance_live.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
@@ -1954,8 +2800,11 @@ ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_scd_current_iff_
 -- constraint: account_balance_live.account_balance_scd_end_after_start
 ALTER TABLE account_balance_live ADD CONSTRAINT account_balance_scd_end_after_start CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
 
--- index: account_balance_live_platform_id_execution_environment_idx
-CREATE UNIQUE INDEX account_balance_live_platform_id_execution_environment_idx ON public.account_balance_live USING btree (platform_id, execution_environment) WHERE row_current_ind;
+-- index: account_balance_live_platform_id_execution_environment_back_idx
+CREATE UNIQUE INDEX account_balance_live_platform_id_execution_environment_back_idx ON public.account_balance_live USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
+
+-- trigger: account_balance_live.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_balance_live FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: account_balance_live.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_balance_live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
@@ -1984,14 +2833,18 @@ CREATE TABLE account_balance_paper (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
+
+-- constraint: account_balance_paper.account_balance_backtest_run_only_in_backtest
+ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: account_balance_paper.account_balance_balance_nonnegative
 ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_balance_nonnegative CHECK (balance >= 0::numeric);
 
--- constraint: account_balance_paper.account_balance_paper_pkey
-ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_paper_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: account_balance_paper.account_balance_paper_id_execution_environment_backtest_run_key
+ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_paper_id_execution_environment_backtest_run_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_balance_paper.account_balance_scd_current_iff_open_ended
 ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
@@ -1999,8 +2852,11 @@ ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_scd_current_iff
 -- constraint: account_balance_paper.account_balance_scd_end_after_start
 ALTER TABLE account_balance_paper ADD CONSTRAINT account_balance_scd_end_after_start CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
 
--- index: account_balance_paper_platform_id_execution_environment_idx
-CREATE UNIQUE INDEX account_balance_paper_platform_id_execution_environment_idx ON public.account_balance_paper USING btree (platform_id, execution_environment) WHERE row_current_ind;
+-- index: account_balance_paper_platform_id_execution_environment_bac_idx
+CREATE UNIQUE INDEX account_balance_paper_platform_id_execution_environment_bac_idx ON public.account_balance_paper USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
+
+-- trigger: account_balance_paper.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_balance_paper FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: account_balance_paper.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_balance_paper REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
@@ -2017,6 +2873,52 @@ ALTER TABLE account_balance_paper ENABLE ROW LEVEL SECURITY;
 -- comment: table account_balance_paper
 COMMENT ON TABLE account_balance_paper IS 'Partition of account_balance: its paper rows. Read and written through account_balance only (no grants; row-level security without policies).';
 
+-- table: account_balance_run_missing
+CREATE TABLE account_balance_run_missing (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    platform_id text NOT NULL,
+    balance numeric(14,4) NOT NULL,
+    row_current_ind boolean NOT NULL DEFAULT true,
+    row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
+    row_end_ts timestamp with time zone,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+);
+
+-- constraint: account_balance_run_missing.account_balance_backtest_run_only_in_backtest
+ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
+-- constraint: account_balance_run_missing.account_balance_balance_nonnegative
+ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_balance_nonnegative CHECK (balance >= 0::numeric);
+
+-- constraint: account_balance_run_missing.account_balance_run_missing_id_execution_environment_backte_key
+ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_run_missing_id_execution_environment_backte_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: account_balance_run_missing.account_balance_scd_current_iff_open_ended
+ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
+
+-- constraint: account_balance_run_missing.account_balance_scd_end_after_start
+ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_scd_end_after_start CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
+
+-- index: account_balance_run_missing_platform_id_execution_environme_idx
+CREATE UNIQUE INDEX account_balance_run_missing_platform_id_execution_environme_idx ON public.account_balance_run_missing USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
+
+-- trigger: account_balance_run_missing.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_balance_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: account_balance_run_missing.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_balance_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
+
+-- trigger: account_balance_run_missing.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
+
+-- row security: account_balance_run_missing
+ALTER TABLE account_balance_run_missing ENABLE ROW LEVEL SECURITY;
+
+-- comment: table account_balance_run_missing
+COMMENT ON TABLE account_balance_run_missing IS 'Partition of account_balance for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
+
 -- table: account_ledger
 CREATE TABLE account_ledger (
     id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
@@ -2028,17 +2930,21 @@ CREATE TABLE account_ledger (
     settlement_id integer,
     description text,
     recorded_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 ) PARTITION BY LIST (execution_environment);
 
 -- constraint: account_ledger.account_ledger_amount_nonzero
 ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_amount_nonzero CHECK (amount <> 0::numeric);
 
+-- constraint: account_ledger.account_ledger_backtest_run_only_in_backtest
+ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
 -- constraint: account_ledger.account_ledger_description_length
 ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_description_length CHECK (char_length(description) <= 2000);
 
 -- constraint: account_ledger.account_ledger_pkey
-ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_pkey PRIMARY KEY (id, execution_environment);
+ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_pkey UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_ledger.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
@@ -2060,6 +2966,9 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_ledger FOR 
 
 -- row security: account_ledger
 ALTER TABLE account_ledger ENABLE ROW LEVEL SECURITY;
+
+-- policy: account_ledger."[backtest-run] rows of the transaction's run only"
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: account_ledger."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON account_ledger AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -2091,6 +3000,9 @@ GRANT INSERT, SELECT ON TABLE account_ledger TO precog_paper;
 -- comment: column account_ledger.amount
 COMMENT ON COLUMN account_ledger.amount IS 'Dollars, signed: positive credits the account, negative debits it.';
 
+-- comment: column account_ledger.backtest_run_id
+COMMENT ON COLUMN account_ledger.backtest_run_id IS 'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).';
+
 -- comment: column account_ledger.order_id
 COMMENT ON COLUMN account_ledger.order_id IS 'The order (orders.id, same environment) the entry belongs to, if any. An id of precog''s orders table, not Kalshi''s order id.';
 
@@ -2102,6 +3014,9 @@ COMMENT ON COLUMN account_ledger.trade_id IS 'The trade (trades.id, same environ
 
 -- comment: index account_ledger_platform_recorded_idx
 COMMENT ON INDEX account_ledger_platform_recorded_idx IS 'The ledger of one account and environment in time order (ledger for a period, running balance).';
+
+-- comment: policy "[backtest-run] rows of the transaction's run only" ON account_ledger
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON account_ledger
 COMMENT ON POLICY "[environment-role] backtest rows only" ON account_ledger IS 'precog_backtest reads and writes backtest rows only.';
@@ -2132,14 +3047,18 @@ CREATE TABLE account_ledger_backtest (
     settlement_id integer,
     description text,
     recorded_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
-);
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+) PARTITION BY LIST (backtest_run_id);
 
 -- constraint: account_ledger_backtest.account_ledger_amount_nonzero
 ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_amount_nonzero CHECK (amount <> 0::numeric);
 
--- constraint: account_ledger_backtest.account_ledger_backtest_pkey
-ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_backtest_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: account_ledger_backtest.account_ledger_backtest_id_execution_environment_backtest__key1
+ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_backtest_id_execution_environment_backtest__key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: account_ledger_backtest.account_ledger_backtest_run_only_in_backtest
+ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: account_ledger_backtest.account_ledger_description_length
 ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_description_length CHECK (char_length(description) <= 2000);
@@ -2147,8 +3066,8 @@ ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_description_le
 -- constraint: account_ledger_backtest.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
 
--- index: account_ledger_backtest_platform_id_execution_environment_r_idx
-CREATE INDEX account_ledger_backtest_platform_id_execution_environment_r_idx ON public.account_ledger_backtest USING btree (platform_id, execution_environment, recorded_at, id);
+-- index: account_ledger_backtest_platform_id_execution_environment__idx1
+CREATE INDEX account_ledger_backtest_platform_id_execution_environment__idx1 ON ONLY public.account_ledger_backtest USING btree (platform_id, execution_environment, recorded_at, id);
 
 -- trigger: account_ledger_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_ledger_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
@@ -2163,7 +3082,7 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_ledger_backtest
 ALTER TABLE account_ledger_backtest ENABLE ROW LEVEL SECURITY;
 
 -- comment: table account_ledger_backtest
-COMMENT ON TABLE account_ledger_backtest IS 'Partition of account_ledger: its backtest rows. Read and written through account_ledger only (no grants; row-level security without policies).';
+COMMENT ON TABLE account_ledger_backtest IS 'Partition of account_ledger: its backtest rows, one partition per backtest run (account_ledger_run_<id>). Read and written through account_ledger only.';
 
 -- table: account_ledger_environment_missing
 CREATE TABLE account_ledger_environment_missing (
@@ -2176,17 +3095,21 @@ CREATE TABLE account_ledger_environment_missing (
     settlement_id integer,
     description text,
     recorded_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: account_ledger_environment_missing.account_ledger_amount_nonzero
 ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_amount_nonzero CHECK (amount <> 0::numeric);
 
+-- constraint: account_ledger_environment_missing.account_ledger_backtest_run_only_in_backtest
+ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
 -- constraint: account_ledger_environment_missing.account_ledger_description_length
 ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_description_length CHECK (char_length(description) <= 2000);
 
--- constraint: account_ledger_environment_missing.account_ledger_environment_missing_pkey
-ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_environment_missing_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: account_ledger_environment_missing.account_ledger_environment_mi_id_execution_environment_back_key
+ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_environment_mi_id_execution_environment_back_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_ledger_environment_missing.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_environment_missing ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
@@ -2220,23 +3143,30 @@ CREATE TABLE account_ledger_live (
     settlement_id integer,
     description text,
     recorded_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: account_ledger_live.account_ledger_amount_nonzero
 ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_amount_nonzero CHECK (amount <> 0::numeric);
 
+-- constraint: account_ledger_live.account_ledger_backtest_run_only_in_backtest
+ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
 -- constraint: account_ledger_live.account_ledger_description_length
 ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_description_length CHECK (char_length(description) <= 2000);
 
--- constraint: account_ledger_live.account_ledger_live_pkey
-ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_live_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: account_ledger_live.account_ledger_live_id_execution_environment_backtest_run_i_key
+ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_live_id_execution_environment_backtest_run_i_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_ledger_live.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_live ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
 
 -- index: account_ledger_live_platform_id_execution_environment_recor_idx
 CREATE INDEX account_ledger_live_platform_id_execution_environment_recor_idx ON public.account_ledger_live USING btree (platform_id, execution_environment, recorded_at, id);
+
+-- trigger: account_ledger_live.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_ledger_live FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: account_ledger_live.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_ledger_live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_ledger();
@@ -2267,23 +3197,30 @@ CREATE TABLE account_ledger_paper (
     settlement_id integer,
     description text,
     recorded_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: account_ledger_paper.account_ledger_amount_nonzero
 ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_amount_nonzero CHECK (amount <> 0::numeric);
 
+-- constraint: account_ledger_paper.account_ledger_backtest_run_only_in_backtest
+ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
 -- constraint: account_ledger_paper.account_ledger_description_length
 ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_description_length CHECK (char_length(description) <= 2000);
 
--- constraint: account_ledger_paper.account_ledger_paper_pkey
-ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_paper_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: account_ledger_paper.account_ledger_paper_id_execution_environment_backtest_run__key
+ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_paper_id_execution_environment_backtest_run__key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_ledger_paper.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_paper ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
 
 -- index: account_ledger_paper_platform_id_execution_environment_reco_idx
 CREATE INDEX account_ledger_paper_platform_id_execution_environment_reco_idx ON public.account_ledger_paper USING btree (platform_id, execution_environment, recorded_at, id);
+
+-- trigger: account_ledger_paper.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_ledger_paper FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: account_ledger_paper.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_ledger_paper REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_ledger();
@@ -2299,6 +3236,54 @@ ALTER TABLE account_ledger_paper ENABLE ROW LEVEL SECURITY;
 
 -- comment: table account_ledger_paper
 COMMENT ON TABLE account_ledger_paper IS 'Partition of account_ledger: its paper rows. Read and written through account_ledger only (no grants; row-level security without policies).';
+
+-- table: account_ledger_run_missing
+CREATE TABLE account_ledger_run_missing (
+    id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+    platform_id text NOT NULL,
+    entry_type ledger_entry_type NOT NULL,
+    amount numeric(14,4) NOT NULL,
+    order_id integer,
+    trade_id integer,
+    settlement_id integer,
+    description text,
+    recorded_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+);
+
+-- constraint: account_ledger_run_missing.account_ledger_amount_nonzero
+ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_amount_nonzero CHECK (amount <> 0::numeric);
+
+-- constraint: account_ledger_run_missing.account_ledger_backtest_run_only_in_backtest
+ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
+-- constraint: account_ledger_run_missing.account_ledger_description_length
+ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_description_length CHECK (char_length(description) <= 2000);
+
+-- constraint: account_ledger_run_missing.account_ledger_run_missing_id_execution_environment_backtes_key
+ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_run_missing_id_execution_environment_backtes_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: account_ledger_run_missing.account_ledger_settlement_is_referenced
+ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
+
+-- index: account_ledger_run_missing_platform_id_execution_environmen_idx
+CREATE INDEX account_ledger_run_missing_platform_id_execution_environmen_idx ON public.account_ledger_run_missing USING btree (platform_id, execution_environment, recorded_at, id);
+
+-- trigger: account_ledger_run_missing.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_ledger_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: account_ledger_run_missing.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_ledger_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
+
+-- trigger: account_ledger_run_missing.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_ledger_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
+
+-- row security: account_ledger_run_missing
+ALTER TABLE account_ledger_run_missing ENABLE ROW LEVEL SECURITY;
+
+-- comment: table account_ledger_run_missing
+COMMENT ON TABLE account_ledger_run_missing IS 'Partition of account_ledger for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
 
 -- view: backtest_positions
 CREATE VIEW backtest_positions WITH (check_option=local, security_invoker=true) AS
@@ -2347,6 +3332,79 @@ GRANT SELECT ON TABLE backtest_positions TO precog_paper;
 
 -- comment: view backtest_positions
 COMMENT ON VIEW backtest_positions IS 'Backtest (simulated over historical data, no API) positions only, all SCD versions; add WHERE row_current_ind for current state. Writes through the view cannot create or move rows outside its environment (WITH CHECK OPTION).';
+
+-- table: backtest_runs
+CREATE TABLE backtest_runs (
+    id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
+    strategy_id integer,
+    model_id integer,
+    strategy_version text,
+    model_version text,
+    parameters jsonb NOT NULL DEFAULT '{}'::jsonb,
+    period_start timestamp with time zone NOT NULL,
+    period_end timestamp with time zone NOT NULL,
+    status text NOT NULL DEFAULT 'created'::text,
+    label text,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    finished_at timestamp with time zone
+);
+
+-- constraint: backtest_runs.backtest_runs_finished_when_done
+ALTER TABLE backtest_runs ADD CONSTRAINT backtest_runs_finished_when_done CHECK ((status = ANY (ARRAY['finished'::text, 'failed'::text])) = (finished_at IS NOT NULL));
+
+-- constraint: backtest_runs.backtest_runs_label_length
+ALTER TABLE backtest_runs ADD CONSTRAINT backtest_runs_label_length CHECK (length(label) <= 256);
+
+-- constraint: backtest_runs.backtest_runs_model_id_fkey
+ALTER TABLE backtest_runs ADD CONSTRAINT backtest_runs_model_id_fkey FOREIGN KEY (model_id) REFERENCES probability_models(model_id);
+
+-- constraint: backtest_runs.backtest_runs_parameters_is_object
+ALTER TABLE backtest_runs ADD CONSTRAINT backtest_runs_parameters_is_object CHECK (jsonb_typeof(parameters) = 'object'::text);
+
+-- constraint: backtest_runs.backtest_runs_period_ordered
+ALTER TABLE backtest_runs ADD CONSTRAINT backtest_runs_period_ordered CHECK (period_end > period_start);
+
+-- constraint: backtest_runs.backtest_runs_pkey
+ALTER TABLE backtest_runs ADD CONSTRAINT backtest_runs_pkey PRIMARY KEY (id);
+
+-- constraint: backtest_runs.backtest_runs_status
+ALTER TABLE backtest_runs ADD CONSTRAINT backtest_runs_status CHECK (status = ANY (ARRAY['created'::text, 'running'::text, 'finished'::text, 'failed'::text]));
+
+-- constraint: backtest_runs.backtest_runs_strategy_id_fkey
+ALTER TABLE backtest_runs ADD CONSTRAINT backtest_runs_strategy_id_fkey FOREIGN KEY (strategy_id) REFERENCES strategies(strategy_id);
+
+-- index: backtest_runs_strategy_idx
+CREATE INDEX backtest_runs_strategy_idx ON public.backtest_runs USING btree (strategy_id, created_at DESC);
+
+-- trigger: backtest_runs.backtest_run_deleted
+CREATE TRIGGER backtest_run_deleted BEFORE DELETE ON backtest_runs FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_deleted();
+
+-- trigger: backtest_runs.backtest_run_no_truncate
+CREATE TRIGGER backtest_run_no_truncate BEFORE TRUNCATE ON backtest_runs FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- grant: column backtest_runs (finished_at) to precog_backtest
+GRANT UPDATE (finished_at) ON TABLE backtest_runs TO precog_backtest;
+
+-- grant: column backtest_runs (label) to precog_backtest
+GRANT UPDATE (label) ON TABLE backtest_runs TO precog_backtest;
+
+-- grant: column backtest_runs (status) to precog_backtest
+GRANT UPDATE (status) ON TABLE backtest_runs TO precog_backtest;
+
+-- grant: table backtest_runs to precog_analyst
+GRANT SELECT ON TABLE backtest_runs TO precog_analyst;
+
+-- grant: table backtest_runs to precog_backtest
+GRANT DELETE, SELECT ON TABLE backtest_runs TO precog_backtest;
+
+-- comment: column backtest_runs.parameters
+COMMENT ON COLUMN backtest_runs.parameters IS 'The run''s parameters, as the backtester was given them (a JSON object).';
+
+-- comment: column backtest_runs.status
+COMMENT ON COLUMN backtest_runs.status IS 'created (no row yet), running, finished or failed (finished_at set).';
+
+-- comment: table backtest_runs
+COMMENT ON TABLE backtest_runs IS 'One backtest: a strategy (and model) version over a simulated period with parameters. Every backtest row of every tagged table belongs to exactly one run (backtest_run_id), and each run''s rows are partitions of their own: created by create_backtest_run(), dropped by DELETE (purge_backtest_run()), in constant time.';
 
 -- view: backtest_trades
 CREATE VIEW backtest_trades WITH (check_option=local, security_invoker=true) AS
@@ -3108,11 +4166,15 @@ CREATE TABLE orders (
     status order_status NOT NULL DEFAULT 'open'::order_status,
     placed_at timestamp with time zone NOT NULL DEFAULT now(),
     updated_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 ) PARTITION BY LIST (execution_environment);
 
 -- constraint: orders.orders_average_fill_price_range
 ALTER TABLE orders ADD CONSTRAINT orders_average_fill_price_range CHECK (average_fill_price >= 0::numeric AND average_fill_price <= 1::numeric);
+
+-- constraint: orders.orders_backtest_run_only_in_backtest
+ALTER TABLE orders ADD CONSTRAINT orders_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: orders.orders_external_order_id_length
 ALTER TABLE orders ADD CONSTRAINT orders_external_order_id_length CHECK (char_length(external_order_id) <= 200);
@@ -3133,7 +4195,7 @@ ALTER TABLE orders ADD CONSTRAINT orders_limit_price_range CHECK (limit_price >=
 ALTER TABLE orders ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
 
 -- constraint: orders.orders_pkey
-ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY (id, execution_environment);
+ALTER TABLE orders ADD CONSTRAINT orders_pkey UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: orders.orders_quantity_positive
 ALTER TABLE orders ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
@@ -3161,6 +4223,9 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON orders FOR EACH STA
 
 -- row security: orders
 ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
+
+-- policy: orders."[backtest-run] rows of the transaction's run only"
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON orders AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: orders."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON orders AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -3228,6 +4293,9 @@ GRANT INSERT, SELECT ON TABLE orders TO precog_paper;
 -- comment: column orders.average_fill_price
 COMMENT ON COLUMN orders.average_fill_price IS 'Quantity-weighted mean price of its fills; NULL until the first fill.';
 
+-- comment: column orders.backtest_run_id
+COMMENT ON COLUMN orders.backtest_run_id IS 'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).';
+
 -- comment: column orders.execution_environment
 COMMENT ON COLUMN orders.execution_environment IS 'ADR-107: where the order was placed. No default; never changes.';
 
@@ -3245,6 +4313,9 @@ COMMENT ON COLUMN orders.position_id IS 'The position version (positions.id) the
 
 -- comment: index orders_open_idx
 COMMENT ON INDEX orders_open_idx IS 'Open orders of one environment, oldest first.';
+
+-- comment: policy "[backtest-run] rows of the transaction's run only" ON orders
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON orders IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON orders
 COMMENT ON POLICY "[environment-role] backtest rows only" ON orders IS 'precog_backtest reads and writes backtest rows only.';
@@ -3282,14 +4353,18 @@ CREATE TABLE orders_backtest (
     status order_status NOT NULL DEFAULT 'open'::order_status,
     placed_at timestamp with time zone NOT NULL DEFAULT now(),
     updated_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
-);
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+) PARTITION BY LIST (backtest_run_id);
 
 -- constraint: orders_backtest.orders_average_fill_price_range
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_average_fill_price_range CHECK (average_fill_price >= 0::numeric AND average_fill_price <= 1::numeric);
 
--- constraint: orders_backtest.orders_backtest_pkey
-ALTER TABLE orders_backtest ADD CONSTRAINT orders_backtest_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: orders_backtest.orders_backtest_id_execution_environment_backtest_run_id_key1
+ALTER TABLE orders_backtest ADD CONSTRAINT orders_backtest_id_execution_environment_backtest_run_id_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: orders_backtest.orders_backtest_run_only_in_backtest
+ALTER TABLE orders_backtest ADD CONSTRAINT orders_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: orders_backtest.orders_external_order_id_length
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_external_order_id_length CHECK (char_length(external_order_id) <= 200);
@@ -3315,8 +4390,8 @@ ALTER TABLE orders_backtest ADD CONSTRAINT orders_quantity_positive CHECK (quant
 -- constraint: orders_backtest.orders_status_matches_fills
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
 
--- index: orders_backtest_execution_environment_placed_at_idx
-CREATE INDEX orders_backtest_execution_environment_placed_at_idx ON public.orders_backtest USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
+-- index: orders_backtest_execution_environment_placed_at_idx1
+CREATE INDEX orders_backtest_execution_environment_placed_at_idx1 ON ONLY public.orders_backtest USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
 
 -- trigger: orders_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON orders_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
@@ -3334,7 +4409,7 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON orders_backtest FOR EAC
 ALTER TABLE orders_backtest ENABLE ROW LEVEL SECURITY;
 
 -- comment: table orders_backtest
-COMMENT ON TABLE orders_backtest IS 'Partition of orders: its backtest rows. Read and written through orders only (no grants; row-level security without policies).';
+COMMENT ON TABLE orders_backtest IS 'Partition of orders: its backtest rows, one partition per backtest run (orders_run_<id>). Read and written through orders only.';
 
 -- table: orders_environment_missing
 CREATE TABLE orders_environment_missing (
@@ -3354,14 +4429,18 @@ CREATE TABLE orders_environment_missing (
     status order_status NOT NULL DEFAULT 'open'::order_status,
     placed_at timestamp with time zone NOT NULL DEFAULT now(),
     updated_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: orders_environment_missing.orders_average_fill_price_range
 ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_average_fill_price_range CHECK (average_fill_price >= 0::numeric AND average_fill_price <= 1::numeric);
 
--- constraint: orders_environment_missing.orders_environment_missing_pkey
-ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_environment_missing_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: orders_environment_missing.orders_backtest_run_only_in_backtest
+ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
+-- constraint: orders_environment_missing.orders_environment_missing_id_execution_environment_backtes_key
+ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_environment_missing_id_execution_environment_backtes_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: orders_environment_missing.orders_external_order_id_length
 ALTER TABLE orders_environment_missing ADD CONSTRAINT orders_external_order_id_length CHECK (char_length(external_order_id) <= 200);
@@ -3426,11 +4505,15 @@ CREATE TABLE orders_live (
     status order_status NOT NULL DEFAULT 'open'::order_status,
     placed_at timestamp with time zone NOT NULL DEFAULT now(),
     updated_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: orders_live.orders_average_fill_price_range
 ALTER TABLE orders_live ADD CONSTRAINT orders_average_fill_price_range CHECK (average_fill_price >= 0::numeric AND average_fill_price <= 1::numeric);
+
+-- constraint: orders_live.orders_backtest_run_only_in_backtest
+ALTER TABLE orders_live ADD CONSTRAINT orders_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: orders_live.orders_external_order_id_length
 ALTER TABLE orders_live ADD CONSTRAINT orders_external_order_id_length CHECK (char_length(external_order_id) <= 200);
@@ -3447,8 +4530,8 @@ ALTER TABLE orders_live ADD CONSTRAINT orders_limit_price_given CHECK ((order_ty
 -- constraint: orders_live.orders_limit_price_range
 ALTER TABLE orders_live ADD CONSTRAINT orders_limit_price_range CHECK (limit_price >= 0::numeric AND limit_price <= 1::numeric);
 
--- constraint: orders_live.orders_live_pkey
-ALTER TABLE orders_live ADD CONSTRAINT orders_live_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: orders_live.orders_live_id_execution_environment_backtest_run_id_key
+ALTER TABLE orders_live ADD CONSTRAINT orders_live_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: orders_live.orders_market_id_format
 ALTER TABLE orders_live ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
@@ -3461,6 +4544,9 @@ ALTER TABLE orders_live ADD CONSTRAINT orders_status_matches_fills CHECK (status
 
 -- index: orders_live_execution_environment_placed_at_idx
 CREATE INDEX orders_live_execution_environment_placed_at_idx ON public.orders_live USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
+
+-- trigger: orders_live.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON orders_live FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: orders_live.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
@@ -3501,11 +4587,15 @@ CREATE TABLE orders_paper (
     status order_status NOT NULL DEFAULT 'open'::order_status,
     placed_at timestamp with time zone NOT NULL DEFAULT now(),
     updated_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: orders_paper.orders_average_fill_price_range
 ALTER TABLE orders_paper ADD CONSTRAINT orders_average_fill_price_range CHECK (average_fill_price >= 0::numeric AND average_fill_price <= 1::numeric);
+
+-- constraint: orders_paper.orders_backtest_run_only_in_backtest
+ALTER TABLE orders_paper ADD CONSTRAINT orders_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: orders_paper.orders_external_order_id_length
 ALTER TABLE orders_paper ADD CONSTRAINT orders_external_order_id_length CHECK (char_length(external_order_id) <= 200);
@@ -3525,8 +4615,8 @@ ALTER TABLE orders_paper ADD CONSTRAINT orders_limit_price_range CHECK (limit_pr
 -- constraint: orders_paper.orders_market_id_format
 ALTER TABLE orders_paper ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
 
--- constraint: orders_paper.orders_paper_pkey
-ALTER TABLE orders_paper ADD CONSTRAINT orders_paper_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: orders_paper.orders_paper_id_execution_environment_backtest_run_id_key
+ALTER TABLE orders_paper ADD CONSTRAINT orders_paper_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: orders_paper.orders_quantity_positive
 ALTER TABLE orders_paper ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
@@ -3536,6 +4626,9 @@ ALTER TABLE orders_paper ADD CONSTRAINT orders_status_matches_fills CHECK (statu
 
 -- index: orders_paper_execution_environment_placed_at_idx
 CREATE INDEX orders_paper_execution_environment_placed_at_idx ON public.orders_paper USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
+
+-- trigger: orders_paper.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON orders_paper FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: orders_paper.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
@@ -3554,6 +4647,82 @@ ALTER TABLE orders_paper ENABLE ROW LEVEL SECURITY;
 
 -- comment: table orders_paper
 COMMENT ON TABLE orders_paper IS 'Partition of orders: its paper rows. Read and written through orders only (no grants; row-level security without policies).';
+
+-- table: orders_run_missing
+CREATE TABLE orders_run_missing (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    platform_id text NOT NULL,
+    external_order_id text,
+    market_id text NOT NULL,
+    position_id integer,
+    strategy_id integer,
+    model_id integer,
+    side trade_side NOT NULL,
+    order_type order_type NOT NULL,
+    limit_price numeric(10,4),
+    quantity integer NOT NULL,
+    filled_quantity integer NOT NULL DEFAULT 0,
+    average_fill_price numeric(10,4),
+    status order_status NOT NULL DEFAULT 'open'::order_status,
+    placed_at timestamp with time zone NOT NULL DEFAULT now(),
+    updated_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+);
+
+-- constraint: orders_run_missing.orders_average_fill_price_range
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_average_fill_price_range CHECK (average_fill_price >= 0::numeric AND average_fill_price <= 1::numeric);
+
+-- constraint: orders_run_missing.orders_backtest_run_only_in_backtest
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
+-- constraint: orders_run_missing.orders_external_order_id_length
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_external_order_id_length CHECK (char_length(external_order_id) <= 200);
+
+-- constraint: orders_run_missing.orders_fill_price_iff_filled
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_fill_price_iff_filled CHECK ((filled_quantity > 0) = (average_fill_price IS NOT NULL));
+
+-- constraint: orders_run_missing.orders_filled_quantity_range
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_filled_quantity_range CHECK (filled_quantity >= 0 AND filled_quantity <= quantity);
+
+-- constraint: orders_run_missing.orders_limit_price_given
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_limit_price_given CHECK ((order_type = ANY (ARRAY['limit'::order_type, 'stop_limit'::order_type])) = (limit_price IS NOT NULL));
+
+-- constraint: orders_run_missing.orders_limit_price_range
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_limit_price_range CHECK (limit_price >= 0::numeric AND limit_price <= 1::numeric);
+
+-- constraint: orders_run_missing.orders_market_id_format
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
+
+-- constraint: orders_run_missing.orders_quantity_positive
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
+
+-- constraint: orders_run_missing.orders_run_missing_id_execution_environment_backtest_run_id_key
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_run_missing_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: orders_run_missing.orders_status_matches_fills
+ALTER TABLE orders_run_missing ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
+
+-- index: orders_run_missing_execution_environment_placed_at_idx
+CREATE INDEX orders_run_missing_execution_environment_placed_at_idx ON public.orders_run_missing USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
+
+-- trigger: orders_run_missing.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON orders_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: orders_run_missing.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON orders_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
+
+-- trigger: orders_run_missing.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_run_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
+
+-- trigger: orders_run_missing.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON orders_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('mutable', 'status', 'filled_quantity', 'average_fill_price', 'updated_at');
+
+-- row security: orders_run_missing
+ALTER TABLE orders_run_missing ENABLE ROW LEVEL SECURITY;
+
+-- comment: table orders_run_missing
+COMMENT ON TABLE orders_run_missing IS 'Partition of orders for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
 
 -- view: paper_positions
 CREATE VIEW paper_positions WITH (check_option=local, security_invoker=true) AS
@@ -3727,8 +4896,12 @@ CREATE TABLE positions (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 ) PARTITION BY LIST (execution_environment);
+
+-- constraint: positions.positions_backtest_run_only_in_backtest
+ALTER TABLE positions ADD CONSTRAINT positions_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: positions.positions_calculated_probability_range
 ALTER TABLE positions ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -3770,7 +4943,7 @@ ALTER TABLE positions ADD CONSTRAINT positions_market_price_at_entry_range CHECK
 ALTER TABLE positions ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
 
 -- constraint: positions.positions_pkey
-ALTER TABLE positions ADD CONSTRAINT positions_pkey PRIMARY KEY (id, execution_environment);
+ALTER TABLE positions ADD CONSTRAINT positions_pkey UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: positions.positions_position_key_format
 ALTER TABLE positions ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
@@ -3806,7 +4979,7 @@ CREATE INDEX positions_current_market_id_idx ON ONLY public.positions USING btre
 CREATE INDEX positions_current_status_idx ON ONLY public.positions USING btree (status) WHERE row_current_ind;
 
 -- index: positions_one_current_version
-CREATE UNIQUE INDEX positions_one_current_version ON ONLY public.positions USING btree (position_key, execution_environment) WHERE row_current_ind;
+CREATE UNIQUE INDEX positions_one_current_version ON ONLY public.positions USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
 -- index: positions_position_key_history_idx
 CREATE INDEX positions_position_key_history_idx ON ONLY public.positions USING btree (position_key, row_start_ts DESC);
@@ -3831,6 +5004,9 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON positions FOR EACH 
 
 -- row security: positions
 ALTER TABLE positions ENABLE ROW LEVEL SECURITY;
+
+-- policy: positions."[backtest-run] rows of the transaction's run only"
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON positions AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: positions."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON positions AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -3876,6 +5052,9 @@ GRANT INSERT, SELECT ON TABLE positions TO precog_live;
 
 -- grant: table positions to precog_paper
 GRANT INSERT, SELECT ON TABLE positions TO precog_paper;
+
+-- comment: column positions.backtest_run_id
+COMMENT ON COLUMN positions.backtest_run_id IS 'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).';
 
 -- comment: column positions.calculated_probability
 COMMENT ON COLUMN positions.calculated_probability IS 'Model probability at entry, in [0,1].';
@@ -3982,6 +5161,9 @@ COMMENT ON INDEX positions_one_current_version IS 'SCD Type 2: at most one curre
 -- comment: index positions_position_key_history_idx
 COMMENT ON INDEX positions_position_key_history_idx IS 'History of one position, newest first.';
 
+-- comment: policy "[backtest-run] rows of the transaction's run only" ON positions
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON positions IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
+
 -- comment: policy "[environment-role] backtest rows only" ON positions
 COMMENT ON POLICY "[environment-role] backtest rows only" ON positions IS 'precog_backtest reads and writes backtest rows only.';
 
@@ -4029,11 +5211,15 @@ CREATE TABLE positions_backtest (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
-);
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+) PARTITION BY LIST (backtest_run_id);
 
--- constraint: positions_backtest.positions_backtest_pkey
-ALTER TABLE positions_backtest ADD CONSTRAINT positions_backtest_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: positions_backtest.positions_backtest_id_execution_environment_backtest_run_i_key1
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_backtest_id_execution_environment_backtest_run_i_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: positions_backtest.positions_backtest_run_only_in_backtest
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: positions_backtest.positions_calculated_probability_range
 ALTER TABLE positions_backtest ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -4095,23 +5281,23 @@ ALTER TABLE positions_backtest ADD CONSTRAINT positions_target_price_range CHECK
 -- constraint: positions_backtest.positions_trailing_stop_state_is_object
 ALTER TABLE positions_backtest ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
 
--- index: positions_backtest_execution_environment_idx
-CREATE INDEX positions_backtest_execution_environment_idx ON public.positions_backtest USING btree (execution_environment);
+-- index: positions_backtest_execution_environment_idx1
+CREATE INDEX positions_backtest_execution_environment_idx1 ON ONLY public.positions_backtest USING btree (execution_environment);
 
--- index: positions_backtest_execution_environment_status_idx
-CREATE INDEX positions_backtest_execution_environment_status_idx ON public.positions_backtest USING btree (execution_environment, status) WHERE row_current_ind;
+-- index: positions_backtest_execution_environment_status_idx1
+CREATE INDEX positions_backtest_execution_environment_status_idx1 ON ONLY public.positions_backtest USING btree (execution_environment, status) WHERE row_current_ind;
 
--- index: positions_backtest_market_id_idx
-CREATE INDEX positions_backtest_market_id_idx ON public.positions_backtest USING btree (market_id) WHERE row_current_ind;
+-- index: positions_backtest_market_id_idx1
+CREATE INDEX positions_backtest_market_id_idx1 ON ONLY public.positions_backtest USING btree (market_id) WHERE row_current_ind;
 
--- index: positions_backtest_position_key_execution_environment_idx
-CREATE UNIQUE INDEX positions_backtest_position_key_execution_environment_idx ON public.positions_backtest USING btree (position_key, execution_environment) WHERE row_current_ind;
+-- index: positions_backtest_position_key_execution_environment_back_idx1
+CREATE UNIQUE INDEX positions_backtest_position_key_execution_environment_back_idx1 ON ONLY public.positions_backtest USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
--- index: positions_backtest_position_key_row_start_ts_idx
-CREATE INDEX positions_backtest_position_key_row_start_ts_idx ON public.positions_backtest USING btree (position_key, row_start_ts DESC);
+-- index: positions_backtest_position_key_row_start_ts_idx1
+CREATE INDEX positions_backtest_position_key_row_start_ts_idx1 ON ONLY public.positions_backtest USING btree (position_key, row_start_ts DESC);
 
--- index: positions_backtest_status_idx
-CREATE INDEX positions_backtest_status_idx ON public.positions_backtest USING btree (status) WHERE row_current_ind;
+-- index: positions_backtest_status_idx1
+CREATE INDEX positions_backtest_status_idx1 ON ONLY public.positions_backtest USING btree (status) WHERE row_current_ind;
 
 -- trigger: positions_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON positions_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
@@ -4132,7 +5318,7 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_backtest FOR 
 ALTER TABLE positions_backtest ENABLE ROW LEVEL SECURITY;
 
 -- comment: table positions_backtest
-COMMENT ON TABLE positions_backtest IS 'Partition of positions: its backtest rows. Read and written through positions only (no grants; row-level security without policies).';
+COMMENT ON TABLE positions_backtest IS 'Partition of positions: its backtest rows, one partition per backtest run (positions_run_<id>). Read and written through positions only.';
 
 -- table: positions_environment_missing
 CREATE TABLE positions_environment_missing (
@@ -4163,8 +5349,12 @@ CREATE TABLE positions_environment_missing (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
+
+-- constraint: positions_environment_missing.positions_backtest_run_only_in_backtest
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: positions_environment_missing.positions_calculated_probability_range
 ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -4178,8 +5368,8 @@ ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_edge_at_entry
 -- constraint: positions_environment_missing.positions_entry_price_range
 ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_entry_price_range CHECK (entry_price >= 0::numeric AND entry_price <= 1::numeric);
 
--- constraint: positions_environment_missing.positions_environment_missing_pkey
-ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_environment_missing_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: positions_environment_missing.positions_environment_missing_id_execution_environment_back_key
+ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_environment_missing_id_execution_environment_back_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: positions_environment_missing.positions_exit_after_entry
 ALTER TABLE positions_environment_missing ADD CONSTRAINT positions_exit_after_entry CHECK (exit_time IS NULL OR exit_time >= entry_time);
@@ -4239,7 +5429,7 @@ CREATE INDEX positions_environment_missing_execution_environment_status_idx ON p
 CREATE INDEX positions_environment_missing_market_id_idx ON public.positions_environment_missing USING btree (market_id) WHERE row_current_ind;
 
 -- index: positions_environment_missing_position_key_execution_enviro_idx
-CREATE UNIQUE INDEX positions_environment_missing_position_key_execution_enviro_idx ON public.positions_environment_missing USING btree (position_key, execution_environment) WHERE row_current_ind;
+CREATE UNIQUE INDEX positions_environment_missing_position_key_execution_enviro_idx ON public.positions_environment_missing USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
 -- index: positions_environment_missing_position_key_row_start_ts_idx
 CREATE INDEX positions_environment_missing_position_key_row_start_ts_idx ON public.positions_environment_missing USING btree (position_key, row_start_ts DESC);
@@ -4297,8 +5487,12 @@ CREATE TABLE positions_live (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
+
+-- constraint: positions_live.positions_backtest_run_only_in_backtest
+ALTER TABLE positions_live ADD CONSTRAINT positions_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: positions_live.positions_calculated_probability_range
 ALTER TABLE positions_live ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -4327,8 +5521,8 @@ ALTER TABLE positions_live ADD CONSTRAINT positions_exited_has_exit CHECK (statu
 -- constraint: positions_live.positions_fees_nonnegative
 ALTER TABLE positions_live ADD CONSTRAINT positions_fees_nonnegative CHECK (fees >= 0::numeric);
 
--- constraint: positions_live.positions_live_pkey
-ALTER TABLE positions_live ADD CONSTRAINT positions_live_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: positions_live.positions_live_id_execution_environment_backtest_run_id_key
+ALTER TABLE positions_live ADD CONSTRAINT positions_live_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: positions_live.positions_market_id_format
 ALTER TABLE positions_live ADD CONSTRAINT positions_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
@@ -4372,14 +5566,17 @@ CREATE INDEX positions_live_execution_environment_status_idx ON public.positions
 -- index: positions_live_market_id_idx
 CREATE INDEX positions_live_market_id_idx ON public.positions_live USING btree (market_id) WHERE row_current_ind;
 
--- index: positions_live_position_key_execution_environment_idx
-CREATE UNIQUE INDEX positions_live_position_key_execution_environment_idx ON public.positions_live USING btree (position_key, execution_environment) WHERE row_current_ind;
+-- index: positions_live_position_key_execution_environment_backtest__idx
+CREATE UNIQUE INDEX positions_live_position_key_execution_environment_backtest__idx ON public.positions_live USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
 -- index: positions_live_position_key_row_start_ts_idx
 CREATE INDEX positions_live_position_key_row_start_ts_idx ON public.positions_live USING btree (position_key, row_start_ts DESC);
 
 -- index: positions_live_status_idx
 CREATE INDEX positions_live_status_idx ON public.positions_live USING btree (status) WHERE row_current_ind;
+
+-- trigger: positions_live.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON positions_live FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: positions_live.environment_key_guard
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_live FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
@@ -4434,8 +5631,12 @@ CREATE TABLE positions_paper (
     row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
     row_end_ts timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
+
+-- constraint: positions_paper.positions_backtest_run_only_in_backtest
+ALTER TABLE positions_paper ADD CONSTRAINT positions_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: positions_paper.positions_calculated_probability_range
 ALTER TABLE positions_paper ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -4476,8 +5677,8 @@ ALTER TABLE positions_paper ADD CONSTRAINT positions_market_price_at_entry_range
 -- constraint: positions_paper.positions_open_has_no_exit
 ALTER TABLE positions_paper ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
 
--- constraint: positions_paper.positions_paper_pkey
-ALTER TABLE positions_paper ADD CONSTRAINT positions_paper_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: positions_paper.positions_paper_id_execution_environment_backtest_run_id_key
+ALTER TABLE positions_paper ADD CONSTRAINT positions_paper_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: positions_paper.positions_position_key_format
 ALTER TABLE positions_paper ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
@@ -4509,14 +5710,17 @@ CREATE INDEX positions_paper_execution_environment_status_idx ON public.position
 -- index: positions_paper_market_id_idx
 CREATE INDEX positions_paper_market_id_idx ON public.positions_paper USING btree (market_id) WHERE row_current_ind;
 
--- index: positions_paper_position_key_execution_environment_idx
-CREATE UNIQUE INDEX positions_paper_position_key_execution_environment_idx ON public.positions_paper USING btree (position_key, execution_environment) WHERE row_current_ind;
+-- index: positions_paper_position_key_execution_environment_backtest_idx
+CREATE UNIQUE INDEX positions_paper_position_key_execution_environment_backtest_idx ON public.positions_paper USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
 -- index: positions_paper_position_key_row_start_ts_idx
 CREATE INDEX positions_paper_position_key_row_start_ts_idx ON public.positions_paper USING btree (position_key, row_start_ts DESC);
 
 -- index: positions_paper_status_idx
 CREATE INDEX positions_paper_status_idx ON public.positions_paper USING btree (status) WHERE row_current_ind;
+
+-- trigger: positions_paper.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON positions_paper FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: positions_paper.environment_key_guard
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_paper FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
@@ -4539,15 +5743,180 @@ ALTER TABLE positions_paper ENABLE ROW LEVEL SECURITY;
 -- comment: table positions_paper
 COMMENT ON TABLE positions_paper IS 'Partition of positions: its paper rows. Read and written through positions only (no grants; row-level security without policies).';
 
+-- table: positions_run_missing
+CREATE TABLE positions_run_missing (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    position_key text NOT NULL,
+    market_id text NOT NULL,
+    strategy_id integer,
+    model_id integer,
+    side position_side NOT NULL,
+    entry_price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    current_price numeric(10,4),
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    status position_status NOT NULL DEFAULT 'open'::position_status,
+    unrealized_pnl numeric(14,4),
+    realized_pnl numeric(14,4),
+    trailing_stop_state jsonb,
+    target_price numeric(10,4),
+    stop_loss_price numeric(10,4),
+    entry_time timestamp with time zone NOT NULL DEFAULT now(),
+    exit_time timestamp with time zone,
+    exit_price numeric(10,4),
+    exit_reason text,
+    calculated_probability numeric(10,4),
+    edge_at_entry numeric(10,4),
+    market_price_at_entry numeric(10,4),
+    row_current_ind boolean NOT NULL DEFAULT true,
+    row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
+    row_end_ts timestamp with time zone,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+);
+
+-- constraint: positions_run_missing.positions_backtest_run_only_in_backtest
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
+-- constraint: positions_run_missing.positions_calculated_probability_range
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: positions_run_missing.positions_current_price_range
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_current_price_range CHECK (current_price >= 0::numeric AND current_price <= 1::numeric);
+
+-- constraint: positions_run_missing.positions_edge_at_entry_range
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_edge_at_entry_range CHECK (edge_at_entry >= '-1'::integer::numeric AND edge_at_entry <= 1::numeric);
+
+-- constraint: positions_run_missing.positions_entry_price_range
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_entry_price_range CHECK (entry_price >= 0::numeric AND entry_price <= 1::numeric);
+
+-- constraint: positions_run_missing.positions_exit_after_entry
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_exit_after_entry CHECK (exit_time IS NULL OR exit_time >= entry_time);
+
+-- constraint: positions_run_missing.positions_exit_price_range
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_exit_price_range CHECK (exit_price >= 0::numeric AND exit_price <= 1::numeric);
+
+-- constraint: positions_run_missing.positions_exit_reason_length
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_exit_reason_length CHECK (length(exit_reason) <= 256);
+
+-- constraint: positions_run_missing.positions_exited_has_exit
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_exited_has_exit CHECK (status = 'open'::position_status OR exit_time IS NOT NULL AND exit_price IS NOT NULL);
+
+-- constraint: positions_run_missing.positions_fees_nonnegative
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: positions_run_missing.positions_market_id_format
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: positions_run_missing.positions_market_id_length
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: positions_run_missing.positions_market_price_at_entry_range
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
+
+-- constraint: positions_run_missing.positions_open_has_no_exit
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
+
+-- constraint: positions_run_missing.positions_position_key_format
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
+
+-- constraint: positions_run_missing.positions_quantity_positive
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_quantity_positive CHECK (quantity > 0);
+
+-- constraint: positions_run_missing.positions_run_missing_id_execution_environment_backtest_run_key
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_run_missing_id_execution_environment_backtest_run_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: positions_run_missing.positions_scd_current_iff_open_ended
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
+
+-- constraint: positions_run_missing.positions_scd_interval_ordered
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_scd_interval_ordered CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
+
+-- constraint: positions_run_missing.positions_stop_loss_price_range
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
+
+-- constraint: positions_run_missing.positions_target_price_range
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
+
+-- constraint: positions_run_missing.positions_trailing_stop_state_is_object
+ALTER TABLE positions_run_missing ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
+
+-- index: positions_run_missing_execution_environment_idx
+CREATE INDEX positions_run_missing_execution_environment_idx ON public.positions_run_missing USING btree (execution_environment);
+
+-- index: positions_run_missing_execution_environment_status_idx
+CREATE INDEX positions_run_missing_execution_environment_status_idx ON public.positions_run_missing USING btree (execution_environment, status) WHERE row_current_ind;
+
+-- index: positions_run_missing_market_id_idx
+CREATE INDEX positions_run_missing_market_id_idx ON public.positions_run_missing USING btree (market_id) WHERE row_current_ind;
+
+-- index: positions_run_missing_position_key_execution_environment_ba_idx
+CREATE UNIQUE INDEX positions_run_missing_position_key_execution_environment_ba_idx ON public.positions_run_missing USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
+
+-- index: positions_run_missing_position_key_row_start_ts_idx
+CREATE INDEX positions_run_missing_position_key_row_start_ts_idx ON public.positions_run_missing USING btree (position_key, row_start_ts DESC);
+
+-- index: positions_run_missing_status_idx
+CREATE INDEX positions_run_missing_status_idx ON public.positions_run_missing USING btree (status) WHERE row_current_ind;
+
+-- trigger: positions_run_missing.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON positions_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: positions_run_missing.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON positions_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
+
+-- trigger: positions_run_missing.environment_key_guard
+CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
+
+-- trigger: positions_run_missing.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON positions_run_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
+
+-- trigger: positions_run_missing.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
+
+-- row security: positions_run_missing
+ALTER TABLE positions_run_missing ENABLE ROW LEVEL SECURITY;
+
+-- comment: table positions_run_missing
+COMMENT ON TABLE positions_run_missing IS 'Partition of positions for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
+
+-- table: precog_backtest_loads
+CREATE TABLE precog_backtest_loads (
+    backtest_run_id bigint NOT NULL,
+    table_name text NOT NULL,
+    staging_table text NOT NULL,
+    id_floor bigint
+);
+
+-- constraint: precog_backtest_loads.precog_backtest_loads_backtest_run_id_fkey
+ALTER TABLE precog_backtest_loads ADD CONSTRAINT precog_backtest_loads_backtest_run_id_fkey FOREIGN KEY (backtest_run_id) REFERENCES backtest_runs(id) ON DELETE CASCADE;
+
+-- constraint: precog_backtest_loads.precog_backtest_loads_pkey
+ALTER TABLE precog_backtest_loads ADD CONSTRAINT precog_backtest_loads_pkey PRIMARY KEY (backtest_run_id, table_name);
+
+-- constraint: precog_backtest_loads.precog_backtest_loads_table_name_fkey
+ALTER TABLE precog_backtest_loads ADD CONSTRAINT precog_backtest_loads_table_name_fkey FOREIGN KEY (table_name) REFERENCES precog_environment_tables(table_name);
+
+-- comment: table precog_backtest_loads
+COMMENT ON TABLE precog_backtest_loads IS 'The bulk loads in progress (inside their transaction only): per run and tagged table, the staging table rows are copied into and the identity value issued before the load began. Written by precog_backtest_load_begin(), emptied by precog_backtest_load_finish().';
+
 -- table: precog_environment_keys
 CREATE TABLE precog_environment_keys (
     table_name text NOT NULL,
     business_key text NOT NULL,
-    environment execution_environment NOT NULL
+    environment execution_environment NOT NULL,
+    backtest_run_id bigint
 );
 
 -- constraint: precog_environment_keys.precog_environment_keys_pkey
 ALTER TABLE precog_environment_keys ADD CONSTRAINT precog_environment_keys_pkey PRIMARY KEY (table_name, business_key);
+
+-- index: precog_environment_keys_run_idx
+CREATE INDEX precog_environment_keys_run_idx ON public.precog_environment_keys USING btree (backtest_run_id) WHERE (backtest_run_id IS NOT NULL);
+
+-- comment: column precog_environment_keys.backtest_run_id
+COMMENT ON COLUMN precog_environment_keys.backtest_run_id IS 'The run of a backtest key (NULL for live and paper): every version of the key stays in it.';
 
 -- comment: table precog_environment_keys
 COMMENT ON TABLE precog_environment_keys IS 'The environment of every business key of a versioned table whose key does not include the environment, registered by its first version. The primary key makes two sessions creating one key from two environments serialise: the second waits for the first and is then refused ([environment-immutable]). Written only by the trigger function precog_environment_key_guard().';
@@ -4672,8 +6041,12 @@ CREATE TABLE settlements (
     fees numeric(10,4) NOT NULL DEFAULT 0,
     realized_pnl numeric(14,4) NOT NULL,
     settled_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 ) PARTITION BY LIST (execution_environment);
+
+-- constraint: settlements.settlements_backtest_run_only_in_backtest
+ALTER TABLE settlements ADD CONSTRAINT settlements_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: settlements.settlements_fees_nonnegative
 ALTER TABLE settlements ADD CONSTRAINT settlements_fees_nonnegative CHECK (fees >= 0::numeric);
@@ -4685,7 +6058,7 @@ ALTER TABLE settlements ADD CONSTRAINT settlements_market_id_format CHECK (marke
 ALTER TABLE settlements ADD CONSTRAINT settlements_payout_nonnegative CHECK (payout >= 0::numeric);
 
 -- constraint: settlements.settlements_pkey
-ALTER TABLE settlements ADD CONSTRAINT settlements_pkey PRIMARY KEY (id, execution_environment);
+ALTER TABLE settlements ADD CONSTRAINT settlements_pkey UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: settlements.settlements_position_key_format
 ALTER TABLE settlements ADD CONSTRAINT settlements_position_key_format CHECK (position_key ~ '^POS-[0-9]+$'::text);
@@ -4697,7 +6070,7 @@ ALTER TABLE settlements ADD CONSTRAINT settlements_quantity_positive CHECK (quan
 ALTER TABLE settlements ADD CONSTRAINT settlements_settlement_value_range CHECK (settlement_value >= 0::numeric AND settlement_value <= 1::numeric);
 
 -- index: settlements_position_key_key
-CREATE UNIQUE INDEX settlements_position_key_key ON ONLY public.settlements USING btree (position_key, execution_environment);
+CREATE UNIQUE INDEX settlements_position_key_key ON ONLY public.settlements USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
 
 -- trigger: settlements.environment_ids
 CREATE TRIGGER environment_ids AFTER INSERT ON settlements REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (row_security_active('settlements'::regclass::oid)) EXECUTE FUNCTION precog_ids_settlements();
@@ -4716,6 +6089,9 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON settlements FOR EAC
 
 -- row security: settlements
 ALTER TABLE settlements ENABLE ROW LEVEL SECURITY;
+
+-- policy: settlements."[backtest-run] rows of the transaction's run only"
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON settlements AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: settlements."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON settlements AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -4744,6 +6120,9 @@ GRANT INSERT, SELECT ON TABLE settlements TO precog_live;
 -- grant: table settlements to precog_paper
 GRANT INSERT, SELECT ON TABLE settlements TO precog_paper;
 
+-- comment: column settlements.backtest_run_id
+COMMENT ON COLUMN settlements.backtest_run_id IS 'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).';
+
 -- comment: column settlements.payout
 COMMENT ON COLUMN settlements.payout IS 'Dollars paid out for the position: quantity times what each held contract paid.';
 
@@ -4758,6 +6137,9 @@ COMMENT ON COLUMN settlements.settlement_value IS 'What one YES contract paid, i
 
 -- comment: index settlements_position_key_key
 COMMENT ON INDEX settlements_position_key_key IS 'A position settles once.';
+
+-- comment: policy "[backtest-run] rows of the transaction's run only" ON settlements
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON settlements IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON settlements
 COMMENT ON POLICY "[environment-role] backtest rows only" ON settlements IS 'precog_backtest reads and writes backtest rows only.';
@@ -4790,11 +6172,15 @@ CREATE TABLE settlements_backtest (
     fees numeric(10,4) NOT NULL DEFAULT 0,
     realized_pnl numeric(14,4) NOT NULL,
     settled_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
-);
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+) PARTITION BY LIST (backtest_run_id);
 
--- constraint: settlements_backtest.settlements_backtest_pkey
-ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_backtest_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: settlements_backtest.settlements_backtest_id_execution_environment_backtest_run_key1
+ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_backtest_id_execution_environment_backtest_run_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: settlements_backtest.settlements_backtest_run_only_in_backtest
+ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: settlements_backtest.settlements_fees_nonnegative
 ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_fees_nonnegative CHECK (fees >= 0::numeric);
@@ -4814,8 +6200,8 @@ ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_quantity_positive CH
 -- constraint: settlements_backtest.settlements_settlement_value_range
 ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_settlement_value_range CHECK (settlement_value >= 0::numeric AND settlement_value <= 1::numeric);
 
--- index: settlements_backtest_position_key_execution_environment_idx
-CREATE UNIQUE INDEX settlements_backtest_position_key_execution_environment_idx ON public.settlements_backtest USING btree (position_key, execution_environment);
+-- index: settlements_backtest_position_key_execution_environment_ba_idx1
+CREATE UNIQUE INDEX settlements_backtest_position_key_execution_environment_ba_idx1 ON ONLY public.settlements_backtest USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
 
 -- trigger: settlements_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON settlements_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
@@ -4833,7 +6219,7 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON settlements_backtest FO
 ALTER TABLE settlements_backtest ENABLE ROW LEVEL SECURITY;
 
 -- comment: table settlements_backtest
-COMMENT ON TABLE settlements_backtest IS 'Partition of settlements: its backtest rows. Read and written through settlements only (no grants; row-level security without policies).';
+COMMENT ON TABLE settlements_backtest IS 'Partition of settlements: its backtest rows, one partition per backtest run (settlements_run_<id>). Read and written through settlements only.';
 
 -- table: settlements_environment_missing
 CREATE TABLE settlements_environment_missing (
@@ -4848,11 +6234,15 @@ CREATE TABLE settlements_environment_missing (
     fees numeric(10,4) NOT NULL DEFAULT 0,
     realized_pnl numeric(14,4) NOT NULL,
     settled_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
--- constraint: settlements_environment_missing.settlements_environment_missing_pkey
-ALTER TABLE settlements_environment_missing ADD CONSTRAINT settlements_environment_missing_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: settlements_environment_missing.settlements_backtest_run_only_in_backtest
+ALTER TABLE settlements_environment_missing ADD CONSTRAINT settlements_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
+-- constraint: settlements_environment_missing.settlements_environment_missi_id_execution_environment_back_key
+ALTER TABLE settlements_environment_missing ADD CONSTRAINT settlements_environment_missi_id_execution_environment_back_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: settlements_environment_missing.settlements_fees_nonnegative
 ALTER TABLE settlements_environment_missing ADD CONSTRAINT settlements_fees_nonnegative CHECK (fees >= 0::numeric);
@@ -4873,7 +6263,7 @@ ALTER TABLE settlements_environment_missing ADD CONSTRAINT settlements_quantity_
 ALTER TABLE settlements_environment_missing ADD CONSTRAINT settlements_settlement_value_range CHECK (settlement_value >= 0::numeric AND settlement_value <= 1::numeric);
 
 -- index: settlements_environment_missi_position_key_execution_enviro_idx
-CREATE UNIQUE INDEX settlements_environment_missi_position_key_execution_enviro_idx ON public.settlements_environment_missing USING btree (position_key, execution_environment);
+CREATE UNIQUE INDEX settlements_environment_missi_position_key_execution_enviro_idx ON public.settlements_environment_missing USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
 
 -- trigger: settlements_environment_missing.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_environment_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
@@ -4906,14 +6296,18 @@ CREATE TABLE settlements_live (
     fees numeric(10,4) NOT NULL DEFAULT 0,
     realized_pnl numeric(14,4) NOT NULL,
     settled_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
+
+-- constraint: settlements_live.settlements_backtest_run_only_in_backtest
+ALTER TABLE settlements_live ADD CONSTRAINT settlements_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: settlements_live.settlements_fees_nonnegative
 ALTER TABLE settlements_live ADD CONSTRAINT settlements_fees_nonnegative CHECK (fees >= 0::numeric);
 
--- constraint: settlements_live.settlements_live_pkey
-ALTER TABLE settlements_live ADD CONSTRAINT settlements_live_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: settlements_live.settlements_live_id_execution_environment_backtest_run_id_key
+ALTER TABLE settlements_live ADD CONSTRAINT settlements_live_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: settlements_live.settlements_market_id_format
 ALTER TABLE settlements_live ADD CONSTRAINT settlements_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
@@ -4930,8 +6324,11 @@ ALTER TABLE settlements_live ADD CONSTRAINT settlements_quantity_positive CHECK 
 -- constraint: settlements_live.settlements_settlement_value_range
 ALTER TABLE settlements_live ADD CONSTRAINT settlements_settlement_value_range CHECK (settlement_value >= 0::numeric AND settlement_value <= 1::numeric);
 
--- index: settlements_live_position_key_execution_environment_idx
-CREATE UNIQUE INDEX settlements_live_position_key_execution_environment_idx ON public.settlements_live USING btree (position_key, execution_environment);
+-- index: settlements_live_position_key_execution_environment_backtes_idx
+CREATE UNIQUE INDEX settlements_live_position_key_execution_environment_backtes_idx ON public.settlements_live USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
+
+-- trigger: settlements_live.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON settlements_live FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: settlements_live.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
@@ -4967,8 +6364,12 @@ CREATE TABLE settlements_paper (
     fees numeric(10,4) NOT NULL DEFAULT 0,
     realized_pnl numeric(14,4) NOT NULL,
     settled_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
+
+-- constraint: settlements_paper.settlements_backtest_run_only_in_backtest
+ALTER TABLE settlements_paper ADD CONSTRAINT settlements_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: settlements_paper.settlements_fees_nonnegative
 ALTER TABLE settlements_paper ADD CONSTRAINT settlements_fees_nonnegative CHECK (fees >= 0::numeric);
@@ -4976,8 +6377,8 @@ ALTER TABLE settlements_paper ADD CONSTRAINT settlements_fees_nonnegative CHECK 
 -- constraint: settlements_paper.settlements_market_id_format
 ALTER TABLE settlements_paper ADD CONSTRAINT settlements_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
 
--- constraint: settlements_paper.settlements_paper_pkey
-ALTER TABLE settlements_paper ADD CONSTRAINT settlements_paper_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: settlements_paper.settlements_paper_id_execution_environment_backtest_run_id_key
+ALTER TABLE settlements_paper ADD CONSTRAINT settlements_paper_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: settlements_paper.settlements_payout_nonnegative
 ALTER TABLE settlements_paper ADD CONSTRAINT settlements_payout_nonnegative CHECK (payout >= 0::numeric);
@@ -4991,8 +6392,11 @@ ALTER TABLE settlements_paper ADD CONSTRAINT settlements_quantity_positive CHECK
 -- constraint: settlements_paper.settlements_settlement_value_range
 ALTER TABLE settlements_paper ADD CONSTRAINT settlements_settlement_value_range CHECK (settlement_value >= 0::numeric AND settlement_value <= 1::numeric);
 
--- index: settlements_paper_position_key_execution_environment_idx
-CREATE UNIQUE INDEX settlements_paper_position_key_execution_environment_idx ON public.settlements_paper USING btree (position_key, execution_environment);
+-- index: settlements_paper_position_key_execution_environment_backte_idx
+CREATE UNIQUE INDEX settlements_paper_position_key_execution_environment_backte_idx ON public.settlements_paper USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
+
+-- trigger: settlements_paper.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON settlements_paper FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: settlements_paper.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
@@ -5011,6 +6415,68 @@ ALTER TABLE settlements_paper ENABLE ROW LEVEL SECURITY;
 
 -- comment: table settlements_paper
 COMMENT ON TABLE settlements_paper IS 'Partition of settlements: its paper rows. Read and written through settlements only (no grants; row-level security without policies).';
+
+-- table: settlements_run_missing
+CREATE TABLE settlements_run_missing (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    position_id integer NOT NULL,
+    position_key text NOT NULL,
+    market_id text NOT NULL,
+    side position_side NOT NULL,
+    quantity integer NOT NULL,
+    settlement_value numeric(10,4) NOT NULL,
+    payout numeric(14,4) NOT NULL,
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    realized_pnl numeric(14,4) NOT NULL,
+    settled_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+);
+
+-- constraint: settlements_run_missing.settlements_backtest_run_only_in_backtest
+ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
+-- constraint: settlements_run_missing.settlements_fees_nonnegative
+ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: settlements_run_missing.settlements_market_id_format
+ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
+
+-- constraint: settlements_run_missing.settlements_payout_nonnegative
+ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_payout_nonnegative CHECK (payout >= 0::numeric);
+
+-- constraint: settlements_run_missing.settlements_position_key_format
+ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_position_key_format CHECK (position_key ~ '^POS-[0-9]+$'::text);
+
+-- constraint: settlements_run_missing.settlements_quantity_positive
+ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_quantity_positive CHECK (quantity > 0);
+
+-- constraint: settlements_run_missing.settlements_run_missing_id_execution_environment_backtest_r_key
+ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_run_missing_id_execution_environment_backtest_r_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: settlements_run_missing.settlements_settlement_value_range
+ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_settlement_value_range CHECK (settlement_value >= 0::numeric AND settlement_value <= 1::numeric);
+
+-- index: settlements_run_missing_position_key_execution_environment__idx
+CREATE UNIQUE INDEX settlements_run_missing_position_key_execution_environment__idx ON public.settlements_run_missing USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
+
+-- trigger: settlements_run_missing.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON settlements_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: settlements_run_missing.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON settlements_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
+
+-- trigger: settlements_run_missing.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_run_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
+
+-- trigger: settlements_run_missing.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON settlements_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
+
+-- row security: settlements_run_missing
+ALTER TABLE settlements_run_missing ENABLE ROW LEVEL SECURITY;
+
+-- comment: table settlements_run_missing
+COMMENT ON TABLE settlements_run_missing IS 'Partition of settlements for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
 
 -- table: strategies
 CREATE TABLE strategies (
@@ -5140,11 +6606,15 @@ CREATE TABLE trades (
     trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
-    placed_order_id integer
+    placed_order_id integer,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 ) PARTITION BY LIST (execution_environment);
 
 -- constraint: trades.trades_automated_is_attributed
 ALTER TABLE trades ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades.trades_backtest_run_only_in_backtest
+ALTER TABLE trades ADD CONSTRAINT trades_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: trades.trades_calculated_probability_range
 ALTER TABLE trades ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -5168,7 +6638,7 @@ ALTER TABLE trades ADD CONSTRAINT trades_market_price_range CHECK (market_price 
 ALTER TABLE trades ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
 -- constraint: trades.trades_pkey
-ALTER TABLE trades ADD CONSTRAINT trades_pkey PRIMARY KEY (id, execution_environment);
+ALTER TABLE trades ADD CONSTRAINT trades_pkey UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: trades.trades_price_range
 ALTER TABLE trades ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
@@ -5221,6 +6691,9 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON trades FOR EACH STA
 -- row security: trades
 ALTER TABLE trades ENABLE ROW LEVEL SECURITY;
 
+-- policy: trades."[backtest-run] rows of the transaction's run only"
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON trades AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+
 -- policy: trades."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON trades AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
 
@@ -5247,6 +6720,9 @@ GRANT INSERT, SELECT ON TABLE trades TO precog_live;
 
 -- grant: table trades to precog_paper
 GRANT INSERT, SELECT ON TABLE trades TO precog_paper;
+
+-- comment: column trades.backtest_run_id
+COMMENT ON COLUMN trades.backtest_run_id IS 'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).';
 
 -- comment: column trades.calculated_probability
 COMMENT ON COLUMN trades.calculated_probability IS 'Model probability when the trade was decided, in [0,1].';
@@ -5314,6 +6790,9 @@ COMMENT ON INDEX idx_trades_environment_execution_time IS 'Recent trades of one 
 -- comment: index trades_execution_time_idx
 COMMENT ON INDEX trades_execution_time_idx IS 'Recent trades, newest first.';
 
+-- comment: policy "[backtest-run] rows of the transaction's run only" ON trades
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON trades IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
+
 -- comment: policy "[environment-role] backtest rows only" ON trades
 COMMENT ON POLICY "[environment-role] backtest rows only" ON trades IS 'precog_backtest reads and writes backtest rows only.';
 
@@ -5353,14 +6832,18 @@ CREATE TABLE trades_backtest (
     trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
-    placed_order_id integer
-);
+    placed_order_id integer,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+) PARTITION BY LIST (backtest_run_id);
 
 -- constraint: trades_backtest.trades_automated_is_attributed
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
 
--- constraint: trades_backtest.trades_backtest_pkey
-ALTER TABLE trades_backtest ADD CONSTRAINT trades_backtest_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: trades_backtest.trades_backtest_id_execution_environment_backtest_run_id_key1
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_backtest_id_execution_environment_backtest_run_id_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: trades_backtest.trades_backtest_run_only_in_backtest
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: trades_backtest.trades_calculated_probability_range
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -5392,29 +6875,29 @@ ALTER TABLE trades_backtest ADD CONSTRAINT trades_quantity_positive CHECK (quant
 -- constraint: trades_backtest.trades_trade_metadata_is_object
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
 
--- index: trades_backtest_execution_environment_execution_time_id_idx
-CREATE INDEX trades_backtest_execution_environment_execution_time_id_idx ON public.trades_backtest USING btree (execution_environment, execution_time DESC, id DESC);
+-- index: trades_backtest_execution_environment_execution_time_id_idx1
+CREATE INDEX trades_backtest_execution_environment_execution_time_id_idx1 ON ONLY public.trades_backtest USING btree (execution_environment, execution_time DESC, id DESC);
 
--- index: trades_backtest_execution_environment_idx
-CREATE INDEX trades_backtest_execution_environment_idx ON public.trades_backtest USING btree (execution_environment);
+-- index: trades_backtest_execution_environment_idx1
+CREATE INDEX trades_backtest_execution_environment_idx1 ON ONLY public.trades_backtest USING btree (execution_environment);
 
--- index: trades_backtest_execution_time_idx
-CREATE INDEX trades_backtest_execution_time_idx ON public.trades_backtest USING btree (execution_time DESC);
+-- index: trades_backtest_execution_time_idx1
+CREATE INDEX trades_backtest_execution_time_idx1 ON ONLY public.trades_backtest USING btree (execution_time DESC);
 
--- index: trades_backtest_market_id_idx
-CREATE INDEX trades_backtest_market_id_idx ON public.trades_backtest USING btree (market_id);
+-- index: trades_backtest_market_id_idx1
+CREATE INDEX trades_backtest_market_id_idx1 ON ONLY public.trades_backtest USING btree (market_id);
 
--- index: trades_backtest_model_id_idx
-CREATE INDEX trades_backtest_model_id_idx ON public.trades_backtest USING btree (model_id);
+-- index: trades_backtest_model_id_idx1
+CREATE INDEX trades_backtest_model_id_idx1 ON ONLY public.trades_backtest USING btree (model_id);
 
--- index: trades_backtest_order_id_idx
-CREATE INDEX trades_backtest_order_id_idx ON public.trades_backtest USING btree (order_id);
+-- index: trades_backtest_order_id_idx1
+CREATE INDEX trades_backtest_order_id_idx1 ON ONLY public.trades_backtest USING btree (order_id);
 
--- index: trades_backtest_position_id_idx
-CREATE INDEX trades_backtest_position_id_idx ON public.trades_backtest USING btree (position_id);
+-- index: trades_backtest_position_id_idx1
+CREATE INDEX trades_backtest_position_id_idx1 ON ONLY public.trades_backtest USING btree (position_id);
 
--- index: trades_backtest_strategy_id_idx
-CREATE INDEX trades_backtest_strategy_id_idx ON public.trades_backtest USING btree (strategy_id);
+-- index: trades_backtest_strategy_id_idx1
+CREATE INDEX trades_backtest_strategy_id_idx1 ON ONLY public.trades_backtest USING btree (strategy_id);
 
 -- trigger: trades_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON trades_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
@@ -5432,7 +6915,7 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_backtest FOR EAC
 ALTER TABLE trades_backtest ENABLE ROW LEVEL SECURITY;
 
 -- comment: table trades_backtest
-COMMENT ON TABLE trades_backtest IS 'Partition of trades: its backtest rows. Read and written through trades only (no grants; row-level security without policies).';
+COMMENT ON TABLE trades_backtest IS 'Partition of trades: its backtest rows, one partition per backtest run (trades_run_<id>). Read and written through trades only.';
 
 -- table: trades_environment_missing
 CREATE TABLE trades_environment_missing (
@@ -5455,11 +6938,15 @@ CREATE TABLE trades_environment_missing (
     trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
-    placed_order_id integer
+    placed_order_id integer,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: trades_environment_missing.trades_automated_is_attributed
 ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades_environment_missing.trades_backtest_run_only_in_backtest
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: trades_environment_missing.trades_calculated_probability_range
 ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -5467,8 +6954,8 @@ ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_calculated_probabil
 -- constraint: trades_environment_missing.trades_edge_value_range
 ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_edge_value_range CHECK (edge_value >= '-1'::integer::numeric AND edge_value <= 1::numeric);
 
--- constraint: trades_environment_missing.trades_environment_missing_pkey
-ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_environment_missing_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: trades_environment_missing.trades_environment_missing_id_execution_environment_backtes_key
+ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_environment_missing_id_execution_environment_backtes_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: trades_environment_missing.trades_fees_nonnegative
 ALTER TABLE trades_environment_missing ADD CONSTRAINT trades_fees_nonnegative CHECK (fees >= 0::numeric);
@@ -5557,11 +7044,15 @@ CREATE TABLE trades_live (
     trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
-    placed_order_id integer
+    placed_order_id integer,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: trades_live.trades_automated_is_attributed
 ALTER TABLE trades_live ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades_live.trades_backtest_run_only_in_backtest
+ALTER TABLE trades_live ADD CONSTRAINT trades_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: trades_live.trades_calculated_probability_range
 ALTER TABLE trades_live ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -5572,8 +7063,8 @@ ALTER TABLE trades_live ADD CONSTRAINT trades_edge_value_range CHECK (edge_value
 -- constraint: trades_live.trades_fees_nonnegative
 ALTER TABLE trades_live ADD CONSTRAINT trades_fees_nonnegative CHECK (fees >= 0::numeric);
 
--- constraint: trades_live.trades_live_pkey
-ALTER TABLE trades_live ADD CONSTRAINT trades_live_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: trades_live.trades_live_id_execution_environment_backtest_run_id_key
+ALTER TABLE trades_live ADD CONSTRAINT trades_live_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: trades_live.trades_market_id_format
 ALTER TABLE trades_live ADD CONSTRAINT trades_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
@@ -5620,6 +7111,9 @@ CREATE INDEX trades_live_position_id_idx ON public.trades_live USING btree (posi
 -- index: trades_live_strategy_id_idx
 CREATE INDEX trades_live_strategy_id_idx ON public.trades_live USING btree (strategy_id);
 
+-- trigger: trades_live.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON trades_live FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
+
 -- trigger: trades_live.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_live FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
 
@@ -5662,11 +7156,15 @@ CREATE TABLE trades_paper (
     trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
-    placed_order_id integer
+    placed_order_id integer,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
 );
 
 -- constraint: trades_paper.trades_automated_is_attributed
 ALTER TABLE trades_paper ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades_paper.trades_backtest_run_only_in_backtest
+ALTER TABLE trades_paper ADD CONSTRAINT trades_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
 
 -- constraint: trades_paper.trades_calculated_probability_range
 ALTER TABLE trades_paper ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
@@ -5689,8 +7187,8 @@ ALTER TABLE trades_paper ADD CONSTRAINT trades_market_price_range CHECK (market_
 -- constraint: trades_paper.trades_order_id_length
 ALTER TABLE trades_paper ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
 
--- constraint: trades_paper.trades_paper_pkey
-ALTER TABLE trades_paper ADD CONSTRAINT trades_paper_pkey PRIMARY KEY (id, execution_environment);
+-- constraint: trades_paper.trades_paper_id_execution_environment_backtest_run_id_key
+ALTER TABLE trades_paper ADD CONSTRAINT trades_paper_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: trades_paper.trades_price_range
 ALTER TABLE trades_paper ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
@@ -5725,6 +7223,9 @@ CREATE INDEX trades_paper_position_id_idx ON public.trades_paper USING btree (po
 -- index: trades_paper_strategy_id_idx
 CREATE INDEX trades_paper_strategy_id_idx ON public.trades_paper USING btree (strategy_id);
 
+-- trigger: trades_paper.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON trades_paper FOR EACH ROW WHEN (new.backtest_run_id IS NOT NULL) EXECUTE FUNCTION precog_backtest_run_required();
+
 -- trigger: trades_paper.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_paper FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
 
@@ -5742,6 +7243,112 @@ ALTER TABLE trades_paper ENABLE ROW LEVEL SECURITY;
 
 -- comment: table trades_paper
 COMMENT ON TABLE trades_paper IS 'Partition of trades: its paper rows. Read and written through trades only (no grants; row-level security without policies).';
+
+-- table: trades_run_missing
+CREATE TABLE trades_run_missing (
+    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
+    market_id text NOT NULL,
+    position_id integer,
+    strategy_id integer,
+    model_id integer,
+    order_id text,
+    side trade_side NOT NULL,
+    price numeric(10,4) NOT NULL,
+    quantity integer NOT NULL,
+    fees numeric(10,4) NOT NULL DEFAULT 0,
+    trade_source trade_source NOT NULL DEFAULT 'automated'::trade_source,
+    order_type order_type NOT NULL,
+    execution_time timestamp with time zone NOT NULL DEFAULT now(),
+    calculated_probability numeric(10,4),
+    market_price numeric(10,4),
+    edge_value numeric(10,4),
+    trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
+    execution_environment execution_environment NOT NULL,
+    placed_order_id integer,
+    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
+);
+
+-- constraint: trades_run_missing.trades_automated_is_attributed
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
+
+-- constraint: trades_run_missing.trades_backtest_run_only_in_backtest
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
+
+-- constraint: trades_run_missing.trades_calculated_probability_range
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
+
+-- constraint: trades_run_missing.trades_edge_value_range
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_edge_value_range CHECK (edge_value >= '-1'::integer::numeric AND edge_value <= 1::numeric);
+
+-- constraint: trades_run_missing.trades_fees_nonnegative
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_fees_nonnegative CHECK (fees >= 0::numeric);
+
+-- constraint: trades_run_missing.trades_market_id_format
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
+
+-- constraint: trades_run_missing.trades_market_id_length
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_market_id_length CHECK (length(market_id) <= 128);
+
+-- constraint: trades_run_missing.trades_market_price_range
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
+
+-- constraint: trades_run_missing.trades_order_id_length
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
+
+-- constraint: trades_run_missing.trades_price_range
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
+
+-- constraint: trades_run_missing.trades_quantity_positive
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
+
+-- constraint: trades_run_missing.trades_run_missing_id_execution_environment_backtest_run_id_key
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_run_missing_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+
+-- constraint: trades_run_missing.trades_trade_metadata_is_object
+ALTER TABLE trades_run_missing ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
+
+-- index: trades_run_missing_execution_environment_execution_time_id_idx
+CREATE INDEX trades_run_missing_execution_environment_execution_time_id_idx ON public.trades_run_missing USING btree (execution_environment, execution_time DESC, id DESC);
+
+-- index: trades_run_missing_execution_environment_idx
+CREATE INDEX trades_run_missing_execution_environment_idx ON public.trades_run_missing USING btree (execution_environment);
+
+-- index: trades_run_missing_execution_time_idx
+CREATE INDEX trades_run_missing_execution_time_idx ON public.trades_run_missing USING btree (execution_time DESC);
+
+-- index: trades_run_missing_market_id_idx
+CREATE INDEX trades_run_missing_market_id_idx ON public.trades_run_missing USING btree (market_id);
+
+-- index: trades_run_missing_model_id_idx
+CREATE INDEX trades_run_missing_model_id_idx ON public.trades_run_missing USING btree (model_id);
+
+-- index: trades_run_missing_order_id_idx
+CREATE INDEX trades_run_missing_order_id_idx ON public.trades_run_missing USING btree (order_id);
+
+-- index: trades_run_missing_position_id_idx
+CREATE INDEX trades_run_missing_position_id_idx ON public.trades_run_missing USING btree (position_id);
+
+-- index: trades_run_missing_strategy_id_idx
+CREATE INDEX trades_run_missing_strategy_id_idx ON public.trades_run_missing USING btree (strategy_id);
+
+-- trigger: trades_run_missing.backtest_purged_together
+CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON trades_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: trades_run_missing.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON trades_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
+
+-- trigger: trades_run_missing.environment_referenced
+CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_run_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
+
+-- trigger: trades_run_missing.environment_update_guard
+CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
+
+-- row security: trades_run_missing
+ALTER TABLE trades_run_missing ENABLE ROW LEVEL SECURITY;
+
+-- comment: table trades_run_missing
+COMMENT ON TABLE trades_run_missing IS 'Partition of trades for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
 
 -- view: training_data_trades
 CREATE VIEW training_data_trades WITH (check_option=local, security_invoker=true) AS

@@ -11,6 +11,7 @@ import { PROJECT_ROOT } from '../server/embedded.js';
 import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
 import { emitEnums, emitIndex, emitModule, emitPublicQueries, type DatabaseEnum } from './emit.js';
 import { readEnvironmentModel, type EnvironmentModel } from '../environment/model.js';
+import { RUN_COLUMN } from '../lint/migration-rules.js';
 import { parserReady } from '../parser/pg-ast.js';
 import { classifyQueries } from './classify.js';
 import { inferTypes } from './infer.js';
@@ -163,7 +164,9 @@ async function uniqueKeys(client: pg.Client): Promise<UniqueKeys> {
   for (const { table, columns, predicate } of rows) {
     if (predicate !== null && !/^[a-z_][a-z0-9_]*$/.test(predicate)) continue;
     const list = keys.get(table) ?? [];
-    list.push({ columns, ...(predicate !== null && { predicate }) });
+    // A tagged table's unique keys include backtest_run_id (migration 000013), which a scope
+    // binds as it binds the environment: a backtest scope reads one run ([backtest-run]).
+    list.push({ columns: columns.filter((column) => column !== RUN_COLUMN), ...(predicate !== null && { predicate }) });
     keys.set(table, list);
   }
   return keys;

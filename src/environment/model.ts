@@ -7,7 +7,9 @@
  *   partitions stand for it (a constraint declared on `trades_live` is one of `trades`'s).
  *   Views are not tagged tables: they have no keys of their own (but a view column that is an
  *   id column of a table is branded like it).
- * - Its id: the primary key minus execution_environment, when one column remains.
+ * - Its id: the primary key minus execution_environment, when one column remains; or, once the
+ *   table has backtest runs (migration 000013 turns its primary key into a unique key that
+ *   includes backtest_run_id), the unique key that is one identity column besides those two.
  * - Its business key: `precog_environment_tables.business_key` when that registry exists (a
  *   single column other than execution_environment), else the column of a partial unique
  *   index on (column, execution_environment), SCD-2's "one current row per key".
@@ -17,7 +19,7 @@
  * A column that merely shares a name (Kalshi's text `trades.order_id`, no foreign key) is not
  * an id: only the catalog's keys and constraints count.
  */
-import { ENV_COLUMN } from '../lint/migration-rules.js';
+import { ENV_COLUMN, RUN_COLUMN } from '../lint/migration-rules.js';
 import type { Queryable } from '../runtime/query.js';
 
 export const REGISTRY_TABLE = 'precog_environment_tables';
@@ -72,8 +74,13 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
     `ARRAY(SELECT a.attname::text FROM unnest(${keys}) WITH ORDINALITY k(attnum, n)
              JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attnum = k.attnum ORDER BY k.n)`;
   const primaryKeys = await query<KeyRow>(`
-    SELECT conrelid::int8 AS oid, ${columnsOf('conkey', 'conrelid')} AS columns
-      FROM pg_constraint WHERE contype = 'p' AND connamespace = 'public'::regnamespace`);
+    SELECT con.conrelid::int8 AS oid, ${columnsOf('con.conkey', 'con.conrelid')} AS columns
+      FROM pg_constraint con
+     WHERE con.connamespace = 'public'::regnamespace
+       AND (con.contype = 'p' OR (con.contype = 'u' AND EXISTS (
+             SELECT FROM unnest(con.conkey) key(attnum) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = key.attnum
+              WHERE a.attidentity <> '')))
+     ORDER BY con.contype`);
   // Partial unique indexes on plain columns: SCD-2's one current row per business key.
   const partialUniques = await query<KeyRow>(`
     SELECT i.indrelid::int8 AS oid, ${columnsOf('i.indkey::int2[]', 'i.indrelid')} AS columns
@@ -99,7 +106,7 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
   for (const pk of primaryKeys) {
     const table = tables.get(rootName(pk.oid) ?? '');
     const rest = withoutEnvironment(pk.columns);
-    if (table && rest && pk.oid === table.oid) table.idColumn = rest;
+    if (table && rest && pk.oid === table.oid) table.idColumn ??= rest;
   }
   for (const table of tables.values()) {
     if (registry) {
@@ -202,8 +209,9 @@ function numeric(row: Record<string, unknown>, fields: string[]): Record<string,
 }
 
 /** The key's one column other than execution_environment, if it has exactly one. */
+/** The one column of a key besides the environment and the backtest run, which the scope binds. */
 function withoutEnvironment(columns: string[]): string | undefined {
-  const rest = columns.filter((column) => column !== ENV_COLUMN);
+  const rest = columns.filter((column) => column !== ENV_COLUMN && column !== RUN_COLUMN);
   return rest.length === 1 ? rest[0] : undefined;
 }
 

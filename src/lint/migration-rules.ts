@@ -9,6 +9,8 @@ import type { Finding } from './finding.js';
 import { conjuncts, constantString, ctes, lineAt, names, type Node, parseStatements, sliceBytes, unwrap } from '../parser/pg-ast.js';
 
 export const ENV_COLUMN = 'execution_environment';
+/** The backtest run of a backtest row (migration 000013); NULL for live and paper rows. */
+export const RUN_COLUMN = 'backtest_run_id';
 export const ENVIRONMENTS = ['live', 'paper', 'backtest'] as const;
 export const ANNOTATION = /--\s*cross-environment:[ \t]*(.*)$/m;
 /** The one declaration that gives a table every guarantee (migration 000010). */

@@ -13,6 +13,9 @@
  * commit). toDatabaseError turns that into ConnectionFailedError, ConnectionLostError or
  * OutcomeUnknownError, with host, port and database.
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { ConnectionFault, type ConnectionTarget, isConnectionFailure } from '../runtime/database-errors.js';
 import { mayWrite, type Queryable } from '../runtime/query.js';
 import type { QueryConfig, QueryResultRow } from 'pg';
@@ -125,6 +128,24 @@ export class HeldClient implements Queryable {
       const notSent = /not queryable/i.test(String((error as { message?: unknown }).message));
       const phase = notSent ? 'not-sent' : commit ? (this.wrote ? 'commit' : 'transaction') : this.inTransaction ? 'transaction' : 'autocommit';
       throw new ConnectionFault(error, phase, this.target.current);
+    }
+  }
+
+  /**
+   * `COPY ... FROM STDIN` of `lines` (each a line of COPY text format, newline included), with the
+   * faults of query(). Resolves to the number of rows the server took.
+   */
+  async copyFrom(text: string, lines: Iterable<string> | AsyncIterable<string>): Promise<number> {
+    if (this.lost !== undefined) throw new ConnectionFault(this.lost, 'not-sent', this.target.current);
+    this.wrote = true;
+    try {
+      const stream = (this.client as unknown as { query(stream: CopyStreamQuery): CopyStreamQuery }).query(copyFrom(text));
+      await pipeline(Readable.from(lines), stream);
+      return stream.rowCount ?? 0;
+    } catch (error) {
+      if (!isConnectionFailure(error)) throw error;
+      this.lost ??= error;
+      throw new ConnectionFault(error, this.inTransaction ? 'transaction' : 'autocommit', this.target.current);
     }
   }
 

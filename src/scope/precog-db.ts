@@ -22,6 +22,7 @@ import {
   retryingConnectionFailures,
 } from './transactions.js';
 import type { CrossEnvironmentQueries, ScopedQueries, SharedQueries } from './scoped-types.js';
+import { type BacktestRunRef, type BacktestRuns, backtestRuns, runId } from '../backtest/runs.js';
 
 export type { ConnectionRetryPolicy, Pool };
 
@@ -48,10 +49,19 @@ export type Scope<Env extends ExecutionEnvironment> = ScopedQueries<Env> & {
 export type ScopeOptions<Env extends ExecutionEnvironment> =
   IsUnion<Env> extends true
     ? 'precog-db: a scope has exactly one execution environment; narrow the environment (e.g. if (config.environment === "paper")) before scope(...)'
-    : { api: ApiModeFor<Env> };
+    : [Env] extends ['backtest']
+      ? { api: ApiModeFor<Env>; run: BacktestRunRef }
+      : { api: ApiModeFor<Env>; run?: never };
 
 export interface PrecogDb {
+  /**
+   * The queries of one environment. A backtest scope is opened for one run (`{ api: 'none', run }`):
+   * its calls run as precog_backtest with the run set for their transaction, so the database
+   * shows and accepts that run's rows only ([backtest-run]) and files every row it writes there.
+   */
   scope<Env extends ExecutionEnvironment>(environment: Env, options: ScopeOptions<Env>): Scope<Env>;
+  /** Backtest runs: create, list, finish, delete (constant time), bulk-load (src/backtest/). */
+  readonly backtests: BacktestRuns;
   /** Queries over shared tables (markets, game states, historical data). */
   readonly shared: SharedQueries;
   /** Analytics across environments; each row is branded with its own environment. */
@@ -130,9 +140,13 @@ export function precogDb(connection: Pool | Queryable | EnvironmentConnections, 
       assertApiMatches(environment, (scopeOptions as { api?: unknown } | undefined)?.api);
       const context = contextOf(environment);
       if (!context) throw missingConnection(environment, `a ${environment} scope`);
-      const role = options.environmentRoles ? `SET LOCAL ROLE precog_${environment}` : undefined;
-      return buildScope(environment, { ...context, role });
+      const run = scopeRun(environment, (scopeOptions as { run?: unknown } | undefined)?.run);
+      // A run scope always takes the role: row-level security is what holds it to its run.
+      const role = options.environmentRoles || run !== undefined ? `SET LOCAL ROLE precog_${environment}` : undefined;
+      const setup = run === undefined ? role : `${role}; SELECT pg_catalog.set_config('precog.backtest_run', '${run}', true)`;
+      return buildScope(environment, { ...context, role: setup, run });
     },
+    backtests: backtestRuns(contextOf('backtest')),
     shared: (shared ? methods(shared, (query) => query.environment === 'shared', runShared) : unavailable('shared', 'ingest')) as unknown as SharedQueries,
     crossEnvironment: (analyst ? methods(analyst, isCross, runCrossEnvironment) : unavailable('cross', 'analyst')) as unknown as CrossEnvironmentQueries,
   };
@@ -169,8 +183,13 @@ interface Context {
   /** The pool or client given to precogDb(); inside a transaction, the client precog-db holds. */
   connection: Pool | Queryable;
   depth: number;
-  /** `SET LOCAL ROLE precog_<env>`, run first in each top-level call when environment roles are on. */
+  /**
+   * Run first in each top-level call: `SET LOCAL ROLE precog_<env>` when environment roles are on,
+   * and in a backtest run scope also the run (`precog.backtest_run`) for the transaction.
+   */
   role: string | undefined;
+  /** The backtest run of a backtest scope, as digits. */
+  run?: string;
   /** Host, port and database, for connection errors. */
   target: TargetOf;
   retry: ConnectionRetryPolicy | undefined;
@@ -183,7 +202,7 @@ const SCD_WRITE_ATTEMPTS = 50;
 
 function buildScope<Env extends ExecutionEnvironment>(environment: Env, context: Context): Scope<Env> {
   const scoped = methods(context, (query) => !isCross(query), (query, db, params) =>
-    isScoped(query) ? runScoped(query, db, params, environment) : runShared(query, db, params),
+    isScoped(query) ? runScoped(query, db, params, environment, context.run) : runShared(query, db, params),
   );
   return Object.freeze({
     ...scoped,
@@ -259,7 +278,13 @@ function methods(
   return Object.fromEntries(queries.filter(include).map((query) => [query.name, (params?: Record<string, unknown>) => call(query, params)]));
 }
 
-async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined, environment: ExecutionEnvironment) {
+async function runScoped(
+  query: AnyQuery,
+  db: Queryable,
+  params: Record<string, unknown> | undefined,
+  environment: ExecutionEnvironment,
+  run: string | undefined,
+) {
   if (params && 'execution_environment' in params) {
     throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}); do not pass it.`);
   }
@@ -274,8 +299,26 @@ async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, 
   // Every row is checked, whatever the cardinality: a foreign second row is a mismatch, not a count.
   for (const row of rows) {
     if (row.execution_environment !== environment) throw new EnvironmentMismatchError(query.name, environment, row.execution_environment);
+    if (run !== undefined && 'backtest_run_id' in row && String(row.backtest_run_id) !== run) {
+      throw new EnvironmentMismatchError(query.name, `backtest run ${run}`, `backtest run ${String(row.backtest_run_id)}`);
+    }
   }
   return shapeRows(query, rows);
+}
+
+/** The run of a backtest scope (required), as digits; none for live and paper. */
+function scopeRun(environment: ExecutionEnvironment, run: unknown): string | undefined {
+  if (environment !== 'backtest') {
+    if (run !== undefined) throw new ConfigurationError([`scope('${environment}'): only a backtest scope has a run; got run ${String(run)}.`]);
+    return undefined;
+  }
+  const id = runId(run);
+  if (id === undefined) {
+    throw new ConfigurationError([
+      `scope('backtest') needs the run its rows belong to: scope('backtest', { api: 'none', run }), with a run from db.backtests.create(...); got ${run === undefined ? 'no run' : JSON.stringify(String(run))}.`,
+    ]);
+  }
+  return id;
 }
 
 async function runShared(query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined) {
