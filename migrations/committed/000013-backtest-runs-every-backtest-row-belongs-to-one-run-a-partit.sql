@@ -1,5 +1,5 @@
 --! Previous: sha1:7f4adf3bba1f47ef5a4f33d508d6cb7b82a2c202
---! Hash: sha1:c6fc63b9da62d6c1a50a51b6339c2440cbaa643a
+--! Hash: sha1:00ab67f6fab58ce8edd85eb94e6a08402b8ff634
 --! Message: Backtest runs: every backtest row belongs to one run, a partition per run; runs made, deleted and bulk-loaded in constant time
 
 -- 000013: backtest runs (issue 14).
@@ -624,6 +624,8 @@ COMMENT ON FUNCTION precog_backtest_run_deleted() IS
 CREATE TRIGGER backtest_run_deleted BEFORE DELETE ON backtest_runs FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_deleted();
 CREATE TRIGGER backtest_run_no_truncate BEFORE TRUNCATE ON backtest_runs FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
 
+-- SECURITY DEFINER, as precog_backtest_run_deleted() is: deleting a run drops its partitions,
+-- which only the owner may; it deletes the one run named, and returns the run's row (no tagged row).
 CREATE FUNCTION purge_backtest_run(run bigint) RETURNS public.backtest_runs
 LANGUAGE plpgsql
 SECURITY DEFINER
