@@ -644,9 +644,14 @@ DECLARE
   env text;
 BEGIN
   -- The column: a backtest row's run is the transaction's (the scope sets precog.backtest_run).
-  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped) THEN
-    EXECUTE format($q$ALTER TABLE %s ADD COLUMN backtest_run_id bigint DEFAULT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint$q$, t);
+  IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped AND a.atttypid <> 'bigint'::regtype) THEN
+    RAISE EXCEPTION 'precog_environment_table(%): backtest_run_id must be bigint (backtest_runs.id)', table_name
+      USING ERRCODE = '42804', HINT = 'Declare backtest_run_id bigint (no default, nullable), or leave it out and the declaration adds it.';
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped) THEN
+    EXECUTE format('ALTER TABLE %s ADD COLUMN backtest_run_id bigint', t);
+  END IF;
+  EXECUTE format($q$ALTER TABLE %s ALTER COLUMN backtest_run_id SET DEFAULT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint$q$, t);
   EXECUTE format('COMMENT ON COLUMN %s.backtest_run_id IS %L', t,
                  'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).');
 
@@ -957,11 +962,17 @@ BEGIN
   END IF;
   IF same_environment AND array_position(from_columns, 'execution_environment') IS DISTINCT FROM array_position(to_columns, 'execution_environment') THEN
     RAISE EXCEPTION 'precog_environment_table: foreign key % on % does not pair execution_environment with execution_environment', c.conname, from_table
-      USING ERRCODE = '42830', HINT = format('Reference %s by (..., execution_environment) -> (%s, execution_environment).', to_table, array_to_string(array_remove(to_columns, 'execution_environment'), ', '));
+      USING ERRCODE = '42830', HINT = format('Reference %s by (..., execution_environment, backtest_run_id) -> (%s, execution_environment, backtest_run_id).', to_table, array_to_string(array_remove(array_remove(to_columns, 'execution_environment'), 'backtest_run_id'), ', '));
+  END IF;
+  -- A tagged table's unique keys include backtest_run_id (this migration), so a foreign key to
+  -- one names it too: (x_id, execution_environment, backtest_run_id) -> (id, execution_environment, backtest_run_id).
+  IF same_environment AND array_position(from_columns, 'backtest_run_id') IS DISTINCT FROM array_position(to_columns, 'backtest_run_id') THEN
+    RAISE EXCEPTION 'precog_environment_table: foreign key % on % does not pair backtest_run_id with backtest_run_id', c.conname, from_table
+      USING ERRCODE = '42830', HINT = format('Reference %s by (..., execution_environment, backtest_run_id) -> (%s, execution_environment, backtest_run_id).', to_table, array_to_string(array_remove(array_remove(to_columns, 'execution_environment'), 'backtest_run_id'), ', '));
   END IF;
   IF same_environment THEN
-    from_columns := array_remove(from_columns, 'execution_environment');
-    to_columns := array_remove(to_columns, 'execution_environment');
+    from_columns := array_remove(array_remove(from_columns, 'execution_environment'), 'backtest_run_id');
+    to_columns := array_remove(array_remove(to_columns, 'execution_environment'), 'backtest_run_id');
   END IF;
   INSERT INTO public.precog_environment_references AS r (table_name, columns, referenced_table, referenced_columns, same_environment)
   VALUES (from_table, from_columns, to_table, to_columns, same_environment)
