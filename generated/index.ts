@@ -3,6 +3,7 @@
 export * from './enums.js';
 export * from './account.js';
 export * from './analytics.js';
+export * from './backtests.js';
 export * from './game-states.js';
 export * from './historical.js';
 export * from './markets.js';
@@ -12,6 +13,7 @@ export * from './settlements.js';
 export * from './trades.js';
 import { syncBalance, getCurrentBalance, recordLedgerEntry, listLedgerEntries, getRunningBalance } from './account.js';
 import { comparePaperAndLivePerformance, listTrainingDataTrades } from './analytics.js';
+import { compareBacktestRuns, compareBacktestRunWithPaper } from './backtests.js';
 import { upsertGameState, getCurrentGameState, listGameStateHistory, listLiveGames, listGamesOnDate } from './game-states.js';
 import { loadHistoricalGames, loadHistoricalOdds, loadHistoricalElo, listHistoricalGamesBySeason, listHistoricalGamesByTeam, listHistoricalGamesOnDate, listHistoricalOddsByDateRange, listHistoricalOddsForGame, getEloRatingAsOf, listEloRatingsBySeason } from './historical.js';
 import { createMarket, recordMarketPrice, getCurrentMarketByTicker, listMarketPriceHistory } from './markets.js';
@@ -29,6 +31,8 @@ export const allQueries = {
   getRunningBalance,
   comparePaperAndLivePerformance,
   listTrainingDataTrades,
+  compareBacktestRuns,
+  compareBacktestRunWithPaper,
   upsertGameState,
   getCurrentGameState,
   listGameStateHistory,

@@ -3,6 +3,7 @@
 export * from './enums.js';
 export type * from './account.js';
 export type * from './analytics.js';
+export type * from './backtests.js';
 export type * from './game-states.js';
 export type * from './historical.js';
 export type * from './markets.js';
