@@ -47,3 +47,20 @@ export async function trade<Env extends ExecutionEnvironment>(scope: Scope<Env>,
     strategy_id: strategyId, execution_time: at,
   });
 }
+
+/**
+ * A little of everything through one scope, so that every tagged table gets rows: a balance, an
+ * order filled (a trade), a ledger entry, a position closed and one settled (settlement, ledger
+ * credit, balance version).
+ */
+export async function tradeEverything<Env extends ExecutionEnvironment>(scope: Scope<Env>, market = 'MKT-BT-EVERYTHING') {
+  await scope.syncBalance({ platform_id: 'kalshi', balance: d('1000.00') });
+  const opened = await scope.openPosition({ market_id: market, side: 'YES', entry_price: d('0.42'), quantity: 10, fees: d('0.07') });
+  const order = await scope.placeOrder({ platform_id: 'kalshi', market_id: market, position_id: opened.id, side: 'buy', order_type: 'limit', limit_price: d('0.42'), quantity: 10 });
+  const filled = await scope.fillOrder({ order_id: order!.id, price: d('0.42'), quantity: 10, fees: d('0.07'), trade_source: 'manual' });
+  await scope.recordLedgerEntry({ platform_id: 'kalshi', entry_type: 'trade', amount: d('-4.27'), order_id: order!.id, trade_id: filled!.trade_id });
+  await scope.closePosition({ position_key: opened.position_key, exit_price: d('0.55'), exit_fees: d('0.07'), exit_reason: 'take_profit' });
+  const held = await scope.openPosition({ market_id: market, side: 'YES', entry_price: d('0.40'), quantity: 5, fees: d('0.03') });
+  await scope.settlePosition({ position_key: held.position_key, settlement_value: d('1'), platform_id: 'kalshi' });
+  return { opened, held };
+}
