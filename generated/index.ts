@@ -10,6 +10,7 @@ export * from './markets.js';
 export * from './orders.js';
 export * from './positions.js';
 export * from './settlements.js';
+export * from './strategies.js';
 export * from './trades.js';
 import { syncBalance, getCurrentBalance, recordLedgerEntry, listLedgerEntries, getRunningBalance } from './account.js';
 import { comparePaperAndLivePerformance, listTrainingDataTrades } from './analytics.js';
@@ -20,6 +21,7 @@ import { createMarket, recordMarketPrice, getCurrentMarketByTicker, listMarketPr
 import { placeOrder, fillOrder, cancelOrder, listOpenOrders, getOrderById } from './orders.js';
 import { openPosition, updatePositionPrice, setTrailingStopState, closePosition, listOpenPositions, getPositionById, getPositionByKey, listPositionHistory } from './positions.js';
 import { settlePosition, listSettlements } from './settlements.js';
+import { createStrategy } from './strategies.js';
 import { recordTrade, recordTrades, recordFills, listTradesByMarket, listTradesByStrategy, listRecentTrades, getTradeById } from './trades.js';
 
 /** Every generated query, by name: what the environment scopes are built from. */
@@ -67,6 +69,7 @@ export const allQueries = {
   listPositionHistory,
   settlePosition,
   listSettlements,
+  createStrategy,
   recordTrade,
   recordTrades,
   recordFills,

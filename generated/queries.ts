@@ -10,4 +10,5 @@ export type * from './markets.js';
 export type * from './orders.js';
 export type * from './positions.js';
 export type * from './settlements.js';
+export type * from './strategies.js';
 export type * from './trades.js';
