@@ -27,58 +27,44 @@
 /* @name compareBacktestRuns */
 -- cross-environment: compares backtest runs side by side, which no single run's scope can see; every row names its run
 -- environments: backtest
-WITH runs AS (
-  SELECT r.id, r.strategy_id, r.strategy_version, r.model_id, r.model_version, r.parameters,
-         r.period_start, r.period_end, r.status, r.label
-  FROM backtest_runs r
-  WHERE (:run_ids::bigint[] IS NULL OR r.id = ANY (:run_ids::bigint[]))
-    AND (:strategy_id::integer IS NULL OR r.strategy_id = :strategy_id::integer)
-),
-trade_stats AS (
-  SELECT t.backtest_run_id, count(*) AS trade_count, sum(t.fees) AS fees
-  FROM trades t
-  WHERE t.execution_environment = 'backtest'
-    AND t.backtest_run_id IN (SELECT id FROM runs)
-  GROUP BY t.backtest_run_id
-),
-curve AS (
-  SELECT p.backtest_run_id, p.realized_pnl, p.exit_time, p.id,
-         sum(p.realized_pnl) OVER (PARTITION BY p.backtest_run_id ORDER BY p.exit_time, p.id ROWS UNBOUNDED PRECEDING) AS cumulative
-  FROM positions p
-  WHERE p.execution_environment = 'backtest'
-    AND p.backtest_run_id IN (SELECT id FROM runs)
-    AND p.row_current_ind
-    AND p.status IN ('closed', 'settled')
-),
-peaks AS (
-  SELECT backtest_run_id, realized_pnl, cumulative,
-         greatest(0, max(cumulative) OVER (PARTITION BY backtest_run_id ORDER BY exit_time, id ROWS UNBOUNDED PRECEDING)) AS peak
-  FROM curve
-),
-closed_stats AS (
-  SELECT backtest_run_id,
-         count(*) AS positions_closed,
-         count(*) FILTER (WHERE realized_pnl > 0) AS winning_positions,
-         sum(realized_pnl) AS realized_pnl,
-         max(peak - cumulative) AS max_drawdown
-  FROM peaks
-  GROUP BY backtest_run_id
-)
 SELECT
   'backtest'::execution_environment AS execution_environment,
   r.id AS backtest_run_id,
   r.strategy_id, r.strategy_version, r.model_id, r.model_version, r.parameters,
   r.period_start, r.period_end, r.status, r.label,
-  coalesce(t.trade_count, 0) AS trade_count,
-  coalesce(t.fees, 0) AS fees,
-  coalesce(c.positions_closed, 0) AS positions_closed,
-  coalesce(c.winning_positions, 0) AS winning_positions,
+  t.trade_count,
+  t.fees,
+  c.positions_closed,
+  c.winning_positions,
   round(c.winning_positions::numeric / nullif(c.positions_closed, 0), 4) AS win_rate,
-  coalesce(c.realized_pnl, 0) AS realized_pnl,
-  coalesce(c.max_drawdown, 0) AS max_drawdown
-FROM runs r
-LEFT JOIN trade_stats t ON t.backtest_run_id = r.id
-LEFT JOIN closed_stats c ON c.backtest_run_id = r.id
+  c.realized_pnl,
+  c.max_drawdown
+FROM backtest_runs r
+-- LATERAL, one run at a time: each reads its own run's partitions only (run-time pruning).
+CROSS JOIN LATERAL (
+  SELECT count(*) AS trade_count, coalesce(sum(tr.fees), 0) AS fees
+  FROM trades tr
+  WHERE tr.execution_environment = 'backtest' AND tr.backtest_run_id = r.id
+) t
+CROSS JOIN LATERAL (
+  SELECT count(*) AS positions_closed,
+         count(*) FILTER (WHERE peaks.realized_pnl > 0) AS winning_positions,
+         coalesce(sum(peaks.realized_pnl), 0) AS realized_pnl,
+         coalesce(max(peaks.peak - peaks.cumulative), 0) AS max_drawdown
+  FROM (
+    SELECT curve.realized_pnl, curve.cumulative,
+           greatest(0, max(curve.cumulative) OVER (ORDER BY curve.exit_time, curve.id ROWS UNBOUNDED PRECEDING)) AS peak
+    FROM (
+      SELECT p.realized_pnl, p.exit_time, p.id,
+             sum(p.realized_pnl) OVER (ORDER BY p.exit_time, p.id ROWS UNBOUNDED PRECEDING) AS cumulative
+      FROM positions p
+      WHERE p.execution_environment = 'backtest' AND p.backtest_run_id = r.id
+        AND p.row_current_ind AND p.status IN ('closed', 'settled')
+    ) curve
+  ) peaks
+) c
+WHERE (:run_ids::bigint[] IS NULL OR r.id = ANY (:run_ids::bigint[]))
+  AND (:strategy_id::integer IS NULL OR r.strategy_id = :strategy_id::integer)
 ORDER BY r.id DESC;
 
 /*
@@ -107,7 +93,8 @@ sides AS (
 side_trades AS (
   SELECT t.execution_environment, t.fees
   FROM trades t, run
-  WHERE t.execution_environment = 'backtest' AND t.backtest_run_id = run.id
+  -- The parameter, not run.id: the planner then reads this run's partition only.
+  WHERE t.execution_environment = 'backtest' AND t.backtest_run_id = :run_id!::bigint AND t.backtest_run_id = run.id
   UNION ALL
   SELECT t.execution_environment, t.fees
   FROM trades t, run
@@ -123,7 +110,7 @@ trade_stats AS (
 side_positions AS (
   SELECT p.execution_environment, p.realized_pnl, p.exit_time, p.id
   FROM positions p, run
-  WHERE p.execution_environment = 'backtest' AND p.backtest_run_id = run.id
+  WHERE p.execution_environment = 'backtest' AND p.backtest_run_id = :run_id!::bigint AND p.backtest_run_id = run.id
     AND p.row_current_ind AND p.status IN ('closed', 'settled')
   UNION ALL
   SELECT p.execution_environment, p.realized_pnl, p.exit_time, p.id
