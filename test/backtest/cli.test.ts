@@ -2,7 +2,7 @@
  * `npm run backtests -- list | delete <id> [--yes]` against a database of its own (DATABASE_URL),
  * run as a child process whose stdin is not a terminal.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { precogDb } from '../../src/scope/precog-db.js';
@@ -83,5 +83,48 @@ it('lists runs with their rows, deletes one with --yes, refuses without it off a
     expect(usage.stderr).toContain('usage: npm run backtests -- list | delete <id> [--yes]');
     expect((await backtests(database, 'delete')).stderr).toContain('delete takes one run id; got none');
     expect((await backtests(database, 'list', '--force')).stderr).toContain('unknown option "--force"');
+  });
+});
+
+/** `delete <id>` on a terminal (util-linux `script` gives it one), answering `answer` at the prompt. */
+function onTerminal(database: string, id: bigint, answer: string): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', `${TSX} src/cli/backtests.ts delete ${id}`, '/dev/null'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: connectionString(testServer(), database) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let answered = false;
+    const take = (chunk: Buffer) => {
+      output += chunk;
+      if (!answered && output.includes('[y/N]')) {
+        answered = true;
+        child.stdin.write(`${answer}\n`);
+      }
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, output }));
+  });
+}
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+it.skipIf(!hasScript)('on a terminal, delete asks y/N: anything but y keeps the run', { timeout: 120_000 }, async () => {
+  await withFreshDatabase(async (database, pool) => {
+    const db = precogDb(pool);
+    const period = { period_start: new Date('2025-01-01T00:00:00Z'), period_end: new Date('2025-02-01T00:00:00Z') };
+    const run = await db.backtests.create({ strategy_id: (await strategyAndModel(pool)).strategyId, ...period, label: 'asked' });
+    const declined = await onTerminal(database, run.id, 'n');
+    expect(declined.status).toBe(1);
+    expect(declined.output).toContain(`Delete backtest run ${run.id}? [y/N]`);
+    expect(declined.output).toContain('Nothing deleted.');
+    expect(await db.backtests.get(run.id)).toBeDefined();
+    const accepted = await onTerminal(database, run.id, 'y');
+    expect(accepted.status).toBe(0);
+    expect(accepted.output).toContain(`Deleted backtest run ${run.id}.`);
+    expect(await db.backtests.get(run.id)).toBeUndefined();
   });
 });
