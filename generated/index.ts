@@ -3,21 +3,25 @@
 export * from './enums.js';
 export * from './account.js';
 export * from './analytics.js';
+export * from './backtests.js';
 export * from './game-states.js';
 export * from './historical.js';
 export * from './markets.js';
 export * from './orders.js';
 export * from './positions.js';
 export * from './settlements.js';
+export * from './strategies.js';
 export * from './trades.js';
 import { syncBalance, getCurrentBalance, recordLedgerEntry, listLedgerEntries, getRunningBalance } from './account.js';
 import { comparePaperAndLivePerformance, listTrainingDataTrades } from './analytics.js';
+import { compareBacktestRuns, compareBacktestRunWithPaper } from './backtests.js';
 import { upsertGameState, getCurrentGameState, listGameStateHistory, listLiveGames, listGamesOnDate } from './game-states.js';
 import { loadHistoricalGames, loadHistoricalOdds, loadHistoricalElo, listHistoricalGamesBySeason, listHistoricalGamesByTeam, listHistoricalGamesOnDate, listHistoricalOddsByDateRange, listHistoricalOddsForGame, getEloRatingAsOf, listEloRatingsBySeason } from './historical.js';
 import { createMarket, recordMarketPrice, getCurrentMarketByTicker, listMarketPriceHistory } from './markets.js';
 import { placeOrder, fillOrder, cancelOrder, listOpenOrders, getOrderById } from './orders.js';
 import { openPosition, updatePositionPrice, setTrailingStopState, closePosition, listOpenPositions, getPositionById, getPositionByKey, listPositionHistory } from './positions.js';
 import { settlePosition, listSettlements } from './settlements.js';
+import { createStrategy } from './strategies.js';
 import { recordTrade, recordTrades, recordFills, listTradesByMarket, listTradesByStrategy, listRecentTrades, getTradeById } from './trades.js';
 
 /** Every generated query, by name: what the environment scopes are built from. */
@@ -29,6 +33,8 @@ export const allQueries = {
   getRunningBalance,
   comparePaperAndLivePerformance,
   listTrainingDataTrades,
+  compareBacktestRuns,
+  compareBacktestRunWithPaper,
   upsertGameState,
   getCurrentGameState,
   listGameStateHistory,
@@ -63,6 +69,7 @@ export const allQueries = {
   listPositionHistory,
   settlePosition,
   listSettlements,
+  createStrategy,
   recordTrade,
   recordTrades,
   recordFills,

@@ -3,10 +3,12 @@
 export * from './enums.js';
 export type * from './account.js';
 export type * from './analytics.js';
+export type * from './backtests.js';
 export type * from './game-states.js';
 export type * from './historical.js';
 export type * from './markets.js';
 export type * from './orders.js';
 export type * from './positions.js';
 export type * from './settlements.js';
+export type * from './strategies.js';
 export type * from './trades.js';

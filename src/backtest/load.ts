@@ -126,6 +126,9 @@ export async function loadRun(client: HeldClient, run: string, rows: RunRows, op
     try {
       await client.copyFrom(`COPY public.${quote(stage.staging_table)} (${columns.map(quote).join(', ')}) FROM STDIN`, lines());
     } catch (error) {
+      // A bad value found while the rows stream (a float for money) is the caller's, as it is
+      // for a query parameter: an InvalidValueError naming the row and column, not a database error.
+      if (error instanceof InvalidValueError) throw error;
       throw toDatabaseError(error, CALL);
     }
   }
