@@ -47,8 +47,6 @@ export {
   type ConnectFailureReason,
   type ConnectionTarget,
 } from './runtime/database-errors.js';
-export { rowOf, type LoadOptions, type LoadProgress, type LoadResult, type RowReference, type RunRows } from './backtest/load.js';
-export type { BacktestRun, BacktestRunRef, BacktestRuns, BacktestRunStatus, NewBacktestRun } from './backtest/runs.js';
 export type { Json } from './runtime/codecs.js';
 export type { Queryable } from './runtime/query.js';
 export { CardinalityError } from './runtime/query.js';
