@@ -3,6 +3,7 @@ import type { QueryConfig } from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, Decimal, EnvironmentMismatchError, precogDb, type Queryable } from 'precog-db';
 import { allQueries } from '../../generated/index.js';
+import { backtestRun } from '../support/backtest-run.js';
 import { withRollback } from '../support/db.js';
 
 const position = (market: string) => ({
@@ -17,9 +18,10 @@ describe('scopes', () => {
   it('see only their own environment', async () => {
     await withRollback(async (client) => {
       const db = precogDb(client);
+      const run = await backtestRun(client);
       const live = db.scope('live', { api: 'live' });
       const paper = db.scope('paper', { api: 'demo' });
-      const backtest = db.scope('backtest', { api: 'none' });
+      const backtest = db.scope('backtest', { api: 'none', run: run.id });
       await live.openPosition(position('MKT-A'));
       await paper.openPosition(position('MKT-B'));
       await paper.openPosition(position('MKT-C'));
@@ -128,9 +130,17 @@ describe('ADR-107 guardrail: the API must match the environment', () => {
   it.each([
     ['live', 'live'],
     ['paper', 'demo'],
-    ['backtest', 'none'],
   ])('accepts a %s scope with api %s', (environment, api) => {
     expect(db.scope(environment as 'live', { api: api as 'live' }).environment).toBe(environment);
+  });
+
+  it('accepts a backtest scope with api none, for a run', () => {
+    expect(db.scope('backtest', { api: 'none', run: 1n }).environment).toBe('backtest');
+  });
+
+  it('refuses a backtest scope without a run, and a live scope with one', () => {
+    expect(() => db.scope('backtest', { api: 'none' } as never)).toThrow(/scope\('backtest'\) needs the run its rows belong to/);
+    expect(() => db.scope('live', { api: 'live', run: 1 } as never)).toThrow(/only a backtest scope has a run/);
   });
 });
 
