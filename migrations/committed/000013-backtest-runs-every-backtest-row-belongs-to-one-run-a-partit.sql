@@ -1,5 +1,5 @@
 --! Previous: sha1:7f4adf3bba1f47ef5a4f33d508d6cb7b82a2c202
---! Hash: sha1:b13b82b2cd0fbcec4fbbb8c006679df96d03b26c
+--! Hash: sha1:c8ec1004335dcb3f2b0082fe82f72c3a46d5c9ef
 --! Message: Backtest runs: every backtest row belongs to one run, a partition per run; runs made, deleted and bulk-loaded in constant time
 
 -- 000013: backtest runs (issue 14).
@@ -228,9 +228,14 @@ DECLARE
   env text;
 BEGIN
   -- The column: a backtest row's run is the transaction's (the scope sets precog.backtest_run).
-  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped) THEN
-    EXECUTE format($q$ALTER TABLE %s ADD COLUMN backtest_run_id bigint DEFAULT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint$q$, t);
+  IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped AND a.atttypid <> 'bigint'::regtype) THEN
+    RAISE EXCEPTION 'precog_environment_table(%): backtest_run_id must be bigint (backtest_runs.id)', table_name
+      USING ERRCODE = '42804', HINT = 'Declare backtest_run_id bigint (no default, nullable), or leave it out and the declaration adds it.';
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped) THEN
+    EXECUTE format('ALTER TABLE %s ADD COLUMN backtest_run_id bigint', t);
+  END IF;
+  EXECUTE format($q$ALTER TABLE %s ALTER COLUMN backtest_run_id SET DEFAULT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint$q$, t);
   EXECUTE format('COMMENT ON COLUMN %s.backtest_run_id IS %L', t,
                  'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).');
 
@@ -515,6 +520,70 @@ END;
 $gen$;
 
 --------------------------------------------------------------------------------
+-- 4b. A foreign key to a tagged table names the run too
+--------------------------------------------------------------------------------
+-- 000010's conversion of a foreign key into a reference, with the run: the key a new table
+-- declares to a tagged table is (x_id, execution_environment, backtest_run_id), the only unique
+-- key a tagged table now has; the reference recorded is (x_id), as before.
+CREATE OR REPLACE FUNCTION precog_environment_reference(fk oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+  c pg_constraint;
+  from_table text;
+  to_table text;
+  from_columns text[];
+  to_columns text[];
+  same_environment boolean;
+  sibling record;
+BEGIN
+  SELECT * INTO c FROM pg_constraint WHERE oid = fk;
+  from_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.conrelid), c.conrelid));
+  to_table := (SELECT r.relname::text FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.confrelid), c.confrelid));
+  same_environment := EXISTS (SELECT FROM public.precog_environment_tables d WHERE d.table_name = to_table);
+  SELECT array_agg(a.attname::text ORDER BY k.i) INTO from_columns FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n;
+  SELECT array_agg(a.attname::text ORDER BY k.i) INTO to_columns FROM unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n;
+  IF c.confupdtype NOT IN ('a', 'r') OR c.confdeltype NOT IN ('a', 'r') OR c.condeferrable OR c.confmatchtype <> 's' THEN
+    IF NOT same_environment THEN
+      RETURN; -- stays a constraint
+    END IF;
+    RAISE EXCEPTION 'precog_environment_table: foreign key % on % has actions, deferral or MATCH FULL: a reference between tagged tables is plain', c.conname, from_table
+      USING ERRCODE = '42830', HINT = 'Declare it FOREIGN KEY (...) REFERENCES ... with no ON DELETE/ON UPDATE action: rows of a tagged table are never deleted by a cascade (live history is kept; backtests are purged together).';
+  END IF;
+  IF same_environment AND array_position(from_columns, 'execution_environment') IS DISTINCT FROM array_position(to_columns, 'execution_environment') THEN
+    RAISE EXCEPTION 'precog_environment_table: foreign key % on % does not pair execution_environment with execution_environment', c.conname, from_table
+      USING ERRCODE = '42830', HINT = format('Reference %s by (..., execution_environment, backtest_run_id) -> (%s, execution_environment, backtest_run_id).', to_table, array_to_string(array_remove(array_remove(to_columns, 'execution_environment'), 'backtest_run_id'), ', '));
+  END IF;
+  -- A tagged table's unique keys include backtest_run_id (this migration), so a foreign key to
+  -- one names it too: (x_id, execution_environment, backtest_run_id) -> (id, execution_environment, backtest_run_id).
+  IF same_environment AND array_position(from_columns, 'backtest_run_id') IS DISTINCT FROM array_position(to_columns, 'backtest_run_id') THEN
+    RAISE EXCEPTION 'precog_environment_table: foreign key % on % does not pair backtest_run_id with backtest_run_id', c.conname, from_table
+      USING ERRCODE = '42830', HINT = format('Reference %s by (..., execution_environment, backtest_run_id) -> (%s, execution_environment, backtest_run_id).', to_table, array_to_string(array_remove(array_remove(to_columns, 'execution_environment'), 'backtest_run_id'), ', '));
+  END IF;
+  IF same_environment THEN
+    from_columns := array_remove(array_remove(from_columns, 'execution_environment'), 'backtest_run_id');
+    to_columns := array_remove(array_remove(to_columns, 'execution_environment'), 'backtest_run_id');
+  END IF;
+  INSERT INTO public.precog_environment_references AS r (table_name, columns, referenced_table, referenced_columns, same_environment)
+  VALUES (from_table, from_columns, to_table, to_columns, same_environment)
+  ON CONFLICT ON CONSTRAINT precog_environment_references_pkey DO UPDATE
+    SET referenced_table = excluded.referenced_table, referenced_columns = excluded.referenced_columns, same_environment = excluded.same_environment;
+  -- The constraint goes, wherever it was declared (on the table, or per partition pair).
+  FOR sibling IN
+    SELECT s.conrelid::regclass AS relation, s.conname FROM pg_constraint s
+     WHERE s.contype = 'f' AND s.conparentid = 0 AND s.conkey = c.conkey
+       AND coalesce(pg_partition_root(s.conrelid), s.conrelid) = coalesce(pg_partition_root(c.conrelid), c.conrelid) AND coalesce(pg_partition_root(s.confrelid), s.confrelid) = coalesce(pg_partition_root(c.confrelid), c.confrelid)
+  LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', sibling.relation, sibling.conname);
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION precog_environment_reference(oid) IS
+  'Used by precog_environment_table(): records a foreign key of a tagged table in precog_environment_references (checked per statement; environment included when it references another tagged table) and drops the constraint.';
+REVOKE ALL ON FUNCTION precog_environment_reference(oid) FROM PUBLIC;
+
+--------------------------------------------------------------------------------
 -- 5. The declaration gains runs
 --------------------------------------------------------------------------------
 -- 000010's declaration keeps doing what it did, under another name; precog_environment_table()
@@ -624,6 +693,8 @@ COMMENT ON FUNCTION precog_backtest_run_deleted() IS
 CREATE TRIGGER backtest_run_deleted BEFORE DELETE ON backtest_runs FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_deleted();
 CREATE TRIGGER backtest_run_no_truncate BEFORE TRUNCATE ON backtest_runs FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
 
+-- SECURITY DEFINER, as precog_backtest_run_deleted() is: deleting a run drops its partitions,
+-- which only the owner may; it deletes the one run named, and returns the run's row (no tagged row).
 CREATE FUNCTION purge_backtest_run(run bigint) RETURNS public.backtest_runs
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -919,6 +990,96 @@ BEGIN
   END LOOP;
   FOR declared IN SELECT d.table_name FROM precog_environment_tables d ORDER BY d.table_name LOOP
     PERFORM precog_environment_reference_checks(declared.table_name);
+  END LOOP;
+END
+$$;
+
+--------------------------------------------------------------------------------
+-- 9. [identity-issued] without reading other partitions
+--------------------------------------------------------------------------------
+-- 000010's check refused an id the sequence had not issued yet, or one a row of another
+-- environment has; the second probe reads every other partition, and with a partition per
+-- backtest run (000013) a live insert by the live login would read hundreds. The check now asks
+-- the sequence only: a statement trigger notes the last id issued before the statement, and every
+-- id the statement inserts must have been issued during it (after that mark, up to the sequence's
+-- last value). An id chosen with OVERRIDING SYSTEM VALUE is then refused whether or not a row has
+-- it yet, and no table is read. (Left: an id issued concurrently to another session's statement,
+-- chosen in the same instant, passes; the other row then shares it in another environment.)
+-- Only for callers bound by row-level security, as before: the owner's bulk loads do not pay.
+CREATE OR REPLACE FUNCTION precog_environment_id_checks(table_name text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $gen$
+#variable_conflict use_variable
+DECLARE
+  t regclass := format('public.%I', table_name)::regclass;
+  marks text := '';
+  checks text := '';
+  identity record;
+  check_function text := left('precog_ids_' || table_name, 63);
+  mark_function text := left('precog_ids_mark_' || table_name, 63);
+  setting text;
+BEGIN
+  FOR identity IN
+    -- pg_get_serial_sequence gives the sequence schema-qualified, as the generated function needs.
+    SELECT a.attname::text AS name, pg_get_serial_sequence(t::text, a.attname) AS sequence
+      FROM pg_attribute a WHERE a.attrelid = t AND a.attidentity <> '' AND NOT a.attisdropped ORDER BY a.attnum
+  LOOP
+    setting := left('precog.ids_issued_' || table_name || '_' || identity.name, 63);
+    marks := marks || format($body$
+  PERFORM pg_catalog.set_config(%1$L, (SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text FROM %2$s s), true);
+$body$, setting, identity.sequence);
+    checks := checks || format($body$
+  SELECT n.%1$I AS id, n.execution_environment AS environment INTO chosen
+    FROM new_rows n
+   WHERE n.%1$I > (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM %2$s s)
+      OR n.%1$I <= coalesce(nullif(pg_catalog.current_setting(%4$L, true), '')::bigint, 0)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '[identity-issued] %3$s.%1$s = %% (%%) was not issued to this row by the database', chosen.id, chosen.environment
+      USING ERRCODE = 'P0001', TABLE = %3$L, COLUMN = %1$L,
+            HINT = 'Let the database issue ids: insert without the column (no OVERRIDING SYSTEM VALUE).';
+  END IF;
+$body$, identity.name, identity.sequence, table_name, setting);
+  END LOOP;
+  EXECUTE format('DROP TRIGGER IF EXISTS environment_ids ON %s', t);
+  EXECUTE format('DROP TRIGGER IF EXISTS environment_ids_mark ON %s', t);
+  IF checks = '' THEN
+    EXECUTE format('DROP FUNCTION IF EXISTS public.%I()', check_function);
+    EXECUTE format('DROP FUNCTION IF EXISTS public.%I()', mark_function);
+    RETURN;
+  END IF;
+  EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+BEGIN%s
+  RETURN NULL;
+END;
+$body$$f$, mark_function, marks);
+  EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', mark_function);
+  EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', mark_function,
+                 format('Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on %s when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued]. SECURITY DEFINER: it reads the sequence.', table_name));
+  EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+DECLARE
+  chosen record;
+BEGIN%s
+  RETURN NULL;
+END;
+$body$$f$, check_function, checks);
+  EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', check_function);
+  EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', check_function,
+                 format('Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on %s when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]). SECURITY DEFINER: it reads the sequence.', table_name));
+  EXECUTE format('CREATE TRIGGER environment_ids_mark BEFORE INSERT ON %s FOR EACH STATEMENT WHEN (pg_catalog.row_security_active(%L::regclass)) EXECUTE FUNCTION public.%I()',
+                 t, t::text, mark_function);
+  EXECUTE format('CREATE TRIGGER environment_ids AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (pg_catalog.row_security_active(%L::regclass)) EXECUTE FUNCTION public.%I()',
+                 t, t::text, check_function);
+END;
+$gen$;
+
+DO $$
+DECLARE
+  declared record;
+BEGIN
+  FOR declared IN SELECT d.table_name FROM precog_environment_tables d ORDER BY d.table_name LOOP
+    PERFORM precog_environment_id_checks(declared.table_name);
   END LOOP;
 END
 $$;

@@ -37,7 +37,14 @@ export interface Declaration {
 export const ENVIRONMENT_ROLES = (environments: string[]) => environments.map((env) => `precog_${env}`);
 const COMMAND: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
 const KIND_STRENGTH: Record<string, number> = { append_only: 3, versioned: 2, mutable: 1 };
-const EXEMPT_DEFINERS = new Set(['purge_backtest_data']);
+/**
+ * SECURITY DEFINER functions that read tagged tables but return none of their rows: the purge
+ * and the run operations (counts and run rows), and the bulk load's checks (migration 000013).
+ */
+const EXEMPT_DEFINERS = new Set(['purge_backtest_data', 'purge_backtest_run', 'create_backtest_run', 'precog_backtest_load_begin', 'precog_backtest_load_finish']);
+/** The [backtest-run] policy of migration 000013: precog_backtest holds to its transaction's run. */
+const RUN_POLICY = "[backtest-run] rows of the transaction's run only";
+const RUN_QUAL = "(backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS \"nullif\"))";
 const declare = (d: Declaration) => {
   const args = [`'${d.table_name}'`, `kind => '${d.kind}'`];
   if (d.kind === 'versioned') args.push(`business_key => ARRAY[${d.business_key.map((c) => `'${c}'`).join(', ')}]`);
@@ -257,7 +264,15 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
                CASE WHEN p.polroles = '{0}' THEN ARRAY['public'] ELSE ARRAY(SELECT rolname::text FROM pg_roles WHERE oid = ANY (p.polroles)) END AS roles,
                pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS check
           FROM pg_policy p WHERE p.polrelid = $1 ORDER BY p.polname`, [rel.oid]);
-    const installedNames = new Set(['environment_roles', 'analyst_reads_all', ...environments.map((e) => `[environment-role] ${e} rows only`)]);
+    const installedNames = new Set(['environment_roles', 'analyst_reads_all', RUN_POLICY, ...environments.map((e) => `[environment-role] ${e} rows only`)]);
+    const runs = policies.find((p) => p.name === RUN_POLICY);
+    const hasRuns = await q<{ ok: boolean }>(`SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = $1 AND attname = 'backtest_run_id' AND NOT attisdropped) AS ok`, [rel.oid]);
+    if (hasRuns[0]?.ok && (!runs || runs.permissive || runs.qual !== RUN_QUAL || runs.check !== RUN_QUAL || runs.cmd !== '*' || runs.roles.join() !== 'precog_backtest')) {
+      push('guarantee/backtest-run-policy', `${t}."${RUN_POLICY}"`,
+        runs ? `the [backtest-run] policy on ${t} is changed (${runs.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} TO ${runs.roles.join(', ')} USING ${runs.qual ?? 'none'}): precog_backtest reads or writes rows of other runs`
+          : `the [backtest-run] policy on ${t} is dropped: precog_backtest reads and writes every run's rows`,
+        `declare the table again (\`${declare(d)}\`): it rebuilds the RESTRICTIVE policy on precog.backtest_run`);
+    }
     for (const env of environments.filter((e) => !unserved.has(e))) {
       const role = `precog_${env}`;
       const own = `(execution_environment = '${env}'::execution_environment)`;
@@ -392,7 +407,7 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
   const exists = await client.query(`SELECT to_regprocedure('public.precog_environment_update_guard()') IS NOT NULL AS ok`);
   if (!exists.rows[0].ok) return points;
   const setup = `
-    CREATE TEMP TABLE precog_probe (k text, x int, row_current_ind boolean, row_end_ts timestamptz, execution_environment public.execution_environment)
+    CREATE TEMP TABLE precog_probe (k text, x int, row_current_ind boolean, row_end_ts timestamptz, execution_environment public.execution_environment, backtest_run_id bigint)
       PARTITION BY LIST (execution_environment);
     CREATE TEMP TABLE precog_probe_live PARTITION OF precog_probe FOR VALUES IN ('live');
     CREATE TEMP TABLE precog_probe_paper PARTITION OF precog_probe FOR VALUES IN ('paper');
@@ -420,6 +435,9 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
     { fn: 'precog_backtest_purged_together', rule: '[backtest-purged-together]', loses: 'a backtest partition can be truncated alone',
       triggers: `CREATE TRIGGER g BEFORE TRUNCATE ON precog_probe_backtest FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()`,
       write: `TRUNCATE precog_probe_backtest` },
+    { fn: 'precog_backtest_run_required', rule: '[backtest-run-required]', loses: 'a live row can claim a backtest run',
+      triggers: `CREATE TRIGGER g BEFORE INSERT ON precog_probe_live FOR EACH ROW WHEN (NEW.backtest_run_id IS NOT NULL) EXECUTE FUNCTION public.precog_backtest_run_required()`,
+      write: `INSERT INTO precog_probe VALUES ('k', 1, true, NULL, 'live', 1)` },
     { fn: 'precog_environment_key_guard', rule: '[environment-immutable]', loses: 'a new version of a key may change environment (#662)',
       triggers: `CREATE TRIGGER g BEFORE INSERT ON precog_probe FOR EACH ROW EXECUTE FUNCTION public.precog_environment_key_guard('k')`,
       write: `INSERT INTO precog_probe VALUES ('precog-probe-key', 1, true, NULL, 'paper'); INSERT INTO precog_probe VALUES ('precog-probe-key', 1, true, NULL, 'live')` },
