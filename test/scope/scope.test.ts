@@ -35,6 +35,25 @@ describe('scopes', () => {
     });
   });
 
+  it("a run scope inside the caller's transaction takes its role and run for its own calls only", async () => {
+    await withRollback(async (client) => {
+      const session = async () => (await client.query(`SELECT current_user AS who, coalesce(current_setting('precog.backtest_run', true), '') AS run`)).rows[0];
+      const before = await session();
+      const run = await backtestRun(client);
+      const backtest = precogDb(client).scope('backtest', { api: 'none', run: run.id });
+      const opened = await backtest.openPosition(position('MKT-RUN-SCOPE'));
+      expect(opened!.execution_environment).toBe('backtest');
+      // SET LOCAL outlives a released savepoint: the scope puts the caller's role and run back itself.
+      expect(await session()).toEqual(before);
+      await backtest.transaction(async (tx) => {
+        await tx.updatePositionPrice({ position_key: opened!.position_key, current_price: new Decimal('0.45') });
+      });
+      expect(await session()).toEqual(before);
+      const { rows } = await client.query(`SELECT backtest_run_id::text AS run FROM positions WHERE position_key = $1`, [opened!.position_key]);
+      expect(rows).toEqual([{ run: run.id }, { run: run.id }]);
+    });
+  });
+
   it('replays Precog bug #662: a paper position updated ten times is still paper, and never live', async () => {
     await withRollback(async (client) => {
       const db = precogDb(client);
