@@ -101,6 +101,8 @@ export class HeldClient implements Queryable {
   inTransaction: boolean;
   /** A statement that may write was sent: a COMMIT lost from here on may have committed something. */
   wrote = false;
+  /** Savepoints of precog-db's open on this client: a call inside a transaction it did not begin. */
+  savepoints = 0;
   private readonly listener: Listener = (error) => {
     this.lost ??= error;
   };

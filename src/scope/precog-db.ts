@@ -13,8 +13,8 @@ import { ConfigurationError, EnvironmentMismatchError } from './errors.js';
 import { ConnectionFault, toDatabaseError } from '../runtime/database-errors.js';
 import { guardPool, HeldClient, isPool, TargetOf, withGivenClient, withPoolClient } from './connections.js';
 import {
+  asScope,
   type ConnectionRetryPolicy,
-  control,
   inTransaction,
   type Isolation,
   type Pool,
@@ -216,9 +216,11 @@ function buildScope<Env extends ExecutionEnvironment>(environment: Env, context:
             context.target,
             TRANSACTION,
             async (client) => {
-              if (context.role && context.depth === 0) await control(client, TRANSACTION, context.role);
-              bodyStarted = true;
-              return body(buildScope(environment, { ...context, connection: client, depth: context.depth + 1 }));
+              const inScope = () => {
+                bodyStarted = true;
+                return body(buildScope(environment, { ...context, connection: client, depth: context.depth + 1 }));
+              };
+              return context.role && context.depth === 0 ? asScope(client, TRANSACTION, context.role, inScope) : inScope();
             },
             options.isolation,
           ),
@@ -269,8 +271,8 @@ function methods(
         context.target,
         query,
         async (client) => {
-          if (context.role) await control(client, query, context.role);
-          return run(query, client, params);
+          const call = () => run(query, client, params);
+          return context.role ? asScope(client, query, context.role, call) : call();
         },
         query.scdWrite ? 'repeatable read' : undefined,
       ),

@@ -64,7 +64,46 @@ let savepoints = 0;
 
 function savepoint<T>(held: HeldClient, call: CallContext, body: (client: HeldClient) => Promise<T>): Promise<T> {
   const name = `precog_${++savepoints}`;
-  return transactionOn(held, call, `SAVEPOINT ${name}`, `RELEASE SAVEPOINT ${name}`, `ROLLBACK TO SAVEPOINT ${name}`, body);
+  return transactionOn(held, call, `SAVEPOINT ${name}`, `RELEASE SAVEPOINT ${name}`, `ROLLBACK TO SAVEPOINT ${name}`, async (client) => {
+    client.savepoints++;
+    try {
+      return await body(client);
+    } finally {
+      client.savepoints--;
+    }
+  });
+}
+
+/**
+ * Runs `body` after `setup` (`SET LOCAL ROLE ...`, the backtest run), on a client in a transaction
+ * precog-db opened. SET LOCAL lasts until the end of the top-level transaction, RELEASE SAVEPOINT
+ * included: inside a caller's transaction the role and the run are put back as they were once
+ * `body` is done, or a backtest scope's role and run would hold for the caller's next statements
+ * (a live scope's reads would then run as precog_backtest). A failure rolls the savepoint back,
+ * which puts them back too.
+ */
+export async function asScope<T>(held: HeldClient, call: CallContext, setup: string, body: () => Promise<T>): Promise<T> {
+  if (held.savepoints === 0) {
+    await control(held, call, setup);
+    return body();
+  }
+  const saved = `SELECT pg_catalog.current_setting('role') AS role, coalesce(pg_catalog.current_setting('precog.backtest_run', true), '') AS run`;
+  const { rows: [before] } = await controlled(held, call, { text: saved });
+  await control(held, call, setup);
+  const result = await body();
+  await controlled(held, call, {
+    text: `SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('precog.backtest_run', $2, true)`,
+    values: [before!.role, before!.run],
+  });
+  return result;
+}
+
+async function controlled(held: HeldClient, call: CallContext, config: { text: string; values?: unknown[] }) {
+  try {
+    return await held.query<{ role: string; run: string }>(config);
+  } catch (error) {
+    throw toDatabaseError(error, { ...call, readOnly: true });
+  }
 }
 
 async function transactionOn<T>(

@@ -123,6 +123,7 @@ describe('a new tagged table', () => {
   it('gets its ids branded by the next codegen, with no name written in src/', async () => {
     await withFreshDatabase(async (database, pool) => {
       // Declared as a migration would: the foreign key between them becomes a same-environment reference.
+      // It names the run too: (id, execution_environment, backtest_run_id) is a tagged table's one unique key (000013).
       await pool.query(`
         CREATE TABLE test_orders (
           id integer GENERATED ALWAYS AS IDENTITY, kalshi_order_id text, execution_environment execution_environment NOT NULL,
@@ -130,8 +131,8 @@ describe('a new tagged table', () => {
         SELECT precog_environment_table('test_orders', kind => 'mutable', mutable_columns => ARRAY['kalshi_order_id']);
         CREATE TABLE test_fills (
           id bigint GENERATED ALWAYS AS IDENTITY, order_id integer NOT NULL, kalshi_order_id text,
-          execution_environment execution_environment NOT NULL, PRIMARY KEY (id, execution_environment),
-          FOREIGN KEY (order_id, execution_environment) REFERENCES test_orders (id, execution_environment));
+          execution_environment execution_environment NOT NULL, backtest_run_id bigint, PRIMARY KEY (id, execution_environment),
+          FOREIGN KEY (order_id, execution_environment, backtest_run_id) REFERENCES test_orders (id, execution_environment, backtest_run_id));
         SELECT precog_environment_table('test_fills', kind => 'append_only');`);
       const scratch = mkdtempSync(join(tmpdir(), 'precog-branded-'));
       try {

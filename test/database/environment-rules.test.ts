@@ -28,7 +28,7 @@ describe('the database enforces environment isolation, for every table of the re
         (r !== 'append-only' || kinds.has('append_only')) &&
         (r !== 'immutable-column' || kinds.has('mutable')) &&
         (!r.startsWith('version-') || kinds.has('versioned')) &&
-        (r !== 'environment-cross-reference' || db.registry.references.length > 0),
+        ((r !== 'environment-cross-reference' && r !== 'backtest-run-cross-reference') || db.registry.references.length > 0),
     );
     expect(summary.rules).toEqual(expected);
     expect(summary.refusals).toBeGreaterThanOrEqual(100);

@@ -37,6 +37,7 @@ import { quietLogger } from '../../src/migrations/logger.js';
 import { migrateSettings } from '../../src/migrations/settings.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
 import { ensureDatabase } from '../../src/server/resolve.js';
+import { backtestRun } from '../support/backtest-run.js';
 import { startThrowawayServer, type ThrowawayServer } from '../support/throwaway-server.js';
 
 const DATABASE = 'precog_faults_typed';
@@ -109,13 +110,14 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
     const hasty = precogDb(hastyPool);
 
     try {
+      const { id: run } = await backtestRun(pool);
       const paper = plain.scope('paper', { api: 'demo' });
-      const backtest = plain.scope('backtest', { api: 'none' });
+      const backtest = plain.scope('backtest', { api: 'none', run });
       const paperRoles = roles.scope('paper', { api: 'demo' });
-      const backtestRoles = roles.scope('backtest', { api: 'none' });
+      const backtestRoles = roles.scope('backtest', { api: 'none', run });
       const paperRetrying = retrying.scope('paper', { api: 'demo' });
       const paperImpatient = impatient.scope('paper', { api: 'demo' });
-      const backtestHasty = hasty.scope('backtest', { api: 'none' });
+      const backtestHasty = hasty.scope('backtest', { api: 'none', run });
 
       const position = {
         market_id: 'MKT-FAULTS-TYPED',

@@ -71,6 +71,7 @@ describe('objects planted in public', () => {
               `INSERT INTO positions (position_key, market_id, side, entry_price, quantity, current_price, status, execution_environment)
                VALUES ($1, 'MKT-SHADOW', 'YES', 0.4, 10, 0.4, 'open', $2)`,
               [seed.live.key, attacker],
+              seed.backtest.run, // precog_backtest writes in a run, as its scope does
             );
             expect(version.error?.message, role).toMatch(role === 'precog_analyst' ? /permission denied/ : /^\[environment-immutable\] /);
             // A live trade from the attacker's login: still refused.

@@ -8,6 +8,7 @@ import { quietLogger } from '../../src/migrations/logger.js';
 import { COMMITTED_DIR, migrateSettings } from '../../src/migrations/settings.js';
 import { ensureDatabase } from '../../src/server/resolve.js';
 import { dropDatabase } from '../../src/migrations/fresh-database.js';
+import { backtestRun } from '../support/backtest-run.js';
 import { poolFor, testServer, withRollback } from '../support/db.js';
 
 const committed = readdirSync(COMMITTED_DIR).sort();
@@ -71,16 +72,18 @@ describe('ADR-107 views', () => {
 
   it.each(Object.entries(views))('%s returns exactly %j', async (view, environments) => {
     await withRollback(async (client) => {
+      const run = await backtestRun(client);
       for (const [index, environment] of ['live', 'paper', 'backtest'].entries()) {
+        const runId = environment === 'backtest' ? run.id : null;
         const { rows } = await client.query<{ id: number }>(
-          `INSERT INTO positions (position_key, market_id, side, entry_price, quantity, status, execution_environment)
-           VALUES ($1, 'MKT-VIEWS', 'YES', 0.5, 1, 'open', $2) RETURNING id`,
-          [`POS-${index + 1}`, environment],
+          `INSERT INTO positions (position_key, market_id, side, entry_price, quantity, status, execution_environment, backtest_run_id)
+           VALUES ($1, 'MKT-VIEWS', 'YES', 0.5, 1, 'open', $2, $3) RETURNING id`,
+          [`POS-${index + 1}`, environment, runId],
         );
         await client.query(
-          `INSERT INTO trades (market_id, position_id, side, price, quantity, trade_source, order_type, execution_environment)
-           VALUES ('MKT-VIEWS', $1, 'buy', 0.5, 1, 'manual', 'limit', $2), ('MKT-VIEWS', $1, 'sell', 0.6, 1, 'manual', 'limit', $2)`,
-          [rows[0]!.id, environment],
+          `INSERT INTO trades (market_id, position_id, side, price, quantity, trade_source, order_type, execution_environment, backtest_run_id)
+           VALUES ('MKT-VIEWS', $1, 'buy', 0.5, 1, 'manual', 'limit', $2, $3), ('MKT-VIEWS', $1, 'sell', 0.6, 1, 'manual', 'limit', $2, $3)`,
+          [rows[0]!.id, environment, runId],
         );
       }
       const { rows } = await client.query<{ execution_environment: string; n: number }>(

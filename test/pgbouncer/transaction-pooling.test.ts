@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal, precogDb } from '../../src/index.js';
 import { freshDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
+import { backtestRun } from '../support/backtest-run.js';
 import { testServer } from '../support/db.js';
 import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 
@@ -108,7 +109,9 @@ describe('through PgBouncer (transaction pooling)', () => {
 
   it('writes backtest trades in bulk', async ({ skip }) => {
     if (skipped) skip(skipped);
-    const backtest = precogDb(pool).scope('backtest', { api: 'none' });
+    // Through PgBouncer too, each call takes the run for its own transaction only.
+    const run = await backtestRun(pool);
+    const backtest = precogDb(pool).scope('backtest', { api: 'none', run: run.id });
     const n = 500;
     const column = <T>(value: (i: number) => T) => Array.from({ length: n }, (_, i) => value(i));
     const written = await backtest.recordTrades({

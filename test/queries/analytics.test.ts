@@ -5,6 +5,7 @@ import { comparePaperAndLivePerformance, listTrainingDataTrades } from '../../ge
 import { closePosition, openPosition, type ClosePositionParams } from '../../generated/positions.js';
 import { recordTrade, type RecordTradeParams } from '../../generated/trades.js';
 import type { ExecutionEnvironment } from '../../generated/enums.js';
+import { backtestRun, enterRun, leaveRun } from '../support/backtest-run.js';
 import { withFreshDatabase, withRollback } from '../support/db.js';
 import { strategyAndModel, unique } from './fixtures.js';
 
@@ -70,9 +71,12 @@ describe('listTrainingDataTrades', () => {
         market_id: market, side: 'sell', price: d(price), quantity: 2, fees: d('0.02'), trade_source: 'manual', order_type: 'market',
         execution_time: at, execution_environment: environment,
       });
+      const run = await backtestRun(db);
       await recordTrade.run(fill('live', '0.11'), db);
       const paper = await recordTrade.run(fill('paper', '0.22'), db);
+      await enterRun(db, run);
       const backtest = await recordTrade.run(fill('backtest', '0.33'), db);
+      await leaveRun(db);
       const rows = (await listTrainingDataTrades.run({ from: at, to: new Date(at.getTime() + 1) }, db)).filter((row) => row.market_id === market);
       expect(rows.map((row) => [row.id, row.execution_environment, row.price.toFixed(2)])).toEqual([
         [paper!.id, 'paper', '0.22'],

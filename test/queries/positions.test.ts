@@ -19,7 +19,8 @@ import {
 } from '../../generated/positions.js';
 import { createMarket } from '../../generated/markets.js';
 import type { ExecutionEnvironment } from '../../generated/enums.js';
-import { withFreshDatabase, withRollback } from '../support/db.js';
+import { poolFor, testServer, withFreshDatabase, withRollback } from '../support/db.js';
+import { backtestRun } from '../support/backtest-run.js';
 import { strategyAndModel, unique } from './fixtures.js';
 
 const d = (value: string) => new Decimal(value);
@@ -53,6 +54,7 @@ function stable(row: object) {
 describe('openPosition', () => {
   it('mints POS-{n} and returns every value as written', async () => {
     await withRollback(async (db) => {
+      await backtestRun(db, { enter: true });
       const { strategyId, modelId } = await strategyAndModel(db);
       const market = unique('MKT-POS');
       const entryTime = new Date('2024-11-03T20:15:00Z');
@@ -156,6 +158,7 @@ describe('SCD Type 2 writes', () => {
 
   it('closePosition records exit price, time, reason and realized P&L net of all fees; a closed position takes no more changes', async () => {
     await withRollback(async (db) => {
+      await backtestRun(db, { enter: true });
       const opened = await openPosition.run(
         position(unique('MKT-CLOSE'), 'backtest', { entry_time: new Date('2024-01-01T00:00:00Z') }),
         db,
@@ -302,26 +305,33 @@ describe('two concurrent updaters of one position', () => {
   });
 
   it('many concurrent writers with retry-on-zero-rows: every update applied, one current version, exact totals', async () => {
-    await withFreshDatabase(async (_database, pool) => {
-      const opened = await openPosition.run(position('MKT-STORM', 'backtest', { entry_price: d('0.10') }), pool);
-      const key = opened!.position_key;
-      const prices = Array.from({ length: 40 }, (_, i) => d('0.20').plus(d('0.0001').times(i)));
-      await Promise.all(
-        prices.map(async (price) => {
-          for (;;) {
-            const rows = await updatePositionPrice.run({ position_key: key, execution_environment: 'backtest', current_price: price }, pool);
-            if (rows) return;
-            // No row (undefined): a concurrent writer superseded the version this statement saw; retry.
-          }
-        }),
-      );
-      const history = await listPositionHistory.run({ position_key: key, execution_environment: 'backtest' }, pool);
-      expect(history).toHaveLength(prices.length + 1);
-      expect(history.filter((version) => version.row_current_ind)).toHaveLength(1);
-      // Every price was applied exactly once (no lost update, no duplicate).
-      const applied = history.slice(1).map((version) => version.current_price!.toFixed(4)).sort();
-      expect(applied).toEqual(prices.map((price) => price.toFixed(4)).sort());
-      expect(history.every((version) => version.execution_environment === 'backtest')).toBe(true);
+    await withFreshDatabase(async (database, fresh) => {
+      // Every connection of the pool files its backtest rows under the run (as a backtest scope does per transaction).
+      const run = await backtestRun(fresh);
+      const pool = poolFor(database, testServer(), 10, { backtestRun: run.id });
+      try {
+        const opened = await openPosition.run(position('MKT-STORM', 'backtest', { entry_price: d('0.10') }), pool);
+        const key = opened!.position_key;
+        const prices = Array.from({ length: 40 }, (_, i) => d('0.20').plus(d('0.0001').times(i)));
+        await Promise.all(
+          prices.map(async (price) => {
+            for (;;) {
+              const rows = await updatePositionPrice.run({ position_key: key, execution_environment: 'backtest', current_price: price }, pool);
+              if (rows) return;
+              // No row (undefined): a concurrent writer superseded the version this statement saw; retry.
+            }
+          }),
+        );
+        const history = await listPositionHistory.run({ position_key: key, execution_environment: 'backtest' }, pool);
+        expect(history).toHaveLength(prices.length + 1);
+        expect(history.filter((version) => version.row_current_ind)).toHaveLength(1);
+        // Every price was applied exactly once (no lost update, no duplicate).
+        const applied = history.slice(1).map((version) => version.current_price!.toFixed(4)).sort();
+        expect(applied).toEqual(prices.map((price) => price.toFixed(4)).sort());
+        expect(history.every((version) => version.execution_environment === 'backtest')).toBe(true);
+      } finally {
+        await pool.end();
+      }
     });
   });
 });

@@ -12,6 +12,7 @@ import {
 } from '../../generated/trades.js';
 import { openPosition } from '../../generated/positions.js';
 import type { ExecutionEnvironment } from '../../generated/enums.js';
+import { backtestRun } from '../support/backtest-run.js';
 import { withRollback } from '../support/db.js';
 import { strategyAndModel, unique } from './fixtures.js';
 
@@ -84,6 +85,7 @@ describe('recordTrade', () => {
 
   it('defaults execution_time to now and trade_metadata to {}', async () => {
     await withRollback(async (db) => {
+      await backtestRun(db, { enter: true });
       const trade = await recordTrade.run(fill(unique('MKT-TRADE'), 'backtest'), db);
       expect(trade!.trade_metadata).toEqual({});
       expect(trade!.execution_environment).toBe('backtest');
@@ -96,6 +98,7 @@ describe('recordTrade', () => {
 describe('recordTrades', () => {
   it('records many fills in one statement, in input order, nullable columns included', async () => {
     await withRollback(async (db) => {
+      await backtestRun(db, { enter: true });
       const { strategyId, modelId } = await strategyAndModel(db);
       const market = unique('MKT-BULK');
       const n = 500;

@@ -50,6 +50,8 @@ describe('schema snapshot', () => {
   it('shows a column as its type with typmod, NOT NULL and default', async () => {
     const snapshot = await schemaSnapshot(testServer(), cloned);
     expect(snapshot).toContain('    fees numeric(10,4) NOT NULL DEFAULT 0,');
-    expect(snapshot).toContain('    execution_environment execution_environment NOT NULL\n);');
+    expect(snapshot).toContain(
+      "    execution_environment execution_environment NOT NULL,\n    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint\n);",
+    );
   });
 });

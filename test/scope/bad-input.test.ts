@@ -12,6 +12,7 @@ import {
   resolveTradingConfiguration,
   type Queryable,
 } from 'precog-db';
+import { backtestRun } from '../support/backtest-run.js';
 import { withRollback } from '../support/db.js';
 
 const fill = {
@@ -120,7 +121,8 @@ describe('bad environments and configuration', () => {
 describe('bad bulk input', () => {
   it('refuses column arrays of unequal lengths, which unnest would pad with NULLs', async () => {
     await withRollback(async (client) => {
-      const backtest = precogDb(client).scope('backtest', { api: 'none' });
+      const run = await backtestRun(client);
+      const backtest = precogDb(client).scope('backtest', { api: 'none', run: run.id });
       const before = await tradeCount(client);
       const two = <T>(value: T) => [value, value];
       const error = await backtest

@@ -3,6 +3,7 @@ import type { QueryConfig } from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, Decimal, EnvironmentMismatchError, precogDb, type Queryable } from 'precog-db';
 import { allQueries } from '../../generated/index.js';
+import { backtestRun } from '../support/backtest-run.js';
 import { withRollback } from '../support/db.js';
 
 const position = (market: string) => ({
@@ -17,9 +18,10 @@ describe('scopes', () => {
   it('see only their own environment', async () => {
     await withRollback(async (client) => {
       const db = precogDb(client);
+      const run = await backtestRun(client);
       const live = db.scope('live', { api: 'live' });
       const paper = db.scope('paper', { api: 'demo' });
-      const backtest = db.scope('backtest', { api: 'none' });
+      const backtest = db.scope('backtest', { api: 'none', run: run.id });
       await live.openPosition(position('MKT-A'));
       await paper.openPosition(position('MKT-B'));
       await paper.openPosition(position('MKT-C'));
@@ -30,6 +32,25 @@ describe('scopes', () => {
       expect(await markets(live.listOpenPositions())).toEqual(['live:MKT-A']);
       expect(await markets(paper.listOpenPositions())).toEqual(['paper:MKT-B', 'paper:MKT-C']);
       expect(await markets(backtest.listOpenPositions())).toEqual(['backtest:MKT-D']);
+    });
+  });
+
+  it("a run scope inside the caller's transaction takes its role and run for its own calls only", async () => {
+    await withRollback(async (client) => {
+      const session = async () => (await client.query(`SELECT current_user AS who, coalesce(current_setting('precog.backtest_run', true), '') AS run`)).rows[0];
+      const before = await session();
+      const run = await backtestRun(client);
+      const backtest = precogDb(client).scope('backtest', { api: 'none', run: run.id });
+      const opened = await backtest.openPosition(position('MKT-RUN-SCOPE'));
+      expect(opened!.execution_environment).toBe('backtest');
+      // SET LOCAL outlives a released savepoint: the scope puts the caller's role and run back itself.
+      expect(await session()).toEqual(before);
+      await backtest.transaction(async (tx) => {
+        await tx.updatePositionPrice({ position_key: opened!.position_key, current_price: new Decimal('0.45') });
+      });
+      expect(await session()).toEqual(before);
+      const { rows } = await client.query(`SELECT backtest_run_id::text AS run FROM positions WHERE position_key = $1`, [opened!.position_key]);
+      expect(rows).toEqual([{ run: run.id }, { run: run.id }]);
     });
   });
 
@@ -128,9 +149,17 @@ describe('ADR-107 guardrail: the API must match the environment', () => {
   it.each([
     ['live', 'live'],
     ['paper', 'demo'],
-    ['backtest', 'none'],
   ])('accepts a %s scope with api %s', (environment, api) => {
     expect(db.scope(environment as 'live', { api: api as 'live' }).environment).toBe(environment);
+  });
+
+  it('accepts a backtest scope with api none, for a run', () => {
+    expect(db.scope('backtest', { api: 'none', run: 1n }).environment).toBe('backtest');
+  });
+
+  it('refuses a backtest scope without a run, and a live scope with one', () => {
+    expect(() => db.scope('backtest', { api: 'none' } as never)).toThrow(/scope\('backtest'\) needs the run its rows belong to/);
+    expect(() => db.scope('live', { api: 'live', run: 1 } as never)).toThrow(/only a backtest scope has a run/);
   });
 });
 

@@ -9,9 +9,11 @@ export function testServer(): ServerTarget {
   return inject('server');
 }
 
-export function poolFor(database: string, server: ServerTarget = testServer(), max = 10): pg.Pool {
+/** `backtestRun`: every connection files its backtest rows under that run (precog.backtest_run, as a backtest scope sets per transaction). */
+export function poolFor(database: string, server: ServerTarget = testServer(), max = 10, session: { backtestRun?: string } = {}): pg.Pool {
   const { host, port, user, password } = server;
-  return new pg.Pool({ host, port, user, password, database, max });
+  const options = session.backtestRun === undefined ? undefined : `-c precog.backtest_run=${session.backtestRun}`;
+  return new pg.Pool({ host, port, user, password, database, max, ...(options && { options }) });
 }
 
 /**

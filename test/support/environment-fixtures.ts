@@ -1,5 +1,6 @@
 /** Rows of every environment, and a way to attempt SQL as the owner or as one of the environment roles. */
 import type pg from 'pg';
+import { backtestRun, type TestRun } from './backtest-run.js';
 
 export const ENVIRONMENTS = ['live', 'paper', 'backtest'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -16,6 +17,8 @@ export interface SeededPosition {
   currentId: number;
   /** A trade referencing the current version. */
   tradeId: number;
+  /** The backtest run of the backtest rows (backtest_runs.id); none for live and paper. */
+  run?: string;
 }
 
 export type Seed = Record<Environment, SeededPosition>;
@@ -23,23 +26,31 @@ export type Seed = Record<Environment, SeededPosition>;
 /**
  * For each environment, as the owner: a position with two versions (the first closed), and a
  * trade on the current one. Keys come from position_key_seq, so concurrent tests never collide.
+ * The backtest rows belong to `run` (a new run when none is given).
  */
-export async function seedEveryEnvironment(client: pg.ClientBase, market = 'MKT-RULES'): Promise<Seed> {
+export async function seedEveryEnvironment(client: pg.ClientBase, market = 'MKT-RULES', run?: TestRun): Promise<Seed> {
   const seed = {} as Seed;
+  const backtest = run ?? (await backtestRun(client, { label: `seeds of ${market}` }));
   for (const environment of ENVIRONMENTS) {
     const { rows: [first] } = await client.query<{ id: number; position_key: string }>(
-      `INSERT INTO positions (position_key, market_id, side, entry_price, quantity, current_price, status, execution_environment)
-       VALUES ('POS-' || nextval('position_key_seq'), $1, 'YES', 0.4, 10, 0.4, 'open', $2)
+      `INSERT INTO positions (position_key, market_id, side, entry_price, quantity, current_price, status, execution_environment, backtest_run_id)
+       VALUES ('POS-' || nextval('position_key_seq'), $1, 'YES', 0.4, 10, 0.4, 'open', $2, CASE WHEN $2::execution_environment = 'backtest' THEN $3::bigint END)
        RETURNING id, position_key`,
-      [market, environment],
+      [market, environment, backtest.id],
     );
     const { rows: [current] } = await client.query<{ id: number }>(SCD_PRICE_UPDATE, [first!.position_key, '0.0100']);
     const { rows: [trade] } = await client.query<{ id: number }>(
-      `INSERT INTO trades (market_id, position_id, side, price, quantity, fees, trade_source, order_type, execution_environment)
-       VALUES ($1, $2, 'buy', 0.4, 10, 0.07, 'manual', 'limit', $3) RETURNING id`,
-      [market, current!.id, environment],
+      `INSERT INTO trades (market_id, position_id, side, price, quantity, fees, trade_source, order_type, execution_environment, backtest_run_id)
+       VALUES ($1, $2, 'buy', 0.4, 10, 0.07, 'manual', 'limit', $3, CASE WHEN $3::execution_environment = 'backtest' THEN $4::bigint END) RETURNING id`,
+      [market, current!.id, environment, backtest.id],
     );
-    seed[environment] = { key: first!.position_key, oldId: first!.id, currentId: current!.id, tradeId: trade!.id };
+    seed[environment] = {
+      key: first!.position_key,
+      oldId: first!.id,
+      currentId: current!.id,
+      tradeId: trade!.id,
+      ...(environment === 'backtest' && { run: backtest.id }),
+    };
   }
   return seed;
 }
@@ -52,12 +63,14 @@ export interface Attempt {
 
 /**
  * Runs `sql` as `actor` inside a savepoint of the caller's open transaction and rolls it back,
- * so every attempt starts from the same rows whatever the previous one did.
+ * so every attempt starts from the same rows whatever the previous one did. precog_backtest runs
+ * in `run` (as a backtest scope's transaction does: `precog.backtest_run`), or in none.
  */
-export async function attempt(client: pg.ClientBase, actor: Actor | 'precog_ingest', sql: string, params: unknown[] = []): Promise<Attempt> {
+export async function attempt(client: pg.ClientBase, actor: Actor | 'precog_ingest', sql: string, params: unknown[] = [], run?: string): Promise<Attempt> {
   await client.query('SAVEPOINT attempt');
   try {
     if (actor !== 'owner') await client.query(`SET LOCAL ROLE ${actor}`);
+    if (actor === 'precog_backtest' && run !== undefined) await client.query(`SELECT set_config('precog.backtest_run', $1, true)`, [run]);
     const result = await client.query(sql, params);
     return { rowCount: result.rowCount ?? 0, rows: result.rows };
   } catch (error) {
@@ -69,7 +82,7 @@ export async function attempt(client: pg.ClientBase, actor: Actor | 'precog_inge
 
 /**
  * The SCD Type 2 price update as one statement: lock the current version, close it, insert the
- * next version copying every column forward (execution_environment included) with
+ * next version copying every column forward (execution_environment and backtest_run_id included) with
  * current_price raised by $2, and return the new version. The new version starts exactly when
  * the old one ends (clock_timestamp() after the lock, not now(): a transaction that started
  * earlier but got the lock later would otherwise end a version before it began).
@@ -90,13 +103,13 @@ INSERT INTO positions (
   position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price, fees, status,
   unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price, entry_time, exit_time,
   exit_price, exit_reason, calculated_probability, edge_at_entry, market_price_at_entry, row_start_ts,
-  execution_environment
+  execution_environment, backtest_run_id
 )
 SELECT
   position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price + $2::numeric, fees, status,
   (current_price + $2::numeric - entry_price) * quantity, realized_pnl, trailing_stop_state, target_price, stop_loss_price,
   entry_time, exit_time, exit_price, exit_reason, calculated_probability, edge_at_entry, market_price_at_entry, row_end_ts,
-  execution_environment
+  execution_environment, backtest_run_id
 FROM closed
 RETURNING id, position_key, quantity, current_price, fees, execution_environment`;
 
@@ -117,16 +130,16 @@ WITH current_version AS (
     position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price, fees, status,
     unrealized_pnl, realized_pnl, trailing_stop_state, target_price, stop_loss_price, entry_time, exit_time,
     exit_price, exit_reason, calculated_probability, edge_at_entry, market_price_at_entry, row_start_ts,
-    execution_environment
+    execution_environment, backtest_run_id
   )
   SELECT
     position_key, market_id, strategy_id, model_id, side, entry_price, quantity + $2::integer, current_price,
     fees + $4::numeric, status, (current_price - entry_price) * (quantity + $2::integer), realized_pnl,
     trailing_stop_state, target_price, stop_loss_price, entry_time, exit_time, exit_price, exit_reason,
-    calculated_probability, edge_at_entry, market_price_at_entry, row_end_ts, execution_environment
+    calculated_probability, edge_at_entry, market_price_at_entry, row_end_ts, execution_environment, backtest_run_id
   FROM closed
-  RETURNING id, market_id, execution_environment
+  RETURNING id, market_id, execution_environment, backtest_run_id
 )
-INSERT INTO trades (market_id, position_id, side, price, quantity, fees, trade_source, order_type, order_id, execution_environment)
-SELECT market_id, id, 'buy', $3::numeric, $2::integer, $4::numeric, 'manual', 'limit', $5, execution_environment FROM opened
+INSERT INTO trades (market_id, position_id, side, price, quantity, fees, trade_source, order_type, order_id, execution_environment, backtest_run_id)
+SELECT market_id, id, 'buy', $3::numeric, $2::integer, $4::numeric, 'manual', 'limit', $5, execution_environment, backtest_run_id FROM opened
 RETURNING id, position_id`;

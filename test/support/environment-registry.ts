@@ -30,12 +30,21 @@ export interface TaggedTable {
   currentColumn: string | null;
   endColumn: string | null;
   columns: Column[];
+  /**
+   * The primary key's columns; since migration 000013 a unique constraint of the same name
+   * (`<t>_pkey`, UNIQUE NULLS NOT DISTINCT) that includes backtest_run_id.
+   */
   primaryKey: string[];
-  /** Columns of unique indexes without a predicate, other than the environment and generated columns. */
+  /** Columns of unique indexes without a predicate, other than the environment, the run and generated columns. */
   uniqueColumns: string[];
   /** The partition of each environment, and of a NULL environment. */
   partitions: Record<Environment | 'missing', string>;
+  /** The partitions of the backtest partition (migration 000013): one per run, by run id, and the DEFAULT one. */
+  runPartitions: { runs: Record<string, string>; missing: string };
 }
+
+/** The run of a backtest row (migration 000013); NULL for live and paper rows. */
+export const RUN_COLUMN = 'backtest_run_id';
 
 export interface Reference {
   table: string;
@@ -76,11 +85,20 @@ export async function loadRegistry(client: pg.ClientBase): Promise<Registry> {
     );
     const { rows: [keys] } = await client.query<{ primary_key: string[] | null; unique_columns: string[] | null }>(
       `SELECT (SELECT array_agg(a.attname::text ORDER BY k.i) FROM pg_index i CROSS JOIN unnest(i.indkey) WITH ORDINALITY k(n, i)
-                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n WHERE i.indrelid = $1::regclass AND i.indisprimary) AS primary_key,
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
+                WHERE i.indrelid = $1::regclass
+                  AND (i.indisprimary OR EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+                                                    AND c.contype = 'u' AND c.conname = $2 || '_pkey'))) AS primary_key,
               (SELECT array_agg(DISTINCT a.attname::text) FROM pg_index i CROSS JOIN unnest(i.indkey) k(n)
                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
                 WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NULL
-                  AND a.attname <> 'execution_environment' AND a.attidentity = '' AND a.attgenerated = '') AS unique_columns`,
+                  AND a.attname NOT IN ('execution_environment', 'backtest_run_id') AND a.attidentity = '' AND a.attgenerated = '') AS unique_columns`,
+      [`public.${ident(row.table_name)}`, row.table_name],
+    );
+    const { rows: runPartitions } = await client.query<{ run: string | null; partition: string }>(
+      `SELECT substring(pg_get_expr(c.relpartbound, c.oid) FROM '^FOR VALUES IN \(''?([0-9]+)''?\)$') AS run, c.relname::text AS partition
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = precog_environment_partition($1::regclass, 'backtest') ORDER BY c.relname`,
       [`public.${ident(row.table_name)}`],
     );
     const { rows: partitions } = await client.query<{ environment: Environment | null; partition: string }>(
@@ -99,6 +117,10 @@ export async function loadRegistry(client: pg.ClientBase): Promise<Registry> {
       primaryKey: keys?.primary_key ?? [],
       uniqueColumns: keys?.unique_columns ?? [],
       partitions: Object.fromEntries(partitions.map((p) => [p.environment ?? 'missing', p.partition])) as TaggedTable['partitions'],
+      runPartitions: {
+        runs: Object.fromEntries(runPartitions.filter((p) => p.run !== null).map((p) => [p.run, p.partition])),
+        missing: runPartitions.find((p) => p.run === null)?.partition ?? '',
+      },
     });
   }
   const { rows: references } = await client.query<Reference & { same: boolean }>(
@@ -127,6 +149,14 @@ export interface EnvironmentRows {
   count: number;
   /** For each reference of the table (key: its columns joined by ','), a row using it. */
   using: Record<string, Row>;
+  /**
+   * backtest: the rows above are of one run (`run`, the one precog_backtest's attempts run in);
+   * `otherRun` holds a row of the table too (`otherRunRow`, a current version for versioned tables).
+   */
+  runs?: { run: string; otherRun: string };
+  /** backtest: how many rows `run` holds (all precog_backtest sees in it). */
+  runCount?: number;
+  otherRunRow?: Row;
 }
 
 export type Fixtures = Record<string, Record<Environment, EnvironmentRows>>;
@@ -138,6 +168,13 @@ export type Fixtures = Record<string, Record<Environment, EnvironmentRows>>;
  */
 export async function loadFixtures(client: pg.ClientBase, registry: Registry): Promise<Fixtures> {
   const fixtures: Fixtures = {};
+  // seedTaggedTables() labels them (environment-seeds.ts).
+  const { rows: runRows } = await client.query<{ label: string; id: string }>(
+    `SELECT label, id::text AS id FROM backtest_runs WHERE label IN ('rule cases: the fixtures'' run', 'rule cases: another run')`,
+  );
+  const run = runRows.find((r) => r.label === "rule cases: the fixtures' run")?.id;
+  const otherRun = runRows.find((r) => r.label === 'rule cases: another run')?.id;
+  if (!run || !otherRun) throw new Error('fixtures: the two backtest runs of the rule cases are missing: seed with seedTaggedTables() first');
   for (const table of registry.tables) {
     const unreferenced = registry.references
       .filter((r) => r.referencedTable === table.name)
@@ -145,11 +182,12 @@ export async function loadFixtures(client: pg.ClientBase, registry: Registry): P
         const pairs = r.columns.map((c, i) => `x.${ident(c)} = t.${ident(r.referencedColumns[i]!)}`).join(' AND ');
         return `NOT EXISTS (SELECT FROM ${ident(r.table)} x WHERE ${pairs} AND x.execution_environment = t.execution_environment)`;
       });
-    const pick = async (environment: Environment, extra: string[]) => {
-      const where = ['t.execution_environment = $1::execution_environment', ...extra].join(' AND ');
+    // A backtest row is one of the fixtures' run (unless `inRun` says another).
+    const pick = async (environment: Environment, extra: string[], inRun = run) => {
+      const where = ['t.execution_environment = $1::execution_environment', 't.backtest_run_id IS NOT DISTINCT FROM $2::bigint', ...extra].join(' AND ');
       const { rows } = await client.query<{ row: Row }>(
         `SELECT to_jsonb(t) AS row FROM ${ident(table.name)} t WHERE ${where} ORDER BY ${table.primaryKey.map((c) => `t.${ident(c)}`).join(', ') || '1'} LIMIT 1`,
-        [environment],
+        [environment, environment === 'backtest' ? inRun : null],
       );
       return rows[0]?.row;
     };
@@ -173,6 +211,13 @@ export async function loadFixtures(client: pg.ClientBase, registry: Registry): P
         rows.superseded = superseded!;
         rows.current = await pick(environment, [current]);
         if (!rows.current) throw new Error(`fixtures: ${table.name} has no current ${environment} version: seed one first`);
+      }
+      if (environment === 'backtest') {
+        rows.runs = { run, otherRun };
+        const { rows: [inRun] } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ident(table.name)} WHERE backtest_run_id = $1`, [run]);
+        rows.runCount = inRun?.n ?? 0;
+        rows.otherRunRow = await pick(environment, current ? [current] : [], otherRun);
+        if (!rows.otherRunRow) throw new Error(`fixtures: ${table.name} has no row in the other backtest run: seed one first`);
       }
       fixtures[table.name]![environment] = rows;
     }
@@ -216,9 +261,17 @@ export function fresh(value: unknown): unknown {
   return `${String(value)}-${randomBytes(3).toString('hex')}`;
 }
 
-/** `WHERE` locating exactly the given rows by primary key: `(id, execution_environment) IN (...)`, parameter $n. */
+/**
+ * The primary key as expressions that compare equal when the key does: a live or paper row's run
+ * is NULL (the key is NULLS NOT DISTINCT), which `IN` would never match, so it reads as 0 (no run has id 0).
+ */
+export function keyExpressions(table: TaggedTable, qualifier = ''): string[] {
+  return table.primaryKey.map((c) => (c === RUN_COLUMN ? `coalesce(${qualifier}${ident(c)}, 0)` : `${qualifier}${ident(c)}`));
+}
+
+/** `WHERE` locating exactly the given rows by primary key: `(id, execution_environment, coalesce(backtest_run_id, 0)) IN (...)`, parameter $n. */
 export function rowsWhere(table: TaggedTable, n: number): string {
-  const key = table.primaryKey.map(ident).join(', ');
+  const key = keyExpressions(table).join(', ');
   return `(${key}) IN (SELECT ${key} FROM jsonb_populate_recordset(NULL::${ident(table.name)}, $${n}::jsonb))`;
 }
 

@@ -23,6 +23,8 @@ import {
   loadRegistry,
   rowsWhere,
   type Fixtures,
+  fresh,
+  RUN_COLUMN,
   type Registry,
   type Row,
   type TaggedTable,
@@ -31,6 +33,7 @@ import {
 export type Outcome =
   | { rule: string } // "[rule] ..." from a guard: P0001, with a HINT, naming the table
   | { role: Environment } // 42501 from the RESTRICTIVE policy "[environment-role] <env> rows only"
+  | { runPolicy: true } // 42501 from the RESTRICTIVE policy "[backtest-run] rows of the transaction's run only" (precog_backtest)
   | { denied: true } // 42501 "permission denied": no privilege for the statement
   | { missingReference: true } // 23503: the referenced row does not exist, or a referenced row is kept
   | { refused: true } // any error
@@ -48,6 +51,8 @@ export interface RuleCase {
   expect: Record<Actor, Outcome>;
   /** Actors for which the schema is known to fail the case (the case runs as it.fails). */
   knownDefects?: Partial<Record<Actor, string>>;
+  /** Expected counts (`{ rows: -1 }`) when the case's name does not say: per actor, from the fixtures. */
+  counts?: (fixtures: Fixtures, actor: Actor) => number;
 }
 
 type Role = 'precog_live' | 'precog_paper' | 'precog_backtest';
@@ -72,10 +77,20 @@ const everyWriter = (outcome: Outcome) => outcomes(outcome, () => outcome);
 const ownerOnly = (outcome: Outcome) => outcomes(outcome, () => denied);
 /** A write to a row of `environment`: its role meets the outcome, the other roles cannot see the row. */
 const rowOf = (environment: Environment, outcome: Outcome) => outcomes(outcome, (e) => (e === environment ? outcome : invisible));
+/**
+ * A role's refusal of a new row of another environment, by its policy. precog_backtest's is its
+ * [backtest-run] policy (checked first, by name): a live or paper row is of no run, so not of its run.
+ */
+const policyOf = (role: Environment): Outcome => (role === 'backtest' ? { runPolicy: true } : { role });
 /** A new row of `environment`: its role meets the outcome, the other roles are refused by their policy. */
-const newRowOf = (environment: Environment, outcome: Outcome) => outcomes(outcome, (e) => (e === environment ? outcome : { role: e }));
+const newRowOf = (environment: Environment, outcome: Outcome) => outcomes(outcome, (e) => (e === environment ? outcome : policyOf(e)));
 
 const OTHER: Record<Environment, Environment> = { live: 'paper', paper: 'live', backtest: 'live' };
+
+/** The run of a new row of `environment`: the fixtures' run for backtest rows, none for live and paper. */
+const runFor = (fx: Fixtures, table: string, environment: Environment) => (environment === 'backtest' ? fx[table]!.backtest.runs!.run : null);
+/** The environment of a row, and the run that goes with it. */
+const inEnvironment = (fx: Fixtures, table: string, environment: Environment): Row => ({ execution_environment: environment, [RUN_COLUMN]: runFor(fx, table, environment) });
 
 /** The cases of one tagged table. */
 export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
@@ -122,7 +137,7 @@ export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
       add({
         rule: 'environment-immutable',
         name: `a ${to} version of a ${from} ${table.businessKey.join(', ')}`,
-        sql: (fx) => insertRow(table, copyOf(table, row(fx, from, 'superseded'), { execution_environment: to })),
+        sql: (fx) => insertRow(table, copyOf(table, row(fx, from, 'superseded'), inEnvironment(fx, table.name, to))),
         // The key guard (SECURITY DEFINER) runs before row-level security: it sees versions the caller cannot.
         expect: everyWriter(rule('environment-immutable')),
       });
@@ -294,6 +309,8 @@ export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
     }
   }
 
+  runCases(table, add);
+
   // [identity-issued]: an environment role does not choose ids (OVERRIDING SYSTEM VALUE); the owner may
   const identity = table.columns.find((c) => c.generated && table.primaryKey.includes(c.name));
   if (identity) {
@@ -306,14 +323,14 @@ export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
         rule: 'identity-issued',
         name: `a new ${environment} row with the ${identity.name} of a ${OTHER[environment]} row (OVERRIDING SYSTEM VALUE)`,
         sql: (fx) => overriding({ ...copyOf(table, row(fx, environment)), [identity.name]: row(fx, OTHER[environment])[identity.name] }),
-        expect: outcomes(allowed, (e) => (e === environment ? rule('identity-issued') : { role: e })),
+        expect: outcomes(allowed, (e) => (e === environment ? rule('identity-issued') : policyOf(e))),
       });
     }
     add({
       rule: 'identity-issued',
       name: `a new paper row with a ${identity.name} the sequence has not issued yet (OVERRIDING SYSTEM VALUE)`,
       sql: (fx) => overriding({ ...copyOf(table, row(fx, 'paper')), [identity.name]: 2_000_000_000 }),
-      expect: outcomes(allowed, (e) => (e === 'paper' ? rule('identity-issued') : { role: e })),
+      expect: outcomes(allowed, (e) => (e === 'paper' ? rule('identity-issued') : policyOf(e))),
     });
   }
 
@@ -365,6 +382,111 @@ export function tableCases(table: TaggedTable, registry: Registry): RuleCase[] {
   return cases;
 }
 
+/**
+ * The rules of backtest runs (migration 000013) for one table: every backtest row belongs to a
+ * run that exists, live and paper rows to none ([backtest-run-required]); precog_backtest reads
+ * and writes the rows of its transaction's run only ([backtest-run]); a versioned key stays in
+ * its run ([environment-immutable]). precog_backtest's attempts run in the fixtures' run.
+ */
+function runCases(table: TaggedTable, add: (c: Omit<RuleCase, 'table'>) => void): void {
+  const t = ident(table.name);
+  const fixtures = (fx: Fixtures) => fx[table.name]!.backtest;
+  const backtestRow = (fx: Fixtures) => fixtures(fx).free;
+  const otherRunRow = (fx: Fixtures) => fixtures(fx).otherRunRow!;
+  const runsOf = (fx: Fixtures) => fixtures(fx).runs!;
+  const closed = (): Row => (table.kind === 'versioned' ? { [table.currentColumn!]: false, [table.endColumn!]: new Date().toISOString() } : {});
+  const freshKey = (row: Row): Row =>
+    table.kind === 'versioned' && !table.businessKey.includes('execution_environment')
+      ? Object.fromEntries(table.businessKey.map((c) => [c, fresh(row[c])]))
+      : {};
+
+  add({
+    rule: 'backtest-run-required',
+    name: 'INSERT of a backtest row with backtest_run_id NULL',
+    sql: (fx) => insertRow(table, copyOf(table, backtestRow(fx), { [RUN_COLUMN]: null })),
+    // Refused in <t>_run_missing by a BEFORE trigger, before any policy is checked.
+    expect: everyWriter(rule('backtest-run-required')),
+  });
+  add({
+    rule: 'backtest-run-required',
+    name: 'INSERT of a backtest row without backtest_run_id (the run of the transaction, if any)',
+    sql: (fx) => insertRow(table, copyOf(table, backtestRow(fx)), insertableColumns(table).filter((c) => c !== RUN_COLUMN)),
+    // precog_backtest's transaction has a run (as a backtest scope's does): the row is filed under it.
+    expect: outcomes(rule('backtest-run-required'), (e) => (e === 'backtest' ? allowed : rule('backtest-run-required'))),
+  });
+  add({
+    rule: 'backtest-run-required',
+    name: 'INSERT of a backtest row of a run that does not exist',
+    sql: (fx) => insertRow(table, copyOf(table, backtestRow(fx), { [RUN_COLUMN]: 2_000_000_000 })),
+    expect: everyWriter(rule('backtest-run-required')),
+  });
+  for (const environment of ['live', 'paper'] as const) {
+    add({
+      rule: 'backtest-run-required',
+      name: `INSERT of a ${environment} row with a backtest run`,
+      sql: (fx) => insertRow(table, copyOf(table, fx[table.name]![environment].free, { [RUN_COLUMN]: runsOf(fx).run })),
+      expect: everyWriter(rule('backtest-run-required')),
+    });
+  }
+  add({
+    rule: 'backtest-run',
+    name: 'reading the rows of another backtest run',
+    sql: (fx) => ({ text: `SELECT count(*)::int AS n FROM ${t} WHERE backtest_run_id = $1`, params: [runsOf(fx).otherRun] }),
+    expect: outcomes({ rows: -1 }, () => ({ rows: 0 }), { rows: -1 }),
+    counts: (fx) => fx[table.name]!.backtest.count - fixtures(fx).runCount!,
+  });
+  add({
+    rule: 'backtest-run',
+    name: 'reading a row of another backtest run by its key',
+    sql: (fx) => ({ text: `SELECT count(*)::int AS n FROM ${t} WHERE ${rowsWhere(table, 1)}`, params: [keyOf(table, [otherRunRow(fx)])] }),
+    expect: outcomes({ rows: 1 }, () => ({ rows: 0 }), { rows: 1 }),
+  });
+  add({
+    rule: 'backtest-run',
+    name: 'INSERT of a new row into another backtest run',
+    // A superseded version, for versioned tables: the other run's current one keeps its place.
+    sql: (fx) => insertRow(table, copyOf(table, otherRunRow(fx), { ...freshKey(otherRunRow(fx)), ...closed() })),
+    // The owner writes any run; precog_backtest only its transaction's.
+    expect: outcomes(allowed, (e) => (e === 'backtest' ? { runPolicy: true } : policyOf(e))),
+  });
+  const update =
+    table.kind === 'versioned'
+      ? `${ident(table.currentColumn!)} = false, ${ident(table.endColumn!)} = clock_timestamp()`
+      : table.kind === 'mutable'
+        ? `${ident(table.mutableColumns[0]!)} = ${ident(table.mutableColumns[0]!)}`
+        : undefined;
+  if (update) {
+    add({
+      rule: 'backtest-run',
+      name: `UPDATE of a row of another backtest run (${table.kind === 'versioned' ? 'closing its current version' : `its ${table.mutableColumns[0]}`})`,
+      sql: (fx) => ({ text: `UPDATE ${t} SET ${update} WHERE ${rowsWhere(table, 1)}`, params: [keyOf(table, [otherRunRow(fx)])] }),
+      // Allowed where it is visible (the owner); precog_backtest does not see another run's rows.
+      expect: outcomes(allowed, () => invisible),
+    });
+  }
+  if (table.kind === 'versioned' && !table.businessKey.includes('execution_environment')) {
+    add({
+      rule: 'environment-immutable',
+      name: `a version in the fixtures' run of a ${table.businessKey.join(', ')} of another backtest run`,
+      sql: (fx) => insertRow(table, copyOf(table, otherRunRow(fx), { [RUN_COLUMN]: runsOf(fx).run, ...closed() })),
+      // The key guard (SECURITY DEFINER) runs before row-level security: it sees the key's run, which the caller cannot.
+      expect: everyWriter(rule('environment-immutable')),
+    });
+  }
+  for (const [name, partition] of [
+    // Made with the run, in the seeds' transaction: named as create_backtest_run() names it.
+    ["its partition of the fixtures' run", (fx: Fixtures) => `${table.name.slice(0, 40)}_run_${runsOf(fx).run}`],
+    ['its partition for backtest rows without a run', () => table.runPartitions.missing],
+  ] as const) {
+    add({
+      rule: 'backtest-purged-together',
+      name: `TRUNCATE of ${name} alone`,
+      sql: (fx) => ({ text: `TRUNCATE ${ident(partition(fx))}` }),
+      expect: ownerOnly(rule('backtest-purged-together')),
+    });
+  }
+}
+
 /** The cases of one reference between tagged tables: a reference never crosses environments. */
 export function referenceCases(reference: Registry['references'][number], registry: Registry): RuleCase[] {
   const table = registry.tables.find((t) => t.name === reference.table)!;
@@ -399,6 +521,18 @@ export function referenceCases(reference: Registry['references'][number], regist
       expect: newRowOf(environment, allowed),
     });
   }
+  cases.push({
+    rule: 'backtest-run-cross-reference',
+    table: table.name,
+    name: `${label}: a backtest row of one run referencing a row of another run`,
+    sql: (fx) => {
+      const to = fx[referenced.name]!.backtest.otherRunRow!;
+      const changes = Object.fromEntries(reference.columns.map((c, i) => [c, to[reference.referencedColumns[i]!]]));
+      return insertRow(table, copyOf(table, source(fx, 'backtest'), changes));
+    },
+    // Checked per statement, as the owner (SECURITY DEFINER): precog_backtest is refused though it cannot see the other run's row.
+    expect: newRowOf('backtest', rule('backtest-run-cross-reference')),
+  });
   cases.push({
     rule: 'environment-cross-reference',
     table: table.name,
@@ -483,8 +617,11 @@ function resolveCounts(c: RuleCase, actor: Actor, fixtures: Fixtures, registry: 
   const outcome = c.expect[actor];
   if (!('rows' in outcome) || outcome.rows !== -1) return outcome;
   if (c.table === '*') return { rows: registry.tables.length }; // purge: one row per table
+  if (c.counts) return { rows: c.counts(fixtures, actor) };
   const counts = fixtures[c.table]!;
-  const total = (environments: readonly Environment[]) => environments.reduce((n, e) => n + counts[e].count, 0);
+  // precog_backtest sees the backtest rows of its run only ([backtest-run]).
+  const count = (e: Environment) => (e === 'backtest' && actor === 'precog_backtest' ? counts.backtest.runCount! : counts[e].count);
+  const total = (environments: readonly Environment[]) => environments.reduce((n, e) => n + count(e), 0);
   const named = ENVIRONMENTS.find((e) => c.name.includes(`the ${e} `));
   const seen = named ? [named] : actor.startsWith('precog_') && actor !== 'precog_analyst' ? [envOf(actor as Role)] : ENVIRONMENTS;
   return { rows: total(seen) };
@@ -503,6 +640,9 @@ export function checkOutcome(outcome: Outcome, result: Attempt, table: string, l
   } else if ('role' in outcome) {
     expect(error?.code, context).toBe('42501');
     expect(error!.message, context).toBe(`new row violates row-level security policy "[environment-role] ${outcome.role} rows only" for table "${table}"`);
+  } else if ('runPolicy' in outcome) {
+    expect(error?.code, context).toBe('42501');
+    expect(error!.message, context).toBe(`new row violates row-level security policy "[backtest-run] rows of the transaction's run only" for table "${table}"`);
   } else if ('denied' in outcome) {
     expect(error?.code, context).toBe('42501');
     expect(error!.message, context).toMatch(/^permission denied for (table|view|function) /);
@@ -592,7 +732,8 @@ export function defineEnvironmentRuleSuite(db: SuiteDatabase, seed: (client: pg.
     const body = async () => {
       const { text, params } = c.sql(fixtures);
       const outcome = resolveCounts(c, actor, fixtures, db.registry);
-      checkOutcome(outcome, await attempt(client, actor, text, params), c.table === '*' ? '' : c.table, title);
+      const run = fixtures[db.registry.tables[0]!.name]!.backtest.runs!.run;
+      checkOutcome(outcome, await attempt(client, actor, text, params, run), c.table === '*' ? '' : c.table, title);
     };
     if (defect) it.fails(`${title} [known schema defect: ${defect}]`, body);
     else it(title, body);
@@ -601,7 +742,9 @@ export function defineEnvironmentRuleSuite(db: SuiteDatabase, seed: (client: pg.
     const o = c.expect[actor];
     return !('allowed' in o) && !('rows' in o) && !('invisible' in o) && !('ok' in o);
   });
-  const rules = [...new Set(cases.flatMap((c) => Object.values(c.expect).flatMap((o) => ('rule' in o ? [o.rule] : 'role' in o ? ['environment-role'] : []))))].sort();
+  const rules = [
+    ...new Set(cases.flatMap((c) => Object.values(c.expect).flatMap((o) => ('rule' in o ? [o.rule] : 'role' in o ? ['environment-role'] : 'runPolicy' in o ? ['backtest-run'] : [])))),
+  ].sort();
   return {
     tables: db.registry.tables.length,
     references: db.registry.references.length,
@@ -616,6 +759,9 @@ export function defineEnvironmentRuleSuite(db: SuiteDatabase, seed: (client: pg.
 export const ALL_RULES = [
   'append-only',
   'backtest-purged-together',
+  'backtest-run',
+  'backtest-run-cross-reference',
+  'backtest-run-required',
   'environment-cross-reference',
   'environment-immutable',
   'environment-required',
@@ -664,7 +810,7 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
         });
       });
 
-      it('has row-level security with one RESTRICTIVE "[environment-role] <env> rows only" policy per environment role, and the analyst reads all', async () => {
+      it('has row-level security with one RESTRICTIVE "[environment-role] <env> rows only" policy per environment role, the [backtest-run] one for precog_backtest, and the analyst reads all', async () => {
         const rows = await q(
           `SELECT c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
                   (SELECT array_agg(p.policyname || ' ' || p.permissive || ' ' || p.roles::text || ' ' || p.cmd || ' ' || coalesce(p.qual, '-') || ' ' || coalesce(p.with_check, '-') ORDER BY p.policyname)
@@ -673,11 +819,13 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
           [`public.${ident(table.name)}`],
         );
         const only = (e: string) => `(execution_environment = '${e}'::execution_environment)`;
+        const run = `(backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))`;
         expect(rows[0]).toEqual({
           rls: true,
           forced: false,
           policies: [
             ...ENVIRONMENTS.map((e) => `[environment-role] ${e} rows only RESTRICTIVE {precog_${e}} ALL ${only(e)} ${only(e)}`),
+            `[backtest-run] rows of the transaction's run only RESTRICTIVE {precog_backtest} ALL ${run} ${run}`,
             'analyst_reads_all PERMISSIVE {precog_analyst} SELECT true -',
             'environment_roles PERMISSIVE {precog_backtest,precog_live,precog_paper} ALL true true',
           ].sort(),
@@ -734,6 +882,59 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
         has(table.partitions.backtest, 'backtest_purged_together', /^BEFORE TRUNCATE .* FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together\(\)$/);
       });
 
+      it('has backtest runs: backtest_run_id defaulting to the transaction\'s run, its backtest partition LIST-partitioned by run (one per run, and a DEFAULT that refuses), live and paper refusing a run, unique keys with the run', async () => {
+        const [column] = await q(
+          `SELECT format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default
+             FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`,
+          [`public.${ident(table.name)}`, RUN_COLUMN],
+        );
+        expect(column).toEqual({ type: 'bigint', not_null: false, default: `(NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint` });
+        const [partitioned] = await q(`SELECT pg_get_partkeydef($1::regclass) AS key`, [`public.${ident(table.partitions.backtest)}`]);
+        expect(partitioned).toEqual({ key: `LIST (${RUN_COLUMN})` });
+        // One partition per run there is (a table declared after a run was made gets one too), none with a grant.
+        const runs = (await q<{ id: string }>(`SELECT id::text AS id FROM backtest_runs ORDER BY id`)).map((r) => r.id);
+        const prefix = table.name.slice(0, 40);
+        const partitions = await q(
+          `SELECT c.relname AS partition, pg_get_expr(c.relpartbound, c.oid) AS bound, c.relrowsecurity AS rls,
+                  coalesce((SELECT string_agg(r || ':' || x, ',') FROM unnest($2::text[]) r CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x
+                             WHERE has_table_privilege(r, c.oid, x)), '') AS privileges
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
+          [`public.${ident(table.partitions.backtest)}`, roles],
+        );
+        expect(partitions).toEqual(
+          [
+            { partition: `${prefix}_run_missing`, bound: 'DEFAULT', rls: true, privileges: '' },
+            ...runs.map((id) => ({ partition: `${prefix}_run_${id}`, bound: `FOR VALUES IN ('${id}')`, rls: true, privileges: '' })),
+          ].sort((a, b) => (a.partition < b.partition ? -1 : 1)),
+        );
+        const triggers = await q<{ relation: string; definition: string }>(
+          `SELECT c.relname AS relation, regexp_replace(pg_get_triggerdef(t.oid), '^CREATE TRIGGER \\S+ ', '') AS definition FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE t.tgname = 'backtest_run_required' AND NOT t.tgisinternal AND t.tgenabled = 'O' AND c.relname = ANY($1) ORDER BY 1`,
+          [[table.partitions.live, table.partitions.paper, `${prefix}_run_missing`]],
+        );
+        const when = (partition: string) =>
+          `BEFORE INSERT ON public.${partition} FOR EACH ROW WHEN ((new.backtest_run_id IS NOT NULL)) EXECUTE FUNCTION precog_backtest_run_required()`;
+        expect(triggers).toEqual(
+          [
+            { relation: table.partitions.live, definition: when(table.partitions.live) },
+            { relation: table.partitions.paper, definition: when(table.partitions.paper) },
+            { relation: `${prefix}_run_missing`, definition: `BEFORE INSERT ON public.${prefix}_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required()` },
+          ].sort((a, b) => (a.relation < b.relation ? -1 : 1)),
+        );
+        // Every unique key of the table includes the run (NULLS NOT DISTINCT: unique for live and paper rows too).
+        const keys = await q<{ def: string }>(`SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique`, [
+          `public.${ident(table.name)}`,
+        ]);
+        expect(keys.length).toBeGreaterThan(0);
+        for (const { def } of keys) expect(def).toMatch(/, backtest_run_id\) NULLS NOT DISTINCT/);
+        const checks = await q(`SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c WHERE c.conrelid = $1::regclass AND c.conname = $2`, [
+          `public.${ident(table.name)}`,
+          `${prefix}_backtest_run_only_in_backtest`,
+        ]);
+        expect(checks).toEqual([{ def: `CHECK (((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL)))` }]);
+      });
+
       it('its live partition refuses DELETE with a row trigger (live_history_kept BEFORE DELETE)', async () => {
         const rows = await q(
           `SELECT t.tgname FROM pg_trigger t WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal AND (t.tgtype & 8) <> 0 AND (t.tgtype & 1) <> 0
@@ -744,13 +945,15 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
       });
 
       if (table.kind === 'versioned') {
-        it('has one current version per business key and environment (a partial UNIQUE index)', async () => {
+        it('has one current version per business key, environment and backtest run (a partial UNIQUE index, NULLS NOT DISTINCT)', async () => {
           const rows = await q<{ def: string }>(
             `SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NOT NULL`,
             [`public.${ident(table.name)}`],
           );
-          const key = [...table.businessKey.filter((c) => c !== 'execution_environment'), 'execution_environment'].join(', ');
-          expect(rows.map((r) => r.def)).toContainEqual(expect.stringMatching(new RegExp(`^CREATE UNIQUE INDEX \\S+ ON ONLY public\\.${table.name} USING btree \\(${key}\\) WHERE ${table.currentColumn}$`)));
+          const key = [...table.businessKey.filter((c) => c !== 'execution_environment'), 'execution_environment', RUN_COLUMN].join(', ');
+          expect(rows.map((r) => r.def)).toContainEqual(
+            expect.stringMatching(new RegExp(`^CREATE UNIQUE INDEX \\S+ ON ONLY public\\.${table.name} USING btree \\(${key}\\) NULLS NOT DISTINCT WHERE ${table.currentColumn}$`)),
+          );
         });
       }
 

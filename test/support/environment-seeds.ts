@@ -10,7 +10,8 @@
  */
 import type pg from 'pg';
 import { ENVIRONMENTS, seedEveryEnvironment, type Environment } from './environment-fixtures.js';
-import { copyOf, ident, insertRow, type Registry, type Row, type TaggedTable } from './environment-registry.js';
+import { backtestRun } from './backtest-run.js';
+import { copyOf, fresh, ident, insertRow, keyExpressions, RUN_COLUMN, type Registry, type Row, type TaggedTable } from './environment-registry.js';
 
 async function inSavepoint<T>(client: pg.ClientBase, body: () => Promise<T>): Promise<{ value?: T; error?: pg.DatabaseError }> {
   await client.query('SAVEPOINT seed');
@@ -42,10 +43,19 @@ function inReferenceOrder(registry: Registry): TaggedTable[] {
   return ordered;
 }
 
-/** A row of `table` in `environment`, as an INSERT of its referenced tables' rows and the catalog allow. */
-async function buildRow(client: pg.ClientBase, registry: Registry, table: TaggedTable, environment: Environment): Promise<{ row: Row; columns: string[] }> {
-  const row: Row = { execution_environment: environment };
-  const columns = ['execution_environment'];
+/**
+ * A row of `table` in `environment`, as an INSERT of its referenced tables' rows and the catalog
+ * allow; a backtest row in backtest run `run`, referencing rows of that run.
+ */
+async function buildRow(
+  client: pg.ClientBase,
+  registry: Registry,
+  table: TaggedTable,
+  environment: Environment,
+  run: string | null,
+): Promise<{ row: Row; columns: string[] }> {
+  const row: Row = { execution_environment: environment, [RUN_COLUMN]: environment === 'backtest' ? run : null };
+  const columns = ['execution_environment', RUN_COLUMN];
   const { rows: foreignKeys } = await client.query<{ column: string; target: string; target_column: string }>(
     `SELECT a.attname AS column, c.confrelid::regclass::text AS target, b.attname AS target_column
        FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
@@ -54,14 +64,15 @@ async function buildRow(client: pg.ClientBase, registry: Registry, table: Tagged
     [`public.${ident(table.name)}`],
   );
   for (const column of table.columns) {
-    if (column.generated || column.name === 'execution_environment') continue;
+    if (column.generated || column.name === 'execution_environment' || column.name === RUN_COLUMN) continue;
     const reference = registry.references.find((r) => r.table === table.name && r.columns.includes(column.name));
     if (reference) {
       if (!column.notNull) continue;
       const target = await one(
         client,
-        `SELECT to_jsonb(t) AS row FROM ${ident(reference.referencedTable)} t WHERE execution_environment = $1 ORDER BY 1 LIMIT 1`,
-        [environment],
+        `SELECT to_jsonb(t) AS row FROM ${ident(reference.referencedTable)} t
+          WHERE execution_environment = $1 AND coalesce(backtest_run_id, 0) = coalesce($2::bigint, 0) ORDER BY 1 LIMIT 1`,
+        [environment, row[RUN_COLUMN]],
       );
       if (!target) throw new Error(`seeds: ${table.name}.${column.name} needs a ${environment} row of ${reference.referencedTable}`);
       row[column.name] = target[reference.referencedColumns[reference.columns.indexOf(column.name)]!];
@@ -122,19 +133,34 @@ async function insertFitting(client: pg.ClientBase, table: TaggedTable, row: Row
 
 const count = async (client: pg.ClientBase, sql: string, params: unknown[]) => (await client.query<{ n: number }>(sql, params)).rows[0]!.n;
 
+/** The labels of the two backtest runs of the rule cases (loadFixtures finds them by these). */
+export const FIXTURE_RUN = 'rule cases: the fixtures\' run';
+export const OTHER_RUN = 'rule cases: another run';
+
+/** The id of the fixtures' run, in a transaction seedTaggedTables() seeded. */
+export async function fixtureRun(client: pg.ClientBase): Promise<string> {
+  const { rows: [run] } = await client.query<{ id: string }>(`SELECT id::text AS id FROM backtest_runs WHERE label = $1`, [FIXTURE_RUN]);
+  if (!run) throw new Error(`seeds: no backtest run labelled ${FIXTURE_RUN}: seed with seedTaggedTables() first`);
+  return run.id;
+}
+
 /**
- * Seeds positions and trades (seedEveryEnvironment), then runs `own` (a test's rows for its own
- * tables), then gives every other table of the
- * registry rows of each environment, every reference a row using it, and every table a row
- * nothing references.
+ * Makes two backtest runs (FIXTURE_RUN, OTHER_RUN). Seeds positions and trades
+ * (seedEveryEnvironment, backtest rows in the fixtures' run), then runs `own` (a test's rows for
+ * its own tables; its backtest rows belong to the fixtures' run, whose id fixtureRun() reads), then gives every other table of the registry rows of each
+ * environment, every reference a row using it, and every table a row nothing references. Last,
+ * every table gets a row in the other run (referencing rows of that run only).
  */
 export async function seedTaggedTables(
   client: pg.ClientBase,
   registry: Registry,
   own?: (client: pg.ClientBase) => Promise<unknown>,
 ): Promise<void> {
+  // First: making a run locks every tagged table's backtest partition.
+  const run = await backtestRun(client, { label: FIXTURE_RUN });
+  const otherRun = await backtestRun(client, { label: OTHER_RUN });
   const names = registry.tables.map((t) => t.name);
-  if (names.includes('positions') && names.includes('trades')) await seedEveryEnvironment(client);
+  if (names.includes('positions') && names.includes('trades')) await seedEveryEnvironment(client, 'MKT-RULES', run);
   // A test's own rows for its own tables, before any generic row is built.
   if (own) await own(client);
   const tables = inReferenceOrder(registry);
@@ -142,14 +168,14 @@ export async function seedTaggedTables(
     const t = ident(table.name);
     for (const environment of ENVIRONMENTS) {
       if ((await count(client, `SELECT count(*)::int AS n FROM ${t} WHERE execution_environment = $1`, [environment])) === 0) {
-        const { row, columns } = await buildRow(client, registry, table, environment);
+        const { row, columns } = await buildRow(client, registry, table, environment, run.id);
         const error = await insertFitting(client, table, row, columns);
         if (error) throw new Error(`seeds: cannot build a ${environment} row of ${table.name} (${error.code} ${error.message}): seed it before the rule cases`);
       }
       if (table.kind === 'versioned') {
         // A superseded version and a current one: close the current version, insert the next.
         const current = ident(table.currentColumn!);
-        const key = table.primaryKey.map(ident).join(', ');
+        const key = keyExpressions(table).join(', ');
         const superseded = await count(client, `SELECT count(*)::int AS n FROM ${t} WHERE execution_environment = $1 AND NOT ${current}`, [environment]);
         if (superseded === 0) {
           const { rows: [closed] } = await client.query<{ row: Row }>(
@@ -194,5 +220,27 @@ export async function seedTaggedTables(
       const error = await insertFitting(client, table, copyOf(table, base));
       if (error) throw new Error(`seeds: cannot copy a ${environment} row of ${table.name} (${error.code} ${error.message})`);
     }
+  }
+  // The other run: a copy of a row of the fixtures' run in every table (a current version, under a
+  // new key, for versioned ones), its references pointing at the other run's copies.
+  const copies: Record<string, Row> = {};
+  for (const table of tables) {
+    const t = ident(table.name);
+    const current = table.kind === 'versioned' ? `AND t.${ident(table.currentColumn!)}` : '';
+    const base = await one(client, `SELECT to_jsonb(t) AS row FROM ${t} t WHERE backtest_run_id = $1 ${current} ORDER BY 1 LIMIT 1`, [run.id]);
+    if (!base) throw new Error(`seeds: ${table.name} has no row in the fixtures' backtest run to copy`);
+    const changes: Row = { [RUN_COLUMN]: otherRun.id };
+    if (table.kind === 'versioned' && !table.businessKey.includes('execution_environment')) {
+      for (const column of table.businessKey) changes[column] = fresh(base[column]);
+    }
+    for (const reference of registry.references.filter((r) => r.table === table.name)) {
+      const target = copies[reference.referencedTable];
+      reference.columns.forEach((column, i) => {
+        if (base[column] !== null) changes[column] = target ? target[reference.referencedColumns[i]!] : null;
+      });
+    }
+    const error = await insertFitting(client, table, copyOf(table, base, changes));
+    if (error) throw new Error(`seeds: cannot copy a row of ${table.name} into another backtest run (${error.code} ${error.message})`);
+    copies[table.name] = (await one(client, `SELECT to_jsonb(t) AS row FROM ${t} t WHERE backtest_run_id = $1 ORDER BY 1 LIMIT 1`, [otherRun.id]))!;
   }
 }

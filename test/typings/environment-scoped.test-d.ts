@@ -85,7 +85,13 @@ describe('must not compile', () => {
     precogDb(null as never).scope('live', { api: 'demo' });
 
     // @ts-expect-error - a backtest scope uses no API at all
-    precogDb(null as never).scope('backtest', { api: 'live' });
+    precogDb(null as never).scope('backtest', { api: 'live', run: 1 });
+
+    // @ts-expect-error - a backtest scope is opened for a run (its rows belong to one)
+    precogDb(null as never).scope('backtest', { api: 'none' });
+
+    // @ts-expect-error - only a backtest scope has a run
+    precogDb(null as never).scope('paper', { api: 'demo', run: 1 });
 
     // @ts-expect-error - an environment name with a typo
     precogDb(null as never).scope('Live', { api: 'live' });
@@ -93,6 +99,12 @@ describe('must not compile', () => {
 });
 
 describe('compiles', () => {
+  it('opens a backtest scope for a run: the run, or its id', () => {
+    const db = precogDb(null as never);
+    expectTypeOf(db.scope('backtest', { api: 'none', run: 1n }).environment).toEqualTypeOf<'backtest'>();
+    expectTypeOf(db.scope('backtest', { api: 'none', run: '42' }).environment).toEqualTypeOf<'backtest'>();
+  });
+
   it('narrows a union row on execution_environment', () => {
     if (mixed.execution_environment === 'live') {
       expectTypeOf(mixed).toEqualTypeOf<Live<RecordTradeResult>>();
