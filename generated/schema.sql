@@ -1203,7 +1203,11 @@ BEGIN
   PERFORM public.precog_environment_table_by_environment(table_name, kind, business_key, mutable_columns, current_column, end_column);
   PERFORM public.precog_backtest_runs_table(table_name);
   -- The reference checks read backtest_run_id, which the table may only now have.
-  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+  FOR declared IN
+    SELECT d.table_name FROM public.precog_environment_tables d
+    UNION SELECT r.referenced_table FROM public.precog_environment_references r WHERE NOT r.same_environment
+    ORDER BY 1
+  LOOP
     PERFORM public.precog_environment_reference_checks(declared.table_name);
   END LOOP;
 END;
@@ -1894,21 +1898,21 @@ BEGIN
      AND EXISTS (SELECT FROM public.account_balance t WHERE t.platform_id = OLD.platform_id) THEN
     RAISE EXCEPTION 'platforms row (platform_id) = (%) is referenced by account_balance (platform_id); it is kept', concat_ws(', ', OLD.platform_id)
       USING ERRCODE = '23503', TABLE = 'platforms', CONSTRAINT = 'account_balance_platform_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.platform_id) IS DISTINCT FROM (NEW.platform_id))
      AND EXISTS (SELECT FROM public.account_ledger t WHERE t.platform_id = OLD.platform_id) THEN
     RAISE EXCEPTION 'platforms row (platform_id) = (%) is referenced by account_ledger (platform_id); it is kept', concat_ws(', ', OLD.platform_id)
       USING ERRCODE = '23503', TABLE = 'platforms', CONSTRAINT = 'account_ledger_platform_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.platform_id) IS DISTINCT FROM (NEW.platform_id))
      AND EXISTS (SELECT FROM public.orders t WHERE t.platform_id = OLD.platform_id) THEN
     RAISE EXCEPTION 'platforms row (platform_id) = (%) is referenced by orders (platform_id); it is kept', concat_ws(', ', OLD.platform_id)
       USING ERRCODE = '23503', TABLE = 'platforms', CONSTRAINT = 'orders_platform_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF TG_OP = 'DELETE' THEN
@@ -1972,21 +1976,21 @@ BEGIN
      AND EXISTS (SELECT FROM public.orders t WHERE t.model_id = OLD.model_id) THEN
     RAISE EXCEPTION 'probability_models row (model_id) = (%) is referenced by orders (model_id); it is kept', concat_ws(', ', OLD.model_id)
       USING ERRCODE = '23503', TABLE = 'probability_models', CONSTRAINT = 'orders_model_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.model_id) IS DISTINCT FROM (NEW.model_id))
      AND EXISTS (SELECT FROM public.positions t WHERE t.model_id = OLD.model_id) THEN
     RAISE EXCEPTION 'probability_models row (model_id) = (%) is referenced by positions (model_id); it is kept', concat_ws(', ', OLD.model_id)
       USING ERRCODE = '23503', TABLE = 'probability_models', CONSTRAINT = 'positions_model_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.model_id) IS DISTINCT FROM (NEW.model_id))
      AND EXISTS (SELECT FROM public.trades t WHERE t.model_id = OLD.model_id) THEN
     RAISE EXCEPTION 'probability_models row (model_id) = (%) is referenced by trades (model_id); it is kept', concat_ws(', ', OLD.model_id)
       USING ERRCODE = '23503', TABLE = 'probability_models', CONSTRAINT = 'trades_model_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF TG_OP = 'DELETE' THEN
@@ -2036,21 +2040,21 @@ BEGIN
      AND EXISTS (SELECT FROM public.orders t WHERE t.strategy_id = OLD.strategy_id) THEN
     RAISE EXCEPTION 'strategies row (strategy_id) = (%) is referenced by orders (strategy_id); it is kept', concat_ws(', ', OLD.strategy_id)
       USING ERRCODE = '23503', TABLE = 'strategies', CONSTRAINT = 'orders_strategy_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.strategy_id) IS DISTINCT FROM (NEW.strategy_id))
      AND EXISTS (SELECT FROM public.positions t WHERE t.strategy_id = OLD.strategy_id) THEN
     RAISE EXCEPTION 'strategies row (strategy_id) = (%) is referenced by positions (strategy_id); it is kept', concat_ws(', ', OLD.strategy_id)
       USING ERRCODE = '23503', TABLE = 'strategies', CONSTRAINT = 'positions_strategy_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF (TG_OP = 'DELETE' OR (OLD.strategy_id) IS DISTINCT FROM (NEW.strategy_id))
      AND EXISTS (SELECT FROM public.trades t WHERE t.strategy_id = OLD.strategy_id) THEN
     RAISE EXCEPTION 'strategies row (strategy_id) = (%) is referenced by trades (strategy_id); it is kept', concat_ws(', ', OLD.strategy_id)
       USING ERRCODE = '23503', TABLE = 'strategies', CONSTRAINT = 'trades_strategy_id_reference',
-            HINT = 'Delete the referencing rows first (backtest data: purge_backtest_data() removes every tagged table''s rows together).';
+            HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 
   IF TG_OP = 'DELETE' THEN

@@ -1,5 +1,5 @@
 --! Previous: sha1:7f4adf3bba1f47ef5a4f33d508d6cb7b82a2c202
---! Hash: sha1:c8ec1004335dcb3f2b0082fe82f72c3a46d5c9ef
+--! Hash: sha1:8fcb3ba7970da377ed7272ec8faf8a9e125f29c3
 --! Message: Backtest runs: every backtest row belongs to one run, a partition per run; runs made, deleted and bulk-loaded in constant time
 
 -- 000013: backtest runs (issue 14).
@@ -610,7 +610,11 @@ BEGIN
   PERFORM public.precog_environment_table_by_environment(table_name, kind, business_key, mutable_columns, current_column, end_column);
   PERFORM public.precog_backtest_runs_table(table_name);
   -- The reference checks read backtest_run_id, which the table may only now have.
-  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+  FOR declared IN
+    SELECT d.table_name FROM public.precog_environment_tables d
+    UNION SELECT r.referenced_table FROM public.precog_environment_references r WHERE NOT r.same_environment
+    ORDER BY 1
+  LOOP
     PERFORM public.precog_environment_reference_checks(declared.table_name);
   END LOOP;
 END;
@@ -988,7 +992,12 @@ BEGIN
   FOR declared IN SELECT d.table_name FROM precog_environment_tables d ORDER BY d.table_name LOOP
     PERFORM precog_backtest_runs_table(declared.table_name);
   END LOOP;
-  FOR declared IN SELECT d.table_name FROM precog_environment_tables d ORDER BY d.table_name LOOP
+  -- The tagged tables, and the shared tables they reference (whose guards keep referenced rows).
+  FOR declared IN
+    SELECT d.table_name FROM precog_environment_tables d
+    UNION SELECT r.referenced_table FROM precog_environment_references r WHERE NOT r.same_environment
+    ORDER BY 1
+  LOOP
     PERFORM precog_environment_reference_checks(declared.table_name);
   END LOOP;
 END

@@ -201,12 +201,7 @@ describe('purge_backtest_data() over the declared tables', () => {
 });
 
 describe('precog_environment_table() itself', () => {
-  // Known schema defect (reported; needs a change to migration 000013, which this branch does not
-  // make): 000013 regenerates the reference checks of the tagged tables only, so the guards of the
-  // shared tables they reference (precog_referenced_strategies(), _probability_models(),
-  // _platforms()) keep 000010's HINT until a table referencing them is declared again. Declaring
-  // again then changes them. it.fails: this turns red once 000013 regenerates them too.
-  it.fails('declaring every table again with its registered arguments changes nothing [known schema defect: 000013 leaves the shared tables\' reference guards of 000010]', async () => {
+  it('declaring every table again with its registered arguments changes nothing', async () => {
     await withTestMigration(async (pool) => {
       const client = await pool.connect();
       try {
