@@ -144,7 +144,8 @@ export function precogDb(connection: Pool | Queryable | EnvironmentConnections, 
       // A run scope always takes the role: row-level security is what holds it to its run.
       const role = options.environmentRoles || run !== undefined ? `SET LOCAL ROLE precog_${environment}` : undefined;
       const setup = run === undefined ? role : `${role}; SELECT pg_catalog.set_config('precog.backtest_run', '${run}', true)`;
-      return buildScope(environment, { ...context, role: setup, run });
+      // The scope's run is held by the database ([backtest-run]): no row of another run is visible.
+      return buildScope(environment, { ...context, role: setup });
     },
     backtests: backtestRuns(contextOf('backtest')),
     shared: (shared ? methods(shared, (query) => query.environment === 'shared', runShared) : unavailable('shared', 'ingest')) as unknown as SharedQueries,
@@ -188,8 +189,6 @@ interface Context {
    * and in a backtest run scope also the run (`precog.backtest_run`) for the transaction.
    */
   role: string | undefined;
-  /** The backtest run of a backtest scope, as digits. */
-  run?: string;
   /** Host, port and database, for connection errors. */
   target: TargetOf;
   retry: ConnectionRetryPolicy | undefined;
@@ -202,7 +201,7 @@ const SCD_WRITE_ATTEMPTS = 50;
 
 function buildScope<Env extends ExecutionEnvironment>(environment: Env, context: Context): Scope<Env> {
   const scoped = methods(context, (query) => !isCross(query), (query, db, params) =>
-    isScoped(query) ? runScoped(query, db, params, environment, context.run) : runShared(query, db, params),
+    isScoped(query) ? runScoped(query, db, params, environment) : runShared(query, db, params),
   );
   return Object.freeze({
     ...scoped,
@@ -280,13 +279,7 @@ function methods(
   return Object.fromEntries(queries.filter(include).map((query) => [query.name, (params?: Record<string, unknown>) => call(query, params)]));
 }
 
-async function runScoped(
-  query: AnyQuery,
-  db: Queryable,
-  params: Record<string, unknown> | undefined,
-  environment: ExecutionEnvironment,
-  run: string | undefined,
-) {
+async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, unknown> | undefined, environment: ExecutionEnvironment) {
   if (params && 'execution_environment' in params) {
     throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}); do not pass it.`);
   }
@@ -301,9 +294,6 @@ async function runScoped(
   // Every row is checked, whatever the cardinality: a foreign second row is a mismatch, not a count.
   for (const row of rows) {
     if (row.execution_environment !== environment) throw new EnvironmentMismatchError(query.name, environment, row.execution_environment);
-    if (run !== undefined && 'backtest_run_id' in row && String(row.backtest_run_id) !== run) {
-      throw new EnvironmentMismatchError(query.name, `backtest run ${run}`, `backtest run ${String(row.backtest_run_id)}`);
-    }
   }
   return shapeRows(query, rows);
 }
