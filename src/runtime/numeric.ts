@@ -68,9 +68,12 @@ export function parseNumeric(text: string): Decimal {
   const integerEnd = point < 0 ? length : point;
   const e = first < integerEnd ? integerEnd - first - 1 : integerEnd - first;
   if (e > Decimal.maxE || e < Decimal.minE) return new Decimal(text);
-  const words: number[] = [];
+  // Significant digits, and the words they fill: the first `width` digits, then 7 per word.
   let width = (e + 1) % WORD;
   if (width <= 0) width += WORD;
+  const significant = last - first + 1 - (point > first && point < last ? 1 : 0);
+  if (significant <= width) return decimal(sign, e, [digitsAt(text, first, last) * POWERS[width - significant]!]);
+  const words: number[] = [];
   let word = 0;
   let filled = 0;
   for (let i = first; i <= last; i++) {
@@ -86,4 +89,14 @@ export function parseNumeric(text: string): Decimal {
   }
   if (filled) words.push(word * POWERS[width - filled]!);
   return decimal(sign, e, words);
+}
+
+/** The digits of text[from..to] as a number (a '.' among them skipped): at most 7 of them. */
+function digitsAt(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i <= to; i++) {
+    const code = text.charCodeAt(i);
+    if (code !== 46) value = value * 10 + (code - 48);
+  }
+  return value;
 }
