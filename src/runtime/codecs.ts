@@ -125,6 +125,22 @@ export function encodeParam(pgType: string, value: unknown, field: string, enumV
   return encode ? encode(value, field) : value;
 }
 
+/**
+ * encodeParam for one parameter, with what depends on its type alone (codec, array or enum)
+ * looked up once: generated queries build one per parameter when they are defined.
+ */
+export function paramEncoder(pgType: string, enumValues?: readonly string[]): (value: unknown, field: string) => unknown {
+  if (pgType.startsWith('_')) return (value, field) => encodeParam(pgType, value, field, enumValues);
+  const encode = CODECS[pgType]?.encode;
+  return (value, field) => {
+    if (value === null || value === undefined) return null;
+    if (enumValues && !enumValues.includes(value as string)) {
+      throw new InvalidValueError(field, value, `must be one of ${enumValues.join(', ')}, got ${JSON.stringify(value)}`);
+    }
+    return encode ? encode(value, field) : value;
+  };
+}
+
 function encodeDecimal(value: unknown, field: string): string {
   if (!Decimal.isDecimal(value)) {
     const got = typeof value === 'number' ? `the JavaScript number ${value}` : `${typeof value} ${JSON.stringify(value)}`;

@@ -118,8 +118,7 @@ export class HeldClient implements Queryable {
   async query<R extends QueryResultRow = QueryResultRow>(config: QueryConfig): Promise<{ rows: R[]; command?: string }> {
     // Heard between statements: the connection is gone, and this statement is not sent.
     if (this.lost !== undefined) throw new ConnectionFault(this.lost, 'not-sent', this.target.current);
-    const commit = /^\s*commit\b/i.test(config.text);
-    if (mayWrite(config.text)) this.wrote = true;
+    if (!this.wrote && mayWrite(config.text)) this.wrote = true;
     try {
       return await this.send<R>(config);
     } catch (error) {
@@ -128,6 +127,7 @@ export class HeldClient implements Queryable {
       if (!isConnectionFailure(error)) throw error;
       this.lost ??= error;
       const notSent = /not queryable/i.test(String((error as { message?: unknown }).message));
+      const commit = /^\s*commit\b/i.test(config.text);
       const phase = notSent ? 'not-sent' : commit ? (this.wrote ? 'commit' : 'transaction') : this.inTransaction ? 'transaction' : 'autocommit';
       throw new ConnectionFault(error, phase, this.target.current);
     }
