@@ -55,6 +55,13 @@ const results: Record<string, unknown> = {
   },
 };
 
+/**
+ * Every goal of every section, by name (`overhead_vs_raw_strings.getTradeById`, ...): a section
+ * that returns `goals: { name: { ratio, threshold, met, ... } }` has them gathered here too.
+ */
+const goals: Record<string, unknown> = {};
+results.goals = goals;
+
 const databases = new ScratchDatabases(server);
 
 let failed = false;
@@ -62,7 +69,10 @@ async function section(name: string, body: () => Promise<unknown>) {
   if (!wants(name)) return;
   const sectionStarted = now();
   try {
-    results[name] = await body();
+    const result = await body();
+    results[name] = result;
+    const own = (result as { goals?: Record<string, unknown> } | undefined)?.goals;
+    if (own && typeof own === 'object') Object.assign(goals, own);
   } catch (error) {
     failed = true;
     console.error(`[bench] ${name} failed:`, error);

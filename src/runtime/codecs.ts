@@ -9,6 +9,7 @@
 import { Decimal } from 'decimal.js';
 import pg from 'pg';
 import { InvalidValueError } from './errors.js';
+import { parseNumeric } from './numeric.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -28,7 +29,8 @@ const int: Codec = { result: 'number', param: 'number', encode: (value, field) =
 const float: Codec = { result: 'number', param: 'number' };
 
 export const CODECS: Record<string, Codec> = {
-  numeric: { result: 'Decimal', param: 'Decimal', parse: (value) => new Decimal(value), encode: encodeDecimal },
+  // parseNumeric: the Decimal new Decimal(text) gives, built in one pass (src/runtime/numeric.ts).
+  numeric: { result: 'Decimal', param: 'Decimal', parse: parseNumeric, encode: encodeDecimal },
   // int8 (and count(*)) can exceed 2^53: bigint keeps it exact.
   int8: { result: 'bigint', param: 'bigint | number', parse: (value) => BigInt(value), encode: encodeInteger },
   int4: int,
@@ -121,6 +123,22 @@ export function encodeParam(pgType: string, value: unknown, field: string, enumV
   }
   const encode = CODECS[pgType]?.encode;
   return encode ? encode(value, field) : value;
+}
+
+/**
+ * encodeParam for one parameter, with what depends on its type alone (codec, array or enum)
+ * looked up once: generated queries build one per parameter when they are defined.
+ */
+export function paramEncoder(pgType: string, enumValues?: readonly string[]): (value: unknown, field: string) => unknown {
+  if (pgType.startsWith('_')) return (value, field) => encodeParam(pgType, value, field, enumValues);
+  const encode = CODECS[pgType]?.encode;
+  return (value, field) => {
+    if (value === null || value === undefined) return null;
+    if (enumValues && !enumValues.includes(value as string)) {
+      throw new InvalidValueError(field, value, `must be one of ${enumValues.join(', ')}, got ${JSON.stringify(value)}`);
+    }
+    return encode ? encode(value, field) : value;
+  };
 }
 
 function encodeDecimal(value: unknown, field: string): string {

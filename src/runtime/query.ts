@@ -4,7 +4,7 @@
  */
 import { processSQLQueryIR } from '@pgtyped/runtime';
 import type { QueryConfig, QueryResultRow } from 'pg';
-import { encodeParam, type OverrideCodec, parseArrayLiteral, pgTypes } from './codecs.js';
+import { encodeParam, type OverrideCodec, paramEncoder, parseArrayLiteral, pgTypes } from './codecs.js';
 import { toDatabaseError } from './database-errors.js';
 import { InvalidValueError } from './errors.js';
 
@@ -136,8 +136,12 @@ export interface Query<
   readonly returns: Returns;
   /** Runs it: the row (`one`), the row or undefined (`maybe`), or every row (`many`). */
   run(params: Params, db: Queryable): Promise<Returned<Result, Returns>>;
-  /** Runs it and returns every row, unchecked for cardinality (the scopes check rows, then shape them). */
-  rows(params: Params, db: Queryable): Promise<Result[]>;
+  /**
+   * Runs it and returns every row, unchecked for cardinality (the scopes check rows, then shape them).
+   * `environment`, given by a scope, is the value of `execution_environment`, which `params` must
+   * then not have: the same as passing `{ ...params, execution_environment: environment }`.
+   */
+  rows(params: Params, db: Queryable, environment?: string): Promise<Result[]>;
   /** Phantom members: let type-level code read what the query is. */
   readonly __params?: Params;
   readonly __result?: Result;
@@ -158,32 +162,45 @@ export function defineQuery<
     ...definition.ir.params.filter((param) => param.required).map((param) => param.name),
     ...definition.params.filter((param) => param.required).map((param) => param.name),
   ]);
-  const fields = definition.params.map((param) => `${definition.name}: ${param.name}`);
+  const params = definition.params;
+  const fields = params.map((param) => `${definition.name}: ${param.name}`);
+  const isRequired = params.map((param) => required.has(param.name));
   const arrayParams = definition.params.filter((param) => param.type.startsWith('_'));
   const renamed = Object.entries(definition.renamedColumns);
   const readOnly = !mayWrite(text);
   const arrayColumns = definition.arrayColumns ?? [];
   const expansions = definition.expansions ?? [];
   const paramCodecs = definition.codecs?.params ?? {};
+  // How each parameter is encoded, decided here: its override's codec, or the codec of its type.
+  const encoders = params.map((param): ((value: unknown, field: string) => unknown) => {
+    const codec = paramCodecs[param.name];
+    if (codec) return (value) => (value === undefined || value === null ? null : codec.encode(value));
+    return paramEncoder(param.type, param.enumValues);
+  });
+  const hasEnvironmentParam = params.some((param) => param.name === 'execution_environment');
   const resultCodecs = Object.entries(definition.codecs?.results ?? {});
   const defaultParse = Object.entries(definition.defaultParse ?? {}).map(([name, oid]) => [name, pgTypes.getTypeParser(oid)] as const);
   const raw = new Set(definition.rawTypes ?? []);
   const types = raw.size
     ? { getTypeParser: (oid: number, format?: 'text' | 'binary') => (raw.has(oid) ? (text: string) => text : pgTypes.getTypeParser(oid, format)) }
     : pgTypes;
-  const rows = async (params: Params, db: Queryable): Promise<Result[]> => {
-      const given = (params ?? {}) as Record<string, unknown>;
+  const rows = async (input: Params, db: Queryable, environment?: string): Promise<Result[]> => {
+      // A scope's environment is bound without copying the caller's parameters (unless an expansion or an error needs them).
+      let given = (input ?? {}) as Record<string, unknown>;
+      if (environment !== undefined && (expansions.length || !hasEnvironmentParam)) {
+        given = { ...given, execution_environment: environment };
+        environment = undefined;
+      }
       if (arrayParams.length > 1) checkArrayLengths(definition.name, arrayParams, given);
-      const values = definition.params.map((param, index) => {
-        const field = fields[index]!;
-        const value = given[param.name];
-        if ((value === undefined || value === null) && required.has(param.name)) {
-          throw new InvalidValueError(field, value, 'is required');
+      const values: unknown[] = new Array(params.length);
+      for (let index = 0; index < params.length; index++) {
+        const name = params[index]!.name;
+        const value = environment !== undefined && name === 'execution_environment' ? environment : given[name];
+        if ((value === undefined || value === null) && isRequired[index]) {
+          throw new InvalidValueError(fields[index]!, value, 'is required');
         }
-        const codec = paramCodecs[param.name];
-        if (codec) return value === undefined || value === null ? null : codec.encode(value);
-        return encodeParam(param.type, value, field, param.enumValues);
-      });
+        values[index] = encoders[index]!(value, fields[index]!);
+      }
       let statement = { text, values };
       if (expansions.length) {
         // The statement depends on the lengths: pgtyped's preprocessor writes it per call, from encoded values.
@@ -194,9 +211,10 @@ export function defineQuery<
       }
       let rows: QueryResultRow[];
       try {
-        ({ rows } = await db.query({ ...statement, types }));
+        ({ rows } = await db.query({ text: statement.text, values: statement.values, types }));
       } catch (error) {
-        throw toDatabaseError(error, { name: definition.name, file: definition.file, params: given, readOnly });
+        const context = environment === undefined ? given : { ...given, execution_environment: environment };
+        throw toDatabaseError(error, { name: definition.name, file: definition.file, params: context, readOnly });
       }
       if (renamed.length) renameColumns(rows, renamed);
       if (arrayColumns.length) parseArrayColumns(rows, arrayColumns);
@@ -242,9 +260,18 @@ function encodeExpansion(query: string, expansion: ExpansionDefinition, value: u
 /** Words of a statement that changes data (or may: CALL, COPY, a locking read), case-insensitive. */
 const WRITES = /\b(?:insert|update|delete|merge|truncate|call|copy|do|lock|nextval|setval)\b/i;
 
+/** Texts already judged: a query's text is the same string on every call (a bounded cache, emptied when full). */
+const judged = new Map<string, boolean>();
+
 /** Whether a statement may change data, judged from its text (a doubt counts as a write). */
 export function mayWrite(text: string): boolean {
-  return WRITES.test(text);
+  let writes = judged.get(text);
+  if (writes === undefined) {
+    writes = WRITES.test(text);
+    if (judged.size >= 1_000) judged.clear();
+    judged.set(text, writes);
+  }
+  return writes;
 }
 
 /**

@@ -196,6 +196,8 @@ interface Context {
 
 const TRANSACTION: { name: string; file: string } = { name: 'transaction', file: 'scope.transaction' };
 
+const always = () => true;
+
 /** Versions a concurrent writer of the same key superseded are retried this many times in all. */
 const SCD_WRITE_ATTEMPTS = 50;
 
@@ -248,9 +250,11 @@ function methods(
   const call = (query: AnyQuery, params: Record<string, unknown> | undefined): Promise<unknown> => {
     // Inside a transaction: the client precog-db holds, whose faults query.run maps itself.
     if (context.depth > 0) return run(query, context.connection, params);
-    const once = () => (!context.role && !query.scdWrite ? single(query, params) : transactional(query, params));
+    const once = !context.role && !query.scdWrite ? single : transactional;
+    // Without a retry policy, no wrapper is built per call.
+    if (!context.retry || context.retry.attempts <= 1) return once(query, params);
     // A lost connection of a one-query call is ConnectionLostError only if nothing of it committed: safe to repeat.
-    return retryingConnectionFailures(context.retry, () => true, once);
+    return retryingConnectionFailures(context.retry, always, () => once(query, params));
   };
   /** One statement on its own (its own commit): on a client checked out for it, listened to meanwhile. */
   const single = async (query: AnyQuery, params: Record<string, unknown> | undefined) => {
@@ -283,17 +287,21 @@ async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, 
   if (params && 'execution_environment' in params) {
     throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}); do not pass it.`);
   }
-  for (const expansion of query.expansions ?? []) {
-    const value = params?.[expansion.name];
-    const items = Array.isArray(value) ? value : [value];
-    if (items.some((item) => item && typeof item === 'object' && 'execution_environment' in item)) {
-      throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}) in every row of ${expansion.name}; do not pass it.`);
+  if (query.expansions) {
+    for (const expansion of query.expansions) {
+      const value = params?.[expansion.name];
+      const items = Array.isArray(value) ? value : [value];
+      if (items.some((item) => item && typeof item === 'object' && 'execution_environment' in item)) {
+        throw new TypeError(`${query.name}: the scope binds execution_environment (${environment}) in every row of ${expansion.name}; do not pass it.`);
+      }
     }
   }
-  const rows = await query.rows({ ...params, execution_environment: environment }, db);
+  // The scope's environment is bound by rows() itself: the caller's parameters are not copied per call.
+  const rows = await query.rows(params ?? {}, db, environment);
   // Every row is checked, whatever the cardinality: a foreign second row is a mismatch, not a count.
-  for (const row of rows) {
-    if (row.execution_environment !== environment) throw new EnvironmentMismatchError(query.name, environment, row.execution_environment);
+  for (let index = 0; index < rows.length; index++) {
+    const found = rows[index]!.execution_environment;
+    if (found !== environment) throw new EnvironmentMismatchError(query.name, environment, found);
   }
   return shapeRows(query, rows);
 }

@@ -28,6 +28,15 @@ describe('npm run bench -- --quick', () => {
     for (const r of results.overhead.results) {
       expect(r).toMatchObject({ medianA_ms: expect.any(Number), medianB_ms: expect.any(Number), ratio: expect.any(Number) });
     }
+    // Each case's goal, by name, in the section and gathered into the top-level goals.
+    for (const name of ['getTradeById', 'recordTrade', 'listRecentTrades']) {
+      const goal = results.goals[`overhead_vs_raw_strings.${name}`];
+      const { ratio, cpuAccountedRatio } = results.overhead.results.find((r: { query: string }) => r.query === name);
+      expect(goal).toEqual({
+        ratio, threshold: 1.05, met: ratio <= 1.05, pairedRatio: expect.any(Number), cpuRatio: cpuAccountedRatio, cpuMet: cpuAccountedRatio <= 1.05,
+      });
+      expect(results.overhead.goals[`overhead_vs_raw_strings.${name}`]).toEqual(goal);
+    }
     expect(results.bulk).toMatchObject({
       scopedRowsPerSecond: expect.any(Number),
       copyRowsPerSecond: expect.any(Number),
