@@ -514,7 +514,8 @@ BEGIN
   FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
     partition := public.precog_backtest_run_partition(format('public.%I', declared.table_name)::regclass, OLD.id);
     IF partition IS NOT NULL THEN
-      EXECUTE format('DROP TABLE %s', partition);
+      EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', public.precog_environment_partition(format('public.%I', declared.table_name)::regclass, 'backtest'), partition);
+      EXECUTE format('ALTER TABLE %s SET SCHEMA precog_purged', partition);
     END IF;
   END LOOP;
   DELETE FROM public.precog_environment_keys k WHERE k.backtest_run_id OPERATOR(pg_catalog.=) OLD.id;
@@ -526,7 +527,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_run_deleted() TO PUBLIC;
 
 -- comment: function precog_backtest_run_deleted()
-COMMENT ON FUNCTION precog_backtest_run_deleted() IS 'BEFORE DELETE on backtest_runs: drops the run''s partition of every tagged table (its rows, in constant time) and its versioned keys. Every other run, and live and paper, are untouched.';
+COMMENT ON FUNCTION precog_backtest_run_deleted() IS 'BEFORE DELETE on backtest_runs: detaches the run''s partition of every tagged table (its rows, in constant time) into precog_purged, where precog_backtest_sweep() drops it, and deletes its versioned keys. Every other run, and live and paper, are untouched.';
 
 -- function: precog_backtest_run_partition(t regclass, run bigint)
 CREATE OR REPLACE FUNCTION public.precog_backtest_run_partition(t regclass, run bigint)
@@ -738,6 +739,31 @@ $function$;
 
 -- comment: function precog_backtest_runs_table(table_name text)
 COMMENT ON FUNCTION precog_backtest_runs_table(table_name text) IS 'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, its backtest partition partitioned by run, [backtest-run-required], the [backtest-run] policy, unique keys with the run). Idempotent.';
+
+-- function: precog_backtest_sweep()
+CREATE OR REPLACE FUNCTION public.precog_backtest_sweep()
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  purged record;
+  dropped integer := 0;
+BEGIN
+  FOR purged IN SELECT c.oid::regclass AS relation FROM pg_class c WHERE c.relnamespace = 'precog_purged'::regnamespace AND c.relkind = 'r' ORDER BY c.relname LOOP
+    EXECUTE format('DROP TABLE IF EXISTS %s', purged.relation); -- a concurrent sweep may have dropped it
+    dropped := dropped + 1;
+  END LOOP;
+  RETURN dropped;
+END;
+$function$;
+
+-- grant: function precog_backtest_sweep() to precog_backtest
+GRANT EXECUTE ON FUNCTION precog_backtest_sweep() TO precog_backtest;
+
+-- comment: function precog_backtest_sweep()
+COMMENT ON FUNCTION precog_backtest_sweep() IS 'Drops the partitions of deleted backtest runs (schema precog_purged), removing their files; returns how many tables it dropped. Executable by the owner and precog_backtest.';
 
 -- function: precog_environment_id_checks(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_environment_id_checks(table_name text)
@@ -2658,6 +2684,7 @@ BEGIN
   END LOOP;
   DELETE FROM public.backtest_runs;
   DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
+  PERFORM public.precog_backtest_sweep();
 END;
 $function$;
 

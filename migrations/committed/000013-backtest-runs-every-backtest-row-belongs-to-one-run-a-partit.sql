@@ -1,5 +1,5 @@
 --! Previous: sha1:7f4adf3bba1f47ef5a4f33d508d6cb7b82a2c202
---! Hash: sha1:8fcb3ba7970da377ed7272ec8faf8a9e125f29c3
+--! Hash: sha1:779dc33490570d99a729ca0e502e246993093706
 --! Message: Backtest runs: every backtest row belongs to one run, a partition per run; runs made, deleted and bulk-loaded in constant time
 
 -- 000013: backtest runs (issue 14).
@@ -670,9 +670,18 @@ COMMENT ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integ
 REVOKE ALL ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) TO precog_backtest;
 
+-- Where a deleted run's partitions wait for their files to be removed. Dropping a table of 1M rows
+-- is quick, but its COMMIT then unlinks hundreds of MB (100-250 ms here, BENCHMARKS.md), so a run
+-- is detached and moved here instead, which commits in milliseconds: the rows are gone from every
+-- table at once. precog_backtest_sweep() drops what is here, in a transaction of its own
+-- (db.backtests.delete runs it after the delete has committed; purge_backtest_data() at its end).
+CREATE SCHEMA precog_purged;
+COMMENT ON SCHEMA precog_purged IS 'Partitions of deleted backtest runs, detached and waiting to be dropped by precog_backtest_sweep(). Granted to nobody.';
+REVOKE ALL ON SCHEMA precog_purged FROM PUBLIC;
+
 -- BEFORE DELETE on backtest_runs: the run's rows go with it, every tagged table's partition
--- dropped (constant time, whatever the run's size). SECURITY DEFINER: DROP is the owner's; it
--- drops partitions of registered tables for this run only.
+-- detached and moved to precog_purged (constant time, whatever the run's size). SECURITY
+-- DEFINER: DETACH is the owner's; it detaches partitions of registered tables for this run only.
 CREATE FUNCTION precog_backtest_run_deleted() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -685,7 +694,8 @@ BEGIN
   FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
     partition := public.precog_backtest_run_partition(format('public.%I', declared.table_name)::regclass, OLD.id);
     IF partition IS NOT NULL THEN
-      EXECUTE format('DROP TABLE %s', partition);
+      EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', public.precog_environment_partition(format('public.%I', declared.table_name)::regclass, 'backtest'), partition);
+      EXECUTE format('ALTER TABLE %s SET SCHEMA precog_purged', partition);
     END IF;
   END LOOP;
   DELETE FROM public.precog_environment_keys k WHERE k.backtest_run_id OPERATOR(pg_catalog.=) OLD.id;
@@ -693,11 +703,33 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_run_deleted() IS
-  'BEFORE DELETE on backtest_runs: drops the run''s partition of every tagged table (its rows, in constant time) and its versioned keys. Every other run, and live and paper, are untouched.';
+  'BEFORE DELETE on backtest_runs: detaches the run''s partition of every tagged table (its rows, in constant time) into precog_purged, where precog_backtest_sweep() drops it, and deletes its versioned keys. Every other run, and live and paper, are untouched.';
+
+-- SECURITY DEFINER: DROP is the owner's; it drops tables of precog_purged only.
+CREATE FUNCTION precog_backtest_sweep() RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  purged record;
+  dropped integer := 0;
+BEGIN
+  FOR purged IN SELECT c.oid::regclass AS relation FROM pg_class c WHERE c.relnamespace = 'precog_purged'::regnamespace AND c.relkind = 'r' ORDER BY c.relname LOOP
+    EXECUTE format('DROP TABLE IF EXISTS %s', purged.relation); -- a concurrent sweep may have dropped it
+    dropped := dropped + 1;
+  END LOOP;
+  RETURN dropped;
+END;
+$$;
+COMMENT ON FUNCTION precog_backtest_sweep() IS
+  'Drops the partitions of deleted backtest runs (schema precog_purged), removing their files; returns how many tables it dropped. Executable by the owner and precog_backtest.';
+REVOKE ALL ON FUNCTION precog_backtest_sweep() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION precog_backtest_sweep() TO precog_backtest;
 CREATE TRIGGER backtest_run_deleted BEFORE DELETE ON backtest_runs FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_deleted();
 CREATE TRIGGER backtest_run_no_truncate BEFORE TRUNCATE ON backtest_runs FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
 
--- SECURITY DEFINER, as precog_backtest_run_deleted() is: deleting a run drops its partitions,
+-- SECURITY DEFINER, as precog_backtest_run_deleted() is: deleting a run detaches its partitions,
 -- which only the owner may; it deletes the one run named, and returns the run's row (no tagged row).
 CREATE FUNCTION purge_backtest_run(run bigint) RETURNS public.backtest_runs
 LANGUAGE plpgsql
@@ -741,6 +773,7 @@ BEGIN
   END LOOP;
   DELETE FROM public.backtest_runs;
   DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
+  PERFORM public.precog_backtest_sweep();
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_data() IS

@@ -53,8 +53,14 @@ export interface BacktestRuns {
   get(run: BacktestRunRef): Promise<BacktestRun | undefined>;
   /** Sets the status (`running`, `finished`, `failed`); finished and failed runs get `finished_at`. */
   setStatus(run: BacktestRunRef, status: BacktestRunStatus): Promise<BacktestRun>;
-  /** Deletes the run and every row of it, in every tagged table, in constant time. */
+  /**
+   * Deletes the run and every row of it, in every tagged table, in constant time: its partitions
+   * are detached when this resolves. Their files are removed by `sweep()`, which `delete` starts
+   * without waiting for it (await `sweep()` to be sure they are gone).
+   */
   delete(run: BacktestRunRef): Promise<BacktestRun>;
+  /** Drops the partitions deleted runs left (their files); resolves to how many tables it dropped. */
+  sweep(): Promise<number>;
   /**
    * Bulk-loads an empty run: COPY into fresh tables, indexed and checked set-wise, attached as
    * the run's partitions in one transaction. All or nothing. See src/backtest/load.ts.
@@ -120,6 +126,15 @@ export function backtestRuns(context: RunContext | undefined): BacktestRuns {
     }
     return context;
   };
+  const sweep = () =>
+    once(need(), 'sweepBacktestRuns', async (client) => {
+      try {
+        const { rows } = await client.query<{ dropped: number }>({ text: 'SELECT public.precog_backtest_sweep() AS dropped' });
+        return rows[0]!.dropped;
+      } catch (error) {
+        throw toDatabaseError(error, RUN('sweepBacktestRuns'));
+      }
+    });
   const missing = (id: string) => new ConfigurationError([`There is no backtest run ${id}: list them with db.backtests.list() (npm run backtests -- list).`]);
   return {
     async create(run) {
@@ -173,8 +188,12 @@ export function backtestRuns(context: RunContext | undefined): BacktestRuns {
         rowsOf(client, 'deleteBacktestRun', `DELETE FROM public.backtest_runs WHERE id = $1 RETURNING ${COLUMNS}`, [id]),
       );
       if (!deleted) throw missing(id);
+      // The files go in a transaction of their own, after this one: unlinking them is what a DROP's
+      // COMMIT waits for. One that fails (the pool ended) is left to the next sweep.
+      void sweep().catch(() => undefined);
       return deleted;
     },
+    sweep,
     load(run, rows, options) {
       const id = requiredRunId(run, 'db.backtests.load');
       const { connection, target } = need();

@@ -120,6 +120,10 @@ describe('deleting runs', () => {
       expect(keys!.n).toBe('0');
       expect((await db.backtests.list()).map((run) => run.label)).toEqual(['C', 'A']);
       await expect(db.backtests.delete(b!.id)).rejects.toThrow(`There is no backtest run ${b!.id}`);
+      // Its files go by the sweep (started by delete, and again here): nothing is left waiting.
+      await db.backtests.sweep();
+      const { rows: [waiting] } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM pg_class WHERE relnamespace = 'precog_purged'::regnamespace`);
+      expect(waiting!.n).toBe('0');
     });
   });
 
