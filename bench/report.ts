@@ -166,3 +166,60 @@ export function printTable(table: Row[]): void {
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const c of cells) console.log(line(c));
 }
+
+/**
+ * One goal of issue 14 in the JSON's top-level `goals` object, by name: `ratio` (a ratio of two
+ * sides measured in the same run) or `value` (an absolute figure, with its `unit`), the
+ * `threshold`, and whether it is `met`. `at` says which side of the threshold meets it: `most`
+ * (figure ≤ threshold) or `least` (figure ≥ threshold). Anything else a section wants beside it
+ * (paired ratio, breakdown) goes in `extra` and is kept as is.
+ */
+export interface Goal {
+  ratio?: number;
+  value?: number;
+  unit?: string;
+  threshold: number;
+  at?: 'most' | 'least';
+  met: boolean;
+  [extra: string]: unknown;
+}
+
+/** A goal entry: met is computed from the figure, the threshold and `at`. */
+export function goal(
+  figure: { ratio: number } | { value: number; unit: string },
+  threshold: number,
+  at: 'most' | 'least',
+  extra: Record<string, unknown> = {},
+): Goal {
+  const x = 'ratio' in figure ? figure.ratio : figure.value;
+  const met = Number.isFinite(x) && (at === 'most' ? x <= threshold : x >= threshold);
+  return { ...figure, threshold, at, met, ...extra };
+}
+
+/** Gathers a section's `goals` (if it returned any) into the run's top-level goals object. */
+export function gatherGoals(into: Record<string, Goal>, sectionResult: unknown): void {
+  const own = (sectionResult as { goals?: Record<string, Goal> } | undefined)?.goals;
+  if (own && typeof own === 'object') Object.assign(into, own);
+}
+
+/** The goals table printed at the end of `npm run bench`. */
+export function printGoals(goals: Record<string, Goal>): void {
+  const names = Object.keys(goals);
+  if (names.length === 0) return;
+  const header = ['goal', 'figure', 'threshold', 'met'];
+  const cells = names.map((name) => {
+    const g = goals[name]!;
+    const x = g.ratio ?? g.value;
+    // Entries written without `at` (bench/overhead.ts): the side of the threshold follows from met.
+    const at = g.at ?? (x !== undefined && (x <= g.threshold) === g.met ? 'most' : 'least');
+    const figure = g.ratio !== undefined ? `×${fmt(g.ratio, 3)}` : `${fmt(g.value, 1)}${g.unit ? ` ${g.unit}` : ''}`;
+    const threshold = `${at === 'most' ? '≤' : '≥'} ${g.ratio !== undefined ? '×' : ''}${g.threshold}${g.ratio === undefined && g.unit ? ` ${g.unit}` : ''}`;
+    return [name, figure, threshold, g.met ? 'yes' : 'NO'];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log('');
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const c of cells) console.log(line(c));
+}
