@@ -175,7 +175,8 @@ interface ExplainedStatement {
 export async function measureRuns(server: ServerTarget, database: string, flags: Flags) {
   const tradeCount = flags.quick ? 20_000 : 1_000_000;
   const positionCount = flags.quick ? 200 : 10_000;
-  const rounds = flags.quick ? 1 : 3;
+  // Rounds of the alternation (AB BA AB BA AB): the noise here moves one load by ×1.5, five medians hold.
+  const rounds = flags.quick ? 1 : 5;
   // One connection for both sides (max 1): the load's transaction and the PK-only COPY alike.
   const connection = pool(server, database, 1);
   try {
@@ -319,6 +320,33 @@ export async function measureRuns(server: ServerTarget, database: string, flags:
       purges.push({ run: Number(run), deleted, ms: Math.round(ms * 10) / 10, rowsLeft: Number(left), othersUnchanged: unchanged, before, after });
       log(`runs: db.backtests.delete(${run}) of ${deleted} in ${ms.toFixed(1)} ms; every other run, live and paper unchanged: ${unchanged}`);
     }
+    // Where a delete's time goes, on the profiled run (the last one left): the run's partitions' size,
+    // then the DELETE statement (which drops them) and its COMMIT (which removes their files) timed apart.
+    const size = (await connection.query<{ bytes: string }>(
+      `SELECT sum(pg_total_relation_size(c.oid))::text AS bytes FROM pg_class c WHERE c.relname ~ $1 AND c.relkind = 'r'`,
+      [`_run_${profile.run}$`],
+    )).rows[0]!.bytes;
+    await connection.query('CHECKPOINT');
+    const purgeClient = await connection.connect();
+    let purgeBreakdown;
+    try {
+      const begun = now();
+      await purgeClient.query('BEGIN');
+      await purgeClient.query('DELETE FROM backtest_runs WHERE id = $1', [profile.run]);
+      const statement = now();
+      await purgeClient.query('COMMIT');
+      const committed = now();
+      purgeBreakdown = {
+        run: profile.run,
+        partitionsBytes: Number(size),
+        deleteStatement_ms: Math.round((statement - begun) * 10) / 10,
+        commit_ms: Math.round((committed - statement) * 10) / 10,
+        note: 'COMMIT is when PostgreSQL truncates the dropped partitions\' files (and their indexes\'): the filesystem frees every block.',
+      };
+    } finally {
+      purgeClient.release();
+    }
+    log(`runs: a delete apart: DELETE ${purgeBreakdown.deleteStatement_ms} ms, COMMIT ${purgeBreakdown.commit_ms} ms (${Math.round(Number(size) / 2 ** 20)} MB of files)`);
     const purgeMs = median(purges.map((p) => p.ms));
     const allUnchanged = purges.every((p) => p.othersUnchanged && p.rowsLeft === 0);
     const purgeGoal = goal({ value: Math.round(purgeMs * 10) / 10, unit: 'ms' }, PURGE_THRESHOLD_MS, 'most', {
@@ -353,7 +381,7 @@ export async function measureRuns(server: ServerTarget, database: string, flags:
         pairedRatio,
         profile,
       },
-      purge: { median_ms: purgeMs, deletes: purges },
+      purge: { median_ms: purgeMs, deletes: purges, breakdown: purgeBreakdown },
     };
   } finally {
     await connection.end();
