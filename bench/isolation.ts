@@ -292,9 +292,27 @@ async function purge(server: ServerTarget, database: string) {
     const before = await fingerprint(client);
     await client.query('CHECKPOINT'); // the load's dirty pages are not the purge's cost
     const started = now();
-    const { rows } = await client.query<{ table_name: string; rows_deleted: string }>('SELECT * FROM purge_backtest_data()');
-    const deleted = (table: string) => Number(rows.find((row) => row.table_name === table)?.rows_deleted ?? 0);
+    let purgeError: string | undefined;
+    let rows: { table_name: string; rows_deleted: string }[] = [];
+    try {
+      rows = (await client.query<{ table_name: string; rows_deleted: string }>('SELECT * FROM purge_backtest_data()')).rows;
+    } catch (error) {
+      // With many runs, one transaction dropping every run's partitions can exceed the lock table
+      // (max_locks_per_transaction): recorded, and the runs are then deleted one by one.
+      purgeError = error instanceof Error ? error.message : String(error);
+    }
     const purgeMs = now() - started;
+    let oneByOne: { runs: number; total_s: number; perRun_ms: number } | undefined;
+    if (purgeError) {
+      const ids = (await client.query<{ id: string }>('SELECT id::text FROM backtest_runs ORDER BY id')).rows.map((row) => row.id);
+      const oneByOneStarted = now();
+      for (const id of ids) await client.query('SELECT FROM purge_backtest_run($1)', [id]);
+      const ms = now() - oneByOneStarted;
+      oneByOne = { runs: ids.length, total_s: round(ms / 1000), perRun_ms: round(ms / Math.max(1, ids.length)) };
+      log(`isolation: purge_backtest_data() failed (${purgeError}); ${ids.length} runs deleted one by one (purge_backtest_run) in ${oneByOne.total_s} s`);
+    }
+    const deleted = (table: string) =>
+      purgeError ? Number(before[`backtest_${table}`]) : Number(rows.find((row) => row.table_name === table)?.rows_deleted ?? 0);
     const after = await fingerprint(client);
     const vacuumStarted = now();
     await client.query('VACUUM (ANALYZE) trades');
@@ -304,6 +322,8 @@ async function purge(server: ServerTarget, database: string) {
     const liveUnchanged = kept.every((key) => before[key] === after[key]);
     return {
       function: 'purge_backtest_data()',
+      error: purgeError,
+      oneByOne,
       deleted: { trades: deleted('trades'), positions: deleted('positions') },
       purge_s: round(purgeMs / 1000),
       vacuumAfter_s: round(vacuumMs / 1000),

@@ -122,7 +122,17 @@ export function rows(results: Record<string, Any>): Row[] {
     }
   }
   const purge = isolation?.purge;
-  if (purge?.deleted) {
+  if (purge?.error) {
+    out.push({
+      section: '4 purge',
+      measurement: `purge_backtest_data(): ${purge.deleted.trades.toLocaleString('en-US')} trades in ${isolation.runs} runs`,
+      a: `FAILED after ${fmt(purge.purge_s, 2)} s: ${String(purge.error).slice(0, 40)}`,
+      b: purge.oneByOne ? `one by one: ${fmt(purge.oneByOne.total_s, 1)} s (${fmt(purge.oneByOne.perRun_ms, 1)} ms/run)` : '',
+      figure: `live+paper unchanged: ${purge.liveAndPaperUnchanged ? 'yes' : 'NO'}`,
+      goal: '≤ 1 s, live unchanged',
+      met: false,
+    });
+  } else if (purge?.deleted) {
     out.push({
       section: '4 purge',
       measurement: `purge_backtest_data(): ${purge.deleted.trades.toLocaleString('en-US')} trades + ${purge.deleted.positions.toLocaleString('en-US')} position versions`,
