@@ -270,7 +270,7 @@ async function latencies(server: ServerTarget, databases: Record<'cur0' | 'curN'
   }
 }
 
-async function fingerprint(client: pg.Pool) {
+async function fingerprint(client: pg.Pool): Promise<Record<string, string>> {
   const { rows } = await client.query<Record<string, string>>(`
     SELECT
       (SELECT count(*) FROM trades WHERE execution_environment = 'live')::text AS live_trades,
@@ -280,16 +280,41 @@ async function fingerprint(client: pg.Pool) {
       (SELECT count(*) FROM trades WHERE execution_environment = 'paper')::text AS paper_trades,
       (SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM trades t WHERE execution_environment = 'paper') AS paper_trades_md5,
       (SELECT count(*) FROM positions WHERE execution_environment = 'paper')::text AS paper_positions,
-      (SELECT md5(string_agg(p::text, '|' ORDER BY id)) FROM positions p WHERE execution_environment = 'paper') AS paper_positions_md5,
-      (SELECT count(*) FROM trades WHERE execution_environment = 'backtest')::text AS backtest_trades,
-      (SELECT count(*) FROM positions WHERE execution_environment = 'backtest')::text AS backtest_positions`);
-  return rows[0]!;
+      (SELECT md5(string_agg(p::text, '|' ORDER BY id)) FROM positions p WHERE execution_environment = 'paper') AS paper_positions_md5`);
+  // The backtest rows run by run: one query over every run's partitions locks each partition and
+  // each of its indexes in one transaction, which with 1,000 runs exceeds the lock table
+  // (max_locks_per_transaction 64 × 100 connections) and fails with "out of shared memory".
+  const runs = (await client.query<{ id: string }>('SELECT id::text FROM backtest_runs ORDER BY id')).rows.map((row) => row.id);
+  let trades = 0;
+  let positions = 0;
+  for (const run of runs) {
+    const { rows: counts } = await client.query<{ trades: string; positions: string }>(
+      `SELECT (SELECT count(*) FROM trades WHERE execution_environment = 'backtest' AND backtest_run_id = ${run}) AS trades,
+              (SELECT count(*) FROM positions WHERE execution_environment = 'backtest' AND backtest_run_id = ${run}) AS positions`,
+    );
+    trades += Number(counts[0]!.trades);
+    positions += Number(counts[0]!.positions);
+  }
+  return { ...rows[0]!, backtest_runs: String(runs.length), backtest_trades: String(trades), backtest_positions: String(positions) };
+}
+
+/** Whether one query can read every run's backtest trades (see fingerprint). */
+async function crossRunRead(client: pg.Pool, runs: number) {
+  const started = now();
+  try {
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM trades WHERE execution_environment = 'backtest'`);
+    return { runs, query: "SELECT count(*) FROM trades WHERE execution_environment = 'backtest'", ok: true, rows: Number(rows[0]!.n), ms: round(now() - started) };
+  } catch (error) {
+    return { runs, query: "SELECT count(*) FROM trades WHERE execution_environment = 'backtest'", ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 async function purge(server: ServerTarget, database: string) {
   const client = pool(server, database);
   try {
     const before = await fingerprint(client);
+    const crossRun = await crossRunRead(client, Number(before.backtest_runs));
+    if (!crossRun.ok) log(`isolation: one query over the backtest trades of ${crossRun.runs} runs failed: ${crossRun.error}`);
     await client.query('CHECKPOINT'); // the load's dirty pages are not the purge's cost
     const started = now();
     let purgeError: string | undefined;
@@ -319,9 +344,11 @@ async function purge(server: ServerTarget, database: string) {
     await client.query('VACUUM (ANALYZE) positions');
     const vacuumMs = now() - vacuumStarted;
     const kept = Object.keys(before).filter((key) => !key.startsWith('backtest'));
+    // (backtest_runs / backtest_trades / backtest_positions after: 0)
     const liveUnchanged = kept.every((key) => before[key] === after[key]);
     return {
       function: 'purge_backtest_data()',
+      crossRunRead: crossRun,
       error: purgeError,
       oneByOne,
       deleted: { trades: deleted('trades'), positions: deleted('positions') },
