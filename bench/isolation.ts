@@ -403,7 +403,8 @@ export async function measureIsolation(server: ServerTarget, databases: ScratchD
     // Purge once, at the first level (1 million; the quick run's small size): then reload from 0.
     if (!purged) {
       purged = await purge(server, curN);
-      log(`isolation: purge_backtest_data() removed ${purged.deleted.trades} trades and ${purged.deleted.positions} position versions in ${purged.purge_s} s`);
+      if (purged.error) log(`isolation: purge_backtest_data() failed in ${purged.purge_s} s; the runs were deleted one by one`);
+      else log(`isolation: purge_backtest_data() removed ${purged.deleted.trades} trades and ${purged.deleted.positions} position versions in ${purged.purge_s} s`);
     }
   }
   // Issue 14's goal: every live query ≤ ×1.1 with RUNS runs of backtests, at the largest N measured.
