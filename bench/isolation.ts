@@ -209,8 +209,12 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
-/** The live trade recordTrade writes (its execution_time: now()). */
+/**
+ * The live trade recordTrade writes. Dated before every seeded trade, so that the trades it writes
+ * (as many at N as at 0, with other ids) never reach the latest 50 that the next level compares.
+ */
 const LIVE_FILL = {
+  execution_time: new Date(Date.UTC(2020, 0, 1)),
   market_id: 'MKT-BENCH-1',
   side: 'buy' as const,
   price: new Decimal('0.4200'),
