@@ -14,13 +14,19 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { recordTrades } from '../generated/trades.js';
 import { precogDb, type Scope } from '../src/index.js';
 import type { ServerTarget } from '../src/server/connection-string.js';
+import { goal } from './report.js';
 import { log, median, now, pool, type Flags } from './support.js';
+
+/** Issue 10's goal: COPY into trades with every guarantee ≥ this × COPY into an unguarded copy. */
+const GUARDED_COPY_THRESHOLD = 0.8;
 
 const COLUMNS = [
   'market_id', 'position_id', 'strategy_id', 'model_id', 'order_id', 'side', 'price', 'quantity', 'fees',
   'trade_source', 'order_type', 'execution_time', 'calculated_probability', 'market_price', 'edge_value',
-  'trade_metadata', 'execution_environment',
+  'trade_metadata',
 ] as const;
+/** The COPY's columns: the fills', then the environment and the run every row belongs to. */
+const COPY_COLUMNS = [...COLUMNS, 'execution_environment', 'backtest_run_id'];
 
 /** recordTrades' parameters on a backtest scope (position ids branded as backtest ones). */
 type Fills = Parameters<Scope<'backtest'>['recordTrades']>[0];
@@ -79,14 +85,15 @@ function copyText(value: unknown): string {
   return /[\\\t\n\r]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text;
 }
 
-function* copyLines(fills: Fills, chunk = 2_000): Generator<string> {
-  const columns = COLUMNS.slice(0, -1).map((column) => fills[columnKey(column)] as unknown[]);
+function* copyLines(fills: Fills, run: string, chunk = 2_000): Generator<string> {
+  const columns = COLUMNS.map((column) => fills[columnKey(column)] as unknown[]);
+  const tail = `backtest\t${run}\n`;
   const count = fills.market_ids.length;
   for (let start = 0; start < count; start += chunk) {
     let text = '';
     for (let i = start; i < Math.min(count, start + chunk); i++) {
       for (const values of columns) text += `${copyText(values[i])}\t`;
-      text += 'backtest\n';
+      text += tail;
     }
     yield text;
   }
@@ -114,7 +121,12 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
     const modelId = (await connection.query<{ id: number }>(
       `INSERT INTO probability_models (model_name, model_version, status) VALUES ('bench', '1', 'active') RETURNING model_id AS id`,
     )).rows[0]!.id;
-    const backtest = precogDb(connection).scope('backtest', { api: 'none' });
+    // Every backtest row belongs to a run (migration 000013): one run for all of this section's rows.
+    const run = (await connection.query<{ id: string }>(
+      `SELECT id::text FROM create_backtest_run($1, '2024-09-01', '2024-12-01', $2, '{"bench": "bulk"}', 'bench bulk')`,
+      [strategyId, modelId],
+    )).rows[0]!.id;
+    const backtest = precogDb(connection).scope('backtest', { api: 'none', run });
     // The positions the simulated fills open and close (same environment: the FK and trigger check it).
     const positionIds: PositionIdOfFills[] = [];
     for (let i = 0; i < 100; i++) {
@@ -171,6 +183,8 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       let written = 0;
       try {
         await client.query('BEGIN');
+        // As the owner, the run comes from the same setting a run scope sets (backtest_run_id's default).
+        await client.query(`SELECT pg_catalog.set_config('precog.backtest_run', $1, true)`, [run]);
         for (const statement of rawStatements) {
           const text = returning ? statement.text : withoutReturning(statement.text);
           written += (await client.query(text, statement.values)).rowCount ?? 0;
@@ -188,8 +202,8 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       const started = now();
       const client = await connection.connect();
       try {
-        const stream = client.query(copyFrom(`COPY ${table} (${COLUMNS.join(', ')}) FROM STDIN`));
-        await pipeline(Readable.from(copyLines(fills)), stream);
+        const stream = client.query(copyFrom(`COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN`));
+        await pipeline(Readable.from(copyLines(fills, run)), stream);
         if (stream.rowCount !== rows) throw new Error(`COPY wrote ${stream.rowCount} of ${rows} rows`);
       } finally {
         client.release();
@@ -253,7 +267,18 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
     }
     const scopedRate = rows / (median(scopedMs) / 1000);
     const copyRate = rows / (median(copyMs) / 1000);
+    const guardedRatio = Math.round((median(unguardedMs) / median(guardedMs)) * 1000) / 1000;
+    const guardedPaired = Math.round(median(unguardedMs.map((u, i) => u / guardedMs[i]!)) * 1000) / 1000;
     return {
+      goals: {
+        // Issue 10's goal, kept: COPY with every guarantee in force ≥ 0.8 × COPY into an unguarded copy.
+        guarded_copy_vs_unguarded_copy: goal({ ratio: guardedRatio }, GUARDED_COPY_THRESHOLD, 'least', {
+          pairedRatio: guardedPaired,
+          rows,
+          rounds: guardedMs.length,
+        }),
+      },
+      run: Number(run),
       rows,
       rounds,
       batch,
@@ -274,8 +299,8 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
         unguarded_ms: unguardedMs.map(Math.round),
         guardedRowsPerSecond: Math.round(rows / (median(guardedMs) / 1000)),
         unguardedRowsPerSecond: Math.round(rows / (median(unguardedMs) / 1000)),
-        ratio: Math.round((median(unguardedMs) / median(guardedMs)) * 1000) / 1000,
-        pairedRatio: Math.round(median(unguardedMs.map((u, i) => u / guardedMs[i]!)) * 1000) / 1000,
+        ratio: guardedRatio,
+        pairedRatio: guardedPaired,
         goal: 'COPY into trades with every guarantee >= 0.8 × COPY into an unguarded copy with the same indexes',
       },
     };

@@ -7,7 +7,7 @@
  *   npm run bench -- --quick       small sizes, a smoke run
  *   npm run bench -- --with-5m     also 5 million backtest trades (measurement 3)
  *   npm run bench -- --no-tests    skip timing `npm test`;  --no-dev: skip the dev loop
- *   npm run bench -- --only=overhead,bulk,isolation,dev,tests
+ *   npm run bench -- --only=overhead,bulk,runs,isolation,dev,tests
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,8 @@ import { measureBulk } from './bulk.js';
 import { measureDevLoop, measureNpmTest } from './devloop.js';
 import { measureIsolation } from './isolation.js';
 import { measureOverhead } from './overhead.js';
-import { printTable, rows } from './report.js';
+import { gatherGoals, type Goal, printGoals, printTable, rows } from './report.js';
+import { measureRuns } from './runs.js';
 import { log, now, parseFlags, ScratchDatabases } from './support.js';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -56,10 +57,10 @@ const results: Record<string, unknown> = {
 };
 
 /**
- * Every goal of every section, by name (`overhead_vs_raw_strings.getTradeById`, ...): a section
- * that returns `goals: { name: { ratio, threshold, met, ... } }` has them gathered here too.
+ * Every goal of every section, by name (`backtest_load_vs_pk_only_copy`, `overhead_vs_raw_strings.getTradeById`, ...): a section that
+ * returns `goals: { name: { ratio or value, threshold, met, ... } }` has them gathered here too.
  */
-const goals: Record<string, unknown> = {};
+const goals: Record<string, Goal> = {};
 results.goals = goals;
 
 const databases = new ScratchDatabases(server);
@@ -71,8 +72,7 @@ async function section(name: string, body: () => Promise<unknown>) {
   try {
     const result = await body();
     results[name] = result;
-    const own = (result as { goals?: Record<string, unknown> } | undefined)?.goals;
-    if (own && typeof own === 'object') Object.assign(goals, own);
+    gatherGoals(goals, result);
   } catch (error) {
     failed = true;
     console.error(`[bench] ${name} failed:`, error);
@@ -89,6 +89,7 @@ process.once('SIGINT', () => {
 try {
   await section('overhead', async () => measureOverhead(server, await databases.fresh('overhead'), flags));
   await section('bulk', async () => measureBulk(server, await databases.fresh('bulk'), flags));
+  await section('runs', async () => measureRuns(server, await databases.fresh('runs'), flags));
   await section('isolation', async () => measureIsolation(server, databases, flags));
   if (flags.withDev) await section('dev', async () => measureDevLoop(server, flags));
   if (flags.withTests) await section('tests', async () => measureNpmTest());
@@ -103,6 +104,7 @@ const out = resolve(flags.out);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 printTable(table);
+printGoals(goals);
 log(`wrote ${out}; npm run bench took ${((now() - started) / 1000).toFixed(0)} s`);
 process.exit(failed ? 1 : 0);
 

@@ -14,7 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), 'precog-bench-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('npm run bench -- --quick', () => {
-  it('writes the JSON of measurements 1 to 4 and prints the table', async () => {
+  it('writes the JSON of measurements 1 to 4, the goals, and prints the tables', async () => {
     const out = join(dir, 'latest.json');
     const { stdout } = await run('npx', ['tsx', 'bench/run.ts', '--quick', '--no-dev', '--no-tests', `--out=${out}`], {
       cwd: join(import.meta.dirname, '..', '..'),
@@ -48,7 +48,29 @@ describe('npm run bench -- --quick', () => {
       'current listOpenPositions',
       'adr107 listRecentTrades',
       'adr107 listOpenPositions',
+      'current recordTrade',
     ]);
+    // The backtest rows of the isolation databases belong to runs (migration 000013).
+    expect(level.load).toMatchObject({ runs: expect.any(Number), trades: expect.any(Number), tradesPerRun: expect.any(Number) });
+    expect(results.runs.load).toMatchObject({
+      loadRowsPerSecond: expect.any(Number),
+      pkOnlyCopyRowsPerSecond: expect.any(Number),
+      loadPhases_ms: [{ beginAndCopy: expect.any(Number), finish: expect.any(Number), commit: expect.any(Number) }],
+      profile: { indexBuild_ms: expect.any(Number), validation_ms: expect.any(Number), validationStatements: expect.any(Array) },
+    });
+    // Deleting a run left every other run, live and paper as they were, and nothing of the run.
+    for (const deleted of results.runs.purge.deletes) expect(deleted).toMatchObject({ othersUnchanged: true, rowsLeft: 0 });
+    // Issue 14's goals, by name, each with its figure, threshold and whether it is met (never asserted).
+    for (const [name, figure] of [
+      ['guarded_copy_vs_unguarded_copy', 'ratio'],
+      ['backtest_load_vs_pk_only_copy', 'ratio'],
+      ['run_purge_ms', 'value'],
+      ['live_latency_ratio_1000_runs', 'ratio'],
+    ] as const) {
+      expect(results.goals[name], name).toMatchObject({ [figure]: expect.any(Number), threshold: expect.any(Number), met: expect.any(Boolean) });
+    }
+    expect(Object.keys(results.goals.live_latency_ratio_1000_runs.queries)).toEqual(['listRecentTrades', 'listOpenPositions', 'recordTrade']);
+    expect(stdout).toContain('| goal');
     expect(results.isolation.purge).toMatchObject({ purge_s: expect.any(Number), liveAndPaperUnchanged: true });
     expect(results.isolation.purge.backtestRowsLeft).toEqual({ trades: 0, positions: 0 });
     expect(results.table.length).toBeGreaterThan(5);
