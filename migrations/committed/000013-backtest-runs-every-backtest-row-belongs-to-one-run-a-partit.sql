@@ -1,5 +1,5 @@
 --! Previous: sha1:7f4adf3bba1f47ef5a4f33d508d6cb7b82a2c202
---! Hash: sha1:21e6e7a08d346734e0e37e76c436351e81d811c5
+--! Hash: sha1:6ce2a5f23bae54b49f6a84f000f58069658b456d
 --! Message: Backtest runs: every backtest row belongs to one run, a partition per run; runs made, deleted and bulk-loaded in constant time
 
 -- 000013: backtest runs (issue 14).
@@ -683,8 +683,8 @@ COMMENT ON SCHEMA precog_purged IS 'Partitions of deleted backtest runs, detache
 REVOKE ALL ON SCHEMA precog_purged FROM PUBLIC;
 
 -- BEFORE DELETE on backtest_runs: the run's rows go with it, every tagged table's partition
--- detached and moved to precog_purged (constant time, whatever the run's size). SECURITY
--- DEFINER: DETACH is the owner's; it detaches partitions of registered tables for this run only.
+-- detached and moved to precog_purged (constant time, whatever the run's size).
+-- SECURITY DEFINER: DETACH is the owner's; it detaches partitions of registered tables for this run only.
 CREATE FUNCTION precog_backtest_run_deleted() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
