@@ -1,5 +1,5 @@
 --! Previous: sha1:7f4adf3bba1f47ef5a4f33d508d6cb7b82a2c202
---! Hash: sha1:6ce2a5f23bae54b49f6a84f000f58069658b456d
+--! Hash: sha1:da08c090c1db479bacd954d62b150cf0376fe6c3
 --! Message: Backtest runs: every backtest row belongs to one run, a partition per run; runs made, deleted and bulk-loaded in constant time
 
 -- 000013: backtest runs (issue 14).
@@ -278,6 +278,13 @@ BEGIN
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', backtest);
     EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, precog_live, precog_paper, precog_backtest, precog_analyst', backtest);
     EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', backtest);
+    -- Before PostgreSQL 17 a partition does not inherit its table's identity (as in 000010).
+    FOR item IN
+      SELECT a.attname FROM pg_attribute a JOIN pg_attribute p ON p.attrelid = backtest AND p.attname = a.attname
+       WHERE a.attrelid = t AND a.attidentity <> '' AND p.attidentity = '' AND NOT p.atthasdef
+    LOOP
+      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', backtest, item.attname, pg_get_serial_sequence(t::text, item.attname));
+    END LOOP;
     EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
                    format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
     EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);
