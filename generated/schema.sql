@@ -341,7 +341,6 @@ DECLARE
   staging regclass;
   backtest regclass;
   item record;
-  statement text;
   found_key text;
   target text;
   key_expression text;
@@ -453,10 +452,10 @@ BEGIN
     t := format('public.%I', load.table_name)::regclass;
     staging := format('public.%I', load.staging_table)::regclass;
     backtest := public.precog_environment_partition(t, 'backtest');
-    statement := (SELECT c.relname::text FROM pg_class c WHERE c.oid = public.precog_backtest_run_partition(t, run));
-    EXECUTE format('DROP TABLE public.%I', statement);
-    EXECUTE format('ALTER TABLE %s RENAME TO %I', staging, statement);
-    staging := format('public.%I', statement)::regclass;
+    target := (SELECT c.relname::text FROM pg_class c WHERE c.oid = public.precog_backtest_run_partition(t, run));
+    EXECUTE format('DROP TABLE public.%I', target);
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', staging, target);
+    staging := format('public.%I', target)::regclass;
     -- The staging table's bound CHECK spares the attach its scan; the partition bound replaces it.
     EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', backtest, staging, run);
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', staging, left(load.table_name, 40) || '_run_' || run || '_bound');
@@ -477,6 +476,27 @@ GRANT EXECUTE ON FUNCTION precog_backtest_load_finish(run bigint) TO precog_back
 
 -- comment: function precog_backtest_load_finish(run bigint)
 COMMENT ON FUNCTION precog_backtest_load_finish(run bigint) IS 'Finishes a bulk load begun by precog_backtest_load_begin(): builds each staging table''s indexes, checks every rule set-wise ([identity-issued], [environment-immutable] keys, references within the run and to shared rows, locked FOR KEY SHARE), then attaches each as the run''s partition. A refusal rolls the whole load back.';
+
+-- function: precog_backtest_partition_guarded(t regclass, partition regclass)
+CREATE OR REPLACE FUNCTION public.precog_backtest_partition_guarded(t regclass, partition regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  column_name text;
+BEGIN
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', partition);
+  EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, precog_live, precog_paper, precog_backtest, precog_analyst', partition);
+  FOR column_name IN
+    SELECT a.attname FROM pg_attribute a JOIN pg_attribute p ON p.attrelid = partition AND p.attname = a.attname
+     WHERE a.attrelid = t AND a.attidentity <> '' AND p.attidentity = '' AND NOT p.atthasdef
+  LOOP
+    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', partition, column_name, pg_get_serial_sequence(t::text, column_name));
+  END LOOP;
+  EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', partition);
+END;
+$function$;
 
 -- function: precog_backtest_purged_together()
 CREATE OR REPLACE FUNCTION public.precog_backtest_purged_together()
@@ -572,18 +592,8 @@ CREATE OR REPLACE FUNCTION public.precog_backtest_run_partition_setup(t regclass
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
-DECLARE
-  column_name text;
 BEGIN
-  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', partition);
-  EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, precog_live, precog_paper, precog_backtest, precog_analyst', partition);
-  FOR column_name IN
-    SELECT a.attname FROM pg_attribute a JOIN pg_attribute p ON p.attrelid = partition AND p.attname = a.attname
-     WHERE a.attrelid = t AND a.attidentity <> '' AND p.attidentity = '' AND NOT p.atthasdef
-  LOOP
-    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', partition, column_name, pg_get_serial_sequence(t::text, column_name));
-  END LOOP;
-  EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', partition);
+  PERFORM public.precog_backtest_partition_guarded(t, partition);
   IF run IS NULL THEN
     EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_backtest_run_required()', partition);
     EXECUTE format('COMMENT ON TABLE %s IS %L', partition,
@@ -692,16 +702,7 @@ BEGIN
     EXECUTE format('ALTER TABLE %s RENAME TO %I', backtest, old_backtest);
     EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (''backtest'') PARTITION BY LIST (backtest_run_id)', table_name || '_backtest', t);
     backtest := format('public.%I', table_name || '_backtest')::regclass;
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', backtest);
-    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, precog_live, precog_paper, precog_backtest, precog_analyst', backtest);
-    EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', backtest);
-    -- Before PostgreSQL 17 a partition does not inherit its table's identity (as in 000010).
-    FOR item IN
-      SELECT a.attname FROM pg_attribute a JOIN pg_attribute p ON p.attrelid = backtest AND p.attname = a.attname
-       WHERE a.attrelid = t AND a.attidentity <> '' AND p.attidentity = '' AND NOT p.atthasdef
-    LOOP
-      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', backtest, item.attname, pg_get_serial_sequence(t::text, item.attname));
-    END LOOP;
+    PERFORM public.precog_backtest_partition_guarded(t, backtest);
     EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
                    format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
     EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);

@@ -1,5 +1,5 @@
 --! Previous: sha1:7f4adf3bba1f47ef5a4f33d508d6cb7b82a2c202
---! Hash: sha1:da08c090c1db479bacd954d62b150cf0376fe6c3
+--! Hash: sha1:e69fb9c5d2404bdcb94914490cd2018278adf1c6
 --! Message: Backtest runs: every backtest row belongs to one run, a partition per run; runs made, deleted and bulk-loaded in constant time
 
 -- 000013: backtest runs (issue 14).
@@ -157,10 +157,10 @@ $$;
 COMMENT ON FUNCTION precog_backtest_run_partition(regclass, bigint) IS
   'The partition of a tagged table that holds one backtest run''s rows (NULL: the always-empty DEFAULT one).';
 
--- What every partition below <t>_backtest has: no grants, row-level security without policies
--- (read and written through <t> only), ids from <t>'s sequence before PostgreSQL 17, TRUNCATE only
--- by the purge.
-CREATE FUNCTION precog_backtest_run_partition_setup(t regclass, partition regclass, run bigint) RETURNS void
+-- What <t>_backtest and every partition below it have: no grants, row-level security without
+-- policies (read and written through <t> only), ids from <t>'s sequence before PostgreSQL 17 (a
+-- partition does not inherit its table's identity there, as in 000010), TRUNCATE only by the purge.
+CREATE FUNCTION precog_backtest_partition_guarded(t regclass, partition regclass) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
 AS $$
@@ -176,6 +176,17 @@ BEGIN
     EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', partition, column_name, pg_get_serial_sequence(t::text, column_name));
   END LOOP;
   EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', partition);
+END;
+$$;
+REVOKE ALL ON FUNCTION precog_backtest_partition_guarded(regclass, regclass) FROM PUBLIC;
+
+-- A run's partition (run NULL: the DEFAULT one, which refuses every row): guarded, and commented.
+CREATE FUNCTION precog_backtest_run_partition_setup(t regclass, partition regclass, run bigint) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+  PERFORM public.precog_backtest_partition_guarded(t, partition);
   IF run IS NULL THEN
     EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_backtest_run_required()', partition);
     EXECUTE format('COMMENT ON TABLE %s IS %L', partition,
@@ -275,16 +286,7 @@ BEGIN
     EXECUTE format('ALTER TABLE %s RENAME TO %I', backtest, old_backtest);
     EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (''backtest'') PARTITION BY LIST (backtest_run_id)', table_name || '_backtest', t);
     backtest := format('public.%I', table_name || '_backtest')::regclass;
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', backtest);
-    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, precog_live, precog_paper, precog_backtest, precog_analyst', backtest);
-    EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', backtest);
-    -- Before PostgreSQL 17 a partition does not inherit its table's identity (as in 000010).
-    FOR item IN
-      SELECT a.attname FROM pg_attribute a JOIN pg_attribute p ON p.attrelid = backtest AND p.attname = a.attname
-       WHERE a.attrelid = t AND a.attidentity <> '' AND p.attidentity = '' AND NOT p.atthasdef
-    LOOP
-      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT pg_catalog.nextval(%L::regclass)', backtest, item.attname, pg_get_serial_sequence(t::text, item.attname));
-    END LOOP;
+    PERFORM public.precog_backtest_partition_guarded(t, backtest);
     EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
                    format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
     EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);
@@ -890,7 +892,6 @@ DECLARE
   staging regclass;
   backtest regclass;
   item record;
-  statement text;
   found_key text;
   target text;
   key_expression text;
@@ -1002,10 +1003,10 @@ BEGIN
     t := format('public.%I', load.table_name)::regclass;
     staging := format('public.%I', load.staging_table)::regclass;
     backtest := public.precog_environment_partition(t, 'backtest');
-    statement := (SELECT c.relname::text FROM pg_class c WHERE c.oid = public.precog_backtest_run_partition(t, run));
-    EXECUTE format('DROP TABLE public.%I', statement);
-    EXECUTE format('ALTER TABLE %s RENAME TO %I', staging, statement);
-    staging := format('public.%I', statement)::regclass;
+    target := (SELECT c.relname::text FROM pg_class c WHERE c.oid = public.precog_backtest_run_partition(t, run));
+    EXECUTE format('DROP TABLE public.%I', target);
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', staging, target);
+    staging := format('public.%I', target)::regclass;
     -- The staging table's bound CHECK spares the attach its scan; the partition bound replaces it.
     EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', backtest, staging, run);
     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', staging, left(load.table_name, 40) || '_run_' || run || '_bound');

@@ -18,6 +18,7 @@ import {
   toDatabaseError,
   type ErrorContext,
 } from '../runtime/database-errors.js';
+import type { QueryResultRow } from 'pg';
 import type { Queryable } from '../runtime/query.js';
 import { HeldClient, isPool, type Pool, type TargetOf, withGivenClient, withPoolClient } from './connections.js';
 
@@ -88,22 +89,14 @@ export async function asScope<T>(held: HeldClient, call: CallContext, setup: str
     return body();
   }
   const saved = `SELECT pg_catalog.current_setting('role') AS role, coalesce(pg_catalog.current_setting('precog.backtest_run', true), '') AS run`;
-  const { rows: [before] } = await controlled(held, call, { text: saved });
+  const { rows: [before] } = await control<{ role: string; run: string }>(held, call, saved);
   await control(held, call, setup);
   const result = await body();
-  await controlled(held, call, {
+  await control(held, call, {
     text: `SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('precog.backtest_run', $2, true)`,
     values: [before!.role, before!.run],
   });
   return result;
-}
-
-async function controlled(held: HeldClient, call: CallContext, config: { text: string; values?: unknown[] }) {
-  try {
-    return await held.query<{ role: string; run: string }>(config);
-  } catch (error) {
-    throw toDatabaseError(error, { ...call, readOnly: true });
-  }
 }
 
 async function transactionOn<T>(
@@ -148,9 +141,13 @@ async function transactionOn<T>(
 }
 
 /** BEGIN, SET LOCAL ROLE, SAVEPOINT, COMMIT: their failures are typed like a query's, named after the call. */
-export async function control(held: HeldClient, call: CallContext, text: string): Promise<{ command?: string }> {
+export async function control<R extends QueryResultRow = QueryResultRow>(
+  held: HeldClient,
+  call: CallContext,
+  statement: string | { text: string; values?: unknown[] },
+): Promise<{ rows: R[]; command?: string }> {
   try {
-    return await held.query({ text });
+    return await held.query<R>(typeof statement === 'string' ? { text: statement } : statement);
   } catch (error) {
     throw toDatabaseError(error, { ...call, readOnly: true });
   }
