@@ -24,7 +24,7 @@ export interface Block {
 }
 
 export function blocksOf(migration: string): Block[] {
-  return [...migration.matchAll(BLOCK)].map((m) => ({ path: m[1], text: m[2] }));
+  return [...migration.matchAll(BLOCK)].map((m) => ({ path: m[1]!, text: m[2]! }));
 }
 
 export function block(file: FrameworkFile): string {

@@ -28,7 +28,7 @@ const migration = (number: string) => committed.find((name) => name.startsWith(n
 const body = (number: string) => readFileSync(join(COMMITTED_DIR, migration(number)), 'utf8');
 
 /** The catalog fingerprint, with every function's whole definition rather than a hash of its body. */
-async function fingerprint(client: pg.ClientBase) {
+async function fingerprint(client: pg.ClientBase): Promise<Record<string, string[]>> {
   const functions = await client.query<{ item: string }>(`
     SELECT pg_get_functiondef(p.oid) || E'\\ncomment: ' || coalesce(obj_description(p.oid, 'pg_proc'), '') || E'\\nacl: ' || coalesce(p.proacl::text, '') AS item
       FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace ORDER BY p.oid::regprocedure::text`);
@@ -75,8 +75,8 @@ describe('the re-baseline (000014) and the regeneration call (000015)', () => {
       const redeclared = await fingerprint(client);
       const name = (item: string) => item.slice(0, item.indexOf('('));
       const only = (list: string[], other: string[]) => list.filter((item) => !other.includes(item)).map(name);
-      expect(only(redeclared.functions, after.functions)).toEqual(['precog_backtest_runs_table', 'precog_environment_redeclare']);
-      expect(only(after.functions, redeclared.functions)).toEqual(['precog_backtest_runs_table']);
+      expect(only(redeclared.functions!, after.functions!)).toEqual(['precog_backtest_runs_table', 'precog_environment_redeclare']);
+      expect(only(after.functions!, redeclared.functions!)).toEqual(['precog_backtest_runs_table']);
       const comments = redeclared.comments!.filter((c) => !c.startsWith('function precog_environment_redeclare(): '));
       expect({ ...redeclared, functions: [], definitions: [], comments }).toEqual({ ...after, functions: [], definitions: [] });
     } finally {
