@@ -17,6 +17,27 @@ export interface PgBouncer {
   stop(): Promise<void>;
 }
 
+/**
+ * The PgBouncer settings precog-db is tested with, as README's Deploying section gives them (in
+ * seconds; PgBouncer takes fractions). PgBouncer's defaults keep a caller waiting or refused
+ * for 15 to 120 s after the server behind it dies; these give an answer, and trading again,
+ * within about a second of the server's return (test/pgbouncer/server-killed.test.ts measures it).
+ */
+export const PGBOUNCER_SETTINGS = {
+  // After a failed login PgBouncer refuses new statements at once ("server login has been
+  // failing", nothing executed) and tries the server again only after this: default 15 s.
+  server_login_retry: '0.2',
+  // A statement queued for a server (the server is down) is refused after this, before it
+  // reached any server: default 120 s. Keep it well under the client's deadline (deadlineMs,
+  // default 15 s), so that the pooler's exact answer comes first.
+  query_wait_timeout: '5',
+  // Connecting and logging in to the server: a host that does not answer (a network partition)
+  // counts as a failed login after this, not after the default 15 s.
+  server_connect_timeout: '3',
+  // A client's own login waits for a server only before PgBouncer's first server login.
+  client_login_timeout: '5',
+} as const;
+
 export function pgbouncerBinary(): string | undefined {
   for (const candidate of ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer']) if (existsSync(candidate)) return candidate;
   try {
@@ -46,7 +67,7 @@ async function accepting(port: number): Promise<boolean> {
 }
 
 /** Starts PgBouncer (transaction pooling) in front of `upstream`; returns why not when it cannot. */
-export async function startPgBouncer(upstream: ServerTarget, poolSize = 4): Promise<PgBouncer | string> {
+export async function startPgBouncer(upstream: ServerTarget, poolSize = 4, settings: Record<string, string> = PGBOUNCER_SETTINGS): Promise<PgBouncer | string> {
   const binary = pgbouncerBinary();
   if (!binary) return 'pgbouncer is not installed (Debian: apt-get install -y pgbouncer)';
   const home = mkdtempSync(join(tmpdir(), 'precog-pgbouncer-'));
@@ -72,6 +93,7 @@ export async function startPgBouncer(upstream: ServerTarget, poolSize = 4): Prom
       'max_client_conn = 200',
       'server_reset_query =',
       'ignore_startup_parameters = extra_float_digits,options',
+      ...Object.entries(settings).map(([name, value]) => `${name} = ${value}`),
       `logfile = ${join(home, 'pgbouncer.log')}`,
       `pidfile = ${join(home, 'pgbouncer.pid')}`,
     ].join('\n') + '\n',

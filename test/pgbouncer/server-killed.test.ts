@@ -1,0 +1,247 @@
+/**
+ * Issue 26: through PgBouncer (transaction pooling, with the settings README's Deploying section
+ * gives), the PostgreSQL server behind it is killed (SIGKILL) and restarted while scoped writes,
+ * SCD writers, transactions and reads run. Every call settles within its deadline; each failure
+ * says exactly what happened (checked against the rows: "nothing committed" means the row is not
+ * there); a call that lived wholly while the server was dead never reached a server, so it is
+ * never OutcomeUnknownError; and calls succeed again soon after the restart.
+ *
+ * Then the deadline itself, through PgBouncer: statements held on a lock, a pool with no free
+ * client, and PgBouncer's own query_wait_timeout.
+ *
+ * It runs on a server of its own (the shared test server must never be killed). The figures
+ * (calls, longest call, recovery, counts by class) are printed, not asserted beyond the bounds
+ * the feature promises: `npx vitest run test/pgbouncer/server-killed.test.ts`.
+ */
+import { migrate } from 'graphile-migrate';
+import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
+import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectionFailedError, ConnectionLostError, Decimal, OutcomeUnknownError, precogDb } from '../../src/index.js';
+import { quietLogger } from '../../src/migrations/logger.js';
+import { migrateSettings } from '../../src/migrations/settings.js';
+import type { ServerTarget } from '../../src/server/connection-string.js';
+import { ensureDatabase } from '../../src/server/resolve.js';
+import { DEFAULT_DEADLINE_MS } from '../../src/scope/deadline.js';
+import { PGBOUNCER_SETTINGS, pgbouncerBinary, startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
+import { startThrowawayServer, type ThrowawayServer } from '../support/throwaway-server.js';
+
+const DATABASE = 'precog_pgbouncer_faults';
+const POOL_SIZE = 4; // PgBouncer's server connections
+const WORKERS = 8;
+/** Timers fire late on a loaded machine: a call settles within its deadline plus this. */
+const TIMER_LAG_MS = 3_000;
+/** How long the server stays dead: shorter than query_wait_timeout (queued calls wait it out), then longer. */
+const OUTAGES_MS = [1_000, Number(PGBOUNCER_SETTINGS.query_wait_timeout) * 1_000 + 3_000];
+/** README (Deploying): trading resumes within about a second of the server's return; the suite fails only past this. */
+const RECOVERY_BOUND_MS = 5_000;
+
+const d = (value: string) => new Decimal(value);
+
+let throwaway: ThrowawayServer | undefined;
+let bouncer: PgBouncer | undefined;
+let skipped: string | undefined;
+let direct: ServerTarget;
+
+beforeAll(async () => {
+  if (!pgbouncerBinary()) {
+    skipped = 'pgbouncer is not installed (Debian: apt-get install -y pgbouncer)';
+    if (process.env.PRECOG_REQUIRE_PGBOUNCER === '1') throw new Error(`PgBouncer is required (PRECOG_REQUIRE_PGBOUNCER=1): ${skipped}`);
+    console.warn(`PgBouncer fault suite skipped: ${skipped}`);
+    return;
+  }
+  throwaway = await startThrowawayServer();
+  direct = throwaway.server;
+  await ensureDatabase(direct, DATABASE);
+  await migrate({ ...migrateSettings(direct, DATABASE), logger: quietLogger });
+  // graphile-migrate keeps an idle pool whose 'error' handler calls process.exit(1): end it before the kill.
+  clearAllPools();
+  const started = await startPgBouncer(direct, POOL_SIZE);
+  if (typeof started === 'string') throw new Error(`PgBouncer did not start: ${started}`);
+  bouncer = started;
+}, 180_000);
+
+afterAll(async () => {
+  await bouncer?.stop();
+  throwaway?.destroy();
+});
+
+/** A pool through PgBouncer; its idle connections' errors are expected here. */
+function bouncerPool(max: number): pg.Pool {
+  const { host, port, user, password } = bouncer!.server;
+  const pool = new pg.Pool({ host, port, user, password, database: DATABASE, max });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+async function directQuery<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ ...direct, database: DATABASE });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+type Kind = 'lone-write' | 'scd-write' | 'transaction' | 'read';
+const KINDS: Kind[] = ['lone-write', 'scd-write', 'transaction', 'read'];
+
+interface Call {
+  kind: Kind;
+  start: number;
+  end?: number;
+  /** 'ok', or the error's class (with its reason for ConnectionFailedError). */
+  outcome?: string;
+  error?: unknown;
+  /** What it wrote: the market id of a new position, or the SCD version's key and price. */
+  market?: string;
+  key?: string;
+  price?: string;
+}
+
+const outcomeOf = (error: unknown) =>
+  error instanceof ConnectionFailedError ? `ConnectionFailedError(${error.reason})` : ((error as Error)?.name ?? String(error));
+
+describe('the server behind PgBouncer is killed and restarted under load', () => {
+  it('every call settles within its deadline, says exactly what happened, and trading resumes', { timeout: 240_000 }, async ({ skip }) => {
+    if (skipped) skip(skipped);
+    const pool = bouncerPool(WORKERS);
+    const paper = precogDb(pool).scope('paper', { api: 'demo' });
+    const keys: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      keys.push((await paper.openPosition({ market_id: `MKT-PGB-SCD${i}`, side: 'YES', entry_price: d('0.40'), quantity: 1, fees: d('0') })).position_key);
+    }
+
+    const calls: Call[] = [];
+    let counter = 0;
+    let stopping = false;
+    const run = async (kind: Kind, worker: number): Promise<void> => {
+      const n = ++counter;
+      const call: Call = { kind, start: performance.now() };
+      calls.push(call);
+      try {
+        if (kind === 'lone-write') {
+          call.market = `MKT-PGB-L${n}`;
+          await paper.openPosition({ market_id: call.market, side: 'YES', entry_price: d('0.40'), quantity: 1, fees: d('0') });
+        } else if (kind === 'scd-write') {
+          // A price no other call writes (0.0001 to 0.9999), so its version can be looked up.
+          call.key = keys[worker % keys.length]!;
+          call.price = d(String(n)).div(10_000).toFixed(4);
+          await paper.updatePositionPrice({ position_key: call.key as never, current_price: d(call.price) });
+        } else if (kind === 'transaction') {
+          call.market = `MKT-PGB-T${n}`;
+          await paper.transaction(async (tx) => {
+            const opened = await tx.openPosition({ market_id: call.market!, side: 'NO', entry_price: d('0.30'), quantity: 2, fees: d('0') });
+            await tx.updatePositionPrice({ position_key: opened.position_key, current_price: d('0.35') });
+          });
+        } else {
+          await paper.getPositionByKey({ position_key: keys[0] as never });
+        }
+        call.outcome = 'ok';
+      } catch (error) {
+        call.outcome = outcomeOf(error);
+        call.error = error;
+      } finally {
+        call.end = performance.now();
+      }
+      // A refused call comes back at once: a trading loop pauses before the next, so does this one.
+      if (call.outcome !== 'ok') await sleep(50);
+    };
+    const workers = Array.from({ length: WORKERS }, async (_, worker) => {
+      for (let i = 0; !stopping; i++) await run(KINDS[(worker + i) % KINDS.length]!, worker);
+    });
+
+    const outages: { killed: number; restarting: number; restarted: number; recoveryMs?: number }[] = [];
+    const firstSuccessAfter = async (at: number) => {
+      for (let i = 0; i < 3_000; i++) {
+        const ok = calls.filter((call) => call.outcome === 'ok' && call.end! >= at).map((call) => call.end!);
+        if (ok.length) return Math.min(...ok);
+        await sleep(10);
+      }
+      return undefined;
+    };
+    await sleep(1_000);
+    for (const outage of OUTAGES_MS) {
+      await throwaway!.kill();
+      const killed = performance.now();
+      await sleep(outage);
+      const restarting = performance.now();
+      await throwaway!.restart();
+      const restarted = performance.now();
+      const success = await firstSuccessAfter(restarted);
+      outages.push({ killed, restarting, restarted, recoveryMs: success === undefined ? undefined : success - restarted });
+      await sleep(1_500);
+    }
+    stopping = true;
+    await Promise.all(workers);
+    await pool.end();
+
+    // Every call settled, within its deadline.
+    expect(calls.every((call) => call.end !== undefined)).toBe(true);
+    const longest = Math.max(...calls.map((call) => call.end! - call.start));
+    expect(longest).toBeLessThanOrEqual(DEFAULT_DEADLINE_MS + TIMER_LAG_MS);
+
+    // Every failure is a connection class: nothing else (no untyped error, no constraint, no stray conflict).
+    const failures = calls.filter((call) => call.outcome !== 'ok');
+    const unexpected = failures.filter(
+      (call) => !(call.error instanceof ConnectionFailedError || call.error instanceof ConnectionLostError || call.error instanceof OutcomeUnknownError),
+    );
+    expect(unexpected.map((call) => `${call.kind}: ${String(call.error)}`)).toEqual([]);
+
+    // A call that began after the kill and ended before the restart began never reached a server.
+    const whileDead = calls.filter((call) => outages.some((o) => call.start >= o.killed && call.end! <= o.restarting));
+    expect(whileDead.length).toBeGreaterThan(0);
+    expect(whileDead.filter((call) => call.outcome === 'ok')).toEqual([]);
+    expect(whileDead.filter((call) => call.error instanceof OutcomeUnknownError).map((call) => `${call.kind}: ${String(call.error)}`)).toEqual([]);
+    // PgBouncer's own refusals were met, and typed as such: its queue timed out, and its login kept failing.
+    const pooler = failures.filter((call) => call.error instanceof ConnectionFailedError && call.error.reason === 'pooler');
+    expect(pooler.some((call) => /query_wait_timeout/.test(String(call.error)))).toBe(true);
+    expect(pooler.some((call) => /server login has been failing/.test(String(call.error)))).toBe(true);
+
+    // What each class says is true of the rows: "nothing committed" means nothing is there.
+    const positions = await directQuery<{ market_id: string; versions: number }>(
+      `SELECT market_id, count(*)::int AS versions FROM positions WHERE market_id LIKE 'MKT-PGB-%' GROUP BY market_id`,
+    );
+    const versionsOf = new Map(positions.map((row) => [row.market_id, row.versions]));
+    const prices = await directQuery<{ key: string; price: string }>(
+      `SELECT position_key AS key, current_price::text AS price FROM positions WHERE position_key = ANY($1)`,
+      [keys],
+    );
+    const priced = new Set(prices.map((row) => `${row.key}@${row.price}`));
+    const wrong: string[] = [];
+    for (const call of calls.filter((c) => c.kind !== 'read')) {
+      const found = call.kind === 'scd-write' ? (priced.has(`${call.key}@${call.price}`) ? 1 : 0) : (versionsOf.get(call.market!) ?? 0);
+      const whole = call.kind === 'transaction' ? 2 : 1; // a transaction's position: opened, then repriced
+      const allowed = call.outcome === 'ok' ? [whole] : call.error instanceof OutcomeUnknownError ? [0, whole] : [0];
+      if (!allowed.includes(found)) wrong.push(`${call.kind} ${call.market ?? call.price} ${call.outcome}: ${found} row(s)`);
+    }
+    expect(wrong).toEqual([]);
+    expect(counter).toBeLessThan(10_000); // the SCD prices stayed unique
+
+    // Trading resumed after each restart.
+    for (const outage of outages) {
+      expect(outage.recoveryMs).toBeDefined();
+      expect(outage.recoveryMs!).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
+    }
+
+    const byClass: Record<string, number> = {};
+    for (const call of calls) byClass[call.outcome!] = (byClass[call.outcome!] ?? 0) + 1;
+    const ms = (value: number) => Math.round(value);
+    console.log(
+      `PgBouncer fault figures: ${JSON.stringify({
+        settings: PGBOUNCER_SETTINGS,
+        calls: calls.length,
+        settled: calls.filter((call) => call.end !== undefined).length,
+        longestCallMs: ms(longest),
+        deadlineMs: DEFAULT_DEADLINE_MS,
+        outages: outages.map((o) => ({ deadMs: ms(o.restarting - o.killed), restartMs: ms(o.restarted - o.restarting), recoveryMs: o.recoveryMs && ms(o.recoveryMs) })),
+        byClass,
+        whileDead: { calls: whileDead.length, outcomeUnknown: 0 },
+        outcomeUnknownByKind: Object.fromEntries(KINDS.map((kind) => [kind, calls.filter((c) => c.kind === kind && c.error instanceof OutcomeUnknownError).length])),
+      })}`,
+    );
+  });
+});
