@@ -249,14 +249,24 @@ export class HeldClient implements Queryable {
   }
 }
 
-/** How long a cancel request may take to be delivered before the connection is closed anyway. */
-const CANCEL_DELIVERY_MS = 1_000;
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String((error as { message?: unknown } | undefined)?.message ?? 'connection broken'));
+}
+
+/** How long the connection is kept open for a cancel request in delivery, at most: the call has answered already. */
+const CANCEL_DELIVERY_MS = 5_000;
+/** How long a cancel request's own connection is kept open, at most, for its server to close it. */
+const CANCEL_SOCKET_MS = 60_000;
 
 /**
  * PostgreSQL's cancel request for what a pg.Client is running (a connection of its own carrying
  * the backend's key: the protocol's CancelRequest, 16 bytes), as pg's `Client#cancel` sends it.
- * Through PgBouncer the key is PgBouncer's, which forwards it to the server running the
- * statement. Resolves once delivered, or refused, or after CANCEL_DELIVERY_MS; never rejects.
+ * Through PgBouncer the key is PgBouncer's, which forwards it to the server running the statement.
+ *
+ * As libpq does, the request's connection is left for the server to close: PgBouncer 1.18 crashes
+ * (`FATAL ... bad client state`) when a cancel request's client hangs up before PgBouncer has
+ * forwarded it. Resolves once the server closed it (delivered, or refused), or after
+ * CANCEL_DELIVERY_MS; never rejects.
  */
 function cancelRequest(client: object): Promise<void> {
   const { processID, secretKey, host, port } = client as { processID?: unknown; secretKey?: unknown; host?: unknown; port?: unknown };
@@ -264,28 +274,28 @@ function cancelRequest(client: object): Promise<void> {
   return new Promise((resolve) => {
     const socket =
       typeof host === 'string' && host.startsWith('/') ? connectSocket(`${host}/.s.PGSQL.${port}`) : connectSocket(Number(port), typeof host === 'string' ? host : 'localhost');
-    const done = () => {
-      clearTimeout(timer);
+    socket.unref();
+    const waited = setTimeout(resolve, CANCEL_DELIVERY_MS);
+    const abandoned = setTimeout(() => socket.destroy(), CANCEL_SOCKET_MS);
+    abandoned.unref();
+    const closed = () => {
+      clearTimeout(waited);
+      clearTimeout(abandoned);
       socket.destroy();
       resolve();
     };
-    const timer = setTimeout(done, CANCEL_DELIVERY_MS);
     socket.once('connect', () => {
       const request = Buffer.alloc(16);
       request.writeInt32BE(16, 0);
       request.writeInt32BE(80877102, 4); // the CancelRequest code
       request.writeInt32BE(processID, 8);
       request.writeInt32BE(secretKey, 12);
-      socket.end(request);
+      socket.write(request);
     });
-    // The server closes the connection once it has read the request.
-    socket.once('close', done);
-    socket.once('error', done);
+    socket.on('data', () => undefined); // nothing is expected; the server closes the connection
+    socket.once('close', closed);
+    socket.once('error', closed);
   });
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String((error as { message?: unknown } | undefined)?.message ?? 'connection broken'));
 }
 
 /**

@@ -63,6 +63,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  if (bouncer && !bouncer.running()) console.error(`PgBouncer exited; its log:\n${bouncer.log()}`);
+  if (process.env.PRECOG_PGBOUNCER_LOG === '1') console.error(bouncer?.log());
   await bouncer?.stop();
   throwaway?.destroy();
 });
@@ -169,8 +171,17 @@ describe('the server behind PgBouncer is killed and restarted under load', () =>
       const killed = performance.now();
       await sleep(outage);
       const restarting = performance.now();
+      // Recovery counts from the moment the server accepts connections again (a direct login succeeds).
+      let accepting: number | undefined;
+      const probing = (async () => {
+        for (let i = 0; i < 6_000 && accepting === undefined; i++) {
+          accepting = await directQuery('SELECT 1').then(() => performance.now(), () => undefined);
+          if (accepting === undefined) await sleep(10);
+        }
+      })();
       await throwaway!.restart();
-      const restarted = performance.now();
+      await probing;
+      const restarted = accepting ?? performance.now();
       const success = await firstSuccessAfter(restarted);
       outages.push({ killed, restarting, restarted, recoveryMs: success === undefined ? undefined : success - restarted });
       await sleep(1_500);
@@ -243,5 +254,148 @@ describe('the server behind PgBouncer is killed and restarted under load', () =>
         outcomeUnknownByKind: Object.fromEntries(KINDS.map((kind) => [kind, calls.filter((c) => c.kind === kind && c.error instanceof OutcomeUnknownError).length])),
       })}`,
     );
+  });
+});
+
+/** The call's error (or undefined) and how long it took. */
+async function timed(work: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const start = performance.now();
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { error, ms: performance.now() - start };
+}
+
+/** Waits until no backend of the database waits on a lock: the cancel requests sent at the deadline reached the server. */
+async function noLockWaiters(): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const [row] = await directQuery<{ waiting: number }>(
+      `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`,
+      [DATABASE],
+    );
+    if (row!.waiting === 0) return;
+    await sleep(20);
+  }
+  throw new Error('a statement given up at its deadline still waits on its lock: the cancel request did not reach the server');
+}
+
+async function marketRows(market: string): Promise<number> {
+  const [row] = await directQuery<{ n: number }>(`SELECT count(*)::int AS n FROM positions WHERE market_id = $1`, [market]);
+  return row!.n;
+}
+
+describe('the deadline, through PgBouncer', () => {
+  const DEADLINE = 1_000;
+  const position = (market: string) => ({ market_id: market, side: 'YES', entry_price: d('0.40'), quantity: 1, fees: d('0') }) as const;
+
+  it('statements held on a lock answer at the deadline, typed by what may have committed; the cancel reaches the server', { timeout: 120_000 }, async ({ skip }) => {
+    if (skipped) skip(skipped);
+    const pool = bouncerPool(4);
+    const paper = precogDb(pool, { deadlineMs: DEADLINE }).scope('paper', { api: 'demo' });
+    const key = (await paper.openPosition(position('MKT-PGB-DL0'))).position_key;
+    const locker = new pg.Client({ ...direct, database: DATABASE });
+    await locker.connect();
+    try {
+      // The table locked: a read and a lone write (its own commit) wait.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE positions IN ACCESS EXCLUSIVE MODE');
+      const [read, write] = await Promise.all([timed(paper.getPositionByKey({ position_key: key })), timed(paper.openPosition(position('MKT-PGB-DL1')))]);
+      expect(read.error).toBeInstanceOf(ConnectionLostError);
+      expect(write.error).toBeInstanceOf(OutcomeUnknownError);
+      for (const { error, ms } of [read, write]) {
+        expect((error as ConnectionLostError).deadlineMs).toBe(DEADLINE);
+        expect(String(error)).toMatch(/ran past its deadline of 1000 ms \(deadlineMs\) at 127\.0\.0\.1:\d+\/precog_pgbouncer_faults/);
+        expect(ms).toBeLessThanOrEqual(DEADLINE + TIMER_LAG_MS);
+      }
+      await noLockWaiters();
+      await locker.query('COMMIT');
+      expect(await marketRows('MKT-PGB-DL1')).toBe(0); // cancelled: the unknown outcome turned out "not committed"
+
+      // One position's row locked: a transaction's second statement waits, and so does a lone SCD write.
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM positions WHERE position_key = $1 AND row_current_ind FOR UPDATE`, [key]);
+      const [transaction, scd] = await Promise.all([
+        timed(
+          paper.transaction(async (tx) => {
+            await tx.openPosition(position('MKT-PGB-DL2'));
+            await tx.updatePositionPrice({ position_key: key, current_price: d('0.66') });
+          }),
+        ),
+        timed(paper.updatePositionPrice({ position_key: key, current_price: d('0.77') })),
+      ]);
+      for (const { error, ms } of [transaction, scd]) {
+        expect(error, String(error)).toBeInstanceOf(ConnectionLostError); // before COMMIT: nothing committed
+        expect((error as ConnectionLostError).deadlineMs).toBe(DEADLINE);
+        expect(ms).toBeLessThanOrEqual(DEADLINE + TIMER_LAG_MS);
+      }
+      await noLockWaiters();
+      await locker.query('COMMIT');
+      expect(await marketRows('MKT-PGB-DL2')).toBe(0);
+      const versions = await directQuery<{ price: string }>(`SELECT current_price::text AS price FROM positions WHERE position_key = $1`, [key]);
+      expect(versions.map((row) => row.price)).toEqual(['0.4000']);
+
+      // The same calls run again once nothing holds them up.
+      expect((await paper.getPositionByKey({ position_key: key }))?.position_key).toBe(key);
+    } finally {
+      await locker.end();
+      await pool.end();
+    }
+  });
+
+  it('no client free in the pool until the deadline: ConnectionFailedError, reason deadline, nothing sent', { timeout: 60_000 }, async ({ skip }) => {
+    if (skipped) skip(skipped);
+    const pool = bouncerPool(1);
+    const paper = precogDb(pool, { deadlineMs: DEADLINE }).scope('paper', { api: 'demo' });
+    const held = await pool.connect();
+    try {
+      const [read, write] = await Promise.all([timed(paper.listOpenPositions()), timed(paper.openPosition(position('MKT-PGB-DL3')))]);
+      for (const { error, ms } of [read, write]) {
+        expect(error).toBeInstanceOf(ConnectionFailedError);
+        expect((error as ConnectionFailedError).reason).toBe('deadline');
+        expect((error as ConnectionFailedError).transient).toBe(true);
+        expect(ms).toBeLessThanOrEqual(DEADLINE + TIMER_LAG_MS);
+      }
+    } finally {
+      held.release();
+    }
+    // The clients that came after the deadline went back to the pool: it serves again.
+    expect(await paper.openPosition(position('MKT-PGB-DL4'))).toBeDefined();
+    await pool.end();
+    expect(await marketRows('MKT-PGB-DL3')).toBe(0);
+  });
+
+  it("PgBouncer's query_wait_timeout (every server connection busy): ConnectionFailedError, reason pooler, for writes too", { timeout: 60_000 }, async ({ skip }) => {
+    if (skipped) skip(skipped);
+    const holders = bouncerPool(POOL_SIZE);
+    const pool = bouncerPool(4);
+    const paper = precogDb(pool).scope('paper', { api: 'demo' });
+    const key = (await paper.openPosition(position('MKT-PGB-Q0'))).position_key;
+    // Transaction pooling: a client in a transaction keeps its server connection; these take them all.
+    const busy = await Promise.all(Array.from({ length: POOL_SIZE }, () => holders.connect()));
+    try {
+      for (const client of busy) await client.query('BEGIN; SELECT 1');
+      const calls = await Promise.all([
+        timed(paper.openPosition(position('MKT-PGB-Q1'))),
+        timed(paper.updatePositionPrice({ position_key: key, current_price: d('0.88') })),
+        timed(paper.transaction((tx) => tx.openPosition(position('MKT-PGB-Q2')))),
+        timed(paper.getPositionByKey({ position_key: key })),
+      ]);
+      for (const { error, ms } of calls) {
+        expect(error, String(error)).toBeInstanceOf(ConnectionFailedError);
+        expect((error as ConnectionFailedError).reason).toBe('pooler');
+        expect(String(error)).toMatch(/got no server connection from the pooler at 127\.0\.0\.1:\d+\/precog_pgbouncer_faults: query_wait_timeout\. Nothing reached the database server/);
+        expect(ms).toBeLessThanOrEqual(DEFAULT_DEADLINE_MS + TIMER_LAG_MS);
+      }
+    } finally {
+      for (const client of busy) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        client.release();
+      }
+      await holders.end();
+      await pool.end();
+    }
+    expect(await marketRows('MKT-PGB-Q1')).toBe(0);
+    expect(await marketRows('MKT-PGB-Q2')).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
  * installs it); where it is absent, `startPgBouncer` returns the reason and the suite skips.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as connectSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,10 @@ import type { ServerTarget } from '../../src/server/connection-string.js';
 
 export interface PgBouncer {
   server: ServerTarget;
+  /** PgBouncer's log so far, to show when a test fails. */
+  log(): string;
+  /** Whether the PgBouncer process is still running. */
+  running(): boolean;
   stop(): Promise<void>;
 }
 
@@ -113,6 +117,8 @@ export async function startPgBouncer(upstream: ServerTarget, poolSize = 4, setti
   if (!(await accepting(port))) return `pgbouncer did not listen on ${port}: ${stderr.trim()}`;
   return {
     server: { ...upstream, port },
+    log: () => (existsSync(join(home, 'pgbouncer.log')) ? readFileSync(join(home, 'pgbouncer.log'), 'utf8') : '') + stderr,
+    running: () => child.exitCode === null && child.signalCode === null,
     async stop() {
       child.kill('SIGTERM');
       for (let i = 0; i < 40 && child.exitCode === null; i++) await sleep(50);
