@@ -395,7 +395,8 @@ function deadlineError(
   if (phase === 'connect') {
     return new ConnectionFailedError('deadline', `${ran} while waiting for a connection. Nothing was sent; retry once the server accepts connections.`, fields, context, target, options);
   }
-  const closed = 'precog-db sent a cancel request and closed the connection';
+  const closed =
+    phase === 'not-sent' ? 'precog-db closed the connection (an open transaction rolls back)' : 'precog-db sent a cancel request and closed the connection';
   const inFlightCommit = phase === 'commit' || (phase === 'autocommit' && !context.readOnly);
   if (inFlightCommit) {
     const what = phase === 'commit' ? 'COMMIT was sent' : 'the write was sent as its own transaction';

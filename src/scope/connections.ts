@@ -153,7 +153,7 @@ export class HeldClient implements Queryable {
    */
   private expire(exceeded: DeadlineExceeded): DeadlineExceeded {
     this.lost ??= exceeded;
-    this.expiredIn = this.inFlight ?? (this.inTransaction ? 'transaction' : 'not-sent');
+    this.expiredIn = this.inFlight ?? 'not-sent';
     if (this.inFlight) this.aborting = cancelRequest(this.client);
     return exceeded;
   }

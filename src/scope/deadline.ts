@@ -37,7 +37,9 @@ export function deadlineOf(ms: number): Deadline | undefined {
 /** Checks a `deadlineMs` option: a positive number of milliseconds, or Infinity for none. */
 export function checkDeadlineMs(where: string, ms: unknown): number | undefined {
   if (ms === undefined) return undefined;
-  if (typeof ms !== 'number' || !(ms > 0) || (!Number.isFinite(ms) && ms !== Infinity) || ms > 2_147_483_647) {
+  if (ms === Infinity) return ms;
+  // setTimeout's longest delay: 2^31 - 1 ms (24.8 days).
+  if (typeof ms !== 'number' || !(ms > 0) || ms > 2_147_483_647) {
     throw new ConfigurationError([
       `${where}: deadlineMs must be a positive number of milliseconds (at most 2147483647), or Infinity for no deadline; got ${String(ms)}.`,
     ]);
