@@ -190,9 +190,28 @@ describe('the server behind PgBouncer is killed and restarted under load', () =>
     await Promise.all(workers);
     await pool.end();
 
+    // The figures first, so that a failure shows them too.
+    const longest = Math.max(...calls.map((call) => (call.end ?? performance.now()) - call.start));
+    const whileDead = calls.filter((call) => call.end !== undefined && outages.some((o) => call.start >= o.killed && call.end! <= o.restarting));
+    const byClass: Record<string, number> = {};
+    for (const call of calls) byClass[call.outcome!] = (byClass[call.outcome!] ?? 0) + 1;
+    const ms = (value: number) => Math.round(value);
+    console.log(
+      `PgBouncer fault figures: ${JSON.stringify({
+        settings: PGBOUNCER_SETTINGS,
+        calls: calls.length,
+        settled: calls.filter((call) => call.end !== undefined).length,
+        longestCallMs: ms(longest),
+        deadlineMs: DEFAULT_DEADLINE_MS,
+        outages: outages.map((o) => ({ deadMs: ms(o.restarting - o.killed), restartMs: ms(o.restarted - o.restarting), recoveryMs: o.recoveryMs && ms(o.recoveryMs) })),
+        byClass,
+        whileDead: { calls: whileDead.length, outcomeUnknown: whileDead.filter((call) => call.error instanceof OutcomeUnknownError).length },
+        outcomeUnknownByKind: Object.fromEntries(KINDS.map((kind) => [kind, calls.filter((c) => c.kind === kind && c.error instanceof OutcomeUnknownError).length])),
+      })}`,
+    );
+
     // Every call settled, within its deadline.
     expect(calls.every((call) => call.end !== undefined)).toBe(true);
-    const longest = Math.max(...calls.map((call) => call.end! - call.start));
     expect(longest).toBeLessThanOrEqual(DEFAULT_DEADLINE_MS + TIMER_LAG_MS);
 
     // Every failure is a connection class: nothing else (no untyped error, no constraint, no stray conflict).
@@ -203,7 +222,6 @@ describe('the server behind PgBouncer is killed and restarted under load', () =>
     expect(unexpected.map((call) => `${call.kind}: ${String(call.error)}`)).toEqual([]);
 
     // A call that began after the kill and ended before the restart began never reached a server.
-    const whileDead = calls.filter((call) => outages.some((o) => call.start >= o.killed && call.end! <= o.restarting));
     expect(whileDead.length).toBeGreaterThan(0);
     expect(whileDead.filter((call) => call.outcome === 'ok')).toEqual([]);
     expect(whileDead.filter((call) => call.error instanceof OutcomeUnknownError).map((call) => `${call.kind}: ${String(call.error)}`)).toEqual([]);
@@ -238,22 +256,6 @@ describe('the server behind PgBouncer is killed and restarted under load', () =>
       expect(outage.recoveryMs!).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
     }
 
-    const byClass: Record<string, number> = {};
-    for (const call of calls) byClass[call.outcome!] = (byClass[call.outcome!] ?? 0) + 1;
-    const ms = (value: number) => Math.round(value);
-    console.log(
-      `PgBouncer fault figures: ${JSON.stringify({
-        settings: PGBOUNCER_SETTINGS,
-        calls: calls.length,
-        settled: calls.filter((call) => call.end !== undefined).length,
-        longestCallMs: ms(longest),
-        deadlineMs: DEFAULT_DEADLINE_MS,
-        outages: outages.map((o) => ({ deadMs: ms(o.restarting - o.killed), restartMs: ms(o.restarted - o.restarting), recoveryMs: o.recoveryMs && ms(o.recoveryMs) })),
-        byClass,
-        whileDead: { calls: whileDead.length, outcomeUnknown: 0 },
-        outcomeUnknownByKind: Object.fromEntries(KINDS.map((kind) => [kind, calls.filter((c) => c.kind === kind && c.error instanceof OutcomeUnknownError).length])),
-      })}`,
-    );
   });
 });
 
