@@ -115,9 +115,14 @@ export class HeldClient implements Queryable {
   private answered = 0;
   /** The phase of the statement in flight, if one is: where a fault now would leave the call. */
   private inFlight: FaultPhase | undefined;
-  /** Rejects with DeadlineExceeded when the call's deadline passes; statements and the call's body race it. */
-  private expiry: Promise<never> | undefined;
+  /** Fires at the call's deadline. */
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * What the deadline interrupts: the promise of the statement in flight and the call's body
+   * (`within`), rejected directly rather than raced, which would cost a promise per statement.
+   */
+  private interruptStatement: ((exceeded: DeadlineExceeded) => void) | undefined;
+  private interruptBody: ((exceeded: DeadlineExceeded) => void) | undefined;
   /** Where the call stood when its deadline passed: the phase its error is typed by. */
   private expiredIn: FaultPhase | undefined;
   /** The cancel request sent at the deadline: the connection is closed only once it is delivered. */
@@ -139,34 +144,28 @@ export class HeldClient implements Queryable {
     this.inTransaction = inTransaction;
     this.callbacks = client instanceof pg.Client;
     client.on?.('error', this.listener);
-    if (deadline) {
-      this.expiry = new Promise<never>((_, reject) => {
-        this.timer = setTimeout(() => reject(this.expire(deadline.exceeded())), deadline.remaining());
-      });
-      this.expiry.catch(() => undefined);
-    }
+    if (deadline) this.timer = setTimeout(() => this.expire(deadline.exceeded()), deadline.remaining());
   }
 
   /**
    * The deadline passed: no further statement is sent, and a statement in flight is given up on
    * (a cancel request goes to the server; the connection is closed once it is delivered).
    */
-  private expire(exceeded: DeadlineExceeded): DeadlineExceeded {
+  private expire(exceeded: DeadlineExceeded): void {
     this.lost ??= exceeded;
     this.expiredIn = this.inFlight ?? 'not-sent';
     if (this.inFlight) this.aborting = cancelRequest(this.client);
-    return exceeded;
+    this.interruptStatement?.(exceeded);
+    this.interruptBody?.(exceeded);
   }
 
   /** `work` (the call's body), bounded by the deadline: it rejects when the deadline passes, typed by where the call stood. */
-  async within<T>(work: Promise<T>): Promise<T> {
-    if (!this.expiry) return work;
-    try {
-      return await Promise.race([work, this.expiry]);
-    } catch (error) {
-      if (error instanceof DeadlineExceeded) throw new ConnectionFault(error, this.expiredIn ?? 'not-sent', this.target.current);
-      throw error;
-    }
+  within<T>(work: Promise<T>): Promise<T> {
+    if (this.timer === undefined) return work;
+    return new Promise<T>((resolve, reject) => {
+      this.interruptBody = (exceeded) => reject(new ConnectionFault(exceeded, this.expiredIn ?? 'not-sent', this.target.current));
+      work.then(resolve, reject);
+    });
   }
 
   async query<R extends QueryResultRow = QueryResultRow>(config: QueryConfig): Promise<{ rows: R[]; command?: string }> {
@@ -178,8 +177,7 @@ export class HeldClient implements Queryable {
     const phase: FaultPhase = commit ? (this.wrote ? 'commit' : 'transaction') : this.inTransaction ? 'transaction' : 'autocommit';
     this.inFlight = phase;
     try {
-      const sending = this.send<R>(config);
-      const result = await (this.expiry ? Promise.race([sending, this.expiry]) : sending);
+      const result = await this.send<R>(config);
       this.answered++;
       return result;
     } catch (error) {
@@ -194,6 +192,7 @@ export class HeldClient implements Queryable {
       throw new ConnectionFault(error, notSent ? 'not-sent' : (refused ?? phase), this.target.current);
     } finally {
       this.inFlight = undefined;
+      this.interruptStatement = undefined;
     }
   }
 
@@ -205,8 +204,17 @@ export class HeldClient implements Queryable {
    * a callback. Any other Queryable is asked for its promise.
    */
   private send<R extends QueryResultRow>(config: QueryConfig): Promise<{ rows: R[]; command?: string }> {
-    if (!this.callbacks) return this.client.query<R>(config) as Promise<{ rows: R[]; command?: string }>;
+    if (!this.callbacks) {
+      const sending = this.client.query<R>(config) as Promise<{ rows: R[]; command?: string }>;
+      if (this.timer === undefined) return sending;
+      return new Promise((resolve, reject) => {
+        this.interruptStatement = reject;
+        sending.then(resolve, reject);
+      });
+    }
     return new Promise((resolve, reject) => {
+      // At the deadline the call stops waiting; pg's answer, if it ever comes, settles nothing.
+      if (this.timer !== undefined) this.interruptStatement = reject;
       (this.client as unknown as pg.Client).query<R>(config, (error: Error | null, result: pg.QueryResult<R>) => (error ? reject(error) : resolve(result)));
     });
   }

@@ -603,7 +603,8 @@ describe('the backend terminated mid-call (pg_terminate_backend while the statem
 });
 
 describe('a deadline (deadlineMs): the call answers by then, cancels what it sent, and says what may have committed', () => {
-  const DEADLINE = 500;
+  // Long enough for a loaded machine to send what the tests hold on a lock; every connection is opened first.
+  const DEADLINE = 1_000;
   /** No backend of the application waits on a lock any more: the cancel request reached the server. */
   const cancelled = (side: pg.Pool, app: string) =>
     waitFor(`no backend of ${app} waiting on a lock`, async () => {
@@ -616,6 +617,7 @@ describe('a deadline (deadlineMs): the call answers by then, cancels what it sen
       const { pool, app } = appPool(database, { max: 2 });
       try {
         const paper = precogDb(pool, { deadlineMs: DEADLINE }).scope('paper', { api: 'demo' });
+        await Promise.all([paper.listOpenPositions(), paper.listOpenPositions()]); // both connections open
         const release = await hold(side, 'LOCK TABLE trades IN ACCESS EXCLUSIVE MODE');
         const [write, read] = await Promise.all([
           paper.recordTrade(fill('CE-DEADLINE')).catch((e: unknown) => e),
@@ -644,6 +646,7 @@ describe('a deadline (deadlineMs): the call answers by then, cancels what it sen
       const { pool, app } = appPool(database, { max: 2 });
       try {
         const paper = precogDb(pool, { environmentRoles: true, deadlineMs: DEADLINE }).scope('paper', { api: 'demo' });
+        await Promise.all([paper.listOpenPositions(), paper.listOpenPositions()]); // both connections open
         const release = await hold(side, 'LOCK TABLE trades IN ACCESS EXCLUSIVE MODE');
         const inOwnTransaction = await paper.recordTrade(fill('CE-DEADLINE-TX')).catch((e: unknown) => e);
         await cancelled(side, app);
@@ -671,7 +674,7 @@ describe('a deadline (deadlineMs): the call answers by then, cancels what it sen
         expect(bodyDone).toBe(false); // it answered while the body still waited
         expect(failure).toBeInstanceOf(ConnectionLostError);
         expect((failure as ConnectionLostError).deadlineMs).toBe(DEADLINE);
-        expect((failure as Error).message).toMatch(/transaction \(scope\.transaction\) ran past its deadline of 500 ms .* before its next statement was sent/);
+        expect((failure as Error).message).toMatch(/transaction \(scope\.transaction\) ran past its deadline of 1000 ms .* before its next statement was sent/);
         outside();
         await waitFor('the body to finish', () => bodyDone);
         expect(sentAfter).toBeInstanceOf(ConnectionLostError); // not sent: the connection was given up at the deadline
