@@ -95,11 +95,18 @@ export class ConnectionError extends DatabaseError {
   readonly host: string | undefined;
   readonly port: number | undefined;
   readonly database: string | undefined;
+  /**
+   * Set when precog-db itself ended the call at its deadline (`deadlineMs`, in milliseconds): it
+   * sent a cancel request and closed the connection. The class still says what may have committed.
+   */
+  readonly deadlineMs: number | undefined;
   constructor(message: string, fields: PgErrorFields, context: QueryContext, target: ConnectionTarget | undefined, options?: ErrorOptions) {
     super(message, fields, context, options);
     this.host = target?.host;
     this.port = target?.port;
     this.database = target?.database;
+    const cause = options?.cause;
+    this.deadlineMs = cause instanceof DeadlineExceeded ? cause.ms : undefined;
   }
 }
 
@@ -113,12 +120,16 @@ export type ConnectFailureReason =
   | 'unknown-database'
   | 'timeout'
   | 'pool-ended'
+  | 'pooler'
+  | 'deadline'
   | 'other';
 
 /**
  * No connection could be opened (refused, the server starting up or shutting down, too many
- * connections, authentication, a timeout): nothing of the call reached the database, so it is
- * safe to retry when `transient` (the server is restarting or busy); otherwise fix the configuration.
+ * connections, authentication, a timeout), a connection pooler (PgBouncer) refused the call
+ * before any statement of it reached a server (`pooler`), or the call's deadline passed before a
+ * connection was had (`deadline`): nothing of the call reached the database, so it is safe to
+ * retry when `transient` (the server is restarting or busy); otherwise fix the configuration.
  */
 export class ConnectionFailedError extends ConnectionError {
   override readonly name = 'ConnectionFailedError';
@@ -138,7 +149,7 @@ export class ConnectionFailedError extends ConnectionError {
   }
 }
 
-const TRANSIENT_CONNECT_FAILURES = new Set<ConnectFailureReason>(['refused', 'starting-up', 'shutting-down', 'too-many-connections', 'timeout']);
+const TRANSIENT_CONNECT_FAILURES = new Set<ConnectFailureReason>(['refused', 'starting-up', 'shutting-down', 'too-many-connections', 'timeout', 'pooler', 'deadline']);
 
 /**
  * The connection dropped (server killed or restarted, backend terminated) during a call, before
@@ -205,6 +216,38 @@ export class ConnectionFault extends Error {
   }
 }
 
+/**
+ * Internal: the fault of a call that ran past its deadline (precog-db's `deadlineMs`), thrown by
+ * its held client and typed by toDatabaseError after the phase it happened in. Never reaches callers.
+ */
+export class DeadlineExceeded extends Error {
+  override readonly name = 'DeadlineExceeded';
+  constructor(readonly ms: number) {
+    super(`no answer within its deadline of ${ms} ms`);
+  }
+}
+
+/**
+ * Errors PgBouncer raises itself, before the statement reached any server (SQLSTATE 08P01 with
+ * these texts, src/objects.c and src/janitor.c of PgBouncer 1.18 to 1.25): its login to the
+ * server has been failing (server_login_retry), the statement waited in its queue for a server
+ * longer than query_wait_timeout, no server answered a client's login (client_login_timeout),
+ * or it refused the client (max_client_conn). Not `query_timeout`, nor "server conn crashed?":
+ * those can cut a statement a server was running.
+ */
+const POOLER_REFUSALS = [
+  /^server login has been failing\b/,
+  /^query_wait_timeout$/,
+  /^client_login_timeout \(server down\)$/,
+  /^no more connections allowed \(max_client_conn\)$/,
+];
+
+/** Whether a driver error is a refusal of the pooler's own: nothing of that statement reached a server. */
+export function isPoolerRefusal(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === '08P01' && typeof message === 'string' && POOLER_REFUSALS.some((text) => text.test(message));
+}
+
 const CONSTRAINT_CODES: Record<string, string> = {
   '23502': 'not-null',
   '23503': 'foreign-key',
@@ -237,12 +280,23 @@ export function toDatabaseError(error: unknown, context: ErrorContext): Error {
   const options = { cause: error };
   const at = target ? ` at ${target.host}:${target.port}/${target.database}` : '';
 
+  const server = target ? `${target.host}:${target.port}/${target.database}` : 'PostgreSQL';
+  if (error instanceof DeadlineExceeded) return deadlineError(error, phase ?? 'autocommit', where, server, fields, context, target);
   if (phase === 'connect') {
     const why = connectFailureReason(code, reason);
+    if (why === 'pooler') {
+      return new ConnectionFailedError(
+        why,
+        `${where} got no server connection from the pooler at ${server}: ${reason}. Nothing reached the database server; retry once it accepts connections.`,
+        fields,
+        context,
+        target,
+        options,
+      );
+    }
     const next = TRANSIENT_CONNECT_FAILURES.has(why)
       ? 'retry once the server accepts connections'
       : 'check the connection settings (host, port, database, user, password)';
-    const server = target ? `${target.host}:${target.port}/${target.database}` : 'PostgreSQL';
     return new ConnectionFailedError(why, `${where} could not connect to ${server}: ${reason}. Nothing was sent; ${next}.`, fields, context, target, options);
   }
   if (phase === 'not-sent' || isConnectionFailure(error)) {
@@ -321,7 +375,46 @@ export function isConnectionFailure(error: unknown): boolean {
   );
 }
 
+/**
+ * A call ended by its deadline, typed by where it stood: waiting for a connection (nothing sent:
+ * ConnectionFailedError), a read or a statement before COMMIT (ConnectionLostError: nothing
+ * committed, the connection is closed so the transaction rolls back), COMMIT or a lone write
+ * sent and unanswered (OutcomeUnknownError).
+ */
+function deadlineError(
+  exceeded: DeadlineExceeded,
+  phase: FaultPhase,
+  where: string,
+  server: string,
+  fields: PgErrorFields,
+  context: ErrorContext,
+  target: ConnectionTarget | undefined,
+): Error {
+  const options = { cause: exceeded };
+  const ran = `${where} ran past its deadline of ${exceeded.ms} ms (deadlineMs) at ${server}`;
+  if (phase === 'connect') {
+    return new ConnectionFailedError('deadline', `${ran} while waiting for a connection. Nothing was sent; retry once the server accepts connections.`, fields, context, target, options);
+  }
+  const closed =
+    phase === 'not-sent' ? 'precog-db closed the connection (an open transaction rolls back)' : 'precog-db sent a cancel request and closed the connection';
+  const inFlightCommit = phase === 'commit' || (phase === 'autocommit' && !context.readOnly);
+  if (inFlightCommit) {
+    const what = phase === 'commit' ? 'COMMIT was sent' : 'the write was sent as its own transaction';
+    return new OutcomeUnknownError(
+      `${ran} while a commit was in flight (${what}, no answer); ${closed}. The write may or may not have been committed: look it up before retrying.`,
+      fields,
+      context,
+      target,
+      options,
+    );
+  }
+  const what = phase === 'not-sent' ? 'before its next statement was sent' : 'before anything of it committed';
+  return new ConnectionLostError(`${ran} ${what}; ${closed}. Nothing was committed; retry once the server answers.`, fields, context, target, options);
+}
+
 function connectFailureReason(code: string | undefined, message: string): ConnectFailureReason {
+  if (code === '08P01' && /max_client_conn/.test(message)) return 'too-many-connections';
+  if (isPoolerRefusal({ code, message })) return 'pooler';
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') return 'refused';
   if (code === '57P03') return /shutting down/i.test(message) ? 'shutting-down' : 'starting-up';
   if (code === '57P01' || code === '57P02') return 'shutting-down';

@@ -12,6 +12,7 @@ import type { ExecutionEnvironment, IsUnion } from '../environment/brand.js';
 import { ConfigurationError, EnvironmentMismatchError } from './errors.js';
 import { ConnectionFault, toDatabaseError } from '../runtime/database-errors.js';
 import { guardPool, HeldClient, isPool, TargetOf, withGivenClient, withPoolClient } from './connections.js';
+import { checkDeadlineMs, type Deadline, deadlineOf, DEFAULT_DEADLINE_MS } from './deadline.js';
 import {
   asScope,
   type ConnectionRetryPolicy,
@@ -31,6 +32,11 @@ export interface TransactionOptions {
   isolation?: Isolation;
   /** Run `body` again, up to this many times in all, when it collides with a concurrent writer. */
   retries?: number;
+  /**
+   * The whole transaction (body, retries and COMMIT) answers within this many milliseconds;
+   * default precogDb's `deadlineMs`. Inside another transaction the outer one's deadline holds.
+   */
+  deadlineMs?: number;
 }
 
 export type Scope<Env extends ExecutionEnvironment> = ScopedQueries<Env> & {
@@ -94,6 +100,16 @@ export interface PrecogDbOptions {
    * Off by default: `precogDb(pool, { retryConnectionFailures: { attempts: 3 } })`.
    */
   retryConnectionFailures?: ConnectionRetryPolicy;
+  /**
+   * Every call (and every `scope.transaction`) answers within this many milliseconds, whatever
+   * sits between it and the database (a pooler queueing it for a server that is down): at the
+   * deadline precog-db sends a cancel request, closes the connection, and the call rejects with
+   * ConnectionFailedError (reason `deadline`: it had no connection yet, nothing was sent),
+   * ConnectionLostError (nothing committed) or OutcomeUnknownError (a commit or lone write was
+   * in flight), each with `deadlineMs` set. Retries happen within it. Default 15,000 ms;
+   * `Infinity` for none. `db.backtests` (bulk loads) runs without one. docs/errors.md.
+   */
+  deadlineMs?: number;
 }
 
 /**
@@ -123,13 +139,14 @@ export interface EnvironmentConnections {
  */
 export function precogDb(connection: Pool | Queryable | EnvironmentConnections, options: PrecogDbOptions = {}): PrecogDb {
   const given = isConnections(connection) ? connection : undefined;
+  const deadlineMs = checkDeadlineMs('precogDb()', options.deadlineMs) ?? DEFAULT_DEADLINE_MS;
   const contexts = new Map<Pool | Queryable, Context>();
   const contextOf = (which: keyof EnvironmentConnections): Context | undefined => {
     const chosen = given ? given[which] : (connection as Pool | Queryable);
     if (!chosen) return undefined;
     if (!contexts.has(chosen)) {
       if (isPool(chosen)) guardPool(chosen);
-      contexts.set(chosen, { connection: chosen, depth: 0, role: undefined, target: new TargetOf(chosen), retry: options.retryConnectionFailures });
+      contexts.set(chosen, { connection: chosen, depth: 0, role: undefined, target: new TargetOf(chosen), retry: options.retryConnectionFailures, deadlineMs });
     }
     return contexts.get(chosen)!;
   };
@@ -192,6 +209,8 @@ interface Context {
   /** Host, port and database, for connection errors. */
   target: TargetOf;
   retry: ConnectionRetryPolicy | undefined;
+  /** Each top-level call's deadline (precogDb's `deadlineMs`). */
+  deadlineMs: number;
 }
 
 const TRANSACTION: { name: string; file: string } = { name: 'transaction', file: 'scope.transaction' };
@@ -210,6 +229,9 @@ function buildScope<Env extends ExecutionEnvironment>(environment: Env, context:
     environment,
     transaction: <T>(body: (scope: Scope<Env>) => Promise<T>, options: TransactionOptions = {}) => {
       let bodyStarted = false;
+      const ms = checkDeadlineMs('scope.transaction()', options.deadlineMs) ?? context.deadlineMs;
+      // One deadline for the whole transaction, retries included; a savepoint runs under its transaction's.
+      const deadline = context.depth === 0 ? deadlineOf(ms) : undefined;
       const attempt = () =>
         retryingConflicts(options.retries ?? 1, () =>
           inTransaction(
@@ -224,14 +246,20 @@ function buildScope<Env extends ExecutionEnvironment>(environment: Env, context:
               return context.role && context.depth === 0 ? asScope(client, TRANSACTION, context.role, inScope) : inScope();
             },
             options.isolation,
+            deadline,
           ),
         );
       // The body may do more than write to the database (call an API): it is run again only if it never started.
       if (context.depth > 0) return attempt();
-      return retryingConnectionFailures(context.retry, () => !bodyStarted, () => {
-        bodyStarted = false;
-        return attempt();
-      });
+      return retryingConnectionFailures(
+        context.retry,
+        () => !bodyStarted,
+        () => {
+          bodyStarted = false;
+          return attempt();
+        },
+        deadline,
+      );
     },
   }) as unknown as Scope<Env>;
 }
@@ -251,23 +279,26 @@ function methods(
     // Inside a transaction: the client precog-db holds, whose faults query.run maps itself.
     if (context.depth > 0) return run(query, context.connection, params);
     const once = !context.role && !query.scdWrite ? single : transactional;
+    // One deadline for the whole call, its retries included.
+    const deadline = deadlineOf(context.deadlineMs);
     // Without a retry policy, no wrapper is built per call.
-    if (!context.retry || context.retry.attempts <= 1) return once(query, params);
+    if (!context.retry || context.retry.attempts <= 1) return once(query, params, deadline);
     // A lost connection of a one-query call is ConnectionLostError only if nothing of it committed: safe to repeat.
-    return retryingConnectionFailures(context.retry, always, () => once(query, params));
+    return retryingConnectionFailures(context.retry, always, () => once(query, params, deadline), deadline);
   };
   /** One statement on its own (its own commit): on a client checked out for it, listened to meanwhile. */
-  const single = async (query: AnyQuery, params: Record<string, unknown> | undefined) => {
+  const single = async (query: AnyQuery, params: Record<string, unknown> | undefined, deadline: Deadline | undefined) => {
     const { connection, target } = context;
     try {
-      if (isPool(connection)) return await withPoolClient(connection, target, (client) => run(query, client, params));
+      if (isPool(connection)) return await withPoolClient(connection, target, (client) => run(query, client, params), deadline);
       if (connection instanceof HeldClient) return await run(query, connection, params);
-      return await withGivenClient(connection, target, false, (client) => run(query, client, params));
+      return await withGivenClient(connection, target, false, (client) => run(query, client, params), deadline);
     } catch (error) {
-      throw error instanceof ConnectionFault ? toDatabaseError(error, { name: query.name, file: query.file, readOnly: true }) : error;
+      // Faults of connecting, and the deadline passing while the statement was in flight (a lone write: its own commit).
+      throw error instanceof ConnectionFault ? toDatabaseError(error, { name: query.name, file: query.file, readOnly: query.readOnly }) : error;
     }
   };
-  const transactional = (query: AnyQuery, params: Record<string, unknown> | undefined) =>
+  const transactional = (query: AnyQuery, params: Record<string, unknown> | undefined, deadline: Deadline | undefined) =>
     retryingConflicts(query.scdWrite ? SCD_WRITE_ATTEMPTS : 1, () =>
       inTransaction(
         context.connection,
@@ -278,6 +309,7 @@ function methods(
           return context.role ? asScope(client, query, context.role, call) : call();
         },
         query.scdWrite ? 'repeatable read' : undefined,
+        deadline,
       ),
     );
   return Object.fromEntries(queries.filter(include).map((query) => [query.name, (params?: Record<string, unknown>) => call(query, params)]));

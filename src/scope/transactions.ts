@@ -21,6 +21,7 @@ import {
 import type { QueryResultRow } from 'pg';
 import type { Queryable } from '../runtime/query.js';
 import { HeldClient, isPool, type Pool, type TargetOf, withGivenClient, withPoolClient } from './connections.js';
+import type { Deadline } from './deadline.js';
 
 export type { Pool };
 
@@ -33,7 +34,8 @@ export type CallContext = Pick<ErrorContext, 'name' | 'file'>;
  * Runs `body` in a transaction: BEGIN/COMMIT on a client from the pool, or on the one client
  * given; a savepoint when `connection` is already a client of precog-db inside a transaction, or
  * the one client given is inside a transaction (a test's). `isolation` applies only where a
- * transaction begins (a savepoint inherits its parent's).
+ * transaction begins (a savepoint inherits its parent's), and so does `deadline` (a savepoint
+ * runs under its transaction's).
  */
 export async function inTransaction<T>(
   connection: Pool | Queryable,
@@ -41,6 +43,7 @@ export async function inTransaction<T>(
   call: CallContext,
   body: (client: HeldClient) => Promise<T>,
   isolation: Isolation = 'read committed',
+  deadline?: Deadline,
 ): Promise<T> {
   const begin = `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`;
   const top = (held: HeldClient) => transactionOn(held, call, begin, 'COMMIT', 'ROLLBACK', body);
@@ -49,14 +52,21 @@ export async function inTransaction<T>(
       if (!connection.inTransaction) return await top(connection);
       return await savepoint(connection, call, body);
     }
-    if (isPool(connection)) return await withPoolClient(connection, target, top);
-    return await withGivenClient(connection, target, false, async (held) => {
-      if (!(await insideTransaction(held, call))) return top(held);
-      held.inTransaction = true;
-      return savepoint(held, call, body);
-    });
+    if (isPool(connection)) return await withPoolClient(connection, target, top, deadline);
+    return await withGivenClient(
+      connection,
+      target,
+      false,
+      async (held) => {
+        if (!(await insideTransaction(held, call))) return top(held);
+        held.inTransaction = true;
+        return savepoint(held, call, body);
+      },
+      deadline,
+    );
   } catch (error) {
-    // Faults of connecting (withPoolClient) are mapped here, with the call's name.
+    // Faults of connecting and of the deadline (withPoolClient) are mapped here, with the call's name:
+    // none of them is a lone statement, so `readOnly` only keeps BEGIN from counting as a write.
     throw error instanceof ConnectionFault ? toDatabaseError(error, { ...call, readOnly: true }) : error;
   }
 }
@@ -182,12 +192,14 @@ export interface ConnectionRetryPolicy {
 /**
  * Runs `work` again after a transient connection failure, when `safe` says the failure left
  * nothing behind: a ConnectionFailedError (nothing was sent), or a ConnectionLostError of a call
- * that is safe to repeat. Never after an OutcomeUnknownError. Bounded: `attempts` in all.
+ * that is safe to repeat. Never after an OutcomeUnknownError, never once the call's deadline
+ * has passed or would pass during the wait. Bounded: `attempts` in all.
  */
 export async function retryingConnectionFailures<T>(
   policy: ConnectionRetryPolicy | undefined,
   safe: (error: ConnectionLostError) => boolean,
   work: () => Promise<T>,
+  deadline?: Deadline,
 ): Promise<T> {
   if (!policy || policy.attempts <= 1) return work();
   const base = policy.backoffMs ?? 100;
@@ -196,10 +208,13 @@ export async function retryingConnectionFailures<T>(
     try {
       return await work();
     } catch (error) {
-      const retryable = (error instanceof ConnectionFailedError && error.transient) || (error instanceof ConnectionLostError && safe(error));
+      const retryable =
+        ((error instanceof ConnectionFailedError && error.transient) || (error instanceof ConnectionLostError && safe(error))) && error.deadlineMs === undefined;
       if (!retryable || attempt >= policy.attempts) throw error;
       const wait = Math.min(max, base * 2 ** (attempt - 1));
-      await sleep(wait / 2 + Math.random() * (wait / 2));
+      const pause = wait / 2 + Math.random() * (wait / 2);
+      if (deadline && pause >= deadline.remaining()) throw error;
+      await sleep(pause);
     }
   }
 }

@@ -14,6 +14,7 @@ import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ConfigurationError,
   ConnectionFailedError,
   ConnectionLostError,
   ConstraintViolationError,
@@ -598,6 +599,102 @@ describe('the backend terminated mid-call (pg_terminate_backend while the statem
         await proxy.close();
       }
     });
+  });
+});
+
+describe('a deadline (deadlineMs): the call answers by then, cancels what it sent, and says what may have committed', () => {
+  // Long enough for a loaded machine to send what the tests hold on a lock; every connection is opened first.
+  const DEADLINE = 1_000;
+  /** No backend of the application waits on a lock any more: the cancel request reached the server. */
+  const cancelled = (side: pg.Pool, app: string) =>
+    waitFor(`no backend of ${app} waiting on a lock`, async () => {
+      const { rows } = await side.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [app]);
+      return rows.length === 0;
+    });
+
+  it('a lone write held on a lock: OutcomeUnknownError with deadlineMs, cancelled on the server, its client discarded; a read: ConnectionLostError', async () => {
+    await withFreshDatabase(async (database, side) => {
+      const { pool, app } = appPool(database, { max: 2 });
+      try {
+        const paper = precogDb(pool, { deadlineMs: DEADLINE }).scope('paper', { api: 'demo' });
+        await Promise.all([paper.listOpenPositions(), paper.listOpenPositions()]); // both connections open
+        const release = await hold(side, 'LOCK TABLE trades IN ACCESS EXCLUSIVE MODE');
+        const [write, read] = await Promise.all([
+          paper.recordTrade(fill('CE-DEADLINE')).catch((e: unknown) => e),
+          paper.listTradesByMarket({ market_id: 'MKT-CONN-ERRORS' }).catch((e: unknown) => e),
+        ]);
+        await cancelled(side, app);
+        await release();
+        expect(write).toBeInstanceOf(OutcomeUnknownError);
+        expect(read).toBeInstanceOf(ConnectionLostError);
+        for (const error of [write, read] as ConnectionLostError[]) {
+          expect(error.deadlineMs).toBe(DEADLINE);
+          expect(error.message).toContain(`ran past its deadline of ${DEADLINE} ms (deadlineMs) at ${testServer().host}:${testServer().port}/${database}`);
+        }
+        expect((write as Error).message).toMatch(/precog-db sent a cancel request and closed the connection\. The write may or may not have been committed/);
+        // The cancel stopped it: the unknown outcome is "not committed", and the clients were closed, not reused.
+        expect(await paper.listTradesByMarket({ market_id: 'MKT-CONN-ERRORS' })).toEqual([]);
+        await waitFor('the timed-out clients closed', async () => (await backendsOf(side, app)).length <= 1);
+      } finally {
+        await pool.end();
+      }
+    });
+  });
+
+  it("a write in precog-db's own transaction (environmentRoles) and a transaction whose body outlives it: ConnectionLostError, nothing committed", async () => {
+    await withFreshDatabase(async (database, side) => {
+      const { pool, app } = appPool(database, { max: 2 });
+      try {
+        const paper = precogDb(pool, { environmentRoles: true, deadlineMs: DEADLINE }).scope('paper', { api: 'demo' });
+        await Promise.all([paper.listOpenPositions(), paper.listOpenPositions()]); // both connections open
+        const release = await hold(side, 'LOCK TABLE trades IN ACCESS EXCLUSIVE MODE');
+        const inOwnTransaction = await paper.recordTrade(fill('CE-DEADLINE-TX')).catch((e: unknown) => e);
+        await cancelled(side, app);
+        await release();
+        expect(inOwnTransaction).toBeInstanceOf(ConnectionLostError);
+        expect((inOwnTransaction as ConnectionLostError).deadlineMs).toBe(DEADLINE);
+
+        // Between statements: the body waits on something else (an exchange's API) past the transaction's deadline.
+        let bodyDone = false;
+        let sentAfter: unknown;
+        let outside: () => void = () => undefined;
+        const elsewhere = new Promise<void>((resolve) => (outside = resolve));
+        const failure = await precogDb(pool)
+          .scope('paper', { api: 'demo' })
+          .transaction(
+            async (tx) => {
+              await tx.recordTrade(fill('CE-DEADLINE-BODY'));
+              await elsewhere;
+              sentAfter = await tx.listTradesByMarket({ market_id: 'MKT-CONN-ERRORS' }).catch((e: unknown) => e);
+              bodyDone = true;
+            },
+            { deadlineMs: DEADLINE },
+          )
+          .catch((e: unknown) => e);
+        expect(bodyDone).toBe(false); // it answered while the body still waited
+        expect(failure).toBeInstanceOf(ConnectionLostError);
+        expect((failure as ConnectionLostError).deadlineMs).toBe(DEADLINE);
+        expect((failure as Error).message).toMatch(/transaction \(scope\.transaction\) ran past its deadline of 1000 ms .* before its next statement was sent/);
+        outside();
+        await waitFor('the body to finish', () => bodyDone);
+        expect(sentAfter).toBeInstanceOf(ConnectionLostError); // not sent: the connection was given up at the deadline
+        expect(await paper.listTradesByMarket({ market_id: 'MKT-CONN-ERRORS' })).toEqual([]);
+      } finally {
+        await pool.end();
+      }
+    });
+  });
+
+  it('refuses a deadlineMs that is not a positive number of milliseconds; Infinity means none', () => {
+    const pool = new pg.Pool({ ...testServer(), max: 1 });
+    for (const bad of [0, -1, Number.NaN, '1000', 2 ** 31]) {
+      expect(() => precogDb(pool, { deadlineMs: bad as number })).toThrow(ConfigurationError);
+      expect(() => precogDb(pool).scope('paper', { api: 'demo' }).transaction(async () => undefined, { deadlineMs: bad as number })).toThrow(
+        /scope\.transaction\(\): deadlineMs must be a positive number of milliseconds/,
+      );
+    }
+    expect(() => precogDb(pool, { deadlineMs: Infinity })).not.toThrow();
+    void pool.end();
   });
 });
 
