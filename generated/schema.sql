@@ -953,7 +953,7 @@ BEGIN
   EXECUTE format('GRANT SELECT ON %s TO precog_analyst', t);
   writable := CASE declared.kind
     WHEN 'versioned' THEN format('%I, %I', declared.current_column, declared.end_column)
-    WHEN 'mutable' THEN (SELECT string_agg(quote_ident(c), ', ') FROM unnest(declared.mutable_columns) c)
+    WHEN 'mutable' THEN public.precog_sql_list(declared.mutable_columns, '%I', ', ')
   END;
   IF writable IS NOT NULL THEN
     EXECUTE format('GRANT UPDATE (%s) ON %s TO %s', writable, t, roles);
@@ -1075,8 +1075,8 @@ BEGIN
   SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = table_name;
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND NOT r.same_environment ORDER BY r.columns LOOP
     on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
-    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
-    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    key_of := public.precog_sql_list(ref.columns, 'n.%I', ', ');
+    not_null := public.precog_sql_list(ref.columns, 'n.%I IS NOT NULL', ' AND ');
     checks := checks || format($body$
   -- (%1$s) -> %2$s (%3$s)
   PERFORM FROM public.%2$I r WHERE (%4$s) IN (SELECT %5$s FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
@@ -1090,17 +1090,17 @@ BEGIN
             HINT = 'Write the referenced row first.';
   END IF;
 $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
-        (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'r.%I', ', '),
         key_of, not_null,
-        (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        public.precog_sql_pairs(ref.referenced_columns, ref.columns, 'r.%I = n.%I', ' AND '),
         table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
   END LOOP;
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND r.same_environment ORDER BY r.columns LOOP
     on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
-    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
-    referenced_keys := (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i));
-    pairs := (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i));
-    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    key_of := public.precog_sql_list(ref.columns, 'n.%I', ', ');
+    referenced_keys := public.precog_sql_list(ref.referenced_columns, 'r.%I', ', ');
+    pairs := public.precog_sql_pairs(ref.referenced_columns, ref.columns, 'r.%I = n.%I', ' AND ');
+    not_null := public.precog_sql_list(ref.columns, 'n.%I IS NOT NULL', ' AND ');
     constraint_name := left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63);
     -- Live and paper: static SQL, one environment at a time.
     FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
@@ -1161,12 +1161,12 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
             HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 $body$, ref.table_name,
-        (SELECT string_agg(format('t.%I = OLD.%I', c, k), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        public.precog_sql_pairs(ref.columns, ref.referenced_columns, 't.%I = OLD.%I', ' AND '),
         table_name, array_to_string(ref.referenced_columns, ', '), array_to_string(ref.columns, ', '),
-        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'OLD.%I', ', '),
         left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63),
-        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-        (SELECT string_agg(format('NEW.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'OLD.%I', ', '),
+        public.precog_sql_list(ref.referenced_columns, 'NEW.%I', ', '),
         CASE WHEN ref.same_environment THEN ' AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id' ELSE '' END);
   END LOOP;
 
@@ -1400,7 +1400,7 @@ BEGIN
   EXECUTE format('CREATE OR REPLACE TRIGGER environment_required BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_required()',
                  public.precog_environment_partition(t, NULL));
   EXECUTE format('CREATE OR REPLACE TRIGGER environment_update_guard BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_update_guard(%s)', t,
-                 (SELECT string_agg(quote_literal(a), ', ') FROM unnest(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END) a));
+                 public.precog_sql_list(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END, '%L', ', '));
   EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_live_history_kept()',
                  public.precog_environment_partition(t, 'live'));
   -- TRUNCATE: refused on the table and its live and paper partitions; a backtest partition only
@@ -1414,12 +1414,12 @@ BEGIN
                  public.precog_environment_partition(t, 'backtest'));
   IF kind = 'versioned' THEN
     EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s) WHERE %I', table_name || '_one_current_version', t,
-                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment']) c), current_column);
+                   public.precog_sql_list(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment'], '%I', ', '), current_column);
     EXECUTE format('COMMENT ON INDEX %I IS %L', table_name || '_one_current_version',
                    format('SCD Type 2: at most one current version (%s) per %s and environment.', current_column, array_to_string(array_remove(business_key, 'execution_environment'), ', ')));
     IF NOT 'execution_environment' = ANY (business_key) THEN
       EXECUTE format('CREATE OR REPLACE TRIGGER environment_key_guard BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_key_guard(%s)', t,
-                     (SELECT string_agg(quote_literal(c), ', ') FROM unnest(business_key) c));
+                     public.precog_sql_list(business_key, '%L', ', '));
       EXECUTE format($q$INSERT INTO public.precog_environment_keys SELECT DISTINCT %L, %s, execution_environment FROM %s ON CONFLICT DO NOTHING$q$, table_name,
                      CASE cardinality(business_key) WHEN 1 THEN format('(to_jsonb(r) ->> %L)', business_key[1])
                        ELSE format('(SELECT jsonb_agg(to_jsonb(r) -> c ORDER BY i)::text FROM unnest(%L::text[]) WITH ORDINALITY k(c, i))', business_key) END,
@@ -2698,6 +2698,32 @@ $function$;
 
 -- comment: function precog_references_trades()
 COMMENT ON FUNCTION precog_references_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: precog_sql_list(items text[], template text, separator text)
+CREATE OR REPLACE FUNCTION public.precog_sql_list(items text[], template text, separator text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  SELECT string_agg(format(template, x.item), separator ORDER BY x.i) FROM unnest(items) WITH ORDINALITY AS x(item, i)
+$function$;
+
+-- comment: function precog_sql_list(items text[], template text, separator text)
+COMMENT ON FUNCTION precog_sql_list(items text[], template text, separator text) IS 'Used by the framework''s generators: each element of items formatted by template (format(): %I identifier, %L literal), joined by separator, in order.';
+
+-- function: precog_sql_pairs(lefts text[], rights text[], template text, separator text)
+CREATE OR REPLACE FUNCTION public.precog_sql_pairs(lefts text[], rights text[], template text, separator text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  SELECT string_agg(format(template, x.l, x.r), separator ORDER BY x.i) FROM unnest(lefts, rights) WITH ORDINALITY AS x(l, r, i)
+$function$;
+
+-- comment: function precog_sql_pairs(lefts text[], rights text[], template text, separator text)
+COMMENT ON FUNCTION precog_sql_pairs(lefts text[], rights text[], template text, separator text) IS 'Used by the framework''s generators: template formatted with the i-th elements of lefts and rights (format(): %I identifier, %L literal), joined by separator, in order.';
 
 -- function: purge_backtest_data()
 CREATE OR REPLACE FUNCTION public.purge_backtest_data()
