@@ -892,6 +892,54 @@ GRANT EXECUTE ON FUNCTION precog_environment_key_guard() TO PUBLIC;
 -- comment: function precog_environment_key_guard()
 COMMENT ON FUNCTION precog_environment_key_guard() IS 'BEFORE INSERT on versioned tables whose business key does not include the environment: every version of a key carries the environment of the first ([environment-immutable], precog bug #662), registered in precog_environment_keys. SECURITY DEFINER so that versions hidden from the caller by row-level security still count.';
 
+-- function: precog_environment_manifest_record(table_name text)
+CREATE OR REPLACE FUNCTION public.precog_environment_manifest_record(table_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  t regclass := format('public.%I', table_name)::regclass;
+BEGIN
+  DELETE FROM public.precog_environment_manifest m WHERE m.table_name = table_name;
+  INSERT INTO public.precog_environment_manifest (table_name, object_kind, relation_role, name, definition, rules, about)
+  WITH RECURSIVE tree(relation, role) AS (
+    SELECT t, 'table'::text COLLATE "C"
+    UNION ALL
+    SELECT i.inhrelid::regclass,
+           CASE WHEN tree.role = 'table' THEN coalesce(substring(pg_get_expr(c.relpartbound, c.oid) FROM '^FOR VALUES IN \(''(\w+)''\)$'), 'environment_missing')
+                WHEN pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' THEN 'run_missing'
+                ELSE 'run' END COLLATE "C"
+      FROM tree JOIN pg_inherits i ON i.inhparent = tree.relation JOIN pg_class c ON c.oid = i.inhrelid
+  ), triggers AS (
+    SELECT DISTINCT ON (tree.role, g.tgname) tree.role, g.tgname::text AS name,
+           replace(pg_get_triggerdef(g.oid), ' ON ' || tree.relation::text || ' ', ' ON {relation} ') AS definition,
+           coalesce(obj_description(g.tgfoid, 'pg_proc'), '') AS about
+      FROM tree JOIN pg_trigger g ON g.tgrelid = tree.relation AND NOT g.tgisinternal AND g.tgparentid = 0
+      JOIN pg_proc p ON p.oid = g.tgfoid
+     WHERE p.proname LIKE 'precog\_%'
+     ORDER BY tree.role, g.tgname, tree.relation::oid
+  )
+  SELECT table_name, 'trigger', x.role, x.name, x.definition, public.precog_manifest_rules(x.about), x.about FROM triggers x
+  UNION ALL
+  SELECT table_name, 'policy', 'table', p.polname::text,
+         format('%s FOR %s TO %s USING (%s) WITH CHECK (%s)', CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, p.polcmd,
+                CASE WHEN p.polroles = '{0}' THEN 'public' ELSE (SELECT string_agg(r.rolname::text, ', ' ORDER BY r.rolname) FROM pg_roles r WHERE r.oid = ANY (p.polroles)) END,
+                coalesce(pg_get_expr(p.polqual, p.polrelid), ''), coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')),
+         public.precog_manifest_rules(p.polname || ' ' || coalesce(obj_description(p.oid, 'pg_policy'), '')),
+         coalesce(obj_description(p.oid, 'pg_policy'), '')
+    FROM pg_policy p WHERE p.polrelid = t
+  UNION ALL
+  SELECT table_name, 'index', 'table', c.relname::text, replace(pg_get_indexdef(c.oid), ' ON ' || t::text || ' ', ' ON {relation} '),
+         '{}', coalesce(obj_description(c.oid, 'pg_class'), '')
+    FROM pg_class c WHERE c.oid = to_regclass(format('public.%I', table_name || '_one_current_version'));
+END;
+$function$;
+
+-- comment: function precog_environment_manifest_record(table_name text)
+COMMENT ON FUNCTION precog_environment_manifest_record(table_name text) IS 'Used by precog_environment_table(): records in precog_environment_manifest what the declaration installed for a tagged table (triggers by relation role, policies, the one-current-version index), with the rules each enforces.';
+
 -- function: precog_environment_partition(t regclass, environment text)
 CREATE OR REPLACE FUNCTION public.precog_environment_partition(t regclass, environment text)
  RETURNS regclass
@@ -1266,6 +1314,11 @@ BEGIN
     ORDER BY 1
   LOOP
     PERFORM public.precog_environment_reference_checks(declared.table_name);
+  END LOOP;
+  -- What was installed, for the review and npm run check (every table: the reference checks of
+  -- each were regenerated above).
+  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY 1 LOOP
+    PERFORM public.precog_environment_manifest_record(declared.table_name);
   END LOOP;
 END;
 $function$;
@@ -1796,6 +1849,20 @@ GRANT EXECUTE ON FUNCTION precog_live_history_kept() TO PUBLIC;
 
 -- comment: function precog_live_history_kept()
 COMMENT ON FUNCTION precog_live_history_kept() IS 'BEFORE DELETE on the live partition of every tagged table, and BEFORE TRUNCATE on the table and its live and paper partitions: live history is never deleted ([live-history-kept]). Only backtest partitions may be truncated (purge_backtest_data()).';
+
+-- function: precog_manifest_rules(about text)
+CREATE OR REPLACE FUNCTION public.precog_manifest_rules(about text)
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  SELECT coalesce(array_agg(r.rule ORDER BY r.first), '{}')
+    FROM (SELECT m.match[1] AS rule, min(m.n) AS first FROM regexp_matches(coalesce(about, ''), '(\[[a-z][a-z-]*\])', 'g') WITH ORDINALITY AS m(match, n) GROUP BY 1) r
+$function$;
+
+-- comment: function precog_manifest_rules(about text)
+COMMENT ON FUNCTION precog_manifest_rules(about text) IS 'Used by precog_environment_manifest_record(): the [rule] names a comment mentions, in order of first mention.';
 
 -- function: precog_partition_by_environment(t regclass)
 CREATE OR REPLACE FUNCTION public.precog_partition_by_environment(t regclass)
@@ -6158,6 +6225,32 @@ COMMENT ON COLUMN precog_environment_keys.backtest_run_id IS 'The run of a backt
 
 -- comment: table precog_environment_keys
 COMMENT ON TABLE precog_environment_keys IS 'The environment of every business key of a versioned table whose key does not include the environment, registered by its first version. The primary key makes two sessions creating one key from two environments serialise: the second waits for the first and is then refused ([environment-immutable]). Written only by the trigger function precog_environment_key_guard().';
+
+-- table: precog_environment_manifest
+CREATE TABLE precog_environment_manifest (
+    table_name text NOT NULL,
+    object_kind text NOT NULL,
+    relation_role text NOT NULL,
+    name text NOT NULL,
+    definition text NOT NULL,
+    rules text[] NOT NULL,
+    about text NOT NULL
+);
+
+-- constraint: precog_environment_manifest.precog_environment_manifest_kind
+ALTER TABLE precog_environment_manifest ADD CONSTRAINT precog_environment_manifest_kind CHECK (object_kind = ANY (ARRAY['trigger'::text, 'policy'::text, 'index'::text]));
+
+-- constraint: precog_environment_manifest.precog_environment_manifest_pkey
+ALTER TABLE precog_environment_manifest ADD CONSTRAINT precog_environment_manifest_pkey PRIMARY KEY (table_name, object_kind, relation_role, name);
+
+-- constraint: precog_environment_manifest.precog_environment_manifest_table_name_fkey
+ALTER TABLE precog_environment_manifest ADD CONSTRAINT precog_environment_manifest_table_name_fkey FOREIGN KEY (table_name) REFERENCES precog_environment_tables(table_name) ON DELETE CASCADE;
+
+-- comment: column precog_environment_manifest.relation_role
+COMMENT ON COLUMN precog_environment_manifest.relation_role IS 'Which relations of the table''s tree hold the object: table, an environment (live, paper, backtest), environment_missing (the NULL partition), run_missing (the DEFAULT run partition) or run (every run partition).';
+
+-- comment: table precog_environment_manifest
+COMMENT ON TABLE precog_environment_manifest IS 'What precog_environment_table() installed for each tagged table, recorded right after installing it: triggers (per relation role: table, live, paper, backtest, environment_missing, run_missing, run), policies and the one-current-version index, with their definitions ({relation} for the relation), the [rules] each enforces and what it does. Read by the review and npm run check. Written only by precog_environment_manifest_record().';
 
 -- table: precog_environment_references
 CREATE TABLE precog_environment_references (
