@@ -892,6 +892,54 @@ GRANT EXECUTE ON FUNCTION precog_environment_key_guard() TO PUBLIC;
 -- comment: function precog_environment_key_guard()
 COMMENT ON FUNCTION precog_environment_key_guard() IS 'BEFORE INSERT on versioned tables whose business key does not include the environment: every version of a key carries the environment of the first ([environment-immutable], precog bug #662), registered in precog_environment_keys. SECURITY DEFINER so that versions hidden from the caller by row-level security still count.';
 
+-- function: precog_environment_manifest_record(table_name text)
+CREATE OR REPLACE FUNCTION public.precog_environment_manifest_record(table_name text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+#variable_conflict use_variable
+DECLARE
+  t regclass := format('public.%I', table_name)::regclass;
+BEGIN
+  DELETE FROM public.precog_environment_manifest m WHERE m.table_name = table_name;
+  INSERT INTO public.precog_environment_manifest (table_name, object_kind, relation_role, name, definition, rules, about)
+  WITH RECURSIVE tree(relation, role) AS (
+    SELECT t, 'table'::text COLLATE "C"
+    UNION ALL
+    SELECT i.inhrelid::regclass,
+           CASE WHEN tree.role = 'table' THEN coalesce(substring(pg_get_expr(c.relpartbound, c.oid) FROM '^FOR VALUES IN \(''(\w+)''\)$'), 'environment_missing')
+                WHEN pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' THEN 'run_missing'
+                ELSE 'run' END COLLATE "C"
+      FROM tree JOIN pg_inherits i ON i.inhparent = tree.relation JOIN pg_class c ON c.oid = i.inhrelid
+  ), triggers AS (
+    SELECT DISTINCT ON (tree.role, g.tgname) tree.role, g.tgname::text AS name,
+           replace(pg_get_triggerdef(g.oid), ' ON ' || tree.relation::text || ' ', ' ON {relation} ') AS definition,
+           coalesce(obj_description(g.tgfoid, 'pg_proc'), '') AS about
+      FROM tree JOIN pg_trigger g ON g.tgrelid = tree.relation AND NOT g.tgisinternal AND g.tgparentid = 0
+      JOIN pg_proc p ON p.oid = g.tgfoid
+     WHERE p.proname LIKE 'precog\_%'
+     ORDER BY tree.role, g.tgname, tree.relation::oid
+  )
+  SELECT table_name, 'trigger', x.role, x.name, x.definition, public.precog_manifest_rules(x.about), x.about FROM triggers x
+  UNION ALL
+  SELECT table_name, 'policy', 'table', p.polname::text,
+         format('%s FOR %s TO %s USING (%s) WITH CHECK (%s)', CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END, p.polcmd,
+                CASE WHEN p.polroles = '{0}' THEN 'public' ELSE (SELECT string_agg(r.rolname::text, ', ' ORDER BY r.rolname) FROM pg_roles r WHERE r.oid = ANY (p.polroles)) END,
+                coalesce(pg_get_expr(p.polqual, p.polrelid), ''), coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')),
+         public.precog_manifest_rules(p.polname || ' ' || coalesce(obj_description(p.oid, 'pg_policy'), '')),
+         coalesce(obj_description(p.oid, 'pg_policy'), '')
+    FROM pg_policy p WHERE p.polrelid = t
+  UNION ALL
+  SELECT table_name, 'index', 'table', c.relname::text, replace(pg_get_indexdef(c.oid), ' ON ' || t::text || ' ', ' ON {relation} '),
+         '{}', coalesce(obj_description(c.oid, 'pg_class'), '')
+    FROM pg_class c WHERE c.oid = to_regclass(format('public.%I', table_name || '_one_current_version'));
+END;
+$function$;
+
+-- comment: function precog_environment_manifest_record(table_name text)
+COMMENT ON FUNCTION precog_environment_manifest_record(table_name text) IS 'Used by precog_environment_table(): records in precog_environment_manifest what the declaration installed for a tagged table (triggers by relation role, policies, the one-current-version index), with the rules each enforces.';
+
 -- function: precog_environment_partition(t regclass, environment text)
 CREATE OR REPLACE FUNCTION public.precog_environment_partition(t regclass, environment text)
  RETURNS regclass
@@ -953,7 +1001,7 @@ BEGIN
   EXECUTE format('GRANT SELECT ON %s TO precog_analyst', t);
   writable := CASE declared.kind
     WHEN 'versioned' THEN format('%I, %I', declared.current_column, declared.end_column)
-    WHEN 'mutable' THEN (SELECT string_agg(quote_ident(c), ', ') FROM unnest(declared.mutable_columns) c)
+    WHEN 'mutable' THEN public.precog_sql_list(declared.mutable_columns, '%I', ', ')
   END;
   IF writable IS NOT NULL THEN
     EXECUTE format('GRANT UPDATE (%s) ON %s TO %s', writable, t, roles);
@@ -1075,8 +1123,8 @@ BEGIN
   SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = table_name;
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND NOT r.same_environment ORDER BY r.columns LOOP
     on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
-    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
-    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    key_of := public.precog_sql_list(ref.columns, 'n.%I', ', ');
+    not_null := public.precog_sql_list(ref.columns, 'n.%I IS NOT NULL', ' AND ');
     checks := checks || format($body$
   -- (%1$s) -> %2$s (%3$s)
   PERFORM FROM public.%2$I r WHERE (%4$s) IN (SELECT %5$s FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
@@ -1090,17 +1138,17 @@ BEGIN
             HINT = 'Write the referenced row first.';
   END IF;
 $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
-        (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'r.%I', ', '),
         key_of, not_null,
-        (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        public.precog_sql_pairs(ref.referenced_columns, ref.columns, 'r.%I = n.%I', ' AND '),
         table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
   END LOOP;
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND r.same_environment ORDER BY r.columns LOOP
     on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
-    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
-    referenced_keys := (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i));
-    pairs := (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i));
-    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    key_of := public.precog_sql_list(ref.columns, 'n.%I', ', ');
+    referenced_keys := public.precog_sql_list(ref.referenced_columns, 'r.%I', ', ');
+    pairs := public.precog_sql_pairs(ref.referenced_columns, ref.columns, 'r.%I = n.%I', ' AND ');
+    not_null := public.precog_sql_list(ref.columns, 'n.%I IS NOT NULL', ' AND ');
     constraint_name := left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63);
     -- Live and paper: static SQL, one environment at a time.
     FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
@@ -1161,12 +1209,12 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
             HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 $body$, ref.table_name,
-        (SELECT string_agg(format('t.%I = OLD.%I', c, k), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        public.precog_sql_pairs(ref.columns, ref.referenced_columns, 't.%I = OLD.%I', ' AND '),
         table_name, array_to_string(ref.referenced_columns, ', '), array_to_string(ref.columns, ', '),
-        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'OLD.%I', ', '),
         left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63),
-        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-        (SELECT string_agg(format('NEW.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'OLD.%I', ', '),
+        public.precog_sql_list(ref.referenced_columns, 'NEW.%I', ', '),
         CASE WHEN ref.same_environment THEN ' AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id' ELSE '' END);
   END LOOP;
 
@@ -1266,6 +1314,11 @@ BEGIN
     ORDER BY 1
   LOOP
     PERFORM public.precog_environment_reference_checks(declared.table_name);
+  END LOOP;
+  -- What was installed, for the review and npm run check (every table: the reference checks of
+  -- each were regenerated above).
+  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY 1 LOOP
+    PERFORM public.precog_environment_manifest_record(declared.table_name);
   END LOOP;
 END;
 $function$;
@@ -1400,7 +1453,7 @@ BEGIN
   EXECUTE format('CREATE OR REPLACE TRIGGER environment_required BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_required()',
                  public.precog_environment_partition(t, NULL));
   EXECUTE format('CREATE OR REPLACE TRIGGER environment_update_guard BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_update_guard(%s)', t,
-                 (SELECT string_agg(quote_literal(a), ', ') FROM unnest(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END) a));
+                 public.precog_sql_list(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END, '%L', ', '));
   EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_live_history_kept()',
                  public.precog_environment_partition(t, 'live'));
   -- TRUNCATE: refused on the table and its live and paper partitions; a backtest partition only
@@ -1414,12 +1467,12 @@ BEGIN
                  public.precog_environment_partition(t, 'backtest'));
   IF kind = 'versioned' THEN
     EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s) WHERE %I', table_name || '_one_current_version', t,
-                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment']) c), current_column);
+                   public.precog_sql_list(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment'], '%I', ', '), current_column);
     EXECUTE format('COMMENT ON INDEX %I IS %L', table_name || '_one_current_version',
                    format('SCD Type 2: at most one current version (%s) per %s and environment.', current_column, array_to_string(array_remove(business_key, 'execution_environment'), ', ')));
     IF NOT 'execution_environment' = ANY (business_key) THEN
       EXECUTE format('CREATE OR REPLACE TRIGGER environment_key_guard BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_key_guard(%s)', t,
-                     (SELECT string_agg(quote_literal(c), ', ') FROM unnest(business_key) c));
+                     public.precog_sql_list(business_key, '%L', ', '));
       EXECUTE format($q$INSERT INTO public.precog_environment_keys SELECT DISTINCT %L, %s, execution_environment FROM %s ON CONFLICT DO NOTHING$q$, table_name,
                      CASE cardinality(business_key) WHEN 1 THEN format('(to_jsonb(r) ->> %L)', business_key[1])
                        ELSE format('(SELECT jsonb_agg(to_jsonb(r) -> c ORDER BY i)::text FROM unnest(%L::text[]) WITH ORDINALITY k(c, i))', business_key) END,
@@ -1796,6 +1849,20 @@ GRANT EXECUTE ON FUNCTION precog_live_history_kept() TO PUBLIC;
 
 -- comment: function precog_live_history_kept()
 COMMENT ON FUNCTION precog_live_history_kept() IS 'BEFORE DELETE on the live partition of every tagged table, and BEFORE TRUNCATE on the table and its live and paper partitions: live history is never deleted ([live-history-kept]). Only backtest partitions may be truncated (purge_backtest_data()).';
+
+-- function: precog_manifest_rules(about text)
+CREATE OR REPLACE FUNCTION public.precog_manifest_rules(about text)
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  SELECT coalesce(array_agg(r.rule ORDER BY r.first), '{}')
+    FROM (SELECT m.match[1] AS rule, min(m.n) AS first FROM regexp_matches(coalesce(about, ''), '(\[[a-z][a-z-]*\])', 'g') WITH ORDINALITY AS m(match, n) GROUP BY 1) r
+$function$;
+
+-- comment: function precog_manifest_rules(about text)
+COMMENT ON FUNCTION precog_manifest_rules(about text) IS 'Used by precog_environment_manifest_record(): the [rule] names a comment mentions, in order of first mention.';
 
 -- function: precog_partition_by_environment(t regclass)
 CREATE OR REPLACE FUNCTION public.precog_partition_by_environment(t regclass)
@@ -2698,6 +2765,32 @@ $function$;
 
 -- comment: function precog_references_trades()
 COMMENT ON FUNCTION precog_references_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+
+-- function: precog_sql_list(items text[], template text, separator text)
+CREATE OR REPLACE FUNCTION public.precog_sql_list(items text[], template text, separator text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  SELECT string_agg(format(template, x.item), separator ORDER BY x.i) FROM unnest(items) WITH ORDINALITY AS x(item, i)
+$function$;
+
+-- comment: function precog_sql_list(items text[], template text, separator text)
+COMMENT ON FUNCTION precog_sql_list(items text[], template text, separator text) IS 'Used by the framework''s generators: each element of items formatted by template (format(): %I identifier, %L literal), joined by separator, in order.';
+
+-- function: precog_sql_pairs(lefts text[], rights text[], template text, separator text)
+CREATE OR REPLACE FUNCTION public.precog_sql_pairs(lefts text[], rights text[], template text, separator text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  SELECT string_agg(format(template, x.l, x.r), separator ORDER BY x.i) FROM unnest(lefts, rights) WITH ORDINALITY AS x(l, r, i)
+$function$;
+
+-- comment: function precog_sql_pairs(lefts text[], rights text[], template text, separator text)
+COMMENT ON FUNCTION precog_sql_pairs(lefts text[], rights text[], template text, separator text) IS 'Used by the framework''s generators: template formatted with the i-th elements of lefts and rights (format(): %I identifier, %L literal), joined by separator, in order.';
 
 -- function: purge_backtest_data()
 CREATE OR REPLACE FUNCTION public.purge_backtest_data()
@@ -6132,6 +6225,32 @@ COMMENT ON COLUMN precog_environment_keys.backtest_run_id IS 'The run of a backt
 
 -- comment: table precog_environment_keys
 COMMENT ON TABLE precog_environment_keys IS 'The environment of every business key of a versioned table whose key does not include the environment, registered by its first version. The primary key makes two sessions creating one key from two environments serialise: the second waits for the first and is then refused ([environment-immutable]). Written only by the trigger function precog_environment_key_guard().';
+
+-- table: precog_environment_manifest
+CREATE TABLE precog_environment_manifest (
+    table_name text NOT NULL,
+    object_kind text NOT NULL,
+    relation_role text NOT NULL,
+    name text NOT NULL,
+    definition text NOT NULL,
+    rules text[] NOT NULL,
+    about text NOT NULL
+);
+
+-- constraint: precog_environment_manifest.precog_environment_manifest_kind
+ALTER TABLE precog_environment_manifest ADD CONSTRAINT precog_environment_manifest_kind CHECK (object_kind = ANY (ARRAY['trigger'::text, 'policy'::text, 'index'::text]));
+
+-- constraint: precog_environment_manifest.precog_environment_manifest_pkey
+ALTER TABLE precog_environment_manifest ADD CONSTRAINT precog_environment_manifest_pkey PRIMARY KEY (table_name, object_kind, relation_role, name);
+
+-- constraint: precog_environment_manifest.precog_environment_manifest_table_name_fkey
+ALTER TABLE precog_environment_manifest ADD CONSTRAINT precog_environment_manifest_table_name_fkey FOREIGN KEY (table_name) REFERENCES precog_environment_tables(table_name) ON DELETE CASCADE;
+
+-- comment: column precog_environment_manifest.relation_role
+COMMENT ON COLUMN precog_environment_manifest.relation_role IS 'Which relations of the table''s tree hold the object: table, an environment (live, paper, backtest), environment_missing (the NULL partition), run_missing (the DEFAULT run partition) or run (every run partition).';
+
+-- comment: table precog_environment_manifest
+COMMENT ON TABLE precog_environment_manifest IS 'What precog_environment_table() installed for each tagged table, recorded right after installing it: triggers (per relation role: table, live, paper, backtest, environment_missing, run_missing, run), policies and the one-current-version index, with their definitions ({relation} for the relation), the [rules] each enforces and what it does. Read by the review and npm run check. Written only by precog_environment_manifest_record().';
 
 -- table: precog_environment_references
 CREATE TABLE precog_environment_references (

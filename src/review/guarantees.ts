@@ -1,6 +1,6 @@
 /**
  * The head schema checked against the model: the guarantees of a tagged table are a function of
- * its declaration (precog_environment_table, migration 000010), so for every row of
+ * its declaration (precog_environment_table, db/framework/), so for every row of
  * precog_environment_tables the catalog must hold exactly what the declaration installs, with
  * the meaning it installs. Read from a database built from the head (in the review, inside the
  * transaction that applied the change; in `npm run check`, a fresh database), never from text.
@@ -9,9 +9,9 @@
  *                execution_environment column that is not declared
  *   column       execution_environment of the enum type, NOT NULL, no default
  *   partitions   one per environment value (and one for NULL), row-level security on each
- *   guards       every guard trigger present, enabled, on the function the declaration names,
- *                with its arguments; the guard functions still refuse (probed on a scratch table)
- *   keys         the one-current-version unique index of a versioned table
+ *   guards       every trigger and index the declaration installed, as it recorded them in
+ *                precog_environment_manifest (manifest.ts); the guard functions still refuse
+ *                (probed on a scratch table)
  *   policies     a RESTRICTIVE "[environment-role] <env> rows only" per environment, nothing else
  *                that admits rows to an environment role
  *   grants       per kind: SELECT, INSERT (+ UPDATE of the columns that may change); none on partitions
@@ -21,6 +21,8 @@
  *   references   a foreign key from an untagged table into a tagged one (purge_backtest_data fails)
  */
 import type pg from 'pg';
+import { frameworkFiles } from '../framework/files.js';
+import { manifestFindings } from './manifest.js';
 import { type Point, point } from './point.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
@@ -59,6 +61,11 @@ export async function readRegistry(client: Client): Promise<Declaration[]> {
     `SELECT table_name, kind, business_key, mutable_columns, current_column, end_column FROM public.precog_environment_tables ORDER BY table_name`,
   );
   return rows;
+}
+
+/** The file of db/framework that defines a function (its one source). */
+function frameworkSource(fn: string): string {
+  return frameworkFiles().find((f) => f.path.endsWith(`/${fn}.sql`))?.path ?? 'db/framework/';
 }
 
 async function savepoint<T>(client: Client, body: () => Promise<T>): Promise<T | Error> {
@@ -212,51 +219,8 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
       }
     }
 
-    // Guard triggers.
-    const expected: { on: string | undefined; name: string; fn: string; args?: string[]; rule: string; loses: string }[] = [
-      { on: t, name: 'environment_update_guard', fn: 'precog_environment_update_guard', rule: '[environment-immutable]/[' + d.kind.replace('_', '-') + ']',
-        args: [d.kind, ...(d.kind === 'versioned' ? [d.current_column!, d.end_column!] : d.kind === 'mutable' ? d.mutable_columns : [])],
-        loses: `an UPDATE may change execution_environment${d.kind === 'append_only' ? ' and any recorded fact' : d.kind === 'versioned' ? ' and superseded versions' : ' and immutable columns'}` },
-      { on: t, name: 'live_history_kept_truncate', fn: 'precog_live_history_kept', rule: '[live-history-kept]', loses: `TRUNCATE ${t} deletes live history` },
-      { on: partitionOf('live')?.name, name: 'live_history_kept', fn: 'precog_live_history_kept', rule: '[live-history-kept]', loses: 'live rows become deletable' },
-      { on: partitionOf('live')?.name, name: 'live_history_kept_truncate', fn: 'precog_live_history_kept', rule: '[live-history-kept]', loses: 'the live partition becomes truncatable' },
-      { on: partitionOf('paper')?.name, name: 'live_history_kept_truncate', fn: 'precog_live_history_kept', rule: '[live-history-kept]', loses: 'the paper partition becomes truncatable' },
-      { on: partitionOf('backtest')?.name, name: 'backtest_purged_together', fn: 'precog_backtest_purged_together', rule: '[backtest-purged-together]', loses: 'a backtest partition can be truncated alone, leaving references dangling' },
-      { on: partitionOf(null)?.name, name: 'environment_required', fn: 'precog_environment_required', rule: '[environment-required]', loses: 'a row without an environment is refused without naming the rule' },
-    ];
-    if (d.kind === 'versioned' && !d.business_key.includes('execution_environment')) {
-      expected.push({ on: t, name: 'environment_key_guard', fn: 'precog_environment_key_guard', args: d.business_key, rule: '[environment-immutable]', loses: 'a new version of a key may change environment (#662)' });
-    }
-    const references = await q<{ table_name: string; columns: string[] }>(`SELECT table_name, columns FROM public.precog_environment_references WHERE table_name = $1 OR referenced_table = $1`, [t]);
-    if (references.some((r) => r.table_name === t)) {
-      expected.push({ on: t, name: 'environment_references', fn: `precog_references_${t}`, rule: '[environment-cross-reference]', loses: 'a row may reference a row of another environment, or none' });
-    }
-    if (references.some((r) => r.table_name !== t)) {
-      expected.push({ on: t, name: 'environment_referenced', fn: `precog_referenced_${t}`, rule: '[environment-cross-reference]', loses: 'a referenced row may be deleted or re-keyed under its references' });
-    }
-    for (const e of expected) {
-      if (!e.on) continue;
-      const [trigger] = await q<{ fn: string; enabled: string; args: string[] }>(`
-          SELECT p.proname AS fn, g.tgenabled AS enabled,
-                 CASE WHEN g.tgnargs = 0 THEN '{}'::text[] ELSE string_to_array(rtrim(encode(g.tgargs, 'escape'), '\\000'), '\\000') END AS args
-            FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid WHERE g.tgrelid = to_regclass($1) AND g.tgname = $2`, [`public.${e.on}`, e.name]);
-      const object = `${e.on}.${e.name}`;
-      const fix = `declare the table again (\`${declare(d)}\`): it reinstalls the trigger`;
-      if (!trigger) push('guarantee/guard-trigger', object, `guard trigger ${e.name} on ${e.on} is gone: ${e.rule} no longer holds — ${e.loses}`, fix);
-      else if (trigger.enabled === 'D' || trigger.enabled === 'R') push('guarantee/guard-trigger', object, `guard trigger ${e.name} on ${e.on} is disabled: ${e.rule} no longer holds — ${e.loses}`, `ALTER TABLE ${e.on} ENABLE TRIGGER ${e.name}, or ${fix}`);
-      else if (trigger.fn !== e.fn) push('guarantee/guard-trigger', object, `guard trigger ${e.name} on ${e.on} runs ${trigger.fn}(), not ${e.fn}(): ${e.rule} is no longer the declaration's`, fix);
-      else if (e.args && trigger.args.join('\u0000') !== e.args.join('\u0000')) push('guarantee/guard-trigger', object, `guard trigger ${e.name} on ${e.on} is configured (${trigger.args.join(', ')}), the declaration says (${e.args.join(', ')})`, fix);
-    }
-
-    // One current version per key.
-    if (d.kind === 'versioned') {
-      const [index] = await q<{ unique: boolean; def: string }>(`SELECT i.indisunique AS unique, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indexrelid = to_regclass($1)`, [`public.${t}_one_current_version`]);
-      if (!index || !index.unique || !index.def.includes(`WHERE ${d.current_column}`)) {
-        push('guarantee/one-current-version', `${t}_one_current_version`,
-          `${index ? 'the one-current-version index is no longer unique on the current versions' : 'the unique index keeping one current version per key is gone'}: two current versions of one ${d.business_key.join(', ')} can coexist`,
-          `declare the table again (\`${declare(d)}\`): it recreates ${t}_one_current_version`);
-      }
-    }
+    // Guard triggers and the indexes the declaration installed, as it recorded them.
+    points.push(...(await manifestFindings(client, t, declare(d))));
 
     // Policies.
     const policies = await q<{ name: string; permissive: boolean; cmd: string; roles: string[]; qual: string | null; check: string | null }>(`
@@ -446,7 +410,7 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
   for (const probe of probes) {
     const present = await client.query(`SELECT to_regprocedure($1) IS NOT NULL AS ok`, [`public.${probe.fn}()`]);
     if (!present.rows[0].ok) {
-      points.push(point('guarantee/guard-function', `${probe.fn}()`, `guard function ${probe.fn}() is gone: ${probe.rule} no longer holds — ${probe.loses}`, 'restore it as migration 000010 installs it'));
+      points.push(point('guarantee/guard-function', `${probe.fn}()`, `guard function ${probe.fn}() is gone: ${probe.rule} no longer holds — ${probe.loses}`, `restore it from its file, ${frameworkSource(probe.fn)} (npm run framework ships it)`));
       continue;
     }
     const outcome = await savepoint(client, async () => {
@@ -465,7 +429,7 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
   for (const [fn, failures] of failed) {
     points.push(point('guarantee/guard-function', `${fn}()`,
       `guard function ${fn}() no longer refuses what its rules forbid, probed on a scratch table: ${failures.join('; ')}`,
-      `restore ${fn}() as migration 000010 defines it; a guard changes only with its rule, said in words in the pull request`));
+      `restore ${fn}() from its file, ${frameworkSource(fn)}; a guard changes only with its rule, said in words in the pull request`));
   }
   return points;
 }

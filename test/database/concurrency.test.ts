@@ -108,9 +108,10 @@ describe('concurrent fills and price updates on shared positions', () => {
           }),
           { serialization: 0, deadlock: 0, lostRace: 0 },
         );
-        // The contention is real: both retry paths of the single-statement SCD write were taken.
-        expect(retries.serialization).toBeGreaterThan(0);
-        expect(retries.lostRace).toBeGreaterThan(0);
+        // How much contention the scheduler produced is reported, not required: whether two workers
+        // meet on one position is the operating system's choice. The races themselves are forced
+        // where they are tested (test/queries/positions.test.ts makes the second updater wait on the
+        // first's lock before letting the first commit; environment-race.test.ts the same for keys).
         console.info(
           `concurrency: ${operations.length} operations (${statements} SCD writes, ${fills.length} fills) by ${WORKERS} workers in ${elapsed} ms; ` +
             `retried ${retries.serialization} serialization failures, ${retries.deadlock} deadlocks, ${retries.lostRace} lost races`,

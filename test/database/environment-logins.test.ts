@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { ensureEnvironmentLogins, LOGIN_ROLES, type LoginName } from '../../src/server/environment-logins.js';
 import { testServer, withFreshDatabase } from '../support/db.js';
 import { testLogins } from '../support/test-logins.js';
-import { seedEveryEnvironment } from '../support/environment-fixtures.js';
+import { ident, loadRegistry } from '../support/environment-registry.js';
+import { seedTaggedTables } from '../support/environment-seeds.js';
 
 const { suffix: SUFFIX, loginRole } = testLogins();
 
@@ -49,7 +50,11 @@ describe('one login per environment', () => {
     await withFreshDatabase(async (database, pool) => {
       const owner = await pool.connect();
       const passwords = await ensureEnvironmentLogins(owner, home, SUFFIX);
-      await seedEveryEnvironment(owner, 'MKT-LOGINS');
+      // Rows of every environment in every tagged table, the registry's tables all.
+      const registry = await loadRegistry(owner);
+      await owner.query('BEGIN');
+      await seedTaggedTables(owner, registry);
+      await owner.query('COMMIT');
       owner.release();
       const { host, port } = testServer();
       const paper = new pg.Client({ host, port, database, user: loginRole('paper'), password: passwords.paper });
@@ -66,8 +71,8 @@ describe('one login per environment', () => {
                        VALUES ('MKT-LOGINS', 'buy', 0.5, 1, 0, 'manual', 'limit', 'live')`);
         for (const statement of ['RESET ROLE', 'SET ROLE NONE', 'SET ROLE precog_paper']) {
           await paper.query(statement);
-          for (const table of ['trades', 'positions']) {
-            const { rows } = await paper.query<{ environment: string }>(`SELECT DISTINCT execution_environment::text AS environment FROM ${table}`);
+          for (const table of registry.tables.map((t) => t.name)) {
+            const { rows } = await paper.query<{ environment: string }>(`SELECT DISTINCT execution_environment::text AS environment FROM ${ident(table)}`);
             expect(rows.map((r) => r.environment), `${statement}; ${table}`).toEqual(['paper']);
           }
         }

@@ -14,6 +14,7 @@ import { testServer } from '../support/db.js';
 import { fresh, ident, insertRow, loadFixtures, type Fixtures, type Row, type TaggedTable } from '../support/environment-registry.js';
 import { suiteDatabase } from '../support/environment-rule-cases.js';
 import { seedTaggedTables } from '../support/environment-seeds.js';
+import { waitForLockWait } from '../support/lock-wait.js';
 
 const db = await suiteDatabase();
 afterAll(() => db.drop());
@@ -46,15 +47,6 @@ function firstVersion(table: TaggedTable, environment: 'paper' | 'live', key: Ro
   return insertRow(table, { ...current, ...key, [table.currentColumn!]: true, [table.endColumn!]: null });
 }
 
-async function waitUntilBlocked(observer: pg.Pool, pid: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const { rows } = await observer.query(`SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1`, [pid]);
-    if (rows[0]?.wait_event_type === 'Lock') return;
-    await sleep(25);
-  }
-  throw new Error(`session ${pid} never waited for a lock`);
-}
-
 describe('two sessions create one business key from two environments at the same time', () => {
   it('the registry has a versioned table whose key does not include the environment (positions)', () => {
     expect(versioned.map((t) => t.name)).toContain('positions');
@@ -78,7 +70,7 @@ describe('two sessions create one business key from two environments at the same
               () => undefined,
               (error: pg.DatabaseError) => error,
             );
-            await waitUntilBlocked(db.pool, backend!.pid);
+            await waitForLockWait(db.pool, { pid: backend!.pid });
             await a.query(ending);
             const error = await racing;
             if (ending === 'COMMIT') {

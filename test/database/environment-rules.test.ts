@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { withRollback } from '../support/db.js';
 import { ACTORS, attempt, seedEveryEnvironment, SCD_PRICE_UPDATE } from '../support/environment-fixtures.js';
 import { ALL_RULES, defineCatalogSuite, defineEnvironmentRuleSuite, suiteDatabase } from '../support/environment-rule-cases.js';
+import { ident, sharedTables } from '../support/environment-registry.js';
 import { seedTaggedTables } from '../support/environment-seeds.js';
 
 const db = await suiteDatabase();
@@ -115,9 +116,11 @@ describe('legitimate operations still work', () => {
 
   it('every role reads every shared table', async () => {
     await withRollback(async (client) => {
+      const shared = await sharedTables(client);
+      expect(shared, 'the shared tables, from the catalog').toContain('markets');
       for (const role of ACTORS.filter((actor) => actor !== 'owner')) {
-        for (const table of ['platforms', 'teams', 'strategies', 'probability_models', 'markets', 'game_states', 'historical_games', 'historical_odds', 'historical_elo']) {
-          const result = await attempt(client, role, `SELECT count(*)::int AS n FROM ${table}`);
+        for (const table of shared) {
+          const result = await attempt(client, role, `SELECT count(*)::int AS n FROM ${ident(table)}`);
           expect(result.error, `${role} reading ${table}`).toBeUndefined();
         }
         const platform = await attempt(client, role, `SELECT name FROM platforms WHERE platform_id = 'kalshi'`);
@@ -126,20 +129,31 @@ describe('legitimate operations still work', () => {
     });
   });
 
-  it('purge_backtest_data() removes every backtest row and nothing else', async () => {
+  it('purge_backtest_data() removes every backtest row of every tagged table and nothing else', async () => {
     await withRollback(async (client) => {
-      await seedEveryEnvironment(client, 'MKT-PURGE');
-      const before = await client.query(`SELECT execution_environment, count(*)::int AS n FROM positions GROUP BY 1 ORDER BY 1`);
+      await seedTaggedTables(client, db.registry);
+      // Per table of the registry and environment: how many rows, before and after.
+      const counts = async () => {
+        const result: Record<string, Record<string, number>> = {};
+        for (const { name } of db.registry.tables) {
+          const { rows } = await client.query<{ environment: string; n: number }>(
+            `SELECT execution_environment::text AS environment, count(*)::int AS n FROM ${ident(name)} GROUP BY 1`);
+          result[name] = Object.fromEntries(rows.map((r) => [r.environment, r.n]));
+        }
+        return result;
+      };
+      const before = await counts();
       await client.query('SET LOCAL ROLE precog_backtest');
       const { rows: purged } = await client.query<{ table_name: string; rows_deleted: string }>('SELECT * FROM purge_backtest_data()');
-      const deleted = Object.fromEntries(purged.map((row) => [row.table_name, Number(row.rows_deleted)]));
-      expect(deleted.trades).toBeGreaterThanOrEqual(1);
-      expect(deleted.positions).toBeGreaterThanOrEqual(2);
       await client.query('RESET ROLE');
-      const after = await client.query(`SELECT execution_environment, count(*)::int AS n FROM positions GROUP BY 1 ORDER BY 1`);
-      expect(after.rows).toEqual(before.rows.filter((row) => row.execution_environment !== 'backtest'));
-      const trades = await client.query(`SELECT DISTINCT execution_environment FROM trades WHERE market_id = 'MKT-PURGE' ORDER BY 1`);
-      expect(trades.rows).toEqual([{ execution_environment: 'live' }, { execution_environment: 'paper' }]);
+      const after = await counts();
+      expect(Object.fromEntries(purged.map((row) => [row.table_name, Number(row.rows_deleted)]))).toEqual(
+        Object.fromEntries(db.registry.tables.map(({ name }) => [name, before[name]!.backtest ?? 0])));
+      for (const { name } of db.registry.tables) {
+        expect(before[name]!.backtest, `${name} had backtest rows to purge`).toBeGreaterThan(0);
+        const { backtest: _gone, ...kept } = before[name]!;
+        expect(after[name], name).toEqual(kept);
+      }
     });
   });
 });

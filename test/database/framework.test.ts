@@ -4,6 +4,7 @@
  *   catalog (the same fingerprint the declaration tests use, plus every function's full
  *   definition, comment and grants);
  * - 000015's call that regenerates every declared table changes nothing but the functions it ships;
+ * - 000016's SQL helpers change the generators' text, not what they generate;
  * - the files are exactly what the migrations install (what npm run check verifies).
  */
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -35,7 +36,7 @@ async function fingerprint(client: pg.ClientBase): Promise<Record<string, string
   return { ...(await catalogFingerprint(client)), definitions: functions.rows.map((r) => r.item) };
 }
 
-describe('the re-baseline (000014) and the regeneration call (000015)', () => {
+describe('the re-baseline (000014), the regeneration call (000015), the DDL helpers (000016)', () => {
   const server = testServer();
   const database = `precog_test_000013_${randomBytes(4).toString('hex')}`;
   let client: pg.Client;
@@ -79,6 +80,16 @@ describe('the re-baseline (000014) and the regeneration call (000015)', () => {
       expect(only(after.functions!, redeclared.functions!)).toEqual(['precog_backtest_runs_table']);
       const comments = redeclared.comments!.filter((c) => !c.startsWith('function precog_environment_redeclare(): '));
       expect({ ...redeclared, functions: [], definitions: [], comments }).toEqual({ ...after, functions: [], definitions: [] });
+
+      // 000016: the generators use the SQL helpers for the column-list idiom; what they generate,
+      // and everything else, is unchanged.
+      await client.query(body('000016'));
+      const helped = await fingerprint(client);
+      expect(only(helped.functions!, redeclared.functions!)).toEqual([
+        'precog_environment_policies', 'precog_environment_reference_checks', 'precog_environment_table_by_environment', 'precog_sql_list', 'precog_sql_pairs',
+      ]);
+      const helperComments = helped.comments!.filter((c) => !/^function precog_sql_(list|pairs)\(/.test(c));
+      expect({ ...helped, functions: [], definitions: [], comments: helperComments }).toEqual({ ...redeclared, functions: [], definitions: [] });
     } finally {
       await client.query('ROLLBACK');
     }

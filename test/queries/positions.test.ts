@@ -22,6 +22,7 @@ import type { ExecutionEnvironment } from '../../generated/enums.js';
 import { poolFor, testServer, withFreshDatabase, withRollback } from '../support/db.js';
 import { backtestRun } from '../support/backtest-run.js';
 import { strategyAndModel, unique } from './fixtures.js';
+import { waitForLockWait } from '../support/lock-wait.js';
 
 const d = (value: string) => new Decimal(value);
 
@@ -249,19 +250,6 @@ describe('reads', () => {
 });
 
 describe('two concurrent updaters of one position', () => {
-  /** Waits until `pid` is blocked on a lock, so the test knows the race really happened. */
-  async function waitUntilBlocked(pool: pg.Pool, pid: number) {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const { rows } = await pool.query<{ wait_event_type: string | null }>(
-        'SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1',
-        [pid],
-      );
-      if (rows[0]?.wait_event_type === 'Lock') return;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`backend ${pid} never blocked on the position's lock`);
-  }
-
   it('the second waits for the first, gets zero rows instead of a second current version, and its retry applies on top', async () => {
     await withFreshDatabase(async (_database, pool) => {
       const opened = await openPosition.run(position('MKT-RACE', 'paper'), pool);
@@ -277,7 +265,7 @@ describe('two concurrent updaters of one position', () => {
 
         // Autocommit: the second statement starts while the first transaction holds the lock.
         const racing = updatePositionPrice.run({ position_key: key, execution_environment: 'paper', current_price: d('0.50') }, second);
-        await waitUntilBlocked(pool, pid);
+        await waitForLockWait(pool, { pid }); // the race really happened: the second is blocked behind the first
         await first.query('COMMIT');
         const raced = await racing;
         // The locked row is no longer current when the lock is granted, and the first writer's

@@ -31,6 +31,7 @@ import { migrateSettings } from '../../src/migrations/settings.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
 import { ensureDatabase } from '../../src/server/resolve.js';
 import { testServer, withFreshDatabase } from '../support/db.js';
+import { waitForLockWait } from '../support/lock-wait.js';
 import { startThrowawayServer, type ThrowawayServer } from '../support/throwaway-server.js';
 
 const position = { market_id: 'MKT-CONN-ERRORS', side: 'YES' as const, entry_price: new Decimal('0.5'), quantity: 1, fees: new Decimal('0') };
@@ -66,19 +67,8 @@ function appPool(database: string, options: pg.PoolConfig = {}, server: ServerTa
 }
 
 /** The pid of the application's backend that waits on a lock (other than `except`). */
-async function waitingBackend(side: pg.Pool, app: string, except?: number, query?: string): Promise<number> {
-  let pid: number | undefined;
-  await waitFor(`a backend of ${app} waiting on a lock`, async () => {
-    const { rows } = await side.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity
-        WHERE application_name = $1 AND wait_event_type = 'Lock' AND pid IS DISTINCT FROM $2 AND ($3::text IS NULL OR query = $3)`,
-      [app, except ?? null, query ?? null],
-    );
-    pid = rows[0]?.pid;
-    return pid !== undefined;
-  });
-  return pid!;
-}
+const waitingBackend = (side: pg.Pool, app: string, except?: number, query?: string): Promise<number> =>
+  waitForLockWait(side, { application: app, except, query });
 
 /**
  * What `pending` (a call whose backend `first` was just terminated) settles to, or, if a new

@@ -136,6 +136,23 @@ export async function loadRegistry(client: pg.ClientBase): Promise<Registry> {
   };
 }
 
+/**
+ * The shared tables: every table of public that is not tagged (the registry), not a partition,
+ * not the framework's own bookkeeping (precog_*, granted to nobody) and not backtest_runs (the
+ * backtest role's and the analyst's). Read from the catalog, so a shared table added later is
+ * tested too.
+ */
+export async function sharedTables(client: pg.ClientBase): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname::text AS name FROM pg_class c
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+        AND c.relname NOT LIKE 'precog\\_%' AND c.relname <> 'backtest_runs'
+        AND c.relname NOT IN (SELECT d.table_name FROM precog_environment_tables d)
+      ORDER BY 1`,
+  );
+  return rows.map((r) => r.name);
+}
+
 export type Row = Record<string, unknown>;
 
 /** Rows of one table and environment, as to_jsonb() returned them. */

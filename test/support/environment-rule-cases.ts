@@ -36,7 +36,6 @@ export type Outcome =
   | { runPolicy: true } // 42501 from the RESTRICTIVE policy "[backtest-run] rows of the transaction's run only" (precog_backtest)
   | { denied: true } // 42501 "permission denied": no privilege for the statement
   | { missingReference: true } // 23503: the referenced row does not exist, or a referenced row is kept
-  | { refused: true } // any error
   | { ok: true } // succeeds
   | { invisible: true } // row-level security hides the row: 0 rows affected
   | { allowed: true } // succeeds and affects rows
@@ -649,8 +648,6 @@ export function checkOutcome(outcome: Outcome, result: Attempt, table: string, l
   } else if ('missingReference' in outcome) {
     expect(error?.code, context).toBe('23503');
     expect(error!.constraint, context).toMatch(/_reference$/);
-  } else if ('refused' in outcome) {
-    expect(error, context).toBeDefined();
   } else if ('ok' in outcome) {
     expect(error, context).toBeUndefined();
   } else if ('invisible' in outcome) {

@@ -40,7 +40,7 @@ BEGIN
   EXECUTE format('GRANT SELECT ON %s TO precog_analyst', t);
   writable := CASE declared.kind
     WHEN 'versioned' THEN format('%I, %I', declared.current_column, declared.end_column)
-    WHEN 'mutable' THEN (SELECT string_agg(quote_ident(c), ', ') FROM unnest(declared.mutable_columns) c)
+    WHEN 'mutable' THEN public.precog_sql_list(declared.mutable_columns, '%I', ', ')
   END;
   IF writable IS NOT NULL THEN
     EXECUTE format('GRANT UPDATE (%s) ON %s TO %s', writable, t, roles);

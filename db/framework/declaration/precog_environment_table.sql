@@ -2,7 +2,8 @@
 -- installs every guarantee of a tagged table for its kind (the table in README.md): the work per
 -- environment (precog_environment_table_by_environment), then backtest runs
 -- (precog_backtest_runs_table), then the reference checks of every table again, as they read
--- backtest_run_id, which the table may only now have. Idempotent: declaring again changes nothing.
+-- backtest_run_id, which the table may only now have, then records what it installed in the
+-- manifest (precog_environment_manifest_record). Idempotent: declaring again changes nothing.
 CREATE OR REPLACE FUNCTION precog_environment_table(
   table_name text,
   kind text,
@@ -27,6 +28,11 @@ BEGIN
     ORDER BY 1
   LOOP
     PERFORM public.precog_environment_reference_checks(declared.table_name);
+  END LOOP;
+  -- What was installed, for the review and npm run check (every table: the reference checks of
+  -- each were regenerated above).
+  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY 1 LOOP
+    PERFORM public.precog_environment_manifest_record(declared.table_name);
   END LOOP;
 END;
 $$;

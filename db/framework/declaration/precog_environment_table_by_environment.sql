@@ -138,7 +138,7 @@ BEGIN
   EXECUTE format('CREATE OR REPLACE TRIGGER environment_required BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_required()',
                  public.precog_environment_partition(t, NULL));
   EXECUTE format('CREATE OR REPLACE TRIGGER environment_update_guard BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_update_guard(%s)', t,
-                 (SELECT string_agg(quote_literal(a), ', ') FROM unnest(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END) a));
+                 public.precog_sql_list(ARRAY[kind] || CASE kind WHEN 'versioned' THEN ARRAY[current_column, end_column] ELSE mutable_columns END, '%L', ', '));
   EXECUTE format('CREATE OR REPLACE TRIGGER live_history_kept BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_live_history_kept()',
                  public.precog_environment_partition(t, 'live'));
   -- TRUNCATE: refused on the table and its live and paper partitions; a backtest partition only
@@ -152,12 +152,12 @@ BEGIN
                  public.precog_environment_partition(t, 'backtest'));
   IF kind = 'versioned' THEN
     EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %s (%s) WHERE %I', table_name || '_one_current_version', t,
-                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment']) c), current_column);
+                   public.precog_sql_list(array_remove(business_key, 'execution_environment') || ARRAY['execution_environment'], '%I', ', '), current_column);
     EXECUTE format('COMMENT ON INDEX %I IS %L', table_name || '_one_current_version',
                    format('SCD Type 2: at most one current version (%s) per %s and environment.', current_column, array_to_string(array_remove(business_key, 'execution_environment'), ', ')));
     IF NOT 'execution_environment' = ANY (business_key) THEN
       EXECUTE format('CREATE OR REPLACE TRIGGER environment_key_guard BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_environment_key_guard(%s)', t,
-                     (SELECT string_agg(quote_literal(c), ', ') FROM unnest(business_key) c));
+                     public.precog_sql_list(business_key, '%L', ', '));
       EXECUTE format($q$INSERT INTO public.precog_environment_keys SELECT DISTINCT %L, %s, execution_environment FROM %s ON CONFLICT DO NOTHING$q$, table_name,
                      CASE cardinality(business_key) WHEN 1 THEN format('(to_jsonb(r) ->> %L)', business_key[1])
                        ELSE format('(SELECT jsonb_agg(to_jsonb(r) -> c ORDER BY i)::text FROM unnest(%L::text[]) WITH ORDINALITY k(c, i))', business_key) END,

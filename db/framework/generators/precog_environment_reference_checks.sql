@@ -40,8 +40,8 @@ BEGIN
   SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = table_name;
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND NOT r.same_environment ORDER BY r.columns LOOP
     on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
-    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
-    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    key_of := public.precog_sql_list(ref.columns, 'n.%I', ', ');
+    not_null := public.precog_sql_list(ref.columns, 'n.%I IS NOT NULL', ' AND ');
     checks := checks || format($body$
   -- (%1$s) -> %2$s (%3$s)
   PERFORM FROM public.%2$I r WHERE (%4$s) IN (SELECT %5$s FROM new_rows n WHERE %6$s) FOR KEY SHARE OF r;
@@ -55,17 +55,17 @@ BEGIN
             HINT = 'Write the referenced row first.';
   END IF;
 $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '),
-        (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'r.%I', ', '),
         key_of, not_null,
-        (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        public.precog_sql_pairs(ref.referenced_columns, ref.columns, 'r.%I = n.%I', ' AND '),
         table_name, ref.columns[1], left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63));
   END LOOP;
   FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name = table_name AND r.same_environment ORDER BY r.columns LOOP
     on_update := on_update OR coalesce(declared.mutable_columns && ref.columns, false);
-    key_of := (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
-    referenced_keys := (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i));
-    pairs := (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i));
-    not_null := (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i));
+    key_of := public.precog_sql_list(ref.columns, 'n.%I', ', ');
+    referenced_keys := public.precog_sql_list(ref.referenced_columns, 'r.%I', ', ');
+    pairs := public.precog_sql_pairs(ref.referenced_columns, ref.columns, 'r.%I = n.%I', ' AND ');
+    not_null := public.precog_sql_list(ref.columns, 'n.%I IS NOT NULL', ' AND ');
     constraint_name := left(table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63);
     -- Live and paper: static SQL, one environment at a time.
     FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
@@ -126,12 +126,12 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
             HINT = 'Delete the referencing rows first (backtest data: delete the backtest run, purge_backtest_run(), which removes every tagged table''s rows of the run together).';
   END IF;
 $body$, ref.table_name,
-        (SELECT string_agg(format('t.%I = OLD.%I', c, k), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)),
+        public.precog_sql_pairs(ref.columns, ref.referenced_columns, 't.%I = OLD.%I', ' AND '),
         table_name, array_to_string(ref.referenced_columns, ', '), array_to_string(ref.columns, ', '),
-        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'OLD.%I', ', '),
         left(ref.table_name || '_' || array_to_string(ref.columns, '_') || '_reference', 63),
-        (SELECT string_agg(format('OLD.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-        (SELECT string_agg(format('NEW.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
+        public.precog_sql_list(ref.referenced_columns, 'OLD.%I', ', '),
+        public.precog_sql_list(ref.referenced_columns, 'NEW.%I', ', '),
         CASE WHEN ref.same_environment THEN ' AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id' ELSE '' END);
   END LOOP;
 
