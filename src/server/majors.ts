@@ -5,7 +5,8 @@
  *
  * What differs, and where it is handled:
  * - EXPLAIN (GENERIC_PLAN) is 16+ (`hasGenericPlan`): on 15 the review compiles queries but cannot
- *   read their plans, so it does not tie a dropped index to the queries that use it, and says so.
+ *   read their plans, so it cannot tie a dropped index to the queries that use it: it names the
+ *   index as unchecked advice instead (src/review/consumers.ts).
  * - Partitions inherit their table's identity column from 17 on (`partitionsInheritIdentity`):
  *   before, the migrations give each partition its table's sequence (000010, 000013 test
  *   server_version_num themselves, being committed SQL).
@@ -15,6 +16,8 @@
  *   by these two only.
  * - 18 catalogs NOT NULL constraints in pg_constraint, with names: the snapshot shows them on
  *   their columns, as before 18 (src/schema/catalog.ts), so 18's snapshot is 17's.
+ * - 18 has virtual generated columns (its default when STORED is not written): the snapshot and
+ *   the review show them as `GENERATED ALWAYS AS (...) VIRTUAL`.
  * - Some error texts differ (`must have admin option on role` on 15): tests compare SQLSTATEs.
  */
 import { createRequire } from 'node:module';
