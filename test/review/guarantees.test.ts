@@ -48,7 +48,7 @@ describe('review of the fixture corpus', () => {
     });
   }
 
-  it('ties a dropped index to the queries planned on it from PostgreSQL 16, and before says what it could not check', async () => {
+  it('ties a dropped index to the queries planned on it from PostgreSQL 16, and before says what it could not check', { timeout: 120_000 }, async () => {
     const fixture = fixtures.find((f) => f.name.endsWith('index-dropped-query-relies-on'))!;
     const rules = (await runFixture(inject('server'), base, fixture)).points.map((p) => `${p.rule} ${p.object}${p.blocking ? ' (blocking)' : ''}`);
     const planned = rules.filter((r) => r.startsWith('consumer/index-dropped'));
