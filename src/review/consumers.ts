@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { parseStatements, sliceBytes, unwrap } from '../parser/pg-ast.js';
 import type { SourceFile } from '../lint/migration-rules.js';
 import { queryBlocks } from '../lint/sql-queries.js';
+import { hasGenericPlan as genericPlanOn } from '../server/majors.js';
 import { type Point, point } from './point.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
@@ -58,11 +59,11 @@ async function compile(client: Client, sql: string): Promise<Compiled | Error> {
 
 const genericPlans = new WeakMap<Client, Promise<boolean>>();
 
-/** EXPLAIN (GENERIC_PLAN) is PostgreSQL 16's: before it, queries are compiled but their indexes not read. Asked once per client. */
+/** EXPLAIN (GENERIC_PLAN) is PostgreSQL 16's (src/server/majors.ts): before it, queries are compiled but their indexes not read. Asked once per client. */
 function hasGenericPlan(client: Client): Promise<boolean> {
   let known = genericPlans.get(client);
   if (!known) {
-    known = client.query<{ server_version_num: string }>('SHOW server_version_num').then(({ rows }) => Number(rows[0]!.server_version_num) >= 160000);
+    known = client.query<{ server_version_num: string }>('SHOW server_version_num').then(({ rows }) => genericPlanOn(Math.floor(Number(rows[0]!.server_version_num) / 10000)));
     genericPlans.set(client, known);
   }
   return known;
@@ -111,9 +112,25 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
       points.push(...(await insertPoints(head, object, block.name, sql)));
     }
   }
+  points.push(...(await unplannedPoints(base, head)));
   points.push(...(await enumPoints(base, head)));
   points.push(...(await moneyPoints(base, head)));
   return points;
+}
+
+/** Before PostgreSQL 16 no plan is read: an index the head drops is named, with what was not checked. */
+async function unplannedPoints(base: Client, head: Client): Promise<Point[]> {
+  if (await hasGenericPlan(base)) return [];
+  const indexes = async (client: Client) =>
+    new Set((await client.query<{ name: string }>(`
+      SELECT c.relname::text AS name FROM pg_class c
+       WHERE c.relkind IN ('i', 'I') AND c.relnamespace = 'public'::regnamespace
+         AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = c.oid)`)).rows.map((r) => r.name));
+  const kept = await indexes(head);
+  const version = (await base.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
+  return [...(await indexes(base))].filter((name) => !kept.has(name)).sort().map((name) => point('consumer/index-dropped-unchecked', name,
+    `the head drops index ${name}, and PostgreSQL ${version} cannot show queries' generic plans (EXPLAIN (GENERIC_PLAN) is 16+): which queries of sql/ use it was not checked`,
+    'run the review on PostgreSQL 16 or later (`npm run review` on the embedded server does)', false));
 }
 
 /** The block's first statement, without the `;` and whatever follows it. */

@@ -62,7 +62,7 @@ export interface ColumnLine {
 
 /** `    name type [COLLATE c] [NOT NULL] [GENERATED ...] [DEFAULT expr],` — the order renderColumn writes. */
 const COLUMN_LINE =
-  /^ {4}("(?:[^"]|"")+"|\S+) (.+?)(?: COLLATE (\S+))?( NOT NULL)?(?: (GENERATED (?:ALWAYS|BY DEFAULT) AS (?:IDENTITY|\(.*\) STORED)))?(?: DEFAULT (.*))?$/;
+  /^ {4}("(?:[^"]|"")+"|\S+) (.+?)(?: COLLATE (\S+))?( NOT NULL)?(?: (GENERATED (?:ALWAYS|BY DEFAULT) AS (?:IDENTITY|\(.*\) (?:STORED|VIRTUAL))))?(?: DEFAULT (.*))?$/;
 
 export function renderColumn(column: Omit<ColumnLine, 'generated'> & { generated: string | null }): string {
   return [

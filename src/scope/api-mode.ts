@@ -107,7 +107,7 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
 /** The variables the start-up helper reads. */
 export const TRADING_VARIABLES = ['PRECOG_ENV', 'KALSHI_MODE', 'PRECOG_CONFIRM_LIVE'] as const;
 /** precog-db's own tool variables: known, but not trading configuration. */
-const TOOL_VARIABLES = ['PRECOG_DATA_DIR', 'PRECOG_DEBUG', 'PRECOG_TEST_DB', 'PRECOG_REQUIRE_PGBOUNCER', 'PRECOG_REQUIRE_OTHER_MAJOR'] as const;
+const TOOL_VARIABLES = ['PRECOG_DATA_DIR', 'PRECOG_DEBUG', 'PRECOG_TEST_DB', 'PRECOG_REQUIRE_PGBOUNCER', 'PRECOG_EMBEDDED_MAJOR'] as const;
 
 export interface FromEnvOptions {
   /** More PRECOG_* / KALSHI_* names the application itself reads, so they are not flagged as typos. */

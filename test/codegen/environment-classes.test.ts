@@ -137,7 +137,9 @@ describe('codegen: environment classes', () => {
 
   it('reads the tagged relations from the catalog: every relation with the column, partitioned tables by their root', async () => {
     const server = testServer();
-    const client = await connect(server, inject('template'));
+    // The shared database, read only: a session on the template would make every clone made
+    // meanwhile (other files' databases) fail with "source database is being accessed by other users".
+    const client = await connect(server, inject('shared'));
     try {
       const { tagged, partitionRoots } = await taggedRelations(client);
       const { rows } = await client.query<{ table_name: string; partition: boolean }>(

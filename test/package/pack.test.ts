@@ -27,11 +27,15 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   return result.stdout;
 }
 
-/** The app's environment: only what a deployed application would have. */
+/**
+ * The app's environment: only what a deployed application would have, and the database of its
+ * test. DATABASE_URL is set last: one exported in the shell (the README's `DATABASE_URL=$(npm run
+ * -s db:url)`) must not send both apps into a shared database, where each sees the other's position.
+ */
 function appEnv(url: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { DATABASE_URL: url };
+  const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!/^(PRECOG|KALSHI)_/.test(name)) env[name] = value;
-  return env;
+  return { ...env, DATABASE_URL: url };
 }
 
 beforeAll(() => {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cloneDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
 import { renderPoint } from '../../src/review/point.js';
+import { hasGenericPlan } from '../../src/server/majors.js';
 import { connect } from '../../src/server/resolve.js';
 import { readFixtures, runFixture } from '../support/review-fixtures.js';
 
@@ -32,8 +33,8 @@ describe('review of the fixture corpus', () => {
 
   for (const fixture of fixtures) {
     it(`${fixture.name}: ${fixture.expect === 'block' ? 'blocks, saying what is lost' : 'does not block'}`, async ({ skip }) => {
-      // The plans of queries are read with EXPLAIN (GENERIC_PLAN), which PostgreSQL 16 brought.
-      if (major < 16 && fixture.points.some((p) => p.rule === 'consumer/index-dropped')) skip(`index checks need PostgreSQL 16+ (this is ${major})`);
+      // The plans of queries are read with EXPLAIN (GENERIC_PLAN), which PostgreSQL 16 brought (src/server/majors.ts).
+      if (!hasGenericPlan(major) && fixture.points.some((p) => p.rule === 'consumer/index-dropped')) skip(`index checks need PostgreSQL 16+ (this is ${major})`);
       const result = await runFixture(inject('server'), base, fixture);
       const report = result.points.map(renderPoint).join('\n');
       if (fixture.expect === 'pass') {
@@ -46,6 +47,18 @@ describe('review of the fixture corpus', () => {
       }
     });
   }
+
+  it('ties a dropped index to the queries planned on it from PostgreSQL 16, and before says what it could not check', { timeout: 120_000 }, async () => {
+    const fixture = fixtures.find((f) => f.name.endsWith('index-dropped-query-relies-on'))!;
+    const rules = (await runFixture(inject('server'), base, fixture)).points.map((p) => `${p.rule} ${p.object}${p.blocking ? ' (blocking)' : ''}`);
+    const planned = rules.filter((r) => r.startsWith('consumer/index-dropped'));
+    if (hasGenericPlan(major)) {
+      expect(planned).toEqual(expect.arrayContaining(['consumer/index-dropped sql/trades.sql:listRecentTrades (blocking)', 'consumer/index-dropped sql/trades.sql:listTradesByMarket (blocking)']));
+      expect(planned.filter((r) => r.includes('unchecked'))).toEqual([]);
+    } else {
+      expect(planned).toEqual(['consumer/index-dropped-unchecked idx_trades_environment_execution_time']);
+    }
+  });
 
   it('puts role attributes and memberships into the snapshot, so that the schema diff shows them too', async () => {
     const byName = (name: string) => fixtures.find((f) => f.name.endsWith(name))!;

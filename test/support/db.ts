@@ -1,7 +1,7 @@
 /** Database helpers for tests, named after the isolation they give. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { cloneDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
 
@@ -17,11 +17,31 @@ export function poolFor(database: string, server: ServerTarget = testServer(), m
 }
 
 /**
- * Runs `body` in a transaction on the shared test database and rolls it back: nothing a test
- * writes is seen by another, and tests run in any order.
+ * The database of this test file's withRollback calls: a clone of the migrated template made on
+ * first use, dropped after the file. Not one database for every file: files run in parallel, and
+ * on a shared database their uncommitted rows still collide (a second insert of one key waits for
+ * the first, two such waits deadlock), sequences and advisory locks are shared, and DDL locks
+ * (a backtest run's partitions) stall the others.
+ */
+let fileDatabase: Promise<string> | undefined;
+function rollbackDatabase(): Promise<string> {
+  fileDatabase ??= (async () => {
+    const database = `precog_test_${randomBytes(4).toString('hex')}`;
+    await cloneDatabase(testServer(), inject('template'), database);
+    return database;
+  })();
+  return fileDatabase;
+}
+afterAll(async () => {
+  if (fileDatabase) await dropDatabase(testServer(), await fileDatabase);
+});
+
+/**
+ * Runs `body` in a transaction on this file's database and rolls it back: nothing a test writes
+ * is seen by another (in this file or any other), and tests run in any order.
  */
 export async function withRollback<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const pool = poolFor(inject('shared'), testServer(), 1);
+  const pool = poolFor(await rollbackDatabase(), testServer(), 1);
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

@@ -17,7 +17,9 @@ const SHARED = `precog_test_${process.pid}`;
 declare module 'vitest' {
   export interface ProvidedContext {
     server: ServerTarget;
+    /** Cloned, never connected to (a session on it makes every clone fail). */
     template: string;
+    /** A migrated database that tests only read (the catalog, pgtyped's type inference); withRollback uses one per file. */
     shared: string;
   }
 }
