@@ -37,15 +37,15 @@ export interface TradingDaySummary {
   /** Fills written by the two backtest runs (a buy and a sell per simulated position). */
   backtestFills: number;
   /** The strategy's two runs side by side, newest first. */
-  backtestRuns: Backtest<CompareBacktestRunsResult>[];
+  backtestRuns: readonly Backtest<CompareBacktestRunsResult>[];
   /** The strict run (min edge 0.10) beside paper trading of the strategy over the run's period. */
-  runVersusPaper: NonLive<CompareBacktestRunWithPaperResult>[];
+  runVersusPaper: readonly NonLive<CompareBacktestRunWithPaperResult>[];
   paperPositionVersions: number;
   /** The paper account after the settlement, in dollars. */
   paperBalance: string;
   /** The paper ledger's running balance, entry by entry. */
   paperLedger: string[];
-  performance: AnyEnvironment<ComparePaperAndLivePerformanceResult>[];
+  performance: readonly AnyEnvironment<ComparePaperAndLivePerformanceResult>[];
   trainingRows: number;
   nonLiveEnvironments: ('paper' | 'backtest')[];
 }
@@ -221,7 +221,7 @@ function simulatedTime(start: Date, seconds: number): Date {
 }
 
 /** Stands in for model training: it accepts paper and backtest rows, never live ones. */
-function trainModel(rows: NonLive<ListTrainingDataTradesResult>[]): number {
+function trainModel(rows: readonly NonLive<ListTrainingDataTradesResult>[]): number {
   return rows.length;
 }
 

@@ -59,12 +59,13 @@ export type RebrandIds<Row, Env extends ExecutionEnvironment> = { [K in keyof Ro
 /**
  * A row read or written through the scope of `Env`: tagged with it, and its ids (`Id<T>`,
  * `Key<T>`) branded with it, so a row of another environment, or one with another
- * environment's id swapped in, is not one of these.
+ * environment's id swapped in, is not one of these. The environment comes first, so an error
+ * says `"paper"` is not `"live"` before it says which id differs.
  */
-export type EnvironmentScoped<Row, Env extends ExecutionEnvironment> = RebrandIds<Row, Env> & {
+export type EnvironmentScoped<Row, Env extends ExecutionEnvironment> = {
   readonly execution_environment: Env;
   readonly [environmentBrand]: Env;
-};
+} & RebrandIds<Row, Env>;
 
 /** Real money: from the live scope only. */
 export type Live<Row> = EnvironmentScoped<Row, 'live'>;

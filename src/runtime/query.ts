@@ -77,8 +77,12 @@ export type ExpansionDefinition =
   | { name: string; kind: 'spread'; element: ParamDefinition }
   | { name: string; kind: 'pick' | 'picks'; keys: (ParamDefinition & { required: boolean })[] };
 
-/** What a call resolves to, for rows of type `Row`. */
-export type Returned<Row, Returns extends Cardinality> = Returns extends 'one' ? Row : Returns extends 'maybe' ? Row | undefined : Row[];
+/**
+ * What a call resolves to, for rows of type `Row`. Rows come as a readonly array: an array of
+ * `Live<Order>` aliased as an array of any environment could otherwise be pushed a paper row
+ * (TypeScript's arrays are covariant); copy it (`[...rows]`) to sort or extend it.
+ */
+export type Returned<Row, Returns extends Cardinality> = Returns extends 'one' ? Row : Returns extends 'maybe' ? Row | undefined : readonly Row[];
 
 /** A query annotated or inferred to return one row (or at most one) returned another number. */
 export class CardinalityError extends Error {

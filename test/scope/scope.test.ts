@@ -27,7 +27,7 @@ describe('scopes', () => {
       await paper.openPosition(position('MKT-C'));
       await backtest.openPosition(position('MKT-D'));
 
-      const markets = async (rows: Promise<{ market_id: string; execution_environment: string }[]>) =>
+      const markets = async (rows: Promise<readonly { market_id: string; execution_environment: string }[]>) =>
         (await rows).map((row) => `${row.execution_environment}:${row.market_id}`).sort();
       expect(await markets(live.listOpenPositions())).toEqual(['live:MKT-A']);
       expect(await markets(paper.listOpenPositions())).toEqual(['paper:MKT-B', 'paper:MKT-C']);
