@@ -14,6 +14,7 @@ import { encodeParam } from '../runtime/codecs.js';
 import { InvalidValueError } from '../runtime/errors.js';
 import { toDatabaseError } from '../runtime/database-errors.js';
 import type { HeldClient } from '../scope/connections.js';
+import type { BacktestRunId } from './runs.js';
 
 const REFERENCE = Symbol('precog-db row of this load');
 
@@ -46,7 +47,7 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
-  run: bigint;
+  run: BacktestRunId;
   tables: { table: string; rows: number }[];
 }
 
@@ -73,7 +74,7 @@ export async function loadRun(client: HeldClient, run: string, rows: RunRows, op
   const total = tables.reduce((sum, table) => sum + rows[table]!.length, 0);
   const progress = options.onProgress ?? (() => {});
   const every = options.progressEvery ?? 100_000;
-  if (tables.length === 0) return { run: BigInt(run), tables: [] };
+  if (tables.length === 0) return { run: BigInt(run) as BacktestRunId, tables: [] };
 
   const sql = async <R>(text: string, values: unknown[] = []): Promise<R[]> => {
     try {
@@ -135,7 +136,7 @@ export async function loadRun(client: HeldClient, run: string, rows: RunRows, op
   progress({ phase: 'validate', rows: copied, total });
   const loaded = await sql<{ table_name: string; rows_loaded: string }>('SELECT * FROM public.precog_backtest_load_finish($1)', [run]);
   progress({ phase: 'done', rows: copied, total });
-  return { run: BigInt(run), tables: loaded.map((row) => ({ table: row.table_name, rows: Number(row.rows_loaded) })) };
+  return { run: BigInt(run) as BacktestRunId, tables: loaded.map((row) => ({ table: row.table_name, rows: Number(row.rows_loaded) })) };
 }
 
 /** The columns the rows give (the first row's, which every row must match), checked against the table. */

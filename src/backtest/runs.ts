@@ -17,9 +17,19 @@ import { type LoadOptions, type LoadResult, type RunRows, loadRun } from './load
 
 export type BacktestRunStatus = 'created' | 'running' | 'finished' | 'failed';
 
+declare const runBrand: unique symbol;
+
+/**
+ * A backtest run's id (backtest_runs.id). Branded: only `db.backtests.create`, `list` and `get`
+ * return one, so a strategy id, a count or any other number is not a run
+ * (`db.backtests.delete(strategyId)` does not compile). From outside (the CLI's argument), look
+ * the run up with `get(id)` first.
+ */
+export type BacktestRunId = bigint & { readonly [runBrand]: 'backtest_runs.id' };
+
 /** A row of backtest_runs. */
 export interface BacktestRun {
-  id: bigint;
+  id: BacktestRunId;
   strategy_id: number | null;
   model_id: number | null;
   strategy_version: string | null;
@@ -33,8 +43,8 @@ export interface BacktestRun {
   finished_at: Date | null;
 }
 
-/** A run, or its id: what a backtest scope and the run operations take. */
-export type BacktestRunRef = BacktestRun | bigint | number | string;
+/** A run, or its id as create/list/get returned it: what a backtest scope and the run operations take. */
+export type BacktestRunRef = BacktestRun | BacktestRunId;
 
 export interface NewBacktestRun {
   strategy_id: number;
@@ -50,7 +60,8 @@ export interface BacktestRuns {
   create(run: NewBacktestRun): Promise<BacktestRun>;
   /** The runs, newest first; of one strategy with `{ strategy_id }`. */
   list(filter?: { strategy_id?: number }): Promise<BacktestRun[]>;
-  get(run: BacktestRunRef): Promise<BacktestRun | undefined>;
+  /** The run, or undefined; by a run, or by an id from outside the program (`'12'`, a CLI argument). */
+  get(run: BacktestRunRef | bigint | number | string): Promise<BacktestRun | undefined>;
   /** Sets the status (`running`, `finished`, `failed`); finished and failed runs get `finished_at`. */
   setStatus(run: BacktestRunRef, status: BacktestRunStatus): Promise<BacktestRun>;
   /**
@@ -113,7 +124,8 @@ async function rowsOf(client: HeldClient, name: string, text: string, values: un
 }
 
 function decodeRun(row: Record<string, unknown>): BacktestRun {
-  return { ...(row as unknown as BacktestRun), id: BigInt(row.id as string) };
+  // The one place a run id is made: from a row the database returned.
+  return { ...(row as unknown as BacktestRun), id: BigInt(row.id as string) as BacktestRunId };
 }
 
 const COLUMNS = 'id, strategy_id, model_id, strategy_version, model_version, parameters, period_start, period_end, status, label, created_at, finished_at';
