@@ -65,7 +65,17 @@ export type RebrandIds<Row, Env extends ExecutionEnvironment> = { [K in keyof Ro
 export type EnvironmentScoped<Row, Env extends ExecutionEnvironment> = {
   readonly execution_environment: Env;
   readonly [environmentBrand]: Env;
-} & RebrandIds<Row, Env>;
+} & RebrandIds<Row, Env> &
+  RunOf<Row, Env>;
+
+/**
+ * A row's `backtest_run_id`, by its environment: a backtest row has its run, a live or paper row
+ * has none (the database's `<t>_backtest_run_only_in_backtest`, and the scope checks every row it
+ * hands out). So a cross-environment row narrowed to its backtest side has a run id that is not null.
+ */
+type RunOf<Row, Env extends ExecutionEnvironment> = 'backtest_run_id' extends keyof Row
+  ? { readonly backtest_run_id: [Env] extends ['backtest'] ? NonNullable<Row['backtest_run_id' & keyof Row]> : [Env] extends ['live' | 'paper'] ? null : unknown }
+  : unknown;
 
 /** Real money: from the live scope only. */
 export type Live<Row> = EnvironmentScoped<Row, 'live'>;

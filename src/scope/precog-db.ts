@@ -343,8 +343,18 @@ async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, 
   for (let index = 0; index < rows.length; index++) {
     const found = rows[index]!.execution_environment;
     if (found !== environment) throw new EnvironmentMismatchError(query.name, environment, found);
+    checkRun(query, rows[index]!);
   }
   return shapeRows(query, rows);
+}
+
+/** A row's backtest_run_id agrees with its environment (a run for backtest, none otherwise), as its type says. */
+function checkRun(query: AnyQuery, row: Record<string, unknown>): void {
+  if (!('backtest_run_id' in row)) return;
+  const hasRun = row.backtest_run_id !== null && row.backtest_run_id !== undefined;
+  if (hasRun !== (row.execution_environment === 'backtest')) {
+    throw new EnvironmentMismatchError(query.name, `a ${row.execution_environment} row ${hasRun ? 'without' : 'with'} a backtest run`, `${row.execution_environment} with backtest_run_id ${String(row.backtest_run_id)}`);
+  }
 }
 
 /** The run of a backtest scope (required), as digits; none for live and paper. */
@@ -377,6 +387,7 @@ async function runCrossEnvironment(query: AnyQuery, db: Queryable, params: Recor
     if (!allowed.includes(row.execution_environment as string)) {
       throw new EnvironmentMismatchError(query.name, allowed.join(' or '), row.execution_environment);
     }
+    checkRun(query, row);
   }
   return shapeRows(query, rows);
 }

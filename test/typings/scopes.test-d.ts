@@ -67,6 +67,14 @@ describe('compiles', () => {
     expectTypeOf((await db.backtests.load(run, {})).run).toEqualTypeOf<BacktestRunId>();
   });
 
+  it('a cross-environment row narrowed to its backtest side has its run; the paper side has none', async () => {
+    const run = await db.backtests.create({ strategy_id: 7, period_start: new Date(0), period_end: new Date() });
+    for (const row of await db.crossEnvironment.compareBacktestRunWithPaper({ run_id: run.id })) {
+      if (row.execution_environment === 'backtest') expectTypeOf(row.backtest_run_id).toEqualTypeOf<bigint>();
+      else expectTypeOf(row.backtest_run_id).toEqualTypeOf<null>();
+    }
+  });
+
   it('rows come as a readonly array, named by their environment', async () => {
     const rows = await scopeFor('paper', 'demo').listOpenPositions();
     expectTypeOf(rows).toEqualTypeOf<readonly EnvironmentScoped<ListOpenPositionsResult, 'paper'>[]>();
@@ -123,6 +131,13 @@ describe('must not compile', () => {
     const sell = (position: Live<ListOpenPositionsResult>) => position;
     // @ts-expect-error - a paper row where a live one is required
     sell(row!);
+  });
+
+  it('a run id read from a row not narrowed to its environment', async () => {
+    const [row] = await db.crossEnvironment.compareBacktestRunWithPaper({ run_id: 1n });
+    // @ts-expect-error - possibly null: the paper side has no run
+    const run: bigint = row!.backtest_run_id;
+    void run;
   });
 
   it('pushing into, or aliasing as mutable, the rows a scope returned', async () => {
