@@ -197,8 +197,11 @@ function inferNullability(query: ClassifiedQuery, relations: Relations): void {
   const written = writtenToNotNull(query.stmt, relations);
   query.requiredParams = new Set([...written].map((n) => query.stmtParams.get(n)!).filter((name) => name && !required.has(name)));
   for (const n of written) requiredNumbers.add(n);
-  const results = new NullabilityInference(relations, requiredNumbers).results(query.stmt);
+  const inference = new NullabilityInference(relations, requiredNumbers);
+  const results = inference.results(query.stmt);
   if (results?.length === query.types.returnTypes.length) query.resultNonNull = results;
+  const elements = inference.elements(query.stmt);
+  if (elements?.length === query.types.returnTypes.length) query.resultElementsNonNull = elements;
 }
 
 /** `relationOid:attnum` → `table.column`, for column overrides by a result's origin. */

@@ -75,6 +75,13 @@ describe('compiles', () => {
     }
   });
 
+  it('a settlement leads back to its position\'s history: position_key is the position\'s key', async () => {
+    const paper = scopeFor('paper', 'demo');
+    for (const settlement of await paper.listSettlements({ from: new Date(0), to: new Date() })) {
+      await paper.listPositionHistory({ position_key: settlement.position_key });
+    }
+  });
+
   it('rows come as a readonly array, named by their environment', async () => {
     const rows = await scopeFor('paper', 'demo').listOpenPositions();
     expectTypeOf(rows).toEqualTypeOf<readonly EnvironmentScoped<ListOpenPositionsResult, 'paper'>[]>();
@@ -131,6 +138,12 @@ describe('must not compile', () => {
     const sell = (position: Live<ListOpenPositionsResult>) => position;
     // @ts-expect-error - a paper row where a live one is required
     sell(row!);
+  });
+
+  it('a paper settlement\'s key in the live scope', async () => {
+    const [settlement] = await scopeFor('paper', 'demo').listSettlements({ from: new Date(0), to: new Date() });
+    // @ts-expect-error - a paper position key in the live scope
+    await scopeFor('live', 'live').listPositionHistory({ position_key: settlement!.position_key });
   });
 
   it('a run id read from a row not narrowed to its environment', async () => {
