@@ -19,6 +19,7 @@ import {
   rowOf,
   type AnyEnvironment,
   type Backtest,
+  type LoadRow,
   type NonLive,
   type Pool,
 } from 'precog-db';
@@ -79,13 +80,13 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
   // in one all-or-nothing load (COPY, then every rule checked set-wise).
   const looseTrades = simulated('0.05');
   const keys = await db.backtests.positionKeys(looseTrades.length);
-  const positions = looseTrades.map((o, i) => ({
-    position_key: keys[i], market_id: MARKET, strategy_id: strategy.strategy_id, side: 'YES', quantity: QUANTITY,
+  const positions = looseTrades.map((o, i): LoadRow<'positions'> => ({
+    position_key: keys[i]!, market_id: MARKET, strategy_id: strategy.strategy_id, side: 'YES', quantity: QUANTITY,
     entry_price: new Decimal(o.entry), current_price: new Decimal(o.exit), exit_price: new Decimal(o.exit),
     fees: FEE.times(2), status: 'closed', realized_pnl: realizedPnl(o), exit_reason: 'simulated exit',
     entry_time: simulatedTime(dayStart, o.at), exit_time: simulatedTime(dayStart, o.at + 1), row_start_ts: simulatedTime(dayStart, o.at + 1),
   }));
-  const fills = looseTrades.flatMap((o, i) => [
+  const fills = looseTrades.flatMap((o, i): LoadRow<'trades'>[] => [
     { market_id: MARKET, position_id: rowOf('positions', i), strategy_id: strategy.strategy_id, side: 'buy', price: new Decimal(o.entry), quantity: QUANTITY, fees: FEE, trade_source: 'manual', order_type: 'limit', execution_time: simulatedTime(dayStart, o.at), edge_value: new Decimal(o.edge) },
     { market_id: MARKET, position_id: rowOf('positions', i), strategy_id: strategy.strategy_id, side: 'sell', price: new Decimal(o.exit), quantity: QUANTITY, fees: FEE, trade_source: 'manual', order_type: 'limit', execution_time: simulatedTime(dayStart, o.at + 1), edge_value: null },
   ]);

@@ -9,6 +9,7 @@
  */
 import { toDatabaseError } from '../runtime/database-errors.js';
 import type { Json } from '../runtime/codecs.js';
+import type { PositionKey } from '../environment/brand.js';
 import type { Queryable } from '../runtime/query.js';
 import { ConfigurationError } from '../scope/errors.js';
 import { type HeldClient, isPool, type Pool, type TargetOf, withGivenClient, withPoolClient } from '../scope/connections.js';
@@ -78,7 +79,7 @@ export interface BacktestRuns {
    */
   load(run: BacktestRunRef, rows: RunRows, options?: LoadOptions): Promise<LoadResult>;
   /** `n` new position keys (`POS-<n>` from the key sequence), for rows given to `load`. */
-  positionKeys(n: number): Promise<string[]>;
+  positionKeys(n: number): Promise<PositionKey<'backtest'>[]>;
 }
 
 /** A run's id as digits, or undefined when `run` is none. */
@@ -218,7 +219,8 @@ export function backtestRuns(context: RunContext | undefined): BacktestRuns {
           text: `SELECT pg_catalog.concat('POS-', pg_catalog.nextval('public.position_key_seq'::regclass)) AS key FROM generate_series(1, $1::integer)`,
           values: [n],
         });
-        return rows.map((row) => row.key);
+        // Issued by the database for this load's positions: backtest keys.
+        return rows.map((row) => row.key as PositionKey<'backtest'>);
       });
     },
   };

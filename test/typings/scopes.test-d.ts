@@ -5,7 +5,10 @@
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  Decimal,
   precogDb,
+  rowOf,
+  type LoadRow,
   type ApiModeFor,
   type BacktestRunId,
   type EnvironmentScoped,
@@ -82,6 +85,16 @@ describe('compiles', () => {
     }
   });
 
+  it('bulk-load rows typed as the run\'s inserts: backtest ids, references to rows of the load', async () => {
+    const run = await db.backtests.create({ strategy_id: 7, period_start: new Date(0), period_end: new Date() });
+    const [key] = await db.backtests.positionKeys(1);
+    const inRun = await db.scope('backtest', { api: 'none', run }).openPosition({ market_id: 'MKT-X', side: 'YES', entry_price: new Decimal('0.4'), quantity: 1, fees: new Decimal(0) });
+    const position: LoadRow<'positions'> = { position_key: key!, market_id: 'MKT-X', side: 'YES', entry_price: new Decimal('0.4'), quantity: 1 };
+    const fill: LoadRow<'trades'> = { market_id: 'MKT-X', position_id: rowOf('positions', 0), side: 'buy', price: new Decimal('0.4'), quantity: 1, order_type: 'limit' };
+    const later: LoadRow<'trades'> = { ...fill, position_id: inRun.id };
+    await db.backtests.load(run, { positions: [position], trades: [fill, later] });
+  });
+
   it('rows come as a readonly array, named by their environment', async () => {
     const rows = await scopeFor('paper', 'demo').listOpenPositions();
     expectTypeOf(rows).toEqualTypeOf<readonly EnvironmentScoped<ListOpenPositionsResult, 'paper'>[]>();
@@ -144,6 +157,24 @@ describe('must not compile', () => {
     const [settlement] = await scopeFor('paper', 'demo').listSettlements({ from: new Date(0), to: new Date() });
     // @ts-expect-error - a paper position key in the live scope
     await scopeFor('live', 'live').listPositionHistory({ position_key: settlement!.position_key });
+  });
+
+  it('live rows, live ids, a float for money or a reference to the wrong table in a bulk load', async () => {
+    const run = await db.backtests.create({ strategy_id: 7, period_start: new Date(0), period_end: new Date() });
+    const live = await scopeFor('live', 'live').openPosition({ market_id: 'MKT-X', side: 'YES', entry_price: new Decimal('0.4'), quantity: 1, fees: new Decimal(0) });
+    const fill: LoadRow<'trades'> = { market_id: 'MKT-X', side: 'buy', price: new Decimal('0.4'), quantity: 1, order_type: 'limit' };
+    // @ts-expect-error - a live position's id in a backtest run's rows
+    void db.backtests.load(run, { trades: [{ ...fill, position_id: live.id }] });
+    // @ts-expect-error - a live position's key as a run's position key
+    void db.backtests.load(run, { positions: [{ position_key: live.position_key, market_id: 'MKT-X', side: 'YES', entry_price: new Decimal('0.4'), quantity: 1 }] });
+    // @ts-expect-error - a reference to a trade where a position is meant
+    void db.backtests.load(run, { trades: [{ ...fill, position_id: rowOf('trades', 0) }] });
+    // @ts-expect-error - money is Decimal, never a float
+    void db.backtests.load(run, { trades: [{ ...fill, price: 0.4 }] });
+    // @ts-expect-error - the run binds the environment: not a column of the loaded rows
+    void db.backtests.load(run, { trades: [{ ...fill, execution_environment: 'backtest' }] });
+    // @ts-expect-error - not a tagged table
+    void db.backtests.load(run, { markets: [] });
   });
 
   it('a run id read from a row not narrowed to its environment', async () => {
