@@ -50,7 +50,7 @@ describe('scopes', () => {
       });
       expect(await session()).toEqual(before);
       const { rows } = await client.query(`SELECT backtest_run_id::text AS run FROM positions WHERE position_key = $1`, [opened!.position_key]);
-      expect(rows).toEqual([{ run: run.id }, { run: run.id }]);
+      expect(rows).toEqual([{ run: String(run.id) }, { run: String(run.id) }]);
     });
   });
 
