@@ -122,10 +122,10 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       `INSERT INTO probability_models (model_name, model_version, status) VALUES ('bench', '1', 'active') RETURNING model_id AS id`,
     )).rows[0]!.id;
     // Every backtest row belongs to a run (migration 000013): one run for all of this section's rows.
-    const run = (await connection.query<{ id: string }>(
-      `SELECT id::text FROM create_backtest_run($1, '2024-09-01', '2024-12-01', $2, '{"bench": "bulk"}', 'bench bulk')`,
-      [strategyId, modelId],
-    )).rows[0]!.id;
+    const run = await precogDb(connection).backtests.create({
+      strategy_id: strategyId, model_id: modelId, period_start: new Date('2024-09-01'), period_end: new Date('2024-12-01'),
+      parameters: { bench: 'bulk' }, label: 'bench bulk',
+    });
     // One transaction writes every row (13 s at 7,716 rows/s in run 1): longer than a trading call's default deadline.
     const backtest = precogDb(connection, { deadlineMs: Infinity }).scope('backtest', { api: 'none', run });
     // The positions the simulated fills open and close (same environment: the FK and trigger check it).
@@ -185,7 +185,7 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       try {
         await client.query('BEGIN');
         // As the owner, the run comes from the same setting a run scope sets (backtest_run_id's default).
-        await client.query(`SELECT pg_catalog.set_config('precog.backtest_run', $1, true)`, [run]);
+        await client.query(`SELECT pg_catalog.set_config('precog.backtest_run', $1, true)`, [String(run.id)]);
         for (const statement of rawStatements) {
           const text = returning ? statement.text : withoutReturning(statement.text);
           written += (await client.query(text, statement.values)).rowCount ?? 0;
@@ -204,7 +204,7 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
       const client = await connection.connect();
       try {
         const stream = client.query(copyFrom(`COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN`));
-        await pipeline(Readable.from(copyLines(fills, run)), stream);
+        await pipeline(Readable.from(copyLines(fills, String(run.id))), stream);
         if (stream.rowCount !== rows) throw new Error(`COPY wrote ${stream.rowCount} of ${rows} rows`);
       } finally {
         client.release();
@@ -279,7 +279,7 @@ export async function measureBulk(server: ServerTarget, database: string, flags:
           rounds: guardedMs.length,
         }),
       },
-      run: Number(run),
+      run: Number(run.id),
       rows,
       rounds,
       batch,

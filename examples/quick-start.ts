@@ -3,7 +3,7 @@ import { Decimal, precogDb, type Live, type NonLive } from 'precog-db';
 import type { ListOpenPositionsResult, ListTrainingDataTradesResult } from 'precog-db/queries';
 
 declare function sell(position: Live<ListOpenPositionsResult>): Promise<void>;
-declare function train(trades: NonLive<ListTrainingDataTradesResult>[]): void;
+declare function train(trades: readonly NonLive<ListTrainingDataTradesResult>[]): void;
 
 export async function quickStart(pool: pg.Pool) {
   const db = precogDb(pool);

@@ -19,6 +19,7 @@ import {
   rowOf,
   type AnyEnvironment,
   type Backtest,
+  type LoadRow,
   type NonLive,
   type Pool,
 } from 'precog-db';
@@ -37,15 +38,15 @@ export interface TradingDaySummary {
   /** Fills written by the two backtest runs (a buy and a sell per simulated position). */
   backtestFills: number;
   /** The strategy's two runs side by side, newest first. */
-  backtestRuns: Backtest<CompareBacktestRunsResult>[];
+  backtestRuns: readonly Backtest<CompareBacktestRunsResult>[];
   /** The strict run (min edge 0.10) beside paper trading of the strategy over the run's period. */
-  runVersusPaper: NonLive<CompareBacktestRunWithPaperResult>[];
+  runVersusPaper: readonly NonLive<CompareBacktestRunWithPaperResult>[];
   paperPositionVersions: number;
   /** The paper account after the settlement, in dollars. */
   paperBalance: string;
   /** The paper ledger's running balance, entry by entry. */
   paperLedger: string[];
-  performance: AnyEnvironment<ComparePaperAndLivePerformanceResult>[];
+  performance: readonly AnyEnvironment<ComparePaperAndLivePerformanceResult>[];
   trainingRows: number;
   nonLiveEnvironments: ('paper' | 'backtest')[];
 }
@@ -79,13 +80,13 @@ export async function tradingDay(pool: Pool): Promise<TradingDaySummary> {
   // in one all-or-nothing load (COPY, then every rule checked set-wise).
   const looseTrades = simulated('0.05');
   const keys = await db.backtests.positionKeys(looseTrades.length);
-  const positions = looseTrades.map((o, i) => ({
-    position_key: keys[i], market_id: MARKET, strategy_id: strategy.strategy_id, side: 'YES', quantity: QUANTITY,
+  const positions = looseTrades.map((o, i): LoadRow<'positions'> => ({
+    position_key: keys[i]!, market_id: MARKET, strategy_id: strategy.strategy_id, side: 'YES', quantity: QUANTITY,
     entry_price: new Decimal(o.entry), current_price: new Decimal(o.exit), exit_price: new Decimal(o.exit),
     fees: FEE.times(2), status: 'closed', realized_pnl: realizedPnl(o), exit_reason: 'simulated exit',
     entry_time: simulatedTime(dayStart, o.at), exit_time: simulatedTime(dayStart, o.at + 1), row_start_ts: simulatedTime(dayStart, o.at + 1),
   }));
-  const fills = looseTrades.flatMap((o, i) => [
+  const fills = looseTrades.flatMap((o, i): LoadRow<'trades'>[] => [
     { market_id: MARKET, position_id: rowOf('positions', i), strategy_id: strategy.strategy_id, side: 'buy', price: new Decimal(o.entry), quantity: QUANTITY, fees: FEE, trade_source: 'manual', order_type: 'limit', execution_time: simulatedTime(dayStart, o.at), edge_value: new Decimal(o.edge) },
     { market_id: MARKET, position_id: rowOf('positions', i), strategy_id: strategy.strategy_id, side: 'sell', price: new Decimal(o.exit), quantity: QUANTITY, fees: FEE, trade_source: 'manual', order_type: 'limit', execution_time: simulatedTime(dayStart, o.at + 1), edge_value: null },
   ]);
@@ -221,7 +222,7 @@ function simulatedTime(start: Date, seconds: number): Date {
 }
 
 /** Stands in for model training: it accepts paper and backtest rows, never live ones. */
-function trainModel(rows: NonLive<ListTrainingDataTradesResult>[]): number {
+function trainModel(rows: readonly NonLive<ListTrainingDataTradesResult>[]): number {
   return rows.length;
 }
 

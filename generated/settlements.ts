@@ -17,7 +17,7 @@ export interface SettlePositionResult {
   id: Id<'settlements'>;
   /** The position version (positions.id) that recorded the settlement, of the same environment. */
   position_id: Id<'positions'>;
-  position_key: string;
+  position_key: Key<'positions'>;
   market_id: string;
   side: PositionSide;
   quantity: number;
@@ -56,7 +56,7 @@ export interface ListSettlementsResult {
   id: Id<'settlements'>;
   /** The position version (positions.id) that recorded the settlement, of the same environment. */
   position_id: Id<'positions'>;
-  position_key: string;
+  position_key: Key<'positions'>;
   market_id: string;
   side: PositionSide;
   quantity: number;

@@ -17,8 +17,8 @@ export type {
   TradeId,
 } from './environment/brand.js';
 export { isLive, isNonLive } from './environment/brand.js';
-export type { BacktestRun, BacktestRunRef, BacktestRuns, BacktestRunStatus, NewBacktestRun } from './backtest/runs.js';
-export { rowOf, type LoadOptions, type LoadProgress, type LoadResult, type RowReference, type RunRows } from './backtest/load.js';
+export type { BacktestRun, BacktestRunId, BacktestRunRef, BacktestRuns, BacktestRunStatus, NewBacktestRun } from './backtest/runs.js';
+export { rowOf, type LoadOptions, type LoadProgress, type LoadResult, type LoadRow, type RowReference, type RunRows } from './backtest/load.js';
 export {
   assertApiMatches,
   resolveTradingConfiguration,

@@ -14,22 +14,31 @@ import { encodeParam } from '../runtime/codecs.js';
 import { InvalidValueError } from '../runtime/errors.js';
 import { toDatabaseError } from '../runtime/database-errors.js';
 import type { HeldClient } from '../scope/connections.js';
+import type { BacktestRunId } from './runs.js';
+import type { RunLoadRows } from '../../generated/tables.js';
 
 const REFERENCE = Symbol('precog-db row of this load');
 
-/** A reference to the `index`-th row of `table` in the same load. */
-export interface RowReference {
+/** A reference to the `index`-th row of `table` in the same load: where the row's id goes, typed by table. */
+export interface RowReference<Table extends string = string> {
   readonly [REFERENCE]: true;
-  readonly table: string;
+  readonly table: Table;
   readonly index: number;
 }
 
-export function rowOf(table: string, index: number): RowReference {
+export function rowOf<Table extends keyof RunLoadRows & string>(table: Table, index: number): RowReference<Table> {
   return Object.freeze({ [REFERENCE]: true as const, table, index });
 }
 
-/** Rows by tagged table name. */
-export type RunRows = Readonly<Record<string, readonly Readonly<Record<string, unknown>>[] | undefined>>;
+/**
+ * Rows by tagged table name, each typed as the table's insert (generated/tables.ts, from the
+ * catalog): ids of the backtest environment or `rowOf(...)` references, money as Decimal.
+ */
+export type RunRows = RunLoadRows;
+/** One row of tagged table `Table` for a bulk load: `LoadRow<'positions'>`. */
+export type LoadRow<Table extends keyof RunLoadRows> = NonNullable<RunLoadRows[Table]>[number];
+/** The untyped form the loader works on. */
+type AnyRows = Readonly<Record<string, readonly Readonly<Record<string, unknown>>[] | undefined>>;
 
 export interface LoadProgress {
   /** `copy` while a table's rows stream (every `progressEvery` rows), then `validate` and `done`. */
@@ -46,7 +55,7 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
-  run: bigint;
+  run: BacktestRunId;
   tables: { table: string; rows: number }[];
 }
 
@@ -65,7 +74,8 @@ const CALL = { name: 'loadBacktestRun', file: 'db.backtests.load' };
 /** Rows per write to the COPY stream. */
 const CHUNK = 2_000;
 
-export async function loadRun(client: HeldClient, run: string, rows: RunRows, options: LoadOptions = {}): Promise<LoadResult> {
+export async function loadRun(client: HeldClient, run: string, typed: RunRows, options: LoadOptions = {}): Promise<LoadResult> {
+  const rows = typed as unknown as AnyRows;
   const tables = Object.keys(rows).filter((table) => (rows[table]?.length ?? 0) > 0);
   for (const table of tables) {
     if (!Array.isArray(rows[table])) throw new InvalidValueError(table, rows[table], 'must be an array of rows');
@@ -73,7 +83,7 @@ export async function loadRun(client: HeldClient, run: string, rows: RunRows, op
   const total = tables.reduce((sum, table) => sum + rows[table]!.length, 0);
   const progress = options.onProgress ?? (() => {});
   const every = options.progressEvery ?? 100_000;
-  if (tables.length === 0) return { run: BigInt(run), tables: [] };
+  if (tables.length === 0) return { run: BigInt(run) as BacktestRunId, tables: [] };
 
   const sql = async <R>(text: string, values: unknown[] = []): Promise<R[]> => {
     try {
@@ -135,7 +145,7 @@ export async function loadRun(client: HeldClient, run: string, rows: RunRows, op
   progress({ phase: 'validate', rows: copied, total });
   const loaded = await sql<{ table_name: string; rows_loaded: string }>('SELECT * FROM public.precog_backtest_load_finish($1)', [run]);
   progress({ phase: 'done', rows: copied, total });
-  return { run: BigInt(run), tables: loaded.map((row) => ({ table: row.table_name, rows: Number(row.rows_loaded) })) };
+  return { run: BigInt(run) as BacktestRunId, tables: loaded.map((row) => ({ table: row.table_name, rows: Number(row.rows_loaded) })) };
 }
 
 /** The columns the rows give (the first row's, which every row must match), checked against the table. */

@@ -9,6 +9,7 @@
  */
 import { toDatabaseError } from '../runtime/database-errors.js';
 import type { Json } from '../runtime/codecs.js';
+import type { PositionKey } from '../environment/brand.js';
 import type { Queryable } from '../runtime/query.js';
 import { ConfigurationError } from '../scope/errors.js';
 import { type HeldClient, isPool, type Pool, type TargetOf, withGivenClient, withPoolClient } from '../scope/connections.js';
@@ -17,9 +18,19 @@ import { type LoadOptions, type LoadResult, type RunRows, loadRun } from './load
 
 export type BacktestRunStatus = 'created' | 'running' | 'finished' | 'failed';
 
+declare const runBrand: unique symbol;
+
+/**
+ * A backtest run's id (backtest_runs.id). Branded: only `db.backtests.create`, `list` and `get`
+ * return one, so a strategy id, a count or any other number is not a run
+ * (`db.backtests.delete(strategyId)` does not compile). From outside (the CLI's argument), look
+ * the run up with `get(id)` first.
+ */
+export type BacktestRunId = bigint & { readonly [runBrand]: 'backtest_runs.id' };
+
 /** A row of backtest_runs. */
 export interface BacktestRun {
-  id: bigint;
+  id: BacktestRunId;
   strategy_id: number | null;
   model_id: number | null;
   strategy_version: string | null;
@@ -33,8 +44,8 @@ export interface BacktestRun {
   finished_at: Date | null;
 }
 
-/** A run, or its id: what a backtest scope and the run operations take. */
-export type BacktestRunRef = BacktestRun | bigint | number | string;
+/** A run, or its id as create/list/get returned it: what a backtest scope and the run operations take. */
+export type BacktestRunRef = BacktestRun | BacktestRunId;
 
 export interface NewBacktestRun {
   strategy_id: number;
@@ -50,7 +61,8 @@ export interface BacktestRuns {
   create(run: NewBacktestRun): Promise<BacktestRun>;
   /** The runs, newest first; of one strategy with `{ strategy_id }`. */
   list(filter?: { strategy_id?: number }): Promise<BacktestRun[]>;
-  get(run: BacktestRunRef): Promise<BacktestRun | undefined>;
+  /** The run, or undefined; by a run, or by an id from outside the program (`'12'`, a CLI argument). */
+  get(run: BacktestRunRef | bigint | number | string): Promise<BacktestRun | undefined>;
   /** Sets the status (`running`, `finished`, `failed`); finished and failed runs get `finished_at`. */
   setStatus(run: BacktestRunRef, status: BacktestRunStatus): Promise<BacktestRun>;
   /**
@@ -67,7 +79,7 @@ export interface BacktestRuns {
    */
   load(run: BacktestRunRef, rows: RunRows, options?: LoadOptions): Promise<LoadResult>;
   /** `n` new position keys (`POS-<n>` from the key sequence), for rows given to `load`. */
-  positionKeys(n: number): Promise<string[]>;
+  positionKeys(n: number): Promise<PositionKey<'backtest'>[]>;
 }
 
 /** A run's id as digits, or undefined when `run` is none. */
@@ -113,7 +125,8 @@ async function rowsOf(client: HeldClient, name: string, text: string, values: un
 }
 
 function decodeRun(row: Record<string, unknown>): BacktestRun {
-  return { ...(row as unknown as BacktestRun), id: BigInt(row.id as string) };
+  // The one place a run id is made: from a row the database returned.
+  return { ...(row as unknown as BacktestRun), id: BigInt(row.id as string) as BacktestRunId };
 }
 
 const COLUMNS = 'id, strategy_id, model_id, strategy_version, model_version, parameters, period_start, period_end, status, label, created_at, finished_at';
@@ -206,7 +219,8 @@ export function backtestRuns(context: RunContext | undefined): BacktestRuns {
           text: `SELECT pg_catalog.concat('POS-', pg_catalog.nextval('public.position_key_seq'::regclass)) AS key FROM generate_series(1, $1::integer)`,
           values: [n],
         });
-        return rows.map((row) => row.key);
+        // Issued by the database for this load's positions: backtest keys.
+        return rows.map((row) => row.key as PositionKey<'backtest'>);
       });
     },
   };

@@ -8,7 +8,7 @@ import ts from 'typescript';
 import { PROJECT_ROOT } from '../server/embedded.js';
 
 // Id<...> and Key<...> with their type arguments: the bare words are too common to mean a brand.
-const BRANDED = /\b(Live|Paper|Backtest|NonLive|AnyEnvironment|EnvironmentScoped|PositionId|PositionKey|TradeId)\b|\b(Id|Key)\s*</;
+const BRANDED = /\b(Live|Paper|Backtest|NonLive|AnyEnvironment|EnvironmentScoped|PositionId|PositionKey|TradeId|BacktestRunId)\b|\b(Id|Key)\s*</;
 const SKIPPED = new Set(['node_modules', 'src', '.git', '.precog']);
 
 export function brandCastProblems(root = PROJECT_ROOT): string[] {

@@ -3,7 +3,8 @@
  * the catalog's unique keys:
  * - `one` (exactly one): `INSERT ... VALUES (one row) RETURNING` (or `INSERT ... SELECT` of values
  *   without FROM; with a WHERE, `maybe`) without ON CONFLICT DO NOTHING (or DO UPDATE ... WHERE),
- *   and a SELECT of aggregates without GROUP BY (`count(*)`);
+ *   and a SELECT of aggregates without GROUP BY (`count(*)`, `coalesce(sum(x), 0)`: an aggregate
+ *   anywhere in the select list, outside a subquery and not a window);
  * - `maybe` (zero or one): a SELECT, UPDATE or DELETE of one table whose WHERE binds every
  *   column of a primary or unique key with `=` (to a parameter or a constant; a partial unique
  *   index counts when its predicate, a boolean column, is a conjunct too), or `LIMIT 1`;
@@ -80,11 +81,17 @@ function limitOne(limit: Node | undefined): boolean {
   return type === 'A_Const' && body.ival?.ival === 1;
 }
 
+/**
+ * Does the expression aggregate the query's rows: an aggregate call anywhere in it
+ * (`coalesce(sum(x), 0)`, `count(*) - 1`), not as a window and not inside a subquery?
+ */
 function isAggregate(expr: Node): boolean {
+  if (Array.isArray(expr)) return expr.some(isAggregate);
+  if (!expr || typeof expr !== 'object') return false;
   const [type, body] = unwrap(expr);
-  if (type === 'TypeCast') return isAggregate(body.arg);
-  if (type !== 'FuncCall' || body.over) return false;
-  return AGGREGATES.has(names(body.funcname).at(-1) ?? '');
+  if (type === 'SubLink') return false;
+  if (type === 'FuncCall' && !body.over && AGGREGATES.has(names(body.funcname).at(-1) ?? '')) return true;
+  return Object.values(expr as object).some((value) => isAggregate(value as Node));
 }
 
 function hasSetReturning(targets: Node[] | undefined): boolean {

@@ -34,6 +34,8 @@ export interface ClassifiedQuery extends TypedQuery {
   stmtParams: Map<number, string>;
   /** Per result column: never null (true), may be null (false), or not known (src/codegen/nullability.ts). */
   resultNonNull?: (boolean | undefined)[];
+  /** Per array result column: its elements are never null (true), or not known (src/codegen/nullability.ts). */
+  resultElementsNonNull?: (boolean | undefined)[];
   /** Parameters not marked `!` that are written into a NOT NULL column: required all the same (`a.b` for a picked field). */
   requiredParams?: Set<string>;
 }

@@ -10,6 +10,7 @@ import { connect } from '../server/resolve.js';
 import { PROJECT_ROOT } from '../server/embedded.js';
 import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
 import { emitEnums, emitIndex, emitModule, emitPublicQueries, type DatabaseEnum } from './emit.js';
+import { emitTables, taggedTableColumns } from './tables.js';
 import { readEnvironmentModel, type EnvironmentModel } from '../environment/model.js';
 import { RUN_COLUMN } from '../lint/migration-rules.js';
 import { parserReady } from '../parser/pg-ast.js';
@@ -67,7 +68,7 @@ export async function codegen(server: ServerTarget, options: CodegenOptions = {}
 async function generate(server: ServerTarget, database: string, outDir: string, docsDir: string, sqlDir?: string, configPath?: string): Promise<CodegenResult> {
   const loaded = loadSqlFiles(sqlDir);
   if (loaded.problems.length) throw new CodegenError(loaded.problems);
-  const [inferred, { enums, model, tagged, keys, relations, overrides, attributes }] = await Promise.all([
+  const [inferred, { enums, model, tagged, keys, relations, overrides, attributes, tableColumns }] = await Promise.all([
     inferTypes(server, database, loaded.files),
     readCatalog(server, database, configPath),
     parserReady(),
@@ -86,6 +87,8 @@ async function generate(server: ServerTarget, database: string, outDir: string, 
   for (const file of classified.files) for (const query of file.queries) inferNullability(query, relations);
   const outputs = new Map<string, string>();
   outputs.set('enums.ts', emitEnums(enums));
+  // The rows a backtest run's bulk load takes, per tagged table (src/codegen/tables.ts).
+  outputs.set('tables.ts', emitTables(tableColumns, model));
   for (const file of classified.files) outputs.set(`${file.module}.ts`, emitModule(file, problems, model, overrideContext));
   outputs.set('index.ts', emitIndex(classified.files));
   outputs.set('queries.ts', emitPublicQueries(classified.files));
@@ -125,11 +128,13 @@ function writeOutputs(outDir: string, outputs: Map<string, string>, owned: (name
 async function readCatalog(server: ServerTarget, database: string, configPath?: string) {
   const client = await connect(server, database);
   try {
+    const model = await readEnvironmentModel(client);
     return {
       overrides: await readOverrides(PROJECT_ROOT, client, configPath),
       attributes: await attributeNames(client),
       enums: await databaseEnums(client),
-      model: await readEnvironmentModel(client),
+      model,
+      tableColumns: await taggedTableColumns(client, model),
       tagged: await taggedRelations(client),
       keys: await uniqueKeys(client),
       relations: await relationColumns(client),
@@ -197,8 +202,11 @@ function inferNullability(query: ClassifiedQuery, relations: Relations): void {
   const written = writtenToNotNull(query.stmt, relations);
   query.requiredParams = new Set([...written].map((n) => query.stmtParams.get(n)!).filter((name) => name && !required.has(name)));
   for (const n of written) requiredNumbers.add(n);
-  const results = new NullabilityInference(relations, requiredNumbers).results(query.stmt);
+  const inference = new NullabilityInference(relations, requiredNumbers);
+  const results = inference.results(query.stmt);
   if (results?.length === query.types.returnTypes.length) query.resultNonNull = results;
+  const elements = inference.elements(query.stmt);
+  if (elements?.length === query.types.returnTypes.length) query.resultElementsNonNull = elements;
 }
 
 /** `relationOid:attnum` → `table.column`, for column overrides by a result's origin. */

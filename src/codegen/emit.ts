@@ -155,8 +155,8 @@ function emitQuery(
   };
   const { paramMetadata, returnTypes } = query.types;
   const brands = queryBrands(query, model);
-  const tsType = (type: MappableType | undefined, scope: 'param' | 'result', identity?: Identity): string => {
-    const resolved = (identity && brandedType(type, scope, identity, usedEnums)) ?? resolveType(type, scope, usedEnums);
+  const tsType = (type: MappableType | undefined, scope: 'param' | 'result', identity?: Identity, elementsNonNull = false): string => {
+    const resolved = (identity && brandedType(type, scope, identity, usedEnums, elementsNonNull)) ?? resolveType(type, scope, usedEnums, elementsNonNull);
     if (resolved) return resolved;
     problems.push({
       path: file.path,
@@ -233,6 +233,12 @@ function emitQuery(
     if (oid !== undefined) rawTypes.add(oid);
   }
   const defaultParse: Record<string, number> = {};
+  const nonNullElementColumns: string[] = [];
+  const elementsDeclaredNonNull = (index: number): boolean => {
+    const origin = query.resultOrigins[index];
+    const column = origin && origin.tableOID ? attributes.get(`${origin.tableOID}:${origin.columnAttrNumber}`) : undefined;
+    return column !== undefined && overrides.nonNullElements.has(column);
+  };
   for (const [index, column] of returnTypes.entries()) {
     const hint = column.returnName.at(-1);
     const name = hint === '!' || hint === '?' ? column.returnName.slice(0, -1) : column.returnName;
@@ -246,7 +252,10 @@ function emitQuery(
     if (override) resultCodecs[name] = useCodec(override);
     const oid = overrides.oids.get(pgTypeName(column.type));
     if (!override && oid !== undefined && rawTypes.has(oid)) defaultParse[name] = oid;
-    const type = override ? overrideType(override) : tsType(column.type, 'result', brands.results[index]);
+    // An array's elements: never null where the statement proves it, or precog.config.json declares it.
+    const elementsNonNull = query.resultElementsNonNull?.[index] === true || elementsDeclaredNonNull(index);
+    const type = override ? overrideType(override) : tsType(column.type, 'result', brands.results[index], elementsNonNull);
+    if (elementsDeclaredNonNull(index) && query.resultElementsNonNull?.[index] !== true && needsElementCheck(column.type)) nonNullElementColumns.push(name);
     resultFields.push(`${doc}  ${name}: ${type}${nullable ? ' | null' : ''};`);
   }
 
@@ -258,6 +267,7 @@ function emitQuery(
     ...(expansions.length && { expansions }),
     renamedColumns,
     ...(arrayColumns.length && { arrayColumns }),
+    ...(nonNullElementColumns.length && { nonNullElements: nonNullElementColumns }),
     ...(rawTypes.size && { rawTypes: [...rawTypes].sort((a, b) => a - b) }),
     ...(Object.keys(defaultParse).length && { defaultParse }),
     environment: query.environment,
@@ -294,7 +304,7 @@ function emitQuery(
  * environment; a scope narrows it), over the TypeScript type of the column (`number` for int4,
  * `bigint` for int8), arrays of them too. Undefined for a type no codec knows.
  */
-function brandedType(type: MappableType | undefined, scope: 'param' | 'result', identity: Identity, usedEnums: Set<string>): string | undefined {
+function brandedType(type: MappableType | undefined, scope: 'param' | 'result', identity: Identity, usedEnums: Set<string>, elementsNonNull = false): string | undefined {
   if (typeof type !== 'string') return undefined;
   const array = type.startsWith('_');
   const base = CODECS[array ? type.slice(1) : type]?.result;
@@ -303,7 +313,7 @@ function brandedType(type: MappableType | undefined, scope: 'param' | 'result', 
   if (base !== defaultBase) usedEnums.add('ExecutionEnvironment');
   const branded = `${brand}<${quote(identity.table)}${base === defaultBase ? '' : `, ExecutionEnvironment, ${base}`}>`;
   if (!array) return branded;
-  return arrayOf(branded, scope);
+  return arrayOf(branded, scope, elementsNonNull);
 }
 
 const codecEntries = (codecs: Record<string, string>) =>
@@ -313,7 +323,7 @@ const CARDINALITY_DOC = { one: 'exactly one row', maybe: 'at most one row: the f
 
 const quote = (name: string) => `'${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-function resolveType(type: MappableType | undefined, scope: 'param' | 'result', usedEnums: Set<string>): string | undefined {
+function resolveType(type: MappableType | undefined, scope: 'param' | 'result', usedEnums: Set<string>, elementsNonNull = false): string | undefined {
   if (type === undefined) return undefined;
   if (typeof type === 'string') {
     const codec = CODECS[type];
@@ -321,7 +331,7 @@ function resolveType(type: MappableType | undefined, scope: 'param' | 'result', 
     if (type.startsWith('_')) {
       const element = resolveType(type.slice(1), scope, usedEnums);
       if (!element) return undefined;
-      return arrayOf(element, scope);
+      return arrayOf(element, scope, elementsNonNull);
     }
     return undefined;
   }
@@ -331,19 +341,27 @@ function resolveType(type: MappableType | undefined, scope: 'param' | 'result', 
   }
   if ('elementType' in type) {
     const element = resolveType(type.elementType as MappableType, scope, usedEnums);
-    return element ? arrayOf(element, scope) : undefined;
+    return element ? arrayOf(element, scope, elementsNonNull) : undefined;
   }
   return undefined;
 }
 
 /**
  * One rule for arrays of every element type. PostgreSQL cannot say whether an array's elements
- * may be null, so elements are `| null` both ways (a parameter array is a bulk insert's nullable
- * column; a result array may hold nulls: `ARRAY[NULL]`, `array_agg` of a nullable column).
+ * may be null, so elements are `| null` (a parameter array is a bulk insert's nullable column; a
+ * result array may hold nulls: `ARRAY[NULL]`, `array_agg` of a nullable column), unless the
+ * statement proves they are not (`array_agg` of a NOT NULL column) or precog.config.json declares
+ * it for the column (`"nonNullElements"`), which the runtime then checks row by row.
  * A parameter accepts a readonly array or an `as const` tuple.
  */
-function arrayOf(element: string, scope: 'param' | 'result'): string {
-  return scope === 'param' ? `readonly (${element} | null)[]` : `(${element} | null)[]`;
+function arrayOf(element: string, scope: 'param' | 'result', elementsNonNull = false): string {
+  const item = elementsNonNull ? element : `(${element} | null)`;
+  return scope === 'param' ? `readonly ${item}[]` : `${item}[]`;
+}
+
+/** An array column whose elements were declared (not proven) non-null: the runtime checks what the type says. */
+function needsElementCheck(type: MappableType | undefined): boolean {
+  return type !== undefined && (typeof type !== 'string' ? 'elementType' in type : type.startsWith('_'));
 }
 
 /**

@@ -19,6 +19,9 @@ import { names, type Node, parseStatements, unwrap } from '../parser/pg-ast.js';
 
 export type NonNull = boolean | undefined;
 
+/** A result column: its name, whether it is never null, and (an array) whether its elements never are. */
+type Column = [name: string, nonNull: NonNull, elementsNonNull?: NonNull];
+
 export interface RelationColumns {
   /** Column name → NOT NULL. */
   columns: Map<string, boolean>;
@@ -72,7 +75,17 @@ export class NullabilityInference {
     return columns?.map(([, value]) => value);
   }
 
-  private statement(stmt: Node, parent: Scope | undefined, ctesIn?: Map<string, Map<string, NonNull>>): [string, NonNull][] | undefined {
+  /**
+   * Per result column, whether an array's elements are never null: `array_agg(x)` of a non-null
+   * `x`, `ARRAY[...]` of non-null values, `ARRAY(SELECT x ...)` of a non-null `x`, an enum's labels.
+   * Undefined when not provable (a column of array type: precog.config.json can say so).
+   */
+  elements(stmt: Node): NonNull[] | undefined {
+    const columns = this.statement(stmt, undefined);
+    return columns?.map(([, , elements]) => elements);
+  }
+
+  private statement(stmt: Node, parent: Scope | undefined, ctesIn?: Map<string, Map<string, NonNull>>): Column[] | undefined {
     const [type, body] = unwrap(stmt);
     const ctes = new Map(ctesIn ?? parent?.ctes ?? []);
     for (const cte of (body?.withClause?.ctes ?? []) as Node[]) {
@@ -96,7 +109,7 @@ export class NullabilityInference {
     return undefined;
   }
 
-  private select(select: Node, parent: Scope | undefined, ctes: Map<string, Map<string, NonNull>>): [string, NonNull][] | undefined {
+  private select(select: Node, parent: Scope | undefined, ctes: Map<string, Map<string, NonNull>>): Column[] | undefined {
     if (select.op && select.op !== 'SETOP_NONE') {
       const left = this.select(select.larg, parent, ctes);
       const right = this.select(select.rarg, parent, ctes);
@@ -112,15 +125,15 @@ export class NullabilityInference {
     return this.targets(select.targetList ?? [], scope);
   }
 
-  private targets(list: Node[], scope: Scope): [string, NonNull][] | undefined {
-    const out: [string, NonNull][] = [];
+  private targets(list: Node[], scope: Scope): Column[] | undefined {
+    const out: Column[] = [];
     for (const target of list) {
       const { name, val } = target.ResTarget;
       if (unwrap(val)[0] === 'ColumnRef' && names(val.ColumnRef.fields).at(-1) === '*') return undefined;
       const written = (name as string | undefined) ?? outputName(val);
       const hint = written?.at(-1);
       const value = hint === '!' ? true : hint === '?' ? false : this.expr(val, scope);
-      out.push([hint === '!' || hint === '?' ? written!.slice(0, -1) : written ?? '?column?', value]);
+      out.push([hint === '!' || hint === '?' ? written!.slice(0, -1) : written ?? '?column?', value, this.elementsOf(val, scope)]);
     }
     return out;
   }
@@ -262,6 +275,34 @@ export class NullabilityInference {
         return true;
       case 'FuncCall':
         return this.call(body, scope);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Whether the elements of an array value are never null (see `elements`). */
+  private elementsOf(expr: Node, scope: Scope): NonNull {
+    const [type, body] = unwrap(expr);
+    switch (type) {
+      case 'TypeCast':
+      case 'CollateClause':
+        return this.elementsOf(body.arg, scope);
+      case 'A_ArrayExpr':
+        return all(((body.elements ?? []) as Node[]).map((element) => this.expr(element, scope)));
+      case 'CoalesceExpr':
+        return all((body.args as Node[]).map((arg) => this.elementsOf(arg, scope)));
+      case 'SubLink': {
+        if (body.subLinkType !== 'ARRAY_SUBLINK') return undefined;
+        const [column] = this.statement(body.subselect, scope) ?? [];
+        return column?.[1];
+      }
+      case 'FuncCall': {
+        const name = names(body.funcname).at(-1) ?? '';
+        if (name === 'enum_range') return true;
+        // array_agg of a non-null value: FILTER and ORDER BY drop or reorder rows, never add a null.
+        if (name === 'array_agg' && body.args?.length === 1) return this.expr(body.args[0], scope) === true ? true : false;
+        return undefined;
+      }
       default:
         return undefined;
     }

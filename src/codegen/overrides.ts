@@ -32,11 +32,13 @@ export interface Override {
 export interface Overrides {
   byType: Map<string, Override>;
   byColumn: Map<string, Override>;
+  /** `table.column`s of array type whose elements are declared never null (`"nonNullElements"`). */
+  nonNullElements: Set<string>;
   /** OIDs of built-in types (pg would parse them before an override's codec sees the text). */
   oids: Map<string, number>;
 }
 
-export const NO_OVERRIDES: Overrides = { byType: new Map(), byColumn: new Map(), oids: new Map() };
+export const NO_OVERRIDES: Overrides = { byType: new Map(), byColumn: new Map(), nonNullElements: new Set(), oids: new Map() };
 
 const IDENTIFIER = /^[a-z_][a-z0-9_$]*$/;
 const TS_TYPE = /^[A-Za-z_$][\w$<>,[\]|&' .]*$/;
@@ -58,7 +60,9 @@ export async function readOverrides(root: string, client: pg.Client, configPath 
     report('must be a JSON object with "typeOverrides"');
     return { overrides: NO_OVERRIDES, problems };
   }
-  for (const key of Object.keys(config)) if (key !== 'typeOverrides' && key !== '$schema') report(`unknown setting "${key}" (known: typeOverrides)`);
+  for (const key of Object.keys(config)) {
+    if (key !== 'typeOverrides' && key !== 'nonNullElements' && key !== '$schema') report(`unknown setting "${key}" (known: typeOverrides, nonNullElements)`);
+  }
   const entries = (config as { typeOverrides?: unknown }).typeOverrides ?? {};
   if (!entries || typeof entries !== 'object' || Array.isArray(entries)) {
     report('"typeOverrides" must be an object: { "<type or table.column>": { "codec": "path#export", "type": "TsType" } }');
@@ -69,11 +73,25 @@ export async function readOverrides(root: string, client: pg.Client, configPath 
   )).rows.map((row) => [row.typname, Number(row.oid)]));
   // Built-in types have fixed OIDs and pg parsers; custom ones reach us as text anyway.
   const builtIn = new Map([...types].filter(([, oid]) => oid < 16384));
-  const overrides: Overrides = { byType: new Map(), byColumn: new Map(), oids: builtIn };
-  const columns = new Set((await client.query<{ name: string }>(
-    `SELECT c.relname || '.' || a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+  const overrides: Overrides = { byType: new Map(), byColumn: new Map(), nonNullElements: new Set(), oids: builtIn };
+  const columnRows = (await client.query<{ name: string; array: boolean }>(
+    `SELECT c.relname || '.' || a.attname AS name, a.attndims > 0 OR t.typcategory = 'A' AS array
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
       WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped`,
-  )).rows.map((row) => row.name));
+  )).rows;
+  const columns = new Set(columnRows.map((row) => row.name));
+  const arrays = new Set(columnRows.filter((row) => row.array).map((row) => row.name));
+  // "nonNullElements": ["table.column", ...]: array columns whose elements are never null (not provable from the schema).
+  const declared = (config as { nonNullElements?: unknown }).nonNullElements ?? [];
+  if (!Array.isArray(declared) || !declared.every((item) => typeof item === 'string')) {
+    report('"nonNullElements" must be a list of "table.column" names of array columns');
+  } else {
+    for (const column of declared as string[]) {
+      if (!columns.has(column)) report(`"nonNullElements": there is no column ${column} in the schema`);
+      else if (!arrays.has(column)) report(`"nonNullElements": ${column} is not an array column`);
+      else overrides.nonNullElements.add(column);
+    }
+  }
   for (const [key, value] of Object.entries(entries)) {
     const at = `"typeOverrides"."${key}"`;
     const parts = key.split('.');

@@ -9,7 +9,10 @@
  * - `INSERT INTO t (columns) VALUES (...)` and `INSERT ... SELECT`, a value being the parameter,
  *   or a column of `unnest(:a, :b, ...) AS alias (columns)` (a bulk insert's arrays);
  * - `UPDATE t SET column = :param`.
- * Parameters are seen through casts. Anything else yields no provenance, so no brand: the
+ * A value is followed to the parameters it may be: through casts, `coalesce(:a, column)`,
+ * `NULLIF(:a, x)`, `greatest`/`least`, each result of a `CASE`, and the elements of
+ * `ARRAY[:a, :b]` (for `= ANY(...)`), so `SET order_id = coalesce(:order_id, order_id)` brands
+ * `:order_id` as the column it lands in. Anything else yields no provenance, so no brand: the
  * parameter stays its plain type, which is safe (only ids are branded, never an unrelated value).
  */
 import { ctes, names, type Node, unwrap } from '../parser/pg-ast.js';
@@ -45,11 +48,21 @@ export function paramColumns(stmt: Node, paramNames: Map<number, string>): Map<s
     if (!list.some((known) => known.table === ref.table && known.column === ref.column)) list.push(ref);
     found.set(param, list);
   };
-  const paramOf = (expr: Node): string | undefined => {
+  /** The parameters a value may be (what it lands in, when written or compared). */
+  const paramsOf = (expr: Node): string[] => {
     const [type, e] = unwrap(expr);
-    if (type === 'TypeCast') return paramOf(e.arg);
-    if (type === 'ParamRef') return paramNames.get(e.number);
-    return undefined;
+    if (!e) return [];
+    if (type === 'TypeCast') return paramsOf(e.arg);
+    if (type === 'ParamRef') return paramNames.has(e.number) ? [paramNames.get(e.number)!] : [];
+    if (type === 'CoalesceExpr' || type === 'MinMaxExpr') return ((e.args ?? []) as Node[]).flatMap(paramsOf);
+    // NULLIF(a, b) is a or null.
+    if (type === 'A_Expr' && e.kind === 'AEXPR_NULLIF') return paramsOf(e.lexpr);
+    if (type === 'CaseExpr') return [...((e.args ?? []) as Node[]).flatMap((when) => paramsOf(when.CaseWhen.result)), ...(e.defresult ? paramsOf(e.defresult) : [])];
+    if (type === 'A_ArrayExpr') return ((e.elements ?? []) as Node[]).flatMap(paramsOf);
+    return [];
+  };
+  const addAll = (expr: Node, ref: ColumnRef | undefined) => {
+    for (const param of paramsOf(expr)) add(param, ref);
   };
 
   const unnestParam = (expr: Node, scope: Scope): string | undefined => {
@@ -74,7 +87,7 @@ export function paramColumns(stmt: Node, paramNames: Map<number, string>): Map<s
     if (type === 'InsertStmt') insert(s, scope);
     if (type === 'UpdateStmt') {
       const table = tableOf(scope, s.relation);
-      for (const target of s.targetList ?? []) if (table) add(paramOf(target.ResTarget.val), { table, column: target.ResTarget.name });
+      for (const target of s.targetList ?? []) if (table) addAll(target.ResTarget.val, { table, column: target.ResTarget.name });
     }
     // Comparisons anywhere in this statement's own clauses; nested statements get their own scope.
     const { withClause: _, selectStmt: __, ...clauses } = s;
@@ -88,7 +101,7 @@ export function paramColumns(stmt: Node, paramNames: Map<number, string>): Map<s
     if (!table || !select) return statement(s.selectStmt, scope.parent, scope.ctes);
     if (select.valuesLists) {
       for (const row of select.valuesLists as Node[]) {
-        (row.List.items as Node[]).forEach((item, i) => columns[i] && add(paramOf(item), { table, column: columns[i] }));
+        (row.List.items as Node[]).forEach((item, i) => columns[i] && addAll(item, { table, column: columns[i] }));
       }
     } else {
       // INSERT ... SELECT: a target that is a parameter, or a column of an unnest of parameters.
@@ -97,7 +110,9 @@ export function paramColumns(stmt: Node, paramNames: Map<number, string>): Map<s
       ((select.targetList ?? []) as Node[]).forEach((target, i) => {
         if (!columns[i]) return;
         const val = target.ResTarget.val;
-        add(paramOf(val) ?? unnestParam(val, selectScope), { table, column: columns[i] });
+        const params = paramsOf(val);
+        if (params.length) addAll(val, { table, column: columns[i] });
+        else add(unnestParam(val, selectScope), { table, column: columns[i] });
       });
     }
     statement(s.selectStmt, scope.parent, scope.ctes);
@@ -109,17 +124,26 @@ export function paramColumns(stmt: Node, paramNames: Map<number, string>): Map<s
     const [type, e] = unwrap(node);
     if (STATEMENTS.has(type)) return statement(node, scope, scope.ctes);
     if (type === 'A_Expr') comparison(e, scope);
+    if (type === 'CaseExpr') caseComparison(e, scope);
     // FROM items were bound already; their subqueries and functions are still walked for comparisons.
     for (const value of Object.values(node)) visit(value, scope);
   };
 
   const comparison = (e: Node, scope: Scope) => {
-    const equality = names(e.name)[0] === '=' && ['AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_IN', 'AEXPR_NOT_DISTINCT'].includes(e.kind);
+    // NULLIF(column, :param) compares the two as = does.
+    const equality =
+      e.kind === 'AEXPR_NULLIF' || (names(e.name)[0] === '=' && ['AEXPR_OP', 'AEXPR_OP_ANY', 'AEXPR_IN', 'AEXPR_NOT_DISTINCT'].includes(e.kind));
     if (!equality) return;
     // IN (a, b) is a list on the right.
     const sides = [e.lexpr, ...((e.rexpr?.List?.items as Node[] | undefined) ?? [e.rexpr])];
-    const column = sides.map((side) => columnRef(side, scope)).find(Boolean);
-    if (column) for (const side of sides) add(paramOf(side), column);
+    const column = sides.map((side) => valueColumn(side, scope)).find(Boolean);
+    if (column) for (const side of sides) addAll(side, column);
+  };
+
+  /** `CASE column WHEN :a THEN ...`: each WHEN value is compared with the column. */
+  const caseComparison = (e: Node, scope: Scope) => {
+    const column = e.arg ? valueColumn(e.arg, scope) : undefined;
+    if (column) for (const when of (e.args ?? []) as Node[]) addAll(when.CaseWhen.expr, column);
   };
 
   statement(stmt, undefined, new Set());
@@ -161,6 +185,18 @@ function addRangeVar(scope: Scope, rangeVar: Node): void {
 function tableOf(scope: Scope, rangeVar: Node | undefined): string | undefined {
   if (!rangeVar || (!rangeVar.schemaname && scope.ctes.has(rangeVar.relname))) return undefined;
   return rangeVar.relname;
+}
+
+/** The table column a value stands for: the column itself, or `coalesce(column, ...)` of it (through casts). */
+function valueColumn(expr: Node, scope: Scope): ColumnRef | undefined {
+  const [type, e] = unwrap(expr);
+  if (type === 'TypeCast') return valueColumn(e.arg, scope);
+  if (type === 'CoalesceExpr') {
+    const columns = ((e.args ?? []) as Node[]).map((arg) => columnRef(arg, scope)).filter(Boolean) as ColumnRef[];
+    const [first] = columns;
+    return first && columns.every((column) => column.table === first.table && column.column === first.column) ? first : undefined;
+  }
+  return columnRef(expr, scope);
 }
 
 /** A table column the expression is, through casts: qualified by an alias, or the only table in scope. */

@@ -59,12 +59,23 @@ export type RebrandIds<Row, Env extends ExecutionEnvironment> = { [K in keyof Ro
 /**
  * A row read or written through the scope of `Env`: tagged with it, and its ids (`Id<T>`,
  * `Key<T>`) branded with it, so a row of another environment, or one with another
- * environment's id swapped in, is not one of these.
+ * environment's id swapped in, is not one of these. The environment comes first, so an error
+ * says `"paper"` is not `"live"` before it says which id differs.
  */
-export type EnvironmentScoped<Row, Env extends ExecutionEnvironment> = RebrandIds<Row, Env> & {
+export type EnvironmentScoped<Row, Env extends ExecutionEnvironment> = {
   readonly execution_environment: Env;
   readonly [environmentBrand]: Env;
-};
+} & RebrandIds<Row, Env> &
+  RunOf<Row, Env>;
+
+/**
+ * A row's `backtest_run_id`, by its environment: a backtest row has its run, a live or paper row
+ * has none (the database's `<t>_backtest_run_only_in_backtest`, and the scope checks every row it
+ * hands out). So a cross-environment row narrowed to its backtest side has a run id that is not null.
+ */
+type RunOf<Row, Env extends ExecutionEnvironment> = 'backtest_run_id' extends keyof Row
+  ? { readonly backtest_run_id: [Env] extends ['backtest'] ? NonNullable<Row['backtest_run_id' & keyof Row]> : [Env] extends ['live' | 'paper'] ? null : unknown }
+  : unknown;
 
 /** Real money: from the live scope only. */
 export type Live<Row> = EnvironmentScoped<Row, 'live'>;

@@ -15,6 +15,9 @@
  *   index on (column, execution_environment), SCD-2's "one current row per key".
  * - Every foreign key column (anywhere) referencing a tagged table's id identifies that table, and
  *   so does every reference between tagged tables in `precog_environment_references`.
+ * - A tagged table that references another's id and also carries its business key (a column of
+ *   the same name and type as the referenced table's key: settlements.position_id → positions.id
+ *   beside settlements.position_key) carries that key: the column is `Key<'positions'>`.
  *
  * A column that merely shares a name (Kalshi's text `trades.order_id`, no foreign key) is not
  * an id: only the catalog's keys and constraints count.
@@ -50,7 +53,7 @@ export interface EnvironmentModel {
 }
 
 interface RelationRow { oid: number; name: string; root_oid: number; root: string; tagged: boolean }
-interface AttributeRow { oid: number; attnum: number; attname: string }
+interface AttributeRow { oid: number; attnum: number; attname: string; atttypid: number }
 interface KeyRow { oid: number; columns: string[] }
 interface ForeignKeyRow { oid: number; ref_oid: number; columns: string[]; ref_columns: string[] }
 interface RegistryRow { table_name: string; business_key: string[] | null }
@@ -58,7 +61,7 @@ interface RegistryRow { table_name: string; business_key: string[] | null }
 export async function readEnvironmentModel(client: Queryable): Promise<EnvironmentModel> {
   // OIDs are unsigned 32-bit: read as int8 (text from pg), then numbers.
   const query = async <R>(text: string): Promise<R[]> =>
-    (await client.query({ text })).rows.map((row) => numeric(row, ['oid', 'root_oid', 'ref_oid', 'attnum'])) as R[];
+    (await client.query({ text })).rows.map((row) => numeric(row, ['oid', 'root_oid', 'ref_oid', 'attnum', 'atttypid'])) as R[];
   // Every table of public (partitions included) with its partition root; tagged when the root has the column.
   const relations = await query<RelationRow>(`
     SELECT c.oid::int8 AS oid, c.relname AS name, r.oid::int8 AS root_oid, r.relname AS root,
@@ -67,7 +70,7 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
       JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid)
      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')`);
   const attributes = await query<AttributeRow>(`
-    SELECT a.attrelid::int8 AS oid, a.attnum::int8 AS attnum, a.attname::text AS attname
+    SELECT a.attrelid::int8 AS oid, a.attnum::int8 AS attnum, a.attname::text AS attname, a.atttypid::int8 AS atttypid
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped`);
   const columnsOf = (keys: string, rel: string) =>
@@ -125,6 +128,8 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
     table.keyColumn = keys.size === 1 ? [...keys][0] : undefined;
   }
 
+  const types = new Map(attributes.map((row) => [`${row.oid}:${row.attname}`, row.atttypid]));
+  const typeOf = (oid: number, column: string) => types.get(`${oid}:${column}`);
   // (root table, column) → identity.
   const identities = new Map<string, Identity>();
   const at = (table: string, column: string) => `${table}\u0000${column}`;
@@ -140,6 +145,13 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
     const [pair] = pairs;
     if (pairs.length === 1 && pair![1] === target.idColumn && pair![0] !== ENV_COLUMN) {
       identities.set(at(source, pair![0]), { table: target.name, kind: 'id' });
+      // The referenced row's business key, carried beside the reference (same name and type).
+      const sourceTable = tables.get(source);
+      const key = target.keyColumn;
+      if (sourceTable && key && sourceTable.keyColumn !== key && !identities.has(at(source, key)) && typeOf(sourceTable.oid, key) !== undefined &&
+          typeOf(sourceTable.oid, key) === typeOf(target.oid, key)) {
+        identities.set(at(source, key), { table: target.name, kind: 'key' });
+      }
     }
   }
 

@@ -19,7 +19,12 @@
  * - a correlated subquery constrains its own rows by the outer ones, not the other way round
  *   (`NOT EXISTS (... WHERE x.env = t.env AND x.env = :env)` does not pin t);
  * - a set operation's column is pinned only when it is in every branch, and a multi-row
- *   INSERT's environment only when every row's is.
+ *   INSERT's environment only when every row's is;
+ * - a SELECT that combines rows (a window function, an aggregate, GROUP BY, DISTINCT) has
+ *   combined them before any filter above it runs: `(SELECT ..., sum(amount) OVER (...) FROM
+ *   account_ledger) s WHERE s.execution_environment = :execution_environment!` sums every
+ *   environment's rows. Its output columns are pinned when its own are, never the other way, so
+ *   its tagged relations must be pinned inside it (its own WHERE or JOIN).
  */
 import { conjuncts, ctes, forEachSubLink, names, type Node, unwrap } from '../parser/pg-ast.js';
 import { ENV_COLUMN } from '../lint/migration-rules.js';
@@ -258,7 +263,26 @@ class Analysis {
     // Every clause (WHERE, the SELECT list, GROUP BY, HAVING, ORDER BY, LIMIT, ...) but FROM:
     // subqueries in FROM were analysed by addFrom, in their own scope, and JOIN conditions are quals.
     this.subqueries([quals.map((qual) => qual.expr), ...fieldsBut(s, 'fromClause', 'withClause')], scope);
-    return this.output(s.targetList, scope);
+    const derived = this.output(s.targetList, scope);
+    return combinesRows(s) ? this.sealed(derived) : derived;
+  }
+
+  /**
+   * The output of a SELECT that combined its rows: each column a new node, pinned when the
+   * column inside is (a one-way edge), so a filter above cannot reach down past the combination.
+   * `*` of such a SELECT names no column (nothing above can pin through it).
+   */
+  private sealed(inner: Derived): Derived {
+    const derived = emptyDerived();
+    derived.names = inner.names;
+    derived.order = inner.order.map((value) => {
+      if (value === undefined) return undefined;
+      const node = this.freshNode('combined');
+      this.edges.push([value, node]);
+      return node;
+    });
+    for (const [i, name] of inner.names.entries()) if (name) derived.columns.set(name, derived.order[i]);
+    return derived;
   }
 
   private insert(s: Node, parent: Scope | undefined, known: Map<string, Derived>): Derived {
@@ -511,6 +535,26 @@ class Analysis {
 }
 
 const emptyDerived = (): Derived => ({ columns: new Map(), order: [], names: [], stars: [] });
+
+const AGGREGATES = new Set([
+  'count', 'sum', 'avg', 'min', 'max', 'bool_and', 'bool_or', 'every', 'array_agg', 'string_agg', 'json_agg', 'jsonb_agg',
+  'json_object_agg', 'jsonb_object_agg', 'stddev', 'stddev_pop', 'stddev_samp', 'variance', 'var_pop', 'var_samp',
+  'percentile_cont', 'percentile_disc', 'mode', 'bit_and', 'bit_or', 'corr', 'covar_pop', 'covar_samp', 'regr_slope',
+]);
+
+/** Does this SELECT level combine rows: DISTINCT, GROUP BY, HAVING, a window or an aggregate (outside its subqueries)? */
+function combinesRows(s: Node): boolean {
+  if (s.distinctClause || s.groupClause?.length || s.havingClause || s.windowClause?.length) return true;
+  const combines = (node: Node): boolean => {
+    if (Array.isArray(node)) return node.some(combines);
+    if (!node || typeof node !== 'object') return false;
+    if (node.SubLink) return false;
+    const call = node.FuncCall;
+    if (call && (call.over || call.agg_star || call.agg_distinct || call.agg_order || call.agg_filter || AGGREGATES.has(names(call.funcname).at(-1) ?? ''))) return true;
+    return Object.values(node).some(combines);
+  };
+  return combines(s.targetList) || combines(s.sortClause);
+}
 const newScope = (parent: Scope | undefined, ctes: Map<string, Derived>): Scope => ({ sources: new Map(), merged: new Map(), parent, ctes });
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 

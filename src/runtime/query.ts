@@ -48,6 +48,12 @@ export interface QueryDefinition {
    * array literal `{a,b}` into the array the generated type says.
    */
   arrayColumns?: string[];
+  /**
+   * Array result columns whose elements precog.config.json declares never null
+   * (`"nonNullElements"`): the type says so, and each row is checked (a null element rejects the
+   * call with an InvalidValueError naming the column), so type and value agree.
+   */
+  nonNullElements?: string[];
   /** Type overrides (precog.config.json): codecs of result columns and parameters, by name. */
   codecs?: { results: Record<string, OverrideCodec<any>>; params: Record<string, OverrideCodec<any>> };
   /** OIDs of overridden built-in types, fetched as text for their codecs. */
@@ -77,8 +83,12 @@ export type ExpansionDefinition =
   | { name: string; kind: 'spread'; element: ParamDefinition }
   | { name: string; kind: 'pick' | 'picks'; keys: (ParamDefinition & { required: boolean })[] };
 
-/** What a call resolves to, for rows of type `Row`. */
-export type Returned<Row, Returns extends Cardinality> = Returns extends 'one' ? Row : Returns extends 'maybe' ? Row | undefined : Row[];
+/**
+ * What a call resolves to, for rows of type `Row`. Rows come as a readonly array: an array of
+ * `Live<Order>` aliased as an array of any environment could otherwise be pushed a paper row
+ * (TypeScript's arrays are covariant); copy it (`[...rows]`) to sort or extend it.
+ */
+export type Returned<Row, Returns extends Cardinality> = Returns extends 'one' ? Row : Returns extends 'maybe' ? Row | undefined : readonly Row[];
 
 /** A query annotated or inferred to return one row (or at most one) returned another number. */
 export class CardinalityError extends Error {
@@ -169,6 +179,7 @@ export function defineQuery<
   const renamed = Object.entries(definition.renamedColumns);
   const readOnly = !mayWrite(text);
   const arrayColumns = definition.arrayColumns ?? [];
+  const nonNullElements = definition.nonNullElements ?? [];
   const expansions = definition.expansions ?? [];
   const paramCodecs = definition.codecs?.params ?? {};
   // How each parameter is encoded, decided here: its override's codec, or the codec of its type.
@@ -219,6 +230,7 @@ export function defineQuery<
       if (renamed.length) renameColumns(rows, renamed);
       if (arrayColumns.length) parseArrayColumns(rows, arrayColumns);
       if (resultCodecs.length || defaultParse.length) decodeOverrides(rows, resultCodecs, defaultParse);
+      if (nonNullElements.length) checkElements(definition.name, rows, nonNullElements);
       return rows as Result[];
   };
   return {
@@ -319,4 +331,20 @@ function renameColumns(rows: QueryResultRow[], renamed: [from: string, to: strin
     }
   }
   return rows;
+}
+
+/** Declared non-null elements (precog.config.json's nonNullElements) are checked, not trusted. */
+function checkElements(query: string, rows: QueryResultRow[], columns: string[]): void {
+  for (const row of rows) {
+    for (const column of columns) {
+      const value = row[column];
+      if (Array.isArray(value) && value.some((element) => element === null)) {
+        throw new InvalidValueError(
+          `${query}: result column ${column}`,
+          value,
+          'holds a null element, which precog.config.json ("nonNullElements") says it never does; remove the declaration or fix the data',
+        );
+      }
+    }
+  }
 }

@@ -48,31 +48,64 @@ export type Scope<Env extends ExecutionEnvironment> = ScopedQueries<Env> & {
   transaction<T>(body: (scope: Scope<Env>) => Promise<T>, options?: TransactionOptions): Promise<T>;
 };
 
-/**
- * The options of `scope(environment, ...)`. For a union environment (`'live' | 'paper'` read from
- * configuration) there is no right API, so the options are a message instead: narrow first.
- */
-export type ScopeOptions<Env extends ExecutionEnvironment> =
-  IsUnion<Env> extends true
-    ? 'precog-db: a scope has exactly one execution environment; narrow the environment (e.g. if (config.environment === "paper")) before scope(...)'
-    : [Env] extends ['backtest']
-      ? { api: ApiModeFor<Env>; run: BacktestRunRef }
-      : { api: ApiModeFor<Env>; run?: never };
+/** What `scope(...)` says, as its environment argument's type, when it is given a union. */
+export type UnionEnvironmentMessage =
+  'precog-db: a scope has exactly one execution environment; narrow the environment (e.g. if (config.environment === "paper")) before scope(...)';
+/** What `scope(env, ...)` says when precogDb() was given no connection for `env`. */
+export type ConnectionMissingMessage<Env extends string> =
+  `precog-db: no ${Env} connection was given to precogDb(); pass precogDb({ ${Env}: pool, ... }) with the ${Env} login`;
 
-export interface PrecogDb {
+/** True when `Env` is 'backtest' (false for any other single environment, and for a type parameter). */
+type IsBacktest<Env> = [Env] extends [Exclude<Env, 'backtest'>] ? false : true;
+
+/**
+ * The options of `scope(environment, ...)`: the API it trades through, and a backtest scope's run
+ * (required there, refused elsewhere).
+ */
+export type ScopeOptions<Env extends ExecutionEnvironment> = { api: ApiModeFor<Env> } & (IsBacktest<Env> extends true
+  ? { run: BacktestRunRef }
+  : { run?: never });
+
+/**
+ * The type of `scope`'s environment argument: the environment itself, or, for a call that cannot
+ * be right, the sentence saying why (the first line of the error, on the argument): a union
+ * (`'live' | 'paper'` read from configuration), or an environment precogDb() was given no
+ * connection for.
+ *
+ * Written so that generic code compiles. For a type parameter (`<Env extends 'live' | 'paper'>`)
+ * TypeScript checks an argument against both branches of a conditional type, unless the first
+ * cannot apply to any instantiation: `IsUnion`, `IsMissing` and `IsBacktest` are all `false`
+ * for a type parameter, so only the last branch is checked. The union refusal still holds at the
+ * generic function's own call sites (`ApiModeFor` of a union is `never`); a generic over
+ * `'backtest'` too is not held to give a run (the scope refuses it when called).
+ */
+export type ScopeEnvironment<Env extends ExecutionEnvironment, Given extends Connection> =
+  IsUnion<Env> extends true ? UnionEnvironmentMessage : IsMissing<Env, Given> extends true ? ConnectionMissingMessage<Env> : Env;
+
+/** True when `Env` (one environment) has no connection among `Given`; false for a type parameter. */
+type IsMissing<Env, Given> = [Env] extends [Exclude<Env, Exclude<Env, Given>>] ? false : true;
+
+/** The names of `precogDb({ ... })`'s connections. */
+export type Connection = keyof EnvironmentConnections;
+
+export interface PrecogDb<Given extends Connection = Connection> {
   /**
    * The queries of one environment. A backtest scope is opened for one run (`{ api: 'none', run }`):
    * its calls run as precog_backtest with the run set for their transaction, so the database
    * shows and accepts that run's rows only ([backtest-run]) and files every row it writes there.
+   * Only the environments precogDb() was given a connection for have a scope.
    */
-  scope<Env extends ExecutionEnvironment>(environment: Env, options: ScopeOptions<Env>): Scope<Env>;
-  /** Backtest runs: create, list, finish, delete (constant time), bulk-load (src/backtest/). */
-  readonly backtests: BacktestRuns;
+  scope<Env extends ExecutionEnvironment>(environment: ScopeEnvironment<Env, Given>, options: ScopeOptions<Env>): Scope<Env>;
+  /** Backtest runs: create, list, finish, delete (constant time), bulk-load (src/backtest/). Needs the backtest connection. */
+  readonly backtests: 'backtest' extends Given ? BacktestRuns : ConnectionMissingMessage<'backtest'>;
   /** Queries over shared tables (markets, game states, historical data). */
   readonly shared: SharedQueries;
-  /** Analytics across environments; each row is branded with its own environment. */
-  readonly crossEnvironment: CrossEnvironmentQueries;
+  /** Analytics across environments; each row is branded with its own environment. Needs the analyst connection. */
+  readonly crossEnvironment: 'analyst' extends Given ? CrossEnvironmentQueries : ConnectionMissingMessage<'analyst'>;
 }
+
+/** The connections given: the keys of `{ paper: pool, ... }` whose value is not (only) undefined. */
+export type GivenConnections<C> = { [K in keyof C & Connection]-?: [C[K]] extends [undefined] ? never : K }[keyof C & Connection];
 
 type AnyQuery = Query<unknown, Record<string, unknown>, string, QueryEnvironment, Cardinality>;
 type Method = (params?: Record<string, unknown>) => Promise<unknown>;
@@ -137,7 +170,13 @@ export interface EnvironmentConnections {
  *   precog-db listens on each pool's 'error' event (an idle connection broke), so a restarting
  *   server does not crash the process; listen on it too to log those events.
  */
-export function precogDb(connection: Pool | Queryable | EnvironmentConnections, options: PrecogDbOptions = {}): PrecogDb {
+export function precogDb(connection: Pool | Queryable, options?: PrecogDbOptions): PrecogDb;
+export function precogDb<const C extends EnvironmentConnections>(
+  connections: C & Record<Exclude<keyof C, Connection>, never>,
+  options?: PrecogDbOptions,
+): PrecogDb<GivenConnections<C>>;
+// The overloads say what the result offers; here it is built for whatever was given.
+export function precogDb(connection: Pool | Queryable | EnvironmentConnections, options: PrecogDbOptions = {}): unknown {
   const given = isConnections(connection) ? connection : undefined;
   const deadlineMs = checkDeadlineMs('precogDb()', options.deadlineMs) ?? DEFAULT_DEADLINE_MS;
   const contexts = new Map<Pool | Queryable, Context>();
@@ -152,8 +191,8 @@ export function precogDb(connection: Pool | Queryable | EnvironmentConnections, 
   };
   const shared = contextOf('ingest') ?? contextOf('analyst') ?? contextOf('live') ?? contextOf('paper') ?? contextOf('backtest');
   const analyst = contextOf('analyst');
-  return {
-    scope(environment, scopeOptions) {
+  const db = {
+    scope(environment: ExecutionEnvironment, scopeOptions: unknown) {
       assertApiMatches(environment, (scopeOptions as { api?: unknown } | undefined)?.api);
       const context = contextOf(environment);
       if (!context) throw missingConnection(environment, `a ${environment} scope`);
@@ -168,6 +207,8 @@ export function precogDb(connection: Pool | Queryable | EnvironmentConnections, 
     shared: (shared ? methods(shared, (query) => query.environment === 'shared', runShared) : unavailable('shared', 'ingest')) as unknown as SharedQueries,
     crossEnvironment: (analyst ? methods(analyst, isCross, runCrossEnvironment) : unavailable('cross', 'analyst')) as unknown as CrossEnvironmentQueries,
   };
+  // What exists at run time matches the types: a scope or group without its connection refuses, naming it.
+  return db as unknown as PrecogDb;
 }
 
 const CONNECTION_NAMES = ['live', 'paper', 'backtest', 'analyst', 'ingest'];
@@ -334,8 +375,18 @@ async function runScoped(query: AnyQuery, db: Queryable, params: Record<string, 
   for (let index = 0; index < rows.length; index++) {
     const found = rows[index]!.execution_environment;
     if (found !== environment) throw new EnvironmentMismatchError(query.name, environment, found);
+    checkRun(query, rows[index]!);
   }
   return shapeRows(query, rows);
+}
+
+/** A row's backtest_run_id agrees with its environment (a run for backtest, none otherwise), as its type says. */
+function checkRun(query: AnyQuery, row: Record<string, unknown>): void {
+  if (!('backtest_run_id' in row)) return;
+  const hasRun = row.backtest_run_id !== null && row.backtest_run_id !== undefined;
+  if (hasRun !== (row.execution_environment === 'backtest')) {
+    throw new EnvironmentMismatchError(query.name, `a ${row.execution_environment} row ${hasRun ? 'without' : 'with'} a backtest run`, `${row.execution_environment} with backtest_run_id ${String(row.backtest_run_id)}`);
+  }
 }
 
 /** The run of a backtest scope (required), as digits; none for live and paper. */
@@ -368,6 +419,7 @@ async function runCrossEnvironment(query: AnyQuery, db: Queryable, params: Recor
     if (!allowed.includes(row.execution_environment as string)) {
       throw new EnvironmentMismatchError(query.name, allowed.join(' or '), row.execution_environment);
     }
+    checkRun(query, row);
   }
   return shapeRows(query, rows);
 }

@@ -14,7 +14,7 @@
 import type { allQueries } from '../../generated/index.js';
 import type { Query, Returned } from '../runtime/query.js';
 import type { Decimal } from 'decimal.js';
-import type { EnvironmentScoped, ExecutionEnvironment, RebrandIds } from '../environment/brand.js';
+import type { Backtest, EnvironmentScoped, ExecutionEnvironment, Live, Paper, RebrandIds } from '../environment/brand.js';
 import type { Json } from '../runtime/codecs.js';
 
 type Queries = typeof allQueries;
@@ -50,18 +50,24 @@ type ScopedParams<Q, Env extends ExecutionEnvironment> = RebrandIds<
 
 type ParamArgs<P> = keyof P extends never ? [params?: Record<string, never>] : {} extends P ? [params?: P] : [params: P];
 
-/** EnvironmentScoped re-brands the row's ids (`Id<T>` from generated/) as ids of `Env`. */
+/**
+ * EnvironmentScoped re-brands the row's ids (`Id<T>` from generated/) as ids of `Env`. Spelled out
+ * here rather than behind an alias of the query, so that an error names the row and its environment
+ * on its first line (`EnvironmentScoped<ListOpenPositionsResult, "paper">` is not assignable to
+ * `Live<ListOpenPositionsResult>`). It stays `EnvironmentScoped<Row, Env>` for a generic `Env`.
+ */
 type ScopedRow<Q, Env extends ExecutionEnvironment> = EnvironmentScoped<ResultOf<Q>, Env>;
 
-/** Each environment of a cross-environment query's rows, branded as that environment. */
-type CrossRow<Q, Env> = Env extends ExecutionEnvironment ? ScopedRow<Q, Env> : never;
+/** Each environment of a cross-environment query's rows, branded as that environment (`Paper<Row> | Backtest<Row>`). */
+type CrossRow<Q, Env> = Named<ResultOf<Q>>[Env & ExecutionEnvironment];
+type Named<Row> = { live: Live<Row>; paper: Paper<Row>; backtest: Backtest<Row> };
 
 /** The row (`one`), the row or undefined (`maybe`), or the rows (`many`), as codegen decided (`returns`). */
 type Rows<Q, Row> = ResultOf<Q> extends void ? Promise<void> : Promise<Returned<Row, CardinalityOf<Q>>>;
 
 export type ScopedQuery<Q, Env extends ExecutionEnvironment> = (
   ...args: ParamArgs<ScopedParams<Q, Env>>
-) => Rows<Q, ScopedRow<Q, Env>>;
+) => Rows<Q, EnvironmentScoped<ResultOf<Q>, Env>>;
 
 export type SharedQuery<Q> = (...args: ParamArgs<ParamsOf<Q>>) => Rows<Q, ResultOf<Q>>;
 

@@ -5,7 +5,8 @@
  */
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { rowOf } from '../../src/backtest/load.js';
+import { rowOf, type LoadRow } from '../../src/backtest/load.js';
+import type { PositionKey } from '../../src/environment/brand.js';
 import type { BacktestRun } from '../../src/backtest/runs.js';
 import { precogDb } from '../../src/scope/precog-db.js';
 import { withFreshDatabase } from '../support/db.js';
@@ -15,7 +16,7 @@ import { closedPosition, d, taggedTables } from './support.js';
 const PERIOD = { period_start: new Date('2025-01-01T00:00:00Z'), period_end: new Date('2025-02-01T00:00:00Z') };
 const at = (hour: number) => new Date(Date.UTC(2025, 0, 2, hour));
 
-function positionRow(key: string, strategyId: number, entry: string, exit: string, hour: number) {
+function positionRow(key: PositionKey<'backtest'>, strategyId: number, entry: string, exit: string, hour: number): LoadRow<'positions'> {
   const realized = d(exit).minus(entry).times(10).minus('0.20');
   return {
     position_key: key, market_id: 'MKT-BT-LOAD', strategy_id: strategyId, side: 'YES', entry_price: d(entry), quantity: 10,
@@ -24,7 +25,7 @@ function positionRow(key: string, strategyId: number, entry: string, exit: strin
   };
 }
 
-function tradeRow(position: unknown, fees: string, hour: number) {
+function tradeRow(position: LoadRow<'trades'>['position_id'], fees: string, hour: number): LoadRow<'trades'> {
   return {
     market_id: 'MKT-BT-LOAD', position_id: position, side: 'buy', price: d('0.40'), quantity: 10, fees: d(fees),
     trade_source: 'manual', order_type: 'limit', execution_time: at(hour),
@@ -102,25 +103,28 @@ describe('db.backtests.load', () => {
   });
 
   describe('failures leave nothing behind', () => {
-    const cases: [string, (context: { pool: pg.Pool; strategyId: number; keys: string[]; otherRunPosition: number }) => Record<string, Record<string, unknown>[]>, RegExp][] = [
+    // Each case is what the types refuse (another run's id or key, an unknown column) or cannot see
+    // (a price above 1, a reference past the end): untyped code meets the same refusals at run time.
+    type Loose = Record<string, Record<string, unknown>[]>;
+    const cases: [string, (context: { pool: pg.Pool; strategyId: number; keys: PositionKey<'backtest'>[]; otherRunPosition: never }) => Loose, RegExp][] = [
       ['a value the database refuses (a price above 1) in the last row', ({ strategyId, keys }) => ({
         positions: [positionRow(keys[0]!, strategyId, '0.40', '0.50', 1), { ...positionRow(keys[1]!, strategyId, '0.40', '0.50', 2), entry_price: d('1.5') }],
-      }), /entry_price|range|check/i],
+      } as unknown as Loose), /entry_price|range|check/i],
       ['a reference to another run\'s row', ({ strategyId, keys, otherRunPosition }) => ({
         positions: [positionRow(keys[0]!, strategyId, '0.40', '0.50', 1)],
         trades: [tradeRow(rowOf('positions', 0), '0.01', 1), tradeRow(otherRunPosition, '0.01', 2)],
-      }), /backtest-run-cross-reference/],
+      } as unknown as Loose), /backtest-run-cross-reference/],
       ['an unknown column', ({ strategyId, keys }) => ({
         positions: [positionRow(keys[0]!, strategyId, '0.40', '0.50', 1)],
         trades: [{ ...tradeRow(rowOf('positions', 0), '0.01', 1), venue: 'x' }],
-      }), /trades\[0\]\.venue.*not a column of trades/],
+      } as unknown as Loose), /trades\[0\]\.venue.*not a column of trades/],
       ['a reference to a row the load does not have', ({ strategyId, keys }) => ({
         positions: [positionRow(keys[0]!, strategyId, '0.40', '0.50', 1)],
         trades: [tradeRow(rowOf('positions', 5), '0.01', 1)],
-      }), /positions\[5\], which is not a row of this load/],
+      } as unknown as Loose), /positions\[5\], which is not a row of this load/],
       ['a key of another run\'s position', ({ strategyId }) => ({
-        positions: [positionRow('OTHER-RUN-KEY', strategyId, '0.40', '0.50', 1)],
-      }), /environment-immutable/],
+        positions: [positionRow('OTHER-RUN-KEY' as never, strategyId, '0.40', '0.50', 1)],
+      } as unknown as Loose), /environment-immutable/],
     ];
     it.each(cases)('%s', async (_name, rowsOf, message) => {
       await withFreshDatabase(async (_database, pool) => {
@@ -132,9 +136,9 @@ describe('db.backtests.load', () => {
         const otherKey = otherPosition.position_key;
         const run = await db.backtests.create({ strategy_id: strategyId, ...PERIOD });
         const keys = await db.backtests.positionKeys(2);
-        const rows = rowsOf({ pool, strategyId, keys, otherRunPosition: otherPosition.id as unknown as number });
+        const rows = rowsOf({ pool, strategyId, keys, otherRunPosition: otherPosition.id as never });
         for (const row of rows.positions ?? []) if (row.position_key === 'OTHER-RUN-KEY') row.position_key = otherKey;
-        await expect(db.backtests.load(run, rows)).rejects.toThrow(message);
+        await expect(db.backtests.load(run, rows as never)).rejects.toThrow(message);
         expect(await leftBehind(pool, run)).toEqual(NOTHING);
         // The other run is untouched.
         expect(await otherScope.getPositionById({ id: otherPosition.id })).toMatchObject({ position_key: otherKey });

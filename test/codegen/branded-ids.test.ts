@@ -59,6 +59,16 @@ describe('the environment model', () => {
     expect(positions?.keyColumn && model.identifyColumn(positions.name, positions.keyColumn)).toEqual({ table: positions?.name, kind: 'key' });
   });
 
+  it('brands the business key a table carries beside its reference to the keyed table', () => {
+    // settlements.position_id references positions.id, and settlements.position_key is positions' key:
+    // a settlement leads back to its position's history without a cast.
+    const position = model.identifyColumn('settlements', 'position_id')!;
+    const keyColumn = model.tables.find((table) => table.name === position.table)!.keyColumn!;
+    expect(model.identifyColumn('settlements', keyColumn)).toEqual({ table: position.table, kind: 'key' });
+    // Only beside a reference: trades carry no position key.
+    expect(model.identifyColumn('trades', 'market_id')).toBeUndefined();
+  });
+
   it('does not brand a column that only shares a name: trades.order_id is text, no foreign key', () => {
     expect(model.identifyColumn('trades', 'order_id')).toBeUndefined();
     expect(model.identifyColumn('trades', 'market_id')).toBeUndefined();

@@ -87,7 +87,7 @@ describe('type overrides', () => {
     expect(error).toBeInstanceOf(CodegenError);
     const message = (error as CodegenError).message;
     for (const expected of [
-      'unknown setting "typeOverride" (known: typeOverrides)',
+      'unknown setting "typeOverride" (known: typeOverrides, nonNullElements)',
       '"typeOverrides"."Not A Key": a key is a PostgreSQL type (e.g. "interval") or "table.column" in lower case',
       '"typeOverrides"."no_such_type": there is no PostgreSQL type no_such_type',
       '"typeOverrides"."strategies.no_such_column": there is no column strategies.no_such_column in the schema',

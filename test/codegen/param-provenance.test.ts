@@ -45,3 +45,22 @@ it('sees subqueries in their own scope, with the outer tables behind them', () =
     trade_id: ['trades.id'],
   });
 });
+
+it('follows a parameter through coalesce, NULLIF, greatest, CASE, casts and ARRAY[...] to the column it lands in', () => {
+  expect(provenance('UPDATE orders SET position_id = coalesce(:position_id, position_id) WHERE id = :id')).toEqual({
+    position_id: ['orders.position_id'],
+    id: ['orders.id'],
+  });
+  expect(provenance('INSERT INTO trades (position_id) VALUES (NULLIF(:position_id::int, 0))')).toEqual({ position_id: ['trades.position_id'] });
+  expect(provenance('UPDATE trades SET position_id = CASE WHEN :keep THEN position_id ELSE :other::int END')).toEqual({ other: ['trades.position_id'] });
+  expect(provenance('SELECT 1 FROM trades WHERE position_id = coalesce(:a, :b)')).toEqual({ a: ['trades.position_id'], b: ['trades.position_id'] });
+  expect(provenance('SELECT 1 FROM trades WHERE position_id = ANY(ARRAY[:a, :b]::int[])')).toEqual({ a: ['trades.position_id'], b: ['trades.position_id'] });
+  expect(provenance('SELECT 1 FROM trades WHERE coalesce(position_id, 0) = :a')).toEqual({ a: ['trades.position_id'] });
+  expect(provenance('SELECT 1 FROM trades WHERE NULLIF(position_id, :a) IS NULL')).toEqual({ a: ['trades.position_id'] });
+  expect(provenance('SELECT CASE position_id WHEN :a THEN 1 END AS x FROM trades')).toEqual({ a: ['trades.position_id'] });
+});
+
+it('does not follow a parameter into what only decides (a CASE condition, a comparison with an expression)', () => {
+  expect(provenance('UPDATE trades SET position_id = CASE WHEN :keep THEN position_id END')).toEqual({});
+  expect(provenance('SELECT 1 FROM trades WHERE position_id + 1 = :a')).toEqual({});
+});

@@ -51,6 +51,10 @@ describe('environment-safety lint', () => {
       'sql/trades.sql:34 env/unscoped-query listTradesHiddenInUnion', // the second branch of a UNION ALL
       'sql/trades.sql:37 env/unscoped-query listTradesInTwoEnvironments',
       'sql/trades.sql:40 env/unscoped-query listTradesAnyOfTwo',
+      // A window, an aggregate or DISTINCT below the filter combines every environment's rows first.
+      'sql/trades.sql:43 env/unscoped-query runningFeesFilteredAfterTheWindow',
+      'sql/trades.sql:47 env/unscoped-query feesPerMarketFilteredAfterTheAggregate',
+      'sql/trades.sql:51 env/unscoped-query marketsFilteredAfterDistinct',
     ]);
   });
 

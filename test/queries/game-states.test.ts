@@ -94,7 +94,7 @@ describe('listLiveGames and listGamesOnDate', () => {
       await upsertGameState.run(snapshot(ids.pre, { game_status: 'pre', period: 0, game_date: new Date('2025-12-23T01:00:00Z') }), db);
       await upsertGameState.run(snapshot(ids.nba, { league: 'nba', game_status: 'end_of_period' }), db);
 
-      const mine = (rows: { espn_event_id: string }[]) =>
+      const mine = (rows: readonly { espn_event_id: string }[]) =>
         rows.map((row) => row.espn_event_id).filter((id) => Object.values(ids).includes(id)).sort();
 
       const live = await listLiveGames.run({}, db);

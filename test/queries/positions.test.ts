@@ -296,7 +296,7 @@ describe('two concurrent updaters of one position', () => {
     await withFreshDatabase(async (database, fresh) => {
       // Every connection of the pool files its backtest rows under the run (as a backtest scope does per transaction).
       const run = await backtestRun(fresh);
-      const pool = poolFor(database, testServer(), 10, { backtestRun: run.id });
+      const pool = poolFor(database, testServer(), 10, { backtestRun: String(run.id) });
       try {
         const opened = await openPosition.run(position('MKT-STORM', 'backtest', { entry_price: d('0.10') }), pool);
         const key = opened!.position_key;

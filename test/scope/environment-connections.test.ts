@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, Decimal, precogDb } from '../../src/index.js';
+import { ConfigurationError, Decimal, precogDb, type PrecogDb } from '../../src/index.js';
 import { ensureEnvironmentLogins, type LoginName } from '../../src/server/environment-logins.js';
 import { testServer, withFreshDatabase } from '../support/db.js';
 import { testLogins } from '../support/test-logins.js';
@@ -58,7 +58,8 @@ describe('precogDb with a connection per environment', () => {
 
   it('has no scope, analytics or shared queries for a connection it was not given', async () => {
     await withLoginPools(async (pools) => {
-      const db = precogDb({ paper: pools.paper });
+      // The types already refuse these (test/typings/connections.test-d.ts); untyped code meets the run-time refusal.
+      const db = precogDb({ paper: pools.paper }) as unknown as PrecogDb;
       expect(() => db.scope('live', { api: 'live' })).toThrow(ConfigurationError);
       expect(() => db.scope('live', { api: 'live' })).toThrow(/a live scope needs a live connection: precogDb\(\{ live: pool/);
       await expect(db.crossEnvironment.comparePaperAndLivePerformance({ from: new Date(0), to: new Date() })).rejects.toThrow(/cross-environment analytics needs an analyst connection/);

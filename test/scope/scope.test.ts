@@ -27,7 +27,7 @@ describe('scopes', () => {
       await paper.openPosition(position('MKT-C'));
       await backtest.openPosition(position('MKT-D'));
 
-      const markets = async (rows: Promise<{ market_id: string; execution_environment: string }[]>) =>
+      const markets = async (rows: Promise<readonly { market_id: string; execution_environment: string }[]>) =>
         (await rows).map((row) => `${row.execution_environment}:${row.market_id}`).sort();
       expect(await markets(live.listOpenPositions())).toEqual(['live:MKT-A']);
       expect(await markets(paper.listOpenPositions())).toEqual(['paper:MKT-B', 'paper:MKT-C']);
@@ -50,7 +50,7 @@ describe('scopes', () => {
       });
       expect(await session()).toEqual(before);
       const { rows } = await client.query(`SELECT backtest_run_id::text AS run FROM positions WHERE position_key = $1`, [opened!.position_key]);
-      expect(rows).toEqual([{ run: run.id }, { run: run.id }]);
+      expect(rows).toEqual([{ run: String(run.id) }, { run: String(run.id) }]);
     });
   });
 
@@ -154,7 +154,8 @@ describe('ADR-107 guardrail: the API must match the environment', () => {
   });
 
   it('accepts a backtest scope with api none, for a run', () => {
-    expect(db.scope('backtest', { api: 'none', run: 1n }).environment).toBe('backtest');
+    // A run id comes only from db.backtests; this scope never reaches the database.
+    expect(db.scope('backtest', { api: 'none', run: 1n as never }).environment).toBe('backtest');
   });
 
   it('refuses a backtest scope without a run, and a live scope with one', () => {

@@ -4,11 +4,12 @@
  * with, so inside withRollback it goes with the rollback, and in a database of the test's own it
  * goes with the database.
  */
+import { precogDb, type BacktestRunId } from '../../src/index.js';
 import type { Queryable } from '../../src/runtime/query.js';
 
 export interface TestRun {
-  /** backtest_runs.id, as digits (what a scope's `run` and backtest_run_id take). */
-  id: string;
+  /** backtest_runs.id, as db.backtests.get returns it (branded: what a scope's `run` takes). */
+  id: BacktestRunId;
 }
 
 export interface TestRunOptions {
@@ -28,13 +29,15 @@ export async function backtestRun(db: Queryable, options: TestRunOptions = {}): 
     text: `SELECT id::text AS id FROM create_backtest_run(NULL, '2024-01-01T00:00:00Z', '2024-12-31T00:00:00Z', NULL, '{}', $1)`,
     values: [options.label ?? 'test run'],
   });
-  if (options.enter) await enterRun(db, run!);
-  return run!;
+  // A run id is branded: it comes from db.backtests (get), never from a cast.
+  const made = { id: (await precogDb(db).backtests.get(run!.id))!.id };
+  if (options.enter) await enterRun(db, made);
+  return made;
 }
 
 /** Files the transaction's later backtest rows under `run` (the column's default), as a backtest scope does. */
 export async function enterRun(db: Queryable, run: TestRun): Promise<void> {
-  await db.query({ text: `SELECT set_config('precog.backtest_run', $1, true)`, values: [run.id] });
+  await db.query({ text: `SELECT set_config('precog.backtest_run', $1, true)`, values: [String(run.id)] });
 }
 
 /** Undoes enterRun: rows written next belong to no run (live and paper). */

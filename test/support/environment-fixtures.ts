@@ -49,7 +49,7 @@ export async function seedEveryEnvironment(client: pg.ClientBase, market = 'MKT-
       oldId: first!.id,
       currentId: current!.id,
       tradeId: trade!.id,
-      ...(environment === 'backtest' && { run: backtest.id }),
+      ...(environment === 'backtest' && { run: String(backtest.id) }),
     };
   }
   return seed;

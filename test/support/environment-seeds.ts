@@ -168,7 +168,7 @@ export async function seedTaggedTables(
     const t = ident(table.name);
     for (const environment of ENVIRONMENTS) {
       if ((await count(client, `SELECT count(*)::int AS n FROM ${t} WHERE execution_environment = $1`, [environment])) === 0) {
-        const { row, columns } = await buildRow(client, registry, table, environment, run.id);
+        const { row, columns } = await buildRow(client, registry, table, environment, String(run.id));
         const error = await insertFitting(client, table, row, columns);
         if (error) throw new Error(`seeds: cannot build a ${environment} row of ${table.name} (${error.code} ${error.message}): seed it before the rule cases`);
       }

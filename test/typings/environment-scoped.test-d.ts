@@ -99,10 +99,11 @@ describe('must not compile', () => {
 });
 
 describe('compiles', () => {
-  it('opens a backtest scope for a run: the run, or its id', () => {
+  it('opens a backtest scope for a run: the run, or its id', async () => {
     const db = precogDb(null as never);
-    expectTypeOf(db.scope('backtest', { api: 'none', run: 1n }).environment).toEqualTypeOf<'backtest'>();
-    expectTypeOf(db.scope('backtest', { api: 'none', run: '42' }).environment).toEqualTypeOf<'backtest'>();
+    const run = await db.backtests.create({ strategy_id: 1, period_start: new Date(0), period_end: new Date() });
+    expectTypeOf(db.scope('backtest', { api: 'none', run }).environment).toEqualTypeOf<'backtest'>();
+    expectTypeOf(db.scope('backtest', { api: 'none', run: run.id }).environment).toEqualTypeOf<'backtest'>();
   });
 
   it('narrows a union row on execution_environment', () => {
