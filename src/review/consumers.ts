@@ -11,6 +11,9 @@ import type pg from 'pg';
 import { parseStatements, sliceBytes, unwrap } from '../parser/pg-ast.js';
 import type { SourceFile } from '../lint/migration-rules.js';
 import { queryBlocks } from '../lint/sql-queries.js';
+import { ANNOTATION } from '../lint/migration-rules.js';
+import { readRegistry } from './guarantees.js';
+import { readReach } from './reach.js';
 import { type Point, point } from './point.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
@@ -83,10 +86,12 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
   const points: Point[] = [];
   const baseQueries = new Map<string, string>();
   for (const file of baseSql) for (const block of queryBlocks(file.text)) baseQueries.set(block.name, stripComments(block.sql));
+  const reach = await readReach(head, (await readRegistry(head)).map((d) => d.table_name));
   for (const file of headSql) {
     for (const block of queryBlocks(file.text)) {
       const object = `${file.path}:${block.name}`;
       const sql = stripComments(block.sql);
+      points.push(...throughFunctions(reach, object, block));
       const before = baseQueries.has(block.name) ? await compile(base, baseQueries.get(block.name)!) : undefined;
       const after = await compile(head, sql);
       if (after instanceof Error) {
@@ -114,6 +119,23 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
   points.push(...(await enumPoints(base, head)));
   points.push(...(await moneyPoints(base, head)));
   return points;
+}
+
+/**
+ * A query that reads tagged rows only through a function (`SELECT * FROM market_exposure(:m)`):
+ * the environment lint and codegen see no tagged table in its text, so nothing pins it to the
+ * scope's environment. It is tied to the tables the function reads, and must pass the scope's
+ * :execution_environment (for the function to filter by) or say why not.
+ */
+function throughFunctions(reach: Awaited<ReturnType<typeof readReach>>, object: string, block: { name: string; sql: string; original: string; params: Map<number, string> }): Point[] {
+  const reached = [...reach.ofCalls(block.sql)];
+  if (!reached.length) return [];
+  if ([...block.params.values()].includes('execution_environment')) return [];
+  if (ANNOTATION.exec(block.original)?.[1]?.trim()) return [];
+  const through = reached.map(([table, path]) => `${table} (through ${path.slice(0, -1).join(' → ')})`);
+  return [point('consumer/function-reads-tagged', object,
+    `query ${block.name} reads ${through.join(', ')} without naming a tagged table: it is not pinned to the scope's environment, so it returns rows of every environment it can see (all of them for the owner and precog_analyst), and codegen classes it as if it read shared tables only`,
+    `pass the scope's environment to the function and filter by it inside (\`${reached[0]![1][0]}(..., :execution_environment!)\`), read a single-environment view instead, or say why it spans environments with \`-- cross-environment: <reason>\``)];
 }
 
 /** The block's first statement, without the `;` and whatever follows it. */

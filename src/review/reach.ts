@@ -20,6 +20,8 @@ export interface Reach {
   ofFunction(name: string): Map<string, string[]>;
   /** Tagged tables the names in a query's text lead to, through functions and views. */
   ofText(sql: string): Map<string, string[]>;
+  /** Tagged tables the functions a query's text names read: what it reaches without naming a table. */
+  ofCalls(sql: string): Map<string, string[]>;
 }
 
 /** Node keys: `r:<name>` a relation (by its partition root), `f:<name>` a function. */
@@ -94,6 +96,7 @@ export async function readReach(client: Client, tagged: string[]): Promise<Reach
       return reached;
     },
     ofText: (sql) => walk(named(sql)),
+    ofCalls: (sql) => walk(named(sql).filter((node) => node.startsWith('f:'))),
   };
 }
 
