@@ -14,6 +14,7 @@ import { queryBlocks } from '../lint/sql-queries.js';
 import { ANNOTATION } from '../lint/migration-rules.js';
 import { readRegistry } from './guarantees.js';
 import { readReach } from './reach.js';
+import { predicateUse, readIndexes, readRelations, serves } from './index-use.js';
 import { type Point, point } from './point.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
@@ -87,6 +88,9 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
   const baseQueries = new Map<string, string>();
   for (const file of baseSql) for (const block of queryBlocks(file.text)) baseQueries.set(block.name, stripComments(block.sql));
   const reach = await readReach(head, (await readRegistry(head)).map((d) => d.table_name));
+  const headIndexes = await readIndexes(head);
+  const dropped = (await readIndexes(base)).filter((index) => !headIndexes.some((h) => h.name === index.name));
+  const relations = await readRelations(head);
   for (const file of headSql) {
     for (const block of queryBlocks(file.text)) {
       const object = `${file.path}:${block.name}`;
@@ -103,12 +107,28 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
           `change the query with the schema (or keep the old name: a view or column can be renamed back), then \`npm run codegen\``));
         continue;
       }
+      // Indexes the query relies on, by its predicates against their columns (index-use.ts); the
+      // base's plan adds what that cannot read (expression indexes).
+      const use = predicateUse(sql, relations.columnsOf, relations.tablesOf);
+      const judged = new Set<string>();
+      for (const index of dropped) {
+        const table = use.get(index.table);
+        const was = serves(index, table);
+        if (index.keys.every(Boolean)) judged.add(index.name);
+        if (!was.score) continue;
+        const [best] = headIndexes.filter((j) => j.table === index.table).map((j) => ({ j, by: serves(j, table) })).sort((a, b) => b.by.score - a.by.score);
+        if (best && best.by.score >= was.score) continue;
+        judged.add(index.name);
+        points.push(point('consumer/index-dropped', object,
+          `query ${block.name} reads ${index.table} by ${was.columns.join(', ')}, the columns index ${index.name} leads with, and the head drops it: ${best?.by.score ? `the best index left, ${best.j.name}, serves it by ${best.by.columns.join(', ')} only` : `no index left on ${index.table} serves it`}, so on a production-sized ${index.table} the query reads ${best?.by.score ? 'many more rows' : 'every row of its partition'} (judged by the query's predicates, not an empty database's plan)`,
+          `keep ${index.name}, or create its replacement (CREATE INDEX CONCURRENTLY, same leading columns) before dropping it`));
+      }
       if (before && !(before instanceof Error)) {
-        for (const index of before.indexes) {
+        for (const index of before.indexes.filter((name) => !judged.has(name))) {
           const kept = (await head.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`public.${index}`])).rows[0].ok;
           if (!kept) {
             points.push(point('consumer/index-dropped', object,
-              `query ${block.name} is planned on index ${index} on the base, and the head drops it: the query falls back to ${after.indexes.length ? `${after.indexes.join(', ')}` : 'a sequential scan'}`,
+              `query ${block.name} is planned on index ${index} on the base (an expression index: its use is read from the plan), and the head drops it: the query falls back to ${after.indexes.length ? `${after.indexes.join(', ')}` : 'a sequential scan'}`,
               `keep ${index}, or replace it (CREATE INDEX CONCURRENTLY) with one the query can use before dropping it`));
           }
         }
