@@ -17,12 +17,14 @@ import { projectCopy, type ProjectCopy } from '../support/project-copy.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WORKFLOW = readFileSync(join(ROOT, '.github', 'workflows', 'review.yml'), 'utf8');
 
-/** The `run:` script of the step named `name` (a `run: |` block, its indentation removed). */
+/** The `run:` script of the step named `name` (one line, or a `run: |` block with its indentation removed). */
 function stepScript(name: string): string {
   const lines = WORKFLOW.split('\n');
   const start = lines.findIndex((line) => line.trim() === `- name: ${name}`);
   if (start < 0) throw new Error(`no step "${name}" in review.yml`);
-  const run = lines.findIndex((line, i) => i > start && /^\s+run: \|$/.test(line));
+  const run = lines.findIndex((line, i) => i > start && /^\s+run: /.test(line));
+  const inline = /^\s+run: (?!\|$)(.+)$/.exec(lines[run]!);
+  if (inline) return inline[1]!;
   const indent = lines[run + 1]!.length - lines[run + 1]!.trimStart().length;
   const body: string[] = [];
   for (const line of lines.slice(run + 1)) {
