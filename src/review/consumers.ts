@@ -8,7 +8,7 @@
  * Conventions: money-like columns are NUMERIC, never floating point.
  */
 import type pg from 'pg';
-import { parseStatements, sliceBytes, unwrap } from '../parser/pg-ast.js';
+import { type Node, parseStatements, sliceBytes } from '../parser/pg-ast.js';
 import type { SourceFile } from '../lint/migration-rules.js';
 import { queryBlocks } from '../lint/sql-queries.js';
 import { ANNOTATION } from '../lint/migration-rules.js';
@@ -177,16 +177,29 @@ async function insertPoints(head: Client, object: string, name: string, sql: str
   } catch {
     return [];
   }
-  const [type, body] = unwrap(statements[0]?.stmt);
-  if (type !== 'InsertStmt' || !body.cols) return [];
-  const supplied = new Set<string>(body.cols.map((c: { ResTarget: { name: string } }) => c.ResTarget.name));
-  const { rows } = await head.query<{ name: string }>(`
-      SELECT a.attname AS name FROM pg_attribute a
-       WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
-         AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' ORDER BY a.attnum`, [`public.${body.relation.relname}`]);
-  return rows.filter((r) => !supplied.has(r.name)).map((r) => point('consumer/insert-missing-column', object,
-    `query ${name} inserts into ${body.relation.relname} without ${r.name}, which the head makes NOT NULL without a default: every call fails with a not-null violation`,
-    `give ${body.relation.relname}.${r.name} a DEFAULT (or keep it nullable), or add it to ${name} in the same pull request`));
+  // Every INSERT of the statement: the top-level one and those inside WITH ... AS (INSERT ...).
+  const inserts: Node[] = [];
+  const find = (node: Node): void => {
+    if (Array.isArray(node)) return node.forEach(find);
+    if (!node || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'InsertStmt') inserts.push(value);
+      find(value);
+    }
+  };
+  find(statements[0]?.stmt);
+  const points: Point[] = [];
+  for (const body of inserts.filter((insert) => insert.cols && insert.relation)) {
+    const supplied = new Set<string>(body.cols.map((c: { ResTarget: { name: string } }) => c.ResTarget.name));
+    const { rows } = await head.query<{ name: string }>(`
+        SELECT a.attname AS name FROM pg_attribute a
+         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
+           AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' ORDER BY a.attnum`, [`public.${body.relation.relname}`]);
+    points.push(...rows.filter((r) => !supplied.has(r.name)).map((r) => point('consumer/insert-missing-column', object,
+      `query ${name} inserts into ${body.relation.relname} without ${r.name}, which the head makes NOT NULL without a default: every call fails with a not-null violation`,
+      `give ${body.relation.relname}.${r.name} a DEFAULT (or keep it nullable), or add it to ${name} in the same pull request`)));
+  }
+  return points;
 }
 
 async function enumPoints(base: Client, head: Client): Promise<Point[]> {

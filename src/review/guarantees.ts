@@ -130,8 +130,21 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
         'declare the column `execution_environment execution_environment NOT NULL` (no default)');
     }
     if (!declared.has(row.t) && !(base ?? []).some((d) => d.table_name === row.t)) {
+      // What is wrong with it, each said: the declaration would fix every one.
+      const [column] = await q<{ notnull: boolean; default: string | null; guarded: boolean; rls: boolean }>(`
+          SELECT a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS default, c.relrowsecurity AS rls,
+                 EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal AND g.tgenabled <> 'D' AND (g.tgtype & 16) <> 0) AS guarded
+            FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'execution_environment'
+            LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+           WHERE c.oid = to_regclass($1)`, [`public.${row.t}`]);
+      const wrong = [
+        column?.default ? `its execution_environment has DEFAULT ${column.default} (a row written without an environment silently becomes ${/'(\w+)'/.exec(column.default)?.[1] ?? 'that'}: how paper positions became live ones, #662)` : '',
+        column && !column.notnull ? 'its execution_environment is nullable (a row of no environment)' : '',
+        column && !column.guarded ? 'nothing refuses an UPDATE of execution_environment (a row can change environment)' : '',
+        column && !column.rls ? 'no row-level security: every environment role reads every row' : '',
+      ].filter(Boolean);
       push('guarantee/undeclared-tagged-table', row.t,
-        `${row.t} has an execution_environment column but is not declared: no guard, no [environment-role] policy, no partition, not purged`,
+        `${row.t} has an execution_environment column but is not declared: ${wrong.length ? `${wrong.join('; ')}; and ` : ''}no guard, no [environment-role] policy, no partition, not purged`,
         `declare it after CREATE TABLE: \`SELECT precog_environment_table('${row.t}', kind => 'append_only' | 'versioned' | 'mutable', ...)\``);
     }
   }
