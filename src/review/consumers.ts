@@ -224,16 +224,28 @@ async function enumPoints(base: Client, head: Client): Promise<Point[]> {
 }
 
 const MONEY = /(price|fee|pnl|p_and_l|balance|amount|cost|payout|proceeds|notional|equity|cash|value)/;
+/** A float column that is not money says so in its comment: `COMMENT ON COLUMN t.c IS 'not money: <what it is>'`. */
+const NOT_MONEY = /^not money:\s*\S/i;
 
+/**
+ * Money is not recognised by name alone: on a tagged table (its rows are trades, positions, P&L,
+ * balances of an environment) or a table that already holds NUMERIC amounts, every new
+ * floating-point column is taken for money unless its comment says `not money: <why>`; elsewhere
+ * a money-like name decides.
+ */
 async function moneyPoints(base: Client, head: Client): Promise<Point[]> {
   const sql = `
-      SELECT c.relname || '.' || a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      SELECT c.relname || '.' || a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, col_description(c.oid, a.attnum) AS comment,
+             EXISTS (SELECT FROM pg_attribute e WHERE e.attrelid = c.oid AND e.attname = 'execution_environment' AND NOT e.attisdropped) AS tagged,
+             EXISTS (SELECT FROM pg_attribute n WHERE n.attrelid = c.oid AND n.atttypid = 'numeric'::regtype AND n.attnum > 0 AND NOT n.attisdropped) AS holds_numeric
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped
          AND a.atttypid IN ('real'::regtype, 'double precision'::regtype)`;
   const existing = new Set((await base.query<{ name: string }>(sql)).rows.map((r) => r.name));
-  return (await head.query<{ name: string; type: string }>(sql)).rows
-    .filter((r) => MONEY.test(r.name.split('.')[1]!) && !existing.has(r.name))
+  return (await head.query<{ name: string; type: string; comment: string | null; tagged: boolean; holds_numeric: boolean }>(sql)).rows
+    .filter((r) => !existing.has(r.name) && !NOT_MONEY.test(r.comment ?? ''))
+    .filter((r) => r.tagged || r.holds_numeric || MONEY.test(r.name.split('.')[1]!))
     .map((r) => point('convention/money-float', r.name,
-      `${r.name} is ${r.type}: money in binary floating point cannot hold 0.1 exactly, and sums of prices, fees and P&L drift by cents`,
-      `declare it numeric(14,4) (amounts) or numeric(10,4) (prices per contract); codegen types it as Decimal`));
+      `${r.name} is ${r.type}${r.tagged ? ` on an environment-tagged table, where a number is money unless it says otherwise` : r.holds_numeric && !MONEY.test(r.name.split('.')[1]!) ? ' beside the NUMERIC amounts of its table' : ''}: money in binary floating point cannot hold 0.1 exactly, and sums of prices, fees and P&L drift by cents`,
+      `declare it numeric(14,4) (amounts) or numeric(10,4) (prices per contract), which codegen types as Decimal; a number that is not money says so: \`COMMENT ON COLUMN ${r.name} IS 'not money: <what it is>'\``));
 }
