@@ -14,6 +14,8 @@ import type { Declaration } from './guarantees.js';
 import { type Point, point } from './point.js';
 
 export const DATA_CHANGE_MARKER = /--\s*data-change:[ \t]*(\S.*)$/m;
+/** `-- maintenance-window: <when>` before a statement that locks a tagged table for long: planned outside market hours. */
+export const MAINTENANCE_MARKER = /--\s*maintenance-window:[ \t]*(\S.*)$/m;
 
 export function dataChangePoints(files: SourceFile[], registry: Declaration[], environments: string[]): Point[] {
   const points: Point[] = [];
@@ -33,11 +35,23 @@ export function dataChangePoints(files: SourceFile[], registry: Declaration[], e
       continue; // the migration does not parse: applying it fails, and that is reported
     }
     let previousEnd = 0;
+    const created = new Set<string>();
     for (const { stmt, start, end } of statements) {
       const text = sliceBytes(file.text, previousEnd, end);
       previousEnd = end;
       const marker = DATA_CHANGE_MARKER.exec(text)?.[1]?.trim();
       const where = `${file.path}:${lineAt(file.text, start + (text.length - text.trimStart().length))}`;
+      const [stmtType, stmtBody] = unwrap(stmt);
+      if (stmtType === 'CreateStmt') created.add(stmtBody.relation.relname);
+      // Long locks on a live table: blocking unless planned for a maintenance window. A table the
+      // same migration creates holds no rows yet.
+      const lock = longLock(stmt);
+      const locked = lock && rootOf(lock.table);
+      if (lock && locked && !created.has(locked) && !created.has(lock.table) && !MAINTENANCE_MARKER.test(text)) {
+        points.push(point('data/long-lock', where,
+          `${lock.what} on ${lock.table} (environment-tagged: live trading writes it): ${lock.lock} for as long as it takes on production-sized data, so order and fill writes wait (or time out) during market hours; the empty review database shows none of it`,
+          `${lock.instead}, or plan it for a maintenance window and say when on the line before it: \`-- maintenance-window: <when, and who watches it>\``));
+      }
       for (const write of writesOf(stmt, text)) {
         const table = rootOf(write.table);
         if (!table) continue;
@@ -70,6 +84,21 @@ export function dataChangePoints(files: SourceFile[], registry: Declaration[], e
     }
   }
   return points;
+}
+
+/** A statement that holds a strong lock for as long as the table is big. */
+function longLock(stmt: Node): { table: string; what: string; lock: string; instead: string } | undefined {
+  const [type, body] = unwrap(stmt);
+  if (type === 'IndexStmt' && !body.concurrent) {
+    return { table: body.relation.relname, what: `CREATE INDEX${body.idxname ? ` ${body.idxname}` : ''} without CONCURRENTLY`, lock: 'it blocks every INSERT, UPDATE and DELETE (SHARE lock) while the index builds', instead: 'CREATE INDEX CONCURRENTLY (in a migration of its own, `--! no-transaction`)' };
+  }
+  if (type === 'AlterTableStmt') {
+    const retyped = (body.cmds as Node[] ?? []).map((c) => unwrap(c)[1]).find((c) => c?.subtype === 'AT_AlterColumnType');
+    if (retyped) {
+      return { table: body.relation.relname, what: `ALTER COLUMN ${retyped.name} TYPE`, lock: 'it rewrites the table (and its indexes) under an ACCESS EXCLUSIVE lock, blocking reads and writes', instead: 'add a new column, backfill it in batches outside the migration, then switch over' };
+    }
+  }
+  return undefined;
 }
 
 interface Write {
