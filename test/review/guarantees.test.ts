@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cloneDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
 import { renderPoint } from '../../src/review/point.js';
+import { declaredLine, foldDeclarations } from '../../src/review/declared.js';
+import { diffSnapshots } from '../../src/review/schema-diff.js';
 import { connect } from '../../src/server/resolve.js';
 import { readFixtures, runFixture } from '../support/review-fixtures.js';
 
@@ -61,6 +63,28 @@ describe('review of the fixture corpus', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('says the objects a declaration installs in one line per declared table, and a disabled trigger as disabled', async () => {
+    const byName = (name: string) => fixtures.find((f) => f.name.endsWith(name))!;
+    const folded = async (name: string) => {
+      const result = await runFixture(inject('server'), base, byName(name));
+      return foldDeclarations(diffSnapshots(result.baseSnapshot, result.headSnapshot), result.installed);
+    };
+    const declared = await folded('safe-declared-tagged-table');
+    expect(declared.declared.map(declaredLine)).toEqual([expect.stringMatching(/^declared `fills_audit` as append_only: \d+ objects the declaration installs/)]);
+    expect(declared.declared[0]!.objects.length).toBeGreaterThan(40);
+    // What is left is what the author wrote: the table and its key.
+    expect(declared.changes.map((c) => c.text)).toEqual([
+      expect.stringMatching(/^table fills_audit added/),
+      expect.stringMatching(/^constraint fills_audit.fills_audit_pkey added/),
+    ]);
+    // Without a declaration in the change, a guard's change is said in full, not folded.
+    const dropped = await folded('guard-trigger-dropped');
+    expect(dropped.declared).toEqual([]);
+    expect(dropped.changes.map((c) => c.text)).toContainEqual(expect.stringMatching(/^trigger \S+ removed$/));
+    const disabled = await folded('guard-trigger-disabled');
+    expect(disabled.changes.map((c) => c.text)).toEqual(['trigger positions_live.live_history_kept: disabled']);
   });
 
   it('the head schema of the project itself has every guarantee', async () => {
