@@ -377,7 +377,7 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
     }
   }
 
-  // Foreign keys from untagged tables into tagged ones: purge_backtest_data() cannot truncate through them.
+  // Foreign keys from untagged tables into tagged ones: a run's delete (and the purge) cannot detach its partitions under them.
   if (tagged.length) {
     for (const fk of await q<{ name: string; from: string; to: string }>(`
         SELECT c.conname AS name, f.relname AS from, coalesce((SELECT relname FROM pg_class WHERE oid = pg_partition_root(c.confrelid)), r.relname) AS to
