@@ -85,7 +85,7 @@ describe('review of the fixture corpus', () => {
     expect(dropped.changes.map((c) => c.text)).toContainEqual(expect.stringMatching(/^trigger \S+ removed$/));
     const disabled = await folded('guard-trigger-disabled');
     expect(disabled.changes.map((c) => c.text)).toEqual(['trigger positions_live.live_history_kept: disabled']);
-  });
+  }, 180_000); // three fixtures judged in turn
 
   it('the head schema of the project itself has every guarantee', async () => {
     const result = await runFixture(inject('server'), base, { name: 'empty', expect: 'pass', points: [], migration: '-- nothing', appends: new Map() });
