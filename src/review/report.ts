@@ -75,7 +75,10 @@ export function renderAnnotations(report: ReviewReport): string[] {
     const properties = [file && `file=${property(file)}`, file && line && `line=${line}`, `title=${property(title)}`].filter(Boolean).join(',');
     if (blocking || file) lines.push(`::${blocking ? 'error' : 'warning'} ${properties}::${data(message)}`);
   };
-  for (const f of [...report.migrationLint, ...report.environmentLint]) annotate(f.blocking, f.rule, f.message, f.file, f.line);
+  // A query marked `-- cross-environment: <reason>` has said why already: not annotated on every pull request.
+  for (const f of [...report.migrationLint, ...report.environmentLint].filter((f) => f.blocking || f.rule !== 'env/cross-environment')) {
+    annotate(f.blocking, f.rule, f.message, f.file, f.line);
+  }
   for (const p of report.points) annotate(p.blocking, `${p.rule} ${p.object}`, `${p.message}. Resolve: ${p.resolve}`, p.file, p.line);
   return lines;
 }
