@@ -7,6 +7,7 @@ import { ensureEnvironmentLogins, loginRole, LOGIN_ROLES, type LoginName } from 
 import { connect, ensureDatabase, resolveTarget } from '../server/resolve.js';
 import { quietLogger } from '../migrations/logger.js';
 import { migrateSettings } from '../migrations/settings.js';
+import { hasCurrentMigration } from '../migrations/fresh-database.js';
 import { runCommand } from './run-command.js';
 
 runCommand(async () => {
@@ -32,6 +33,12 @@ runCommand(async () => {
       `  schema      ${tables} tables, ${views} views`,
       `  generated   ${generated.queries} query functions in ${generated.files} files (${generated.changed.length} changed)`,
       ...(logins ? [`  logins      ${logins.join(', ')} (passwords in ${embeddedLayout().home}/logins.json)`] : []),
+      // Codegen builds its own database with current.sql; this one has the committed migrations
+      // only (applying current.sql here means resetting it first, as npm run dev does on each save).
+      ...(hasCurrentMigration()
+        ? ['  current.sql has changes not committed yet: generated/ includes them, this database does not (its tables are missing in psql);',
+           '              npm run dev applies it here (and again on each save), npm run gm -- commit makes it a committed migration']
+        : []),
     ].join('\n'),
   );
 });

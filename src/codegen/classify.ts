@@ -93,7 +93,7 @@ export function queryExpansions(query: TypedQuery): Map<string, Expansion> {
 function classifyEnvironment(
   file: TypedFile,
   query: TypedQuery,
-  { tagged, partitionRoots }: TaggedRelations,
+  { tagged, partitionRoots, undeclared }: TaggedRelations,
   problems: CodegenProblem[],
   sql: string,
   params: Map<number, string>,
@@ -117,7 +117,13 @@ function classifyEnvironment(
     const key = `${ref.kind} ${ref.table}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    problems.push(problem(file, query, startLine + lineAt(sql, ref.location) - 1, ref.table, unscopedMessage(ref)));
+    problems.push(problem(file, query, startLine + lineAt(sql, ref.location) - 1, ref.table, unscopedMessage(ref, tagged)));
+  }
+  // A table with the column that is not declared has none of the guarantees: refused, as check and review refuse it.
+  for (const table of new Set(analysis.tables.map((relation) => relation.table).filter((t) => undeclared?.has(t)))) {
+    problems.push(problem(file, query, startLine, table,
+      `${analysis.tables.some((r) => r.table === table && r.kind !== 'read') ? 'writes' : 'reads'} ${table}, which has an ${ENV_COLUMN} column but is not declared: no guard, [environment-role] policy or partition protects its rows, and none of its ids are branded. ` +
+      `Declare it in the migration after CREATE TABLE: \`SELECT precog_environment_table('${table}', kind => 'append_only' | 'versioned' | 'mutable', ...)\``));
   }
   const touchesTagged = analysis.tables.some((relation) => tagged.has(relation.table));
   const bound = [...params.values()].includes(ENV_COLUMN);
@@ -126,16 +132,20 @@ function classifyEnvironment(
 
 const FIX_MARK = 'or mark it `-- cross-environment: <reason>`';
 
-function unscopedMessage(ref: Unscoped): string {
+function unscopedMessage(ref: Unscoped, views: Set<string>): string {
   const pin = `\`AND ${ref.alias}.${ENV_COLUMN} = :${ENV_COLUMN}!\``;
   if (ref.kind === 'insert') {
     return `inserts into ${ref.table} without taking ${ENV_COLUMN} from :${ENV_COLUMN}!: ` +
       `list ${ENV_COLUMN} among the columns with the value :${ENV_COLUMN}! (in every row), ${FIX_MARK}`;
   }
   const verb = ref.kind === 'write' ? 'changes' : 'reads';
+  // Name a single-environment view only where one exists: a new table has none yet.
+  const view = ['paper', 'live', 'backtest'].map((env) => `${env}_${ref.table}`).find((name) => views.has(name));
+  const viewFix = view
+    ? `use a single-environment view, ${view} (with \`-- cross-environment: <reason>\` and \`-- environments: ${view.split('_')[0]}\`), `
+    : '';
   return `${verb} ${ref.table} without binding ${ENV_COLUMN} to :${ENV_COLUMN}! (a mode-blind ${ref.kind === 'write' ? 'write' : 'read'}): ` +
-    `add ${pin} to its WHERE (or JOIN ... ON), use a single-environment view ` +
-    '(e.g. paper_positions, with `-- cross-environment: <reason>` and `-- environments: paper`), ' + FIX_MARK;
+    `add ${pin} to its WHERE (or JOIN ... ON), ${viewFix}${FIX_MARK}`;
 }
 
 function problem(file: TypedFile, query: TypedQuery, line: number, table: string | undefined, message: string): CodegenProblem {

@@ -12,6 +12,8 @@ export interface TaggedRelations {
   tagged: Set<string>;
   /** Partition name → the name of its root partitioned table. */
   partitionRoots: Map<string, string>;
+  /** Tables with the column that precog_environment_tables does not declare: no guard, policy or partition protects them. */
+  undeclared?: Set<string>;
 }
 
 export async function taggedRelations(client: Queryable): Promise<TaggedRelations> {
@@ -24,7 +26,19 @@ export async function taggedRelations(client: Queryable): Promise<TaggedRelation
         ORDER BY c.relname`,
     values: [ENV_COLUMN],
   })) as { rows: { relname: string; root: string | null }[] };
+  // Before migration 000010 there is no registry: nothing is declared, and nothing is refused for it.
+  const { rows: [registry] } = (await client.query({ text: `SELECT to_regclass('public.precog_environment_tables') IS NOT NULL AS ok` })) as { rows: { ok: boolean }[] };
+  const { rows: undeclared } = registry?.ok
+    ? ((await client.query({
+      text: `SELECT c.relname FROM pg_class c
+                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped
+               WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                 AND NOT EXISTS (SELECT FROM public.precog_environment_tables d WHERE d.table_name = c.relname)`,
+      values: [ENV_COLUMN],
+    })) as { rows: { relname: string }[] })
+    : { rows: [] };
   return {
+    undeclared: new Set(undeclared.map((row) => row.relname)),
     tagged: new Set(rows.filter((row) => !row.root).map((row) => row.relname)),
     partitionRoots: new Map(rows.filter((row) => row.root).map((row) => [row.relname, row.root!])),
   };

@@ -371,9 +371,9 @@ export function migrationFindings(model: MigrationModel): Finding[] {
       const target = model.tables.get(fk.table);
       if (!target?.env) continue;
       if (t.env) {
-        report(fk, 'env/undeclared-reference', `foreign key ${fkName} (${name} → ${fk.table}) is not a same-environment reference: declare both tables and call SELECT ${DECLARATION}('${name}', ...) after adding the key, which makes it one (checked per statement, environment included).`);
+        report(fk, 'env/undeclared-reference', `foreign key ${fkName} (${name} → ${fk.table}) is not a same-environment reference: [environment-cross-reference] does not check it, and once rows reference a backtest row, deleting the run (purge_backtest_run(), db.backtests.delete) and purge_backtest_data() fail (detaching the run's partition of ${fk.table} violates the key). Declare both tables and call SELECT ${DECLARATION}('${name}', ...) after adding the key, which makes it one (checked per statement, environment included).`);
       } else {
-        report(fk, 'env/shared-references-tagged', `foreign key ${fkName}: ${name} has no ${ENV_COLUMN} but references the tagged table ${fk.table}, so a row shared by every environment points at one environment's row, and purge_backtest_data() cannot truncate ${fk.table}'s backtest partition while the key exists. Tag ${name} with ${ENV_COLUMN} and declare it, or drop the key.`);
+        report(fk, 'env/shared-references-tagged', `foreign key ${fkName}: ${name} has no ${ENV_COLUMN} but references the tagged table ${fk.table}, so a row shared by every environment points at one environment's row, and once a row references a backtest row, deleting its run (purge_backtest_run(), db.backtests.delete) and purge_backtest_data() fail (detaching the run's partition of ${fk.table} violates the key). Tag ${name} with ${ENV_COLUMN} and declare it, or drop the key.`);
       }
     }
   }

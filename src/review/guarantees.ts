@@ -17,13 +17,17 @@
  *   grants       per kind: SELECT, INSERT (+ UPDATE of the columns that may change); none on partitions
  *   roles        no BYPASSRLS or SUPERUSER, no membership in another environment's role
  *   views        reading a tagged table: security_invoker, or granted only to precog_analyst
- *   functions    SECURITY DEFINER reading a tagged table, executable by an environment role
- *   references   a foreign key from an untagged table into a tagged one (purge_backtest_data fails)
+ *   functions    SECURITY DEFINER reading a tagged table (through views and functions: reach.ts),
+ *                executable by an environment role
+ *   references   a foreign key from an untagged table into a tagged one (a run's delete and the purge
+ *                fail), one added to a tagged table after its declaration, a recorded reference
+ *                between declared tables that does not carry the environment
  */
 import type pg from 'pg';
 import { frameworkFiles } from '../framework/files.js';
 import { manifestFindings } from './manifest.js';
 import { type Point, point } from './point.js';
+import { readReach } from './reach.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
 
@@ -133,8 +137,21 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
         'declare the column `execution_environment execution_environment NOT NULL` (no default)');
     }
     if (!declared.has(row.t) && !(base ?? []).some((d) => d.table_name === row.t)) {
+      // What is wrong with it, each said: the declaration would fix every one.
+      const [column] = await q<{ notnull: boolean; default: string | null; guarded: boolean; rls: boolean }>(`
+          SELECT a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS default, c.relrowsecurity AS rls,
+                 EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal AND g.tgenabled <> 'D' AND (g.tgtype & 16) <> 0) AS guarded
+            FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'execution_environment'
+            LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+           WHERE c.oid = to_regclass($1)`, [`public.${row.t}`]);
+      const wrong = [
+        column?.default ? `its execution_environment has DEFAULT ${column.default} (a row written without an environment silently becomes ${/'(\w+)'/.exec(column.default)?.[1] ?? 'that'}: how paper positions became live ones, #662)` : '',
+        column && !column.notnull ? 'its execution_environment is nullable (a row of no environment)' : '',
+        column && !column.guarded ? 'nothing refuses an UPDATE of execution_environment (a row can change environment)' : '',
+        column && !column.rls ? 'no row-level security: every environment role reads every row' : '',
+      ].filter(Boolean);
       push('guarantee/undeclared-tagged-table', row.t,
-        `${row.t} has an execution_environment column but is not declared: no guard, no [environment-role] policy, no partition, not purged`,
+        `${row.t} has an execution_environment column but is not declared: ${wrong.length ? `${wrong.join('; ')}; and ` : ''}no guard, no [environment-role] policy, no partition, not purged`,
         `declare it after CREATE TABLE: \`SELECT precog_environment_table('${row.t}', kind => 'append_only' | 'versioned' | 'mutable', ...)\``);
     }
   }
@@ -303,22 +320,28 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
           `CREATE VIEW ${v.name} WITH (security_invoker = true${v.name.match(/^(live|paper|backtest)_/) ? ', check_option = local' : ''}); a view that must span environments is granted to precog_analyst only`);
       }
     }
-    const definers = await q<{ name: string; src: string; callers: string[] }>(`
-        SELECT p.proname AS name, p.prosrc AS src,
-               ARRAY(SELECT rolname::text FROM pg_roles WHERE rolname = ANY ($1) AND has_function_privilege(oid, p.oid, 'EXECUTE')) AS callers
+    // Judged by what the function can read (through views and other functions), not by its text.
+    const reach = await readReach(client, tagged);
+    const definers = await q<{ name: string; callers: string[] }>(`
+        SELECT DISTINCT p.proname AS name,
+               ARRAY(SELECT rolname::text FROM pg_roles WHERE rolname = ANY ($1) AND has_function_privilege(oid, p.oid, 'EXECUTE') ORDER BY 1) AS callers
           FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef AND p.prorettype <> 'trigger'::regtype ORDER BY 1`, [envRoles]);
     for (const f of definers) {
       if (EXEMPT_DEFINERS.has(f.name) || !f.callers.length) continue;
-      const reads = tagged.filter((t) => new RegExp(`\\b${t}\\b`).test(f.src));
+      // Through a single-environment view (live_trades) only, and only to that environment's role: nothing crosses.
+      const environmentOf = (path: string[]) => environments.find((env) => path.length > 1 && path[0]!.startsWith(`${env}_`));
+      const reads = [...reach.ofFunction(f.name)]
+        .filter(([, path]) => !(environmentOf(path) && f.callers.every((role) => role === `precog_${environmentOf(path)}`)));
       if (reads.length) {
+        const through = reads.map(([table, path]) => (path.length > 1 ? `${table} (through ${path.slice(0, -1).join(' → ')})` : table));
         push('guarantee/definer-function', `${f.name}()`,
-          `SECURITY DEFINER function ${f.name}() reads ${reads.join(', ')} with its owner's rights and is executable by ${f.callers.join(', ')}: row-level security does not apply inside it, so it returns rows of every environment`,
+          `SECURITY DEFINER function ${f.name}() reads ${through.join(', ')} with its owner's rights and is executable by ${f.callers.join(', ')}: row-level security does not apply inside it, so ${f.callers.join(', ')} get${f.callers.length === 1 ? 's' : ''} what it returns from rows of ${reads.every(([, path]) => environmentOf(path)) ? 'an environment that is not theirs' : 'every environment'}`,
           `make it SECURITY INVOKER, or REVOKE EXECUTE ON FUNCTION ${f.name} FROM PUBLIC, ${f.callers.join(', ')} and grant it to precog_analyst only`);
       }
     }
   }
 
-  // Foreign keys from untagged tables into tagged ones: purge_backtest_data() cannot truncate through them.
+  // Foreign keys from untagged tables into tagged ones: a run's delete (and the purge) cannot detach its partitions under them.
   if (tagged.length) {
     for (const fk of await q<{ name: string; from: string; to: string }>(`
         SELECT c.conname AS name, f.relname AS from, coalesce((SELECT relname FROM pg_class WHERE oid = pg_partition_root(c.confrelid)), r.relname) AS to
@@ -327,13 +350,51 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
            AND coalesce((SELECT relname FROM pg_class WHERE oid = pg_partition_root(c.confrelid)), r.relname) = ANY ($1)
            AND NOT coalesce((SELECT relname FROM pg_class WHERE oid = pg_partition_root(c.conrelid)), f.relname) = ANY ($1) ORDER BY 2, 1`, [tagged])) {
       push('guarantee/purge-blocked', `${fk.from}.${fk.name}`,
-        `foreign key ${fk.name} from ${fk.from} (not environment-tagged) into ${fk.to}: purge_backtest_data() can no longer truncate ${fk.to}_backtest (TRUNCATE refuses a referenced table), so backtest data can no longer be removed`,
-        `reference ${fk.to} from a tagged table (declare ${fk.from} with precog_environment_table, whose references are checked per statement), or drop the constraint`);
+        `foreign key ${fk.name} from ${fk.from} (not environment-tagged) into ${fk.to}: once a ${fk.from} row references a backtest row, deleting its run (purge_backtest_run(), db.backtests.delete) and purge_backtest_data() fail, as detaching the run's partition of ${fk.to} violates the key; the run's rows can no longer be removed`,
+        `reference ${fk.to} from a tagged table (declare ${fk.from} with precog_environment_table, whose references are checked per statement and kept by the run's delete), or drop the constraint`);
     }
     const purge = await savepoint(client, async () => { await client.query('SELECT * FROM public.purge_backtest_data()'); });
     if (purge instanceof Error && !points.some((p) => p.rule === 'guarantee/purge-blocked')) {
       push('guarantee/purge-blocked', 'purge_backtest_data()', `purge_backtest_data() fails on the head schema: ${purge.message}`, 'make every tagged table purgeable again (no foreign key into a backtest partition from outside the registry)');
     }
+  }
+
+  // References between declared tables must carry the environment. One recorded without it (the
+  // referencing table was declared before the referenced one) lets a paper row reference a live one.
+  for (const r of !tagged.length ? [] : await q<{ table_name: string; columns: string[]; referenced_table: string; referenced_columns: string[] }>(`
+      SELECT r.table_name, r.columns, r.referenced_table, r.referenced_columns FROM public.precog_environment_references r
+       WHERE NOT r.same_environment AND r.referenced_table = ANY ($1) AND r.table_name = ANY ($1) ORDER BY 1, 2`, [tagged.length ? tagged : ['']])) {
+    const key = `${r.table_name} (${r.columns.join(', ')}) → ${r.referenced_table} (${r.referenced_columns.join(', ')})`;
+    push('guarantee/cross-environment-reference', key,
+      `the reference ${key} does not carry the environment (recorded when ${r.referenced_table} was not declared yet): a ${r.table_name} row of one environment may reference a ${r.referenced_table} row of another (a paper row a live one), and [environment-cross-reference] accepts it`,
+      `reference it with the environment, (${[...r.columns, 'execution_environment'].join(', ')}) REFERENCES ${r.referenced_table} (${[...r.referenced_columns, 'execution_environment'].join(', ')}), declaring ${r.referenced_table} before ${r.table_name}; a recorded reference is replaced by deleting its row from precog_environment_references, adding the key again and declaring ${r.table_name} again`);
+  }
+  // A foreign key on a tagged table that the declaration did not record: added after it. The
+  // declaration turns a plain key into a reference checked per statement and kept by a run's
+  // delete; a constraint is neither (only a key with actions to a shared table stays one).
+  for (const fk of await q<{ name: string; from: string; to: string; columns: string[]; referenced: string[]; plain: boolean }>(`
+      SELECT c.conname AS name, coalesce((SELECT relname FROM pg_class WHERE oid = pg_partition_root(c.conrelid)), f.relname)::text AS from,
+             coalesce((SELECT relname FROM pg_class WHERE oid = pg_partition_root(c.confrelid)), r.relname)::text AS to,
+             ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i) AS columns,
+             ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i) AS referenced,
+             c.confupdtype IN ('a', 'r') AND c.confdeltype IN ('a', 'r') AND NOT c.condeferrable AND c.confmatchtype = 's' AS plain
+        FROM pg_constraint c JOIN pg_class f ON f.oid = c.conrelid JOIN pg_class r ON r.oid = c.confrelid
+       WHERE c.contype = 'f' AND c.conparentid = 0 AND f.relnamespace = 'public'::regnamespace
+         AND coalesce((SELECT relname FROM pg_class WHERE oid = pg_partition_root(c.conrelid)), f.relname) = ANY ($1) ORDER BY 2, 1`, [tagged])) {
+    const toTagged = declared.has(fk.to);
+    if (!toTagged && !fk.plain) continue;
+    const d = declared.get(fk.from)!;
+    const pairs = fk.columns.indexOf('execution_environment') >= 0 && fk.columns.indexOf('execution_environment') === fk.referenced.indexOf('execution_environment');
+    const breaks = [
+      toTagged && !pairs ? `a ${fk.from} row may reference a ${fk.to} row of another environment (a live row a paper one): the key does not pair execution_environment, and [environment-cross-reference] does not check a key the declaration did not record` : '',
+      toTagged ? `with rows, deleting a backtest run (purge_backtest_run(), db.backtests.delete) and purge_backtest_data() fail: detaching the run's partition of ${fk.to} violates ${fk.name} while the run's ${fk.from} rows reference it` : '',
+      !toTagged ? `it is checked row by row as a constraint, not per statement as the declaration's references are, and the next declaration of ${fk.from} turns it into one` : '',
+    ].filter(Boolean);
+    push('guarantee/reference-undeclared', `${fk.from}.${fk.name}`,
+      `foreign key ${fk.name}, ${fk.from} (${fk.columns.join(', ')}) → ${fk.to} (${fk.referenced.join(', ')}), was added after ${fk.from} was declared: ${breaks.join('; ')}`,
+      toTagged && !fk.plain
+        ? `a reference between tagged tables is plain (no ON DELETE/UPDATE action, not deferrable): add it so, with execution_environment on both sides, then declare ${fk.from} again (\`${declare(d)}\`)`
+        : `declare ${fk.from} again after adding the key (\`${declare(d)}\`): it records the key${toTagged ? ' with the environment' : ''}, checks it per statement and keeps run deletes working${toTagged && !pairs ? `; the key must pair the environment: (${fk.columns.filter((c) => c !== 'execution_environment').join(', ')}, execution_environment) REFERENCES ${fk.to} (${fk.referenced.filter((c) => c !== 'execution_environment').join(', ')}, execution_environment)` : ''}`);
   }
 
   // The generated reference checks, regenerated from the registry (in a savepoint) and compared.

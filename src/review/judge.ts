@@ -19,6 +19,7 @@ import { consumerPoints } from './consumers.js';
 import { dataChangePoints } from './data-changes.js';
 import { guaranteeFindings, readRegistry, viewOptionPoints } from './guarantees.js';
 import { type Point, point } from './point.js';
+import { declaredIn, type Installed, installedBy } from './declared.js';
 
 export interface Change {
   server: ServerTarget;
@@ -36,6 +37,8 @@ export interface Judgement {
   baseSnapshot: string;
   headSnapshot: string;
   points: Point[];
+  /** What the declarations the change makes installed, per declared table (declared.ts). */
+  installed: Installed[];
 }
 
 export async function judgeChange(change: Change): Promise<Judgement> {
@@ -74,7 +77,12 @@ export async function judgeChange(change: Change): Promise<Judgement> {
     points.push(...(await viewOptionPoints(base, head)));
     points.push(...dataChangePoints(change.migrations, [...headRegistry, ...baseRegistry.filter((d) => !headRegistry.some((h) => h.table_name === d.table_name))], environments));
     points.push(...(await consumerPoints(base, head, change.baseSql, change.headSql)));
-    return { baseSnapshot, headSnapshot, points: dedupe(points) };
+    const installed = [];
+    for (const table of declaredIn(change.migrations.map((m) => m.text))) {
+      const objects = await installedBy(head, table);
+      if (objects) installed.push(objects);
+    }
+    return { baseSnapshot, headSnapshot, points: dedupe(points), installed };
   } finally {
     await head.query('ROLLBACK').catch(() => undefined);
     await base.query('ROLLBACK').catch(() => undefined);

@@ -19,12 +19,16 @@ import { type Base, fileAt, filesAt, resolveBase } from './git-base.js';
 import { diffEnums, diffImporters, type ImporterChange, parseGenerated } from './importer-diff.js';
 import { diffSnapshots, type SchemaChange } from './schema-diff.js';
 import { judgeChange } from './judge.js';
-import type { Point } from './point.js';
+import { type Declared, foldDeclarations } from './declared.js';
+import { locate, type Point } from './point.js';
 import { squawk } from './squawk.js';
 
 export interface ReviewReport {
   base: Base;
+  /** Schema changes, less the objects of the declarations the change makes (in `declared`). */
   schemaChanges: SchemaChange[];
+  /** One entry per table the change declares, holding the objects the declaration installs. */
+  declared: Declared[];
   importerChanges: ImporterChange[];
   /** Migrations new or changed since the base (and current.sql when it has content). */
   lintedMigrations: string[];
@@ -53,6 +57,8 @@ export async function review(server: ServerTarget, baseRef?: string): Promise<Re
 
   const baseDatabase = `precog_review_base_${process.pid}`;
   const headDatabase = `precog_review_head_${process.pid}`;
+  const headSql = readdirSync(join(PROJECT_ROOT, 'sql')).filter((name) => name.endsWith('.sql')).sort()
+    .map((name) => ({ path: `sql/${name}`, text: readFileSync(join(PROJECT_ROOT, 'sql', name), 'utf8') }));
   let judgement;
   try {
     await buildFromFiles(server, baseDatabase, baseCommitted, baseCurrent);
@@ -60,8 +66,7 @@ export async function review(server: ServerTarget, baseRef?: string): Promise<Re
     judgement = await judgeChange({
       server, baseDatabase, migrations, ...(editsBase && { headDatabase }),
       baseSql: [...filesAt(base.commit, 'sql', '.sql')].map(([name, text]) => ({ path: `sql/${name}`, text })),
-      headSql: readdirSync(join(PROJECT_ROOT, 'sql')).filter((name) => name.endsWith('.sql')).sort()
-        .map((name) => ({ path: `sql/${name}`, text: readFileSync(join(PROJECT_ROOT, 'sql', name), 'utf8') })),
+      headSql,
     });
   } finally {
     await dropDatabase(server, baseDatabase);
@@ -77,9 +82,10 @@ export async function review(server: ServerTarget, baseRef?: string): Promise<Re
   ];
   // A breaking change for importers is called out, not blocked: it may be intended (the callers change with it).
   const blocking = [...migrationLint, ...environmentLint, ...judgement.points].filter((finding) => finding.blocking).length;
+  const { changes: schemaChanges, declared } = foldDeclarations(diffSnapshots(judgement.baseSnapshot, judgement.headSnapshot), judgement.installed);
   return {
-    base, schemaChanges: diffSnapshots(judgement.baseSnapshot, judgement.headSnapshot), importerChanges, lintedMigrations,
-    migrationLint, environmentLint, points: judgement.points, blocking,
+    base, schemaChanges, declared, importerChanges, lintedMigrations,
+    migrationLint, environmentLint, points: judgement.points.map((p) => locate(p, migrations, headSql)), blocking,
   };
 }
 

@@ -73,10 +73,16 @@ function changed(before: Block, after: Block): string[] {
       return [`comment on ${after.name} changed`];
     case 'row security':
       return [`row-level security on ${after.name}: ${securityState(before.body)} → ${securityState(after.body)}`];
+    case 'trigger': {
+      // Enabled or disabled is said as such: the definition is otherwise the same.
+      const [stateBefore, stateAfter] = [triggerState(before.body), triggerState(after.body)];
+      const same = stripState(before.body) === stripState(after.body);
+      if (stateBefore !== stateAfter && same) return [`trigger ${after.name}: ${stateAfter}${stateBefore !== 'enabled' ? ` (was ${stateBefore})` : ''}`];
+      return [`trigger ${after.name}: ${shortChange(definition(stripState(before.body)), definition(stripState(after.body)))}${stateBefore !== stateAfter ? `, and ${stateAfter}` : ''}`];
+    }
     case 'constraint':
     case 'index':
     case 'policy':
-    case 'trigger':
       return [`${after.kind} ${after.name}: ${shortChange(definition(before.body), definition(after.body))}`];
     default:
       return [`${label(after)}: definition changed`];
@@ -129,6 +135,11 @@ function enumChanges(name: string, before: string[], after: string[]): string[] 
   if (kept(before, after) !== kept(after, before)) lines.push(`enum ${name}: values reordered`);
   return lines;
 }
+
+/** A trigger's state as the snapshot writes it after its definition (snapshot.ts). */
+const STATE = /\nALTER TABLE \S+ (DISABLE|ENABLE ALWAYS|ENABLE REPLICA) TRIGGER \S+;$/;
+const triggerState = (body: string) => ({ DISABLE: 'disabled', 'ENABLE ALWAYS': 'enabled always (also during replication)', 'ENABLE REPLICA': 'enabled for replication only (never fires in normal sessions)' })[STATE.exec(body)?.[1] ?? ''] ?? 'enabled';
+const stripState = (body: string) => body.replace(STATE, '');
 
 const grantPrivileges = (body: string) => /^GRANT (.+?)(?: \(.*\))? ON /.exec(body)?.[1] ?? body;
 const securityState = (body: string) =>

@@ -5,8 +5,8 @@
  *
  * What differs, and where it is handled:
  * - EXPLAIN (GENERIC_PLAN) is 16+ (`hasGenericPlan`): on 15 the review compiles queries but cannot
- *   read their plans, so it cannot tie a dropped index to the queries that use it: it names the
- *   index as unchecked advice instead (src/review/consumers.ts).
+ *   read their plans; a dropped index is tied to queries by their predicates on every major
+ *   (src/review/index-use.ts), only an expression index's use needs a plan.
  * - Partitions inherit their table's identity column from 17 on (`partitionsInheritIdentity`):
  *   before, the migrations give each partition its table's sequence (000010, 000013 test
  *   server_version_num themselves, being committed SQL).

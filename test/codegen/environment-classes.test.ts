@@ -13,7 +13,7 @@ import { CodegenError } from '../../src/codegen/problems.js';
 import { taggedRelations } from '../../src/environment/tagged-relations.js';
 import { connect } from '../../src/server/resolve.js';
 import { inject } from 'vitest';
-import { testServer } from '../support/db.js';
+import { testServer, withRollback } from '../support/db.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'precog-classes-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -154,5 +154,14 @@ describe('codegen: environment classes', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('knows the tables with the column that are not declared (codegen refuses a query of one, as check and review do)', async () => {
+    await withRollback(async (client) => {
+      await client.query('CREATE TABLE fills_undeclared (id integer, execution_environment execution_environment NOT NULL)');
+      const { tagged, undeclared } = await taggedRelations(client);
+      expect([...undeclared!]).toEqual(['fills_undeclared']);
+      expect(tagged).toContain('fills_undeclared');
+    });
   });
 });

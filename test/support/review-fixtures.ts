@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { SourceFile } from '../../src/lint/migration-rules.js';
 import { judgeChange } from '../../src/review/judge.js';
 import type { Point } from '../../src/review/point.js';
+import type { Installed } from '../../src/review/declared.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
 import { PROJECT_ROOT } from '../../src/server/embedded.js';
 
@@ -48,7 +49,10 @@ export function projectSql(): SourceFile[] {
 export interface FixtureResult {
   fixture: Fixture;
   points: Point[];
+  baseSnapshot: string;
   headSnapshot: string;
+  /** What the declarations the fixture makes installed (for the folded schema changes). */
+  installed: Installed[];
   blocked: boolean;
   /** The expected points the review said, and those it did not. */
   said: Fixture['points'];
@@ -61,10 +65,10 @@ export const matches = (expected: { rule: string; text: string }, p: Point) =>
 export async function runFixture(server: ServerTarget, baseDatabase: string, fixture: Fixture): Promise<FixtureResult> {
   const baseSql = projectSql();
   const headSql = baseSql.map((file) => ({ ...file, text: file.text + (fixture.appends.get(file.path) ? `\n${fixture.appends.get(file.path)}` : '') }));
-  const { points, headSnapshot } = await judgeChange({
+  const { points, baseSnapshot, headSnapshot, installed } = await judgeChange({
     server, baseDatabase, baseSql, headSql,
     migrations: [{ path: 'migrations/current.sql', text: fixture.migration }],
   });
   const said = fixture.points.filter((e) => points.some((p) => matches(e, p)));
-  return { fixture, points, headSnapshot, blocked: points.some((p) => p.blocking), said, missed: fixture.points.filter((e) => !said.includes(e)) };
+  return { fixture, points, baseSnapshot, headSnapshot, installed, blocked: points.some((p) => p.blocking), said, missed: fixture.points.filter((e) => !said.includes(e)) };
 }
