@@ -22,7 +22,7 @@
  *   INSERT's environment only when every row's is.
  */
 import { conjuncts, ctes, forEachSubLink, names, type Node, unwrap } from '../parser/pg-ast.js';
-import { ENV_COLUMN } from '../lint/migration-rules.js';
+import { ENVIRONMENT_COLUMN as ENV_COLUMN } from '../domain/environment.js';
 
 const PARAM = `param:${ENV_COLUMN}`;
 const KEY = 'id';

@@ -13,7 +13,7 @@ import type { SourceFile } from '../../src/lint/migration-rules.js';
 import { judgeChange } from '../../src/review/judge.js';
 import type { Point } from '../../src/review/point.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
-import { PROJECT_ROOT } from '../../src/server/embedded.js';
+import { PROJECT_ROOT } from '../../src/project.js';
 
 export const FIXTURE_DIR = join(PROJECT_ROOT, 'test', 'review', 'fixtures');
 
