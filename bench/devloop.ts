@@ -14,7 +14,7 @@ import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, utimesSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectionString, type ServerTarget } from '../src/server/connection-string.js';
-import { PROJECT_ROOT } from '../src/server/embedded.js';
+import { PROJECT_ROOT } from '../src/project.js';
 import { inferTypes } from '../src/codegen/infer.js';
 import { loadSqlFiles } from '../src/codegen/load-queries.js';
 import { dropDatabase, freshDatabase } from '../src/migrations/fresh-database.js';

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 
 // Id<...> and Key<...> with their type arguments: the bare words are too common to mean a brand.
 const BRANDED = /\b(Live|Paper|Backtest|NonLive|AnyEnvironment|EnvironmentScoped|PositionId|PositionKey|TradeId|BacktestRunId)\b|\b(Id|Key)\s*</;

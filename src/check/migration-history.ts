@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { parseSettings } from 'graphile-migrate/dist/settings.js';
 import { calculateHash } from 'graphile-migrate/dist/hash.js';
 import { getAllMigrations } from 'graphile-migrate/dist/migration.js';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 import { COMMITTED_DIR, MIGRATIONS_DIR } from '../migrations/settings.js';
 
 export async function migrationHistoryProblems(): Promise<string[]> {

@@ -14,7 +14,7 @@ import { generatedDriftProblems } from '../check/generated-drift.js';
 import { guaranteeProblems } from '../check/guarantees.js';
 import { migrationHistoryProblems } from '../check/migration-history.js';
 import { lintProject } from '../lint/environment-lint.js';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 import { resolveTarget } from '../server/resolve.js';
 import { runCommand } from './run-command.js';
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { ensureDatabase, resolveTarget } from '../server/resolve.js';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 import { migrateEnvironment } from '../migrations/settings.js';
 import { cloneDatabase, migratedTemplate } from '../migrations/fresh-database.js';
 import { currentAppliedTo } from '../migrations/current-state.js';

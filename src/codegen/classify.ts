@@ -15,7 +15,7 @@
  * one environment is known; codegen, which offers the query to applications, is the stricter.
  */
 import { analyseQuery, type Unscoped } from '../environment/query-scope.js';
-import { ENV_COLUMN } from '../lint/migration-rules.js';
+import { ENVIRONMENT_COLUMN as ENV_COLUMN } from '../domain/environment.js';
 import { type Expansion, replacePlaceholders } from '../lint/sql-queries.js';
 import { lineAt, type Node, parserReady, parseStatements } from '../parser/pg-ast.js';
 import { type Cardinality, inferCardinality, type UniqueKeys } from './cardinality.js';

@@ -2,9 +2,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parseSQLFile, queryASTToIR, type SQLQueryAST, type SQLQueryIR } from '@pgtyped/parser';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 import { type CodegenProblem, locate } from './problems.js';
 import { annotatedCardinality, type Cardinality } from './cardinality.js';
+import { ENVIRONMENTS as ENVIRONMENT_NAMES } from '../domain/environment.js';
+
+const ENVIRONMENTS: string[] = [...ENVIRONMENT_NAMES];
 
 export const SQL_DIR = join(PROJECT_ROOT, 'sql');
 
@@ -29,7 +32,6 @@ export interface LoadedQuery {
   returns?: Cardinality;
 }
 
-const ENVIRONMENTS = ['live', 'paper', 'backtest'];
 
 /** A JavaScript identifier, as pgtyped accepts: PascalCase (its documented style), camelCase or snake_case. */
 const QUERY_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;

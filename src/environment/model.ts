@@ -22,7 +22,7 @@
  * A column that merely shares a name (Kalshi's text `trades.order_id`, no foreign key) is not
  * an id: only the catalog's keys and constraints count.
  */
-import { ENV_COLUMN, RUN_COLUMN } from '../lint/migration-rules.js';
+import { ENVIRONMENT_COLUMN as ENV_COLUMN, RUN_COLUMN } from '../domain/environment.js';
 import type { Queryable } from '../runtime/query.js';
 
 export const REGISTRY_TABLE = 'precog_environment_tables';

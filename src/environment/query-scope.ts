@@ -27,7 +27,7 @@
  *   its tagged relations must be pinned inside it (its own WHERE or JOIN).
  */
 import { conjuncts, ctes, forEachSubLink, names, type Node, unwrap } from '../parser/pg-ast.js';
-import { ENV_COLUMN } from '../lint/migration-rules.js';
+import { ENVIRONMENT_COLUMN as ENV_COLUMN } from '../domain/environment.js';
 
 const PARAM = `param:${ENV_COLUMN}`;
 const KEY = 'id';

@@ -4,7 +4,7 @@
  * table counts once, by its parent's name; its partitions are mapped to that root, so a query
  * that names `trades_live` is judged as a read of `trades`.
  */
-import { ENV_COLUMN } from '../lint/migration-rules.js';
+import { ENVIRONMENT_COLUMN as ENV_COLUMN } from '../domain/environment.js';
 import type { Node } from '../parser/pg-ast.js';
 import type { Queryable } from '../runtime/query.js';
 

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { parseStatements, parserReady, unwrap, type Node } from '../parser/pg-ast.js';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 
 export const FRAMEWORK_FOLDER = 'db/framework';
 

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 import { ANNOTATION, migrationFindings, multiEnvironmentRelations, readMigrations, type MigrationModel, type SourceFile } from './migration-rules.js';
 import { unscopedReferences } from '../environment/query-scope.js';
 import type { Finding } from './finding.js';

@@ -8,13 +8,11 @@
 import type { Finding } from './finding.js';
 import { conjuncts, constantString, ctes, lineAt, names, type Node, parseStatements, sliceBytes, unwrap } from '../parser/pg-ast.js';
 
-export const ENV_COLUMN = 'execution_environment';
-/** The backtest run of a backtest row (migration 000013); NULL for live and paper rows. */
-export const RUN_COLUMN = 'backtest_run_id';
-export const ENVIRONMENTS = ['live', 'paper', 'backtest'] as const;
+import { DECLARATION, ENVIRONMENT_COLUMN as ENV_COLUMN, ENVIRONMENTS } from '../domain/environment.js';
+
+// ADR-107's words live in src/domain/environment.ts; re-exported for the lint's own readers.
+export { ENVIRONMENT_COLUMN as ENV_COLUMN, RUN_COLUMN, ENVIRONMENTS, DECLARATION } from '../domain/environment.js';
 export const ANNOTATION = /--\s*cross-environment:[ \t]*(.*)$/m;
-/** The one declaration that gives a table every guarantee (migration 000010). */
-export const DECLARATION = 'precog_environment_table';
 
 interface Where { file: string; line: number }
 interface ForeignKey extends Where { columns: string[]; table: string; refColumns: string[] }

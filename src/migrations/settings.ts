@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Settings } from 'graphile-migrate';
 import { connectionString, type ServerTarget } from '../server/connection-string.js';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 
 export const MIGRATIONS_DIR = join(PROJECT_ROOT, 'migrations');
 export const CURRENT_MIGRATION = join(MIGRATIONS_DIR, 'current.sql');

@@ -3,7 +3,7 @@
  * its migrations, its generated modules.
  */
 import { execFileSync } from 'node:child_process';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 
 export const MAIN_BRANCH = 'main';
 

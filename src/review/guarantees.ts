@@ -24,6 +24,7 @@
  *                between declared tables that does not carry the environment
  */
 import type pg from 'pg';
+import { type Declaration, readDeclarations } from '../domain/environment.js';
 import { frameworkFiles } from '../framework/files.js';
 import { manifestFindings } from './manifest.js';
 import { type Point, point } from './point.js';
@@ -31,14 +32,7 @@ import { readReach } from './reach.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
 
-export interface Declaration {
-  table_name: string;
-  kind: 'append_only' | 'versioned' | 'mutable';
-  business_key: string[];
-  mutable_columns: string[];
-  current_column: string | null;
-  end_column: string | null;
-}
+export type { Declaration };
 
 export const ENVIRONMENT_ROLES = (environments: string[]) => environments.map((env) => `precog_${env}`);
 const COMMAND: Record<string, string> = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' };
@@ -58,14 +52,8 @@ const declare = (d: Declaration) => {
   return `SELECT precog_environment_table(${args.join(', ')});`;
 };
 
-export async function readRegistry(client: Client): Promise<Declaration[]> {
-  const exists = await client.query(`SELECT to_regclass('public.precog_environment_tables') IS NOT NULL AS ok`);
-  if (!exists.rows[0].ok) return [];
-  const { rows } = await client.query<Declaration>(
-    `SELECT table_name, kind, business_key, mutable_columns, current_column, end_column FROM public.precog_environment_tables ORDER BY table_name`,
-  );
-  return rows;
-}
+/** The registry (src/domain/environment.ts reads it). */
+export const readRegistry = readDeclarations;
 
 /** The file of db/framework that defines a function (its one source). */
 function frameworkSource(fn: string): string {

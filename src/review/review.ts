@@ -11,7 +11,7 @@ import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
 import { quietLogger } from '../migrations/logger.js';
 import { COMMITTED_DIR, CURRENT_MIGRATION, migrateSettings } from '../migrations/settings.js';
 import type { ServerTarget } from '../server/connection-string.js';
-import { PROJECT_ROOT } from '../server/embedded.js';
+import { PROJECT_ROOT } from '../project.js';
 import { ensureDatabase } from '../server/resolve.js';
 import { lintProject } from '../lint/environment-lint.js';
 import type { Finding } from '../lint/finding.js';

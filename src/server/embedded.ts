@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PROJECT_ROOT } from '../project.js';
 import type { ServerTarget } from './connection-string.js';
 import { withFileLock } from './file-lock.js';
 import { embeddedMajor, platformBinariesEntry } from './majors.js';
@@ -21,7 +22,8 @@ import { embeddedMajor, platformBinariesEntry } from './majors.js';
 
 /** Lock slots per transaction the embedded server is started with (see start()). */
 export const MAX_LOCKS_PER_TRANSACTION = 1024;
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The project root is defined in src/project.ts; re-exported for code that still imports it from here.
+export { PROJECT_ROOT };
 const SUPERUSER = 'postgres';
 /** The OS account the server runs as when we are root (PostgreSQL refuses to run as root). */
 const OS_USER = 'postgres';

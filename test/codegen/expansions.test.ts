@@ -11,7 +11,7 @@ import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codegen } from '../../src/codegen/codegen.js';
 import { CodegenError } from '../../src/codegen/problems.js';
-import { PROJECT_ROOT } from '../../src/server/embedded.js';
+import { PROJECT_ROOT } from '../../src/project.js';
 import { InvalidValueError } from '../../src/runtime/errors.js';
 import type { Query } from '../../src/runtime/query.js';
 import { testServer, withRollback } from '../support/db.js';

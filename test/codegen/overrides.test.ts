@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { codegen } from '../../src/codegen/codegen.js';
 import { CodegenError } from '../../src/codegen/problems.js';
-import { PROJECT_ROOT } from '../../src/server/embedded.js';
+import { PROJECT_ROOT } from '../../src/project.js';
 import type { Query } from '../../src/runtime/query.js';
 import { testServer, withRollback } from '../support/db.js';
 import { unique } from '../queries/fixtures.js';

@@ -8,7 +8,7 @@ import { writeFileSync, readFileSync, readdirSync, appendFileSync } from 'node:f
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/server/embedded.js';
+import { PROJECT_ROOT } from '../../src/project.js';
 import { projectCopy, Running, type ProjectCopy } from '../support/project-copy.js';
 
 let copy: ProjectCopy;

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { codegen } from '../../src/codegen/codegen.js';
 import { functionName } from '../../src/codegen/load-queries.js';
 import { pascalCase } from '../../src/codegen/emit.js';
-import { PROJECT_ROOT } from '../../src/server/embedded.js';
+import { PROJECT_ROOT } from '../../src/project.js';
 import type { Query } from '../../src/runtime/query.js';
 import { testServer, withRollback } from '../support/db.js';
 

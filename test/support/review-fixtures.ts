@@ -14,7 +14,7 @@ import { judgeChange } from '../../src/review/judge.js';
 import type { Point } from '../../src/review/point.js';
 import type { Installed } from '../../src/review/declared.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
-import { PROJECT_ROOT } from '../../src/server/embedded.js';
+import { PROJECT_ROOT } from '../../src/project.js';
 
 export const FIXTURE_DIR = join(PROJECT_ROOT, 'test', 'review', 'fixtures');
 
