@@ -9,7 +9,7 @@ import type { EnvironmentModel, Identity } from '../environment/model.js';
 import { parseStatements } from '../parser/pg-ast.js';
 import type { TypedQuery } from './infer.js';
 // The one import to swap for query-scope's analyseQuery(...).paramColumns when it lands.
-import { paramColumns } from './param-provenance.js';
+import { paramColumns, resultColumns } from './param-provenance.js';
 
 export interface QueryBrands {
   /** Parameter name → what it identifies. */
@@ -36,6 +36,12 @@ export function queryBrands(query: TypedQuery, model: EnvironmentModel): QueryBr
     }
   }
   const [statement] = parseStatements(interpolated.query);
+  // A column the server reports no origin for, that carries a table column's values (array_agg(t.position_id)).
+  if (statement) {
+    resultColumns(statement.stmt).forEach((column, index) => {
+      if (column && !results[index] && index < results.length) results[index] = model.identifyColumn(column.table, column.column);
+    });
+  }
   const params = new Map<string, Identity>();
   const columnsOf = new Map<string, string[]>();
   if (statement) {

@@ -227,3 +227,31 @@ function unnestParamNumber(expr: Node, scope: Scope): number | undefined {
   const number = index < 0 ? undefined : source.unnest[index];
   return number === undefined ? undefined : Number(number);
 }
+
+const SAME_VALUE_AGGREGATES = new Set(['array_agg', 'min', 'max', 'any_value']);
+
+/**
+ * For each result column of a SELECT (or RETURNING), the table column whose values it carries
+ * when it is not that column itself (the server reports those): `array_agg(t.position_id)`,
+ * `min(...)`/`max(...)` of a column, a cast of one, `coalesce(a.x, b.x)` of one column. So an
+ * aggregated id keeps its brand. Undefined where the value could be anything else.
+ */
+export function resultColumns(stmt: Node): (ColumnRef | undefined)[] {
+  const [type, s] = unwrap(stmt);
+  if (!s || (type === 'SelectStmt' && s.op && s.op !== 'SETOP_NONE')) return [];
+  const visible = new Set<string>(ctes(s.withClause).map(([name]) => name));
+  const scope: Scope = { sources: new Map(), parent: undefined, ctes: visible };
+  if (s.relation) addRangeVar(scope, s.relation);
+  for (const item of [...(s.fromClause ?? []), ...(s.usingClause ?? [])]) addFrom(scope, item);
+  const targets = (type === 'SelectStmt' ? s.targetList : (s.returningClause?.exprs ?? s.returningList)) as Node[] | undefined;
+  // `*` expands to columns this list does not show: positions would not line up.
+  if (JSON.stringify(targets ?? []).includes('"A_Star"')) return [];
+  const carried = (expr: Node): ColumnRef | undefined => {
+    const [kind, e] = unwrap(expr);
+    if (kind === 'TypeCast') return carried(e.arg);
+    if (kind === 'CoalesceExpr') return valueColumn(expr, scope) && ((e.args ?? []) as Node[]).every((arg) => columnRef(arg, scope)) ? valueColumn(expr, scope) : undefined;
+    if (kind === 'FuncCall' && !e.over && e.args?.length === 1 && SAME_VALUE_AGGREGATES.has(names(e.funcname).at(-1) ?? '')) return columnRef(e.args[0], scope);
+    return undefined;
+  };
+  return (targets ?? []).map((target) => carried(target.ResTarget?.val));
+}

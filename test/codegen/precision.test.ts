@@ -2,7 +2,8 @@
  * Types no wider than the statement allows, and brands wherever an id lands: codegen over a
  * scratch sql/ folder against the migrated schema.
  * - a parameter that lands in an id column through coalesce, NULLIF, CASE, casts, IN and ANY is
- *   that id (a paper id in a live call does not compile);
+ *   that id (a paper id in a live call does not compile), and a result that aggregates an id
+ *   column (array_agg, min, max) is that id;
  * - an aggregate without GROUP BY is one row, wherever the aggregate sits in the select list;
  * - an array's elements are not null where the statement proves it (array_agg of a NOT NULL
  *   column, ARRAY[...] of non-null values), and where precog.config.json declares it, which the
@@ -34,7 +35,7 @@ WHERE execution_environment = :execution_environment!
 SELECT coalesce(sum(fees), 0) AS fees, count(*) + 0 AS trades FROM trades WHERE execution_environment = :execution_environment!;
 
 /* @name marketsTraded */
-SELECT array_agg(market_id) AS markets, array_agg(position_id) AS positions, ARRAY[1, 2] AS pair, ARRAY[1, NULL::int] AS holey
+SELECT array_agg(market_id) AS markets, array_agg(position_id) AS positions, min(position_id) AS first_position, ARRAY[1, 2] AS pair, ARRAY[1, NULL::int] AS holey
 FROM trades WHERE execution_environment = :execution_environment!;
 
 /* @name tagsOf */
@@ -80,7 +81,9 @@ describe('codegen precision', () => {
 
       const arrays = interfaceFields(text, 'MarketsTradedResult');
       expect(arrays.get('markets')).toBe('string[] | null'); // array_agg of a NOT NULL column: no null element (the array is null over no rows)
-      expect(arrays.get('positions')).toMatch(/^\(.+ \| null\)\[\] \| null$/); // of a nullable one: elements may be null
+      // Of a nullable column: elements may be null; and an aggregated id keeps its brand.
+      expect(arrays.get('positions')).toBe(`(${positionId} | null)[] | null`);
+      expect(arrays.get('first_position')).toBe(`${positionId} | null`);
       expect(arrays.get('pair')).toBe('number[]');
       expect(arrays.get('holey')).toBe('(number | null)[]');
 

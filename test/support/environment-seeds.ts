@@ -229,7 +229,7 @@ export async function seedTaggedTables(
     const current = table.kind === 'versioned' ? `AND t.${ident(table.currentColumn!)}` : '';
     const base = await one(client, `SELECT to_jsonb(t) AS row FROM ${t} t WHERE backtest_run_id = $1 ${current} ORDER BY 1 LIMIT 1`, [run.id]);
     if (!base) throw new Error(`seeds: ${table.name} has no row in the fixtures' backtest run to copy`);
-    const changes: Row = { [RUN_COLUMN]: otherRun.id };
+    const changes: Row = { [RUN_COLUMN]: String(otherRun.id) };
     if (table.kind === 'versioned' && !table.businessKey.includes('execution_environment')) {
       for (const column of table.businessKey) changes[column] = fresh(base[column]);
     }
