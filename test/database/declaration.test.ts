@@ -117,11 +117,20 @@ describe('tables declared in a test migration get every rule, from the registry 
       ]),
     );
     expect(summary.rules).toEqual(ALL_RULES);
-    // Declared after a run was made, each new table has the run-led twin of each of its indexes on its backtest partition.
+    // Declared after a run was made, each index of each new table has a twin on its backtest
+    // partition led by backtest_run_id (or one that begins with the same columns).
     const { rows: twins } = await db.pool.query<{ t: string; missing: string[] }>(
-      `SELECT t, ARRAY(SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      `WITH keys AS (
+         SELECT i.indexrelid, i.indrelid, ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(n, o)
+                                                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) AS cols
+           FROM pg_index i)
+       SELECT t, ARRAY(SELECT c.relname::text FROM keys i JOIN pg_class c ON c.oid = i.indexrelid
                         WHERE i.indrelid = format('public.%I', t)::regclass
-                          AND NOT EXISTS (SELECT FROM pg_class w WHERE w.relname = left(c.relname, 55) || '_by_run')) AS missing
+                          AND NOT EXISTS (SELECT FROM keys j WHERE j.indrelid = precog_environment_partition(format('public.%I', t)::regclass, 'backtest')
+                                             AND j.cols[1] = 'backtest_run_id'
+                                             AND j.cols[2:] @> array_remove(array_remove(i.cols, 'execution_environment'), 'backtest_run_id')
+                                             AND (j.cols[2:])[1:cardinality(array_remove(array_remove(i.cols, 'execution_environment'), 'backtest_run_id'))]
+                                                 = array_remove(array_remove(i.cols, 'execution_environment'), 'backtest_run_id'))) AS missing
          FROM unnest($1::text[]) t ORDER BY 1`,
       [NEW_TABLES],
     );
