@@ -1,5 +1,5 @@
 --! Previous: sha1:e69fb9c5d2404bdcb94914490cd2018278adf1c6
---! Hash: sha1:1df5e3cbdbf68754d7258a4d229d8af76b4b6282
+--! Hash: sha1:0b7c6d5171917b1366febfde3781c9349812296c
 --! Message: Backtest runs at research scale: every run in one backtest partition per table, indexes twinned led by the run; a delete hides the run at once, a sweep deletes its rows in bounded batches; purge is one TRUNCATE
 
 -- 000014: backtest runs at research scale (issue 21, docs/adr-110-backtest-runs-in-one-partition.md).
@@ -118,6 +118,13 @@ BEGIN
       UPDATE public.precog_environment_keys k SET environment = NEW.execution_environment, backtest_run_id = NEW.backtest_run_id
        WHERE k.table_name OPERATOR(pg_catalog.=) root_table AND k.business_key OPERATOR(pg_catalog.=) key_text;
       RETURN NEW;
+    END IF;
+    -- A backtest row of no known run is refused for that first (the statement check would, later).
+    IF NEW.backtest_run_id IS NOT NULL AND earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id
+       AND NOT EXISTS (SELECT FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) NEW.backtest_run_id) THEN
+      RAISE EXCEPTION '[backtest-run-required] %.backtest_run_id = %: there is no such backtest run', root_table, NEW.backtest_run_id
+        USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'backtest_run_id',
+              HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
     END IF;
     -- The refusal does not name the key's environment or run: a role must not learn it of a key it cannot see.
     IF earlier.environment IS DISTINCT FROM NEW.execution_environment OR earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id THEN
@@ -455,6 +462,9 @@ END;
 $$;
 COMMENT ON FUNCTION purge_backtest_data() IS
   'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (one TRUNCATE of their backtest partitions: constant time, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
+
+COMMENT ON FUNCTION purge_backtest_run(bigint) IS
+  'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
 
 DROP FUNCTION precog_backtest_run_partition_create(regclass, bigint);
 DROP FUNCTION precog_backtest_run_partition_setup(regclass, regclass, bigint);
