@@ -3,8 +3,10 @@
  *
  * One scratch database grows through SIZES runs kept (10, 1,000, 10,000; `--quick`: 10, 30, 100),
  * every run with TRADES_PER_RUN backtest trades (500: 5 M at 10,000 runs) and a tenth as many
- * position keys (2 versions each), made by create_backtest_run() and loaded as the owner. At each
- * size, through the public API as an application calls it:
+ * position keys (2 versions each), made by create_backtest_run() and loaded as the owner; at each
+ * size but the last it is copied (CREATE DATABASE ... TEMPLATE), so that every size is measured
+ * side by side, in the same minutes: each call rotates over the sizes (ABC CBA ...), and the
+ * machine's load falls on every size alike. At each size, through the public API:
  *
  *   - a run scope's calls on a run kept like the others: listRecentTrades({ limit: 50 }),
  *     recordTrade, openPosition, settlePosition, and compareBacktestRuns of that run; and a live
@@ -26,6 +28,7 @@ import { dirname, join } from 'node:path';
 import { Decimal } from 'decimal.js';
 import type pg from 'pg';
 import { precogDb, type Scope } from '../src/index.js';
+import { cloneDatabase, dropDatabase } from '../src/migrations/fresh-database.js';
 import type { ServerTarget } from '../src/server/connection-string.js';
 import { positionsSql, seedLiveAndPaper, tradesSql } from './isolation.js';
 import { goal, type Goal } from './report.js';
@@ -63,7 +66,8 @@ export async function measureScale(server: ServerTarget, database: string, flags
   const keysPerRun = Math.max(1, tradesPerRun / 10);
   const bigRun = flags.quick ? 5_000 : 200_000;
   const samples = flags.quick ? 5 : 15;
-  const owner = pool(server, database, 4);
+  let owner = pool(server, database, 4);
+  const copies: string[] = [];
   try {
     const { rows: [setting] } = await owner.query<{ max_locks_per_transaction: string }>('SHOW max_locks_per_transaction');
     const maxLocks = Number(setting!.max_locks_per_transaction);
@@ -71,12 +75,10 @@ export async function measureScale(server: ServerTarget, database: string, flags
     await owner.query(`INSERT INTO strategies (strategy_id, strategy_name, strategy_version, status)
                        SELECT g, 'bench ' || g, '1', 'active' FROM generate_series(2, ${STRATEGIES}) g`);
     await owner.query(`INSERT INTO platforms (platform_id, name) VALUES ('kalshi', 'Kalshi') ON CONFLICT DO NOTHING`).catch(() => undefined);
-    const db = precogDb(owner, { environmentRoles: true });
-    const live = db.scope('live', { api: 'live' });
     const kept: string[] = [];
     let loaded = 0;
     let runsMade = 0;
-    const levels: Level[] = [];
+    const grown: { size: number; database: string; kept: string[]; trades: number; load_s: number }[] = [];
 
     for (const size of sizes) {
       // Grow to `size` runs kept, each with its trades and positions.
@@ -109,111 +111,159 @@ export async function measureScale(server: ServerTarget, database: string, flags
       runsMade += fresh.length;
       loaded += fresh.length * tradesPerRun;
       await owner.query('VACUUM (ANALYZE) trades, positions, backtest_runs');
-      const loadS = (now() - started) / 1000;
-      log(`scale: ${size} runs kept, ${loaded.toLocaleString('en-US')} backtest trades (${loadS.toFixed(1)} s to grow)`);
-      levels.push(await measureLevel(db, owner, live, kept, size, samples));
-      levels.at(-1)!.load_s = Math.round(loadS * 10) / 10;
-      levels.at(-1)!.backtestTrades = loaded;
-      log(`scale: ${JSON.stringify(levels.at(-1))}`);
+      const loadS = Math.round((now() - started) / 100) / 10;
+      log(`scale: ${size} runs kept, ${loaded.toLocaleString('en-US')} backtest trades (${loadS} s to grow)`);
+      let copy = database;
+      if (size !== sizes.at(-1)) {
+        copy = `${database}_${size}`;
+        await owner.end();
+        await cloneDatabase(server, database, copy);
+        copies.push(copy);
+        owner = pool(server, database, 4);
+      }
+      grown.push({ size, database: copy, kept: [...kept], trades: loaded, load_s: loadS });
     }
 
-    const big = await bigDelete(db, owner, live, bigRun);
-    const purge = await purgeEverything(owner, kept.length);
+    // Every size side by side.
+    const contexts = [];
+    for (const g of grown) contexts.push(await context(server, g.database, g.kept, samples));
+    const levels = await measureLevels(contexts, samples);
+    grown.forEach((g, i) => Object.assign(levels[i]!, { runs: g.size, backtestTrades: g.trades, load_s: g.load_s }));
+    for (const level of levels) log(`scale: ${JSON.stringify(level)}`);
+    const top = contexts.at(-1)!;
+    const big = await bigDelete(top.db, top.pool, top.live, bigRun);
+    const purge = await purgeEverything(top.pool, top.kept.length);
+    for (const c of contexts) await c.pool.end();
+    contexts.length = 0;
     const base = levels[0]!;
-    const top = levels.at(-1)!;
+    const last = levels.at(-1)!;
     const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
     const goals: Record<string, Goal> = {};
-    for (const call of Object.keys(top.calls)) {
+    for (const call of Object.keys(last.calls)) {
       const isLive = call === 'live listRecentTrades';
-      goals[`runs_at_scale.${call}`] = goal({ ratio: ratio(top.calls[call]!, base.calls[call]!) }, isLive ? LIVE_RATIO_THRESHOLD : SCALE_RATIO_THRESHOLD, 'most', {
-        at: 'most', runs: top.runs, ms: top.calls[call], baseline_ms: base.calls[call],
+      goals[`runs_at_scale.${call}`] = goal({ ratio: ratio(last.calls[call]!, base.calls[call]!) }, isLive ? LIVE_RATIO_THRESHOLD : SCALE_RATIO_THRESHOLD, 'most', {
+        at: 'most', runs: last.runs, ms: last.calls[call], baseline_ms: base.calls[call],
       });
     }
-    goals['runs_at_scale.locks'] = goal({ ratio: ratio(Math.max(top.locks.read, top.locks.write), Math.max(base.locks.read, base.locks.write)) }, SCALE_RATIO_THRESHOLD, 'most', { locks: top.locks, baseline: base.locks });
-    goals['runs_at_scale.create'] = goal({ ratio: ratio(top.create_ms, base.create_ms) }, SCALE_RATIO_THRESHOLD, 'most', { ms: top.create_ms, baseline_ms: base.create_ms });
-    goals['runs_at_scale.create_ms'] = goal({ value: top.create_ms, unit: 'ms' }, CREATE_MS_THRESHOLD, 'most');
-    goals['runs_at_scale.delete_ms'] = goal({ value: Math.max(top.delete_ms, big.delete_ms), unit: 'ms' }, DELETE_MS_THRESHOLD, 'most', {
-      keptRun_ms: top.delete_ms, bigRun_ms: big.delete_ms, bigRunTrades: bigRun, hiddenAtOnce: top.hiddenAtOnce && big.hiddenAtOnce,
+    goals['runs_at_scale.locks'] = goal({ ratio: ratio(Math.max(last.locks.read, last.locks.write), Math.max(base.locks.read, base.locks.write)) }, SCALE_RATIO_THRESHOLD, 'most', { locks: last.locks, baseline: base.locks });
+    goals['runs_at_scale.create'] = goal({ ratio: ratio(last.create_ms, base.create_ms) }, SCALE_RATIO_THRESHOLD, 'most', { ms: last.create_ms, baseline_ms: base.create_ms });
+    goals['runs_at_scale.create_ms'] = goal({ value: last.create_ms, unit: 'ms' }, CREATE_MS_THRESHOLD, 'most');
+    goals['runs_at_scale.delete_ms'] = goal({ value: Math.max(last.delete_ms, big.delete_ms), unit: 'ms' }, DELETE_MS_THRESHOLD, 'most', {
+      keptRun_ms: last.delete_ms, bigRun_ms: big.delete_ms, bigRunTrades: bigRun, hiddenAtOnce: last.hiddenAtOnce && big.hiddenAtOnce,
     });
     goals['runs_at_scale.purge_s'] = goal({ value: purge.ok ? purge.purge_s : Number.POSITIVE_INFINITY, unit: 's' }, PURGE_S_THRESHOLD, 'most', {
       runs: kept.length, maxLocksPerTransaction: maxLocks, provenOnDefault: maxLocks <= 64, ...(purge.error && { error: purge.error }),
     });
     goals['runs_at_scale.purge_s'].met &&= maxLocks <= 64;
-    goals['runs_at_scale.compare_strategy_s'] = goal({ value: Math.round(top.compareStrategy_ms) / 1000, unit: 's' }, COMPARE_STRATEGY_S_THRESHOLD, 'most', { runs: top.compareStrategyRuns });
+    goals['runs_at_scale.compare_strategy_s'] = goal({ value: Math.round(last.compareStrategy_ms) / 1000, unit: 's' }, COMPARE_STRATEGY_S_THRESHOLD, 'most', { runs: last.compareStrategyRuns });
     const chart = join(dirname(out), 'runs-at-scale.svg');
     mkdirSync(dirname(chart), { recursive: true });
     writeFileSync(chart, svg(levels));
     log(`scale: chart written to ${chart}`);
     return { sizes, tradesPerRun, maxLocksPerTransaction: maxLocks, levels, bigDelete: big, purge, chart, goals };
   } finally {
-    await owner.end();
+    await owner.end().catch(() => undefined);
+    for (const copy of copies) await dropDatabase(server, copy).catch(() => undefined);
   }
 }
 
 type Db = ReturnType<typeof precogDb>;
 type LiveScope = Scope<'live'>;
 
-async function measureLevel(db: Db, owner: pg.Pool, live: LiveScope, kept: string[], size: number, samples: number): Promise<Level> {
+interface Context {
+  pool: pg.Pool;
+  db: Db;
+  live: LiveScope;
+  kept: string[];
+  probe: string;
+  toSettle: string[];
+}
+
+/** A database of one size, ready to measure: its probe run (the newest kept), positions to settle. */
+async function context(server: ServerTarget, database: string, kept: string[], samples: number): Promise<Context> {
+  const connection = pool(server, database, 4);
+  const db = precogDb(connection, { environmentRoles: true });
   const probe = kept.at(-1)!;
   const run = db.scope('backtest', { api: 'none', run: probe });
   await run.syncBalance({ platform_id: 'kalshi', balance: d('1000') }).catch(() => undefined);
-  // Positions to settle, one per sample (and warm-up), opened before the timing.
   const toSettle: string[] = [];
   for (let i = 0; i < samples + 3; i++) {
     const opened = await run.openPosition({ market_id: 'MKT-BENCH-7', side: 'YES', entry_price: d('0.40'), quantity: 5, fees: d('0.03') });
     toSettle.push(opened.position_key);
   }
-  const calls: [string, () => Promise<unknown>][] = [
-    ['listRecentTrades', () => run.listRecentTrades({ limit: 50 })],
-    ['recordTrade', () => run.recordTrade({ market_id: 'MKT-BENCH-3', side: 'buy', price: d('0.42'), quantity: 5, fees: d('0.01'), trade_source: 'manual', order_type: 'limit' })],
-    ['openPosition', () => run.openPosition({ market_id: 'MKT-BENCH-5', side: 'NO', entry_price: d('0.35'), quantity: 3, fees: d('0.02') })],
-    ['settlePosition', () => run.settlePosition({ position_key: toSettle.pop()! as never, settlement_value: d('1'), platform_id: 'kalshi' })],
-    ['compareBacktestRuns (one run)', () => db.crossEnvironment.compareBacktestRuns({ run_ids: [BigInt(probe)] })],
-    ['live listRecentTrades', () => live.listRecentTrades({ limit: 50 })],
+  return { pool: connection, db, live: db.scope('live', { api: 'live' }), kept: [...kept], probe, toSettle };
+}
+
+/** Each call rotated over the sizes (ABC CBA ...), then each size's locks, create, delete, sweep and comparison. */
+async function measureLevels(contexts: Context[], samples: number): Promise<Level[]> {
+  const calls: [string, (c: Context) => Promise<unknown>][] = [
+    ['listRecentTrades', (c) => c.db.scope('backtest', { api: 'none', run: c.probe }).listRecentTrades({ limit: 50 })],
+    ['recordTrade', (c) => c.db.scope('backtest', { api: 'none', run: c.probe }).recordTrade({ market_id: 'MKT-BENCH-3', side: 'buy', price: d('0.42'), quantity: 5, fees: d('0.01'), trade_source: 'manual', order_type: 'limit' })],
+    ['openPosition', (c) => c.db.scope('backtest', { api: 'none', run: c.probe }).openPosition({ market_id: 'MKT-BENCH-5', side: 'NO', entry_price: d('0.35'), quantity: 3, fees: d('0.02') })],
+    ['settlePosition', (c) => c.db.scope('backtest', { api: 'none', run: c.probe }).settlePosition({ position_key: c.toSettle.pop()! as never, settlement_value: d('1'), platform_id: 'kalshi' })],
+    ['compareBacktestRuns (one run)', (c) => c.db.crossEnvironment.compareBacktestRuns({ run_ids: [BigInt(c.probe)] })],
+    ['live listRecentTrades', (c) => c.live.listRecentTrades({ limit: 50 })],
   ];
-  const timed = await rotate(calls.map(([, call]) => call), { rounds: samples, warmup: 2, inner: 1 });
-  const medians = Object.fromEntries(calls.map(([name], i) => [name, Math.round(median(timed[i]!) * 1000) / 1000]));
-
-  const locks = { read: await locksOf(owner, probe, `SELECT id FROM trades WHERE execution_environment = 'backtest' ORDER BY execution_time DESC, id DESC LIMIT 50`),
-    write: await locksOf(owner, probe, `INSERT INTO trades (market_id, side, price, quantity, fees, trade_source, order_type, execution_environment)
-                                        VALUES ('MKT-BENCH-1', 'buy', 0.5, 1, 0, 'manual', 'limit', 'backtest')`) };
-
-  const creates: number[] = [];
-  const made: bigint[] = [];
-  for (let i = 0; i < 5; i++) {
-    const started = now();
-    const created = await db.backtests.create({ strategy_id: 1, period_start: new Date('2025-01-01'), period_end: new Date('2025-02-01'), label: 'scale probe' });
-    creates.push(now() - started);
-    made.push(created.id);
+  const medians: Record<string, number>[] = contexts.map(() => ({}));
+  for (const [name, call] of calls) {
+    const timed = await rotate(contexts.map((c) => () => call(c)), { rounds: samples, warmup: 2, inner: 1 });
+    timed.forEach((t, i) => (medians[i]![name] = Math.round(median(t) * 1000) / 1000));
   }
-  // Delete kept runs (their rows) and the empty ones just made; the sweep is awaited apart.
-  const deletes: number[] = [];
-  let hiddenAtOnce = true;
-  // Three kept runs other than the probe (the newest).
-  for (const victim of kept.splice(-4, 3)) {
-    const started = now();
-    await db.backtests.delete(victim);
-    deletes.push(now() - started);
-    hiddenAtOnce &&= (await visibleRows(owner, db, victim)) === 0;
+  const levels: Level[] = [];
+  for (const [i, c] of contexts.entries()) {
+    const locks = {
+      read: await locksOf(c.pool, c.probe, `SELECT id FROM trades WHERE execution_environment = 'backtest' ORDER BY execution_time DESC, id DESC LIMIT 50`),
+      write: await locksOf(c.pool, c.probe, `INSERT INTO trades (market_id, side, price, quantity, fees, trade_source, order_type, execution_environment)
+                                             VALUES ('MKT-BENCH-1', 'buy', 0.5, 1, 0, 'manual', 'limit', 'backtest')`),
+    };
+    levels.push({ runs: 0, backtestTrades: 0, load_s: 0, calls: medians[i]!, locks, create_ms: 0, delete_ms: 0, hiddenAtOnce: true, sweep_ms: 0, compareStrategy_ms: 0, compareStrategyRuns: 0 });
   }
-  for (const id of made) await db.backtests.delete(id);
-  const sweepStarted = now();
-  await db.backtests.sweep();
-  const sweepMs = now() - sweepStarted;
-
-  const compares: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const started = now();
-    await db.crossEnvironment.compareBacktestRuns({ strategy_id: 1 });
-    compares.push(now() - started);
+  // Create and delete, size after size in turn (five and three rounds).
+  const creates: number[][] = contexts.map(() => []);
+  const made: bigint[][] = contexts.map(() => []);
+  for (let round = 0; round < 5; round++) {
+    for (const [i, c] of contexts.entries()) {
+      const started = now();
+      const created = await c.db.backtests.create({ strategy_id: 1, period_start: new Date('2025-01-01'), period_end: new Date('2025-02-01'), label: 'scale probe' });
+      creates[i]!.push(now() - started);
+      made[i]!.push(created.id);
+    }
   }
-  const { rows: [ofStrategy] } = await owner.query<{ n: number }>('SELECT count(*)::int AS n FROM backtest_runs WHERE strategy_id = 1');
+  const deletes: number[][] = contexts.map(() => []);
+  const victims = contexts.map((c) => c.kept.splice(-4, 3)); // three kept runs other than the probe (the newest)
+  for (let round = 0; round < 3; round++) {
+    for (const [i, c] of contexts.entries()) {
+      const victim = victims[i]![round]!;
+      const started = now();
+      await c.db.backtests.delete(victim);
+      deletes[i]!.push(now() - started);
+      levels[i]!.hiddenAtOnce &&= (await visibleRows(c.pool, c.db, victim)) === 0;
+    }
+  }
   const round = (x: number) => Math.round(x * 100) / 100;
-  return {
-    runs: size, backtestTrades: 0, load_s: 0, calls: medians, locks,
-    create_ms: round(median(creates)), delete_ms: round(median(deletes)), hiddenAtOnce, sweep_ms: round(sweepMs),
-    compareStrategy_ms: round(median(compares)), compareStrategyRuns: ofStrategy!.n,
-  };
+  for (const [i, c] of contexts.entries()) {
+    for (const id of made[i]!) await c.db.backtests.delete(id);
+    const sweepStarted = now();
+    await c.db.backtests.sweep();
+    levels[i]!.sweep_ms = round(now() - sweepStarted);
+    levels[i]!.create_ms = round(median(creates[i]!));
+    levels[i]!.delete_ms = round(median(deletes[i]!));
+  }
+  for (let r = 0; r < 3; r++) {
+    for (const [i, c] of contexts.entries()) {
+      const started = now();
+      await c.db.crossEnvironment.compareBacktestRuns({ strategy_id: 1 });
+      (levels[i] as Level & { compares?: number[] }).compares = [...((levels[i] as Level & { compares?: number[] }).compares ?? []), now() - started];
+    }
+  }
+  for (const [i, c] of contexts.entries()) {
+    const level = levels[i] as Level & { compares?: number[] };
+    level.compareStrategy_ms = round(median(level.compares!));
+    delete level.compares;
+    const { rows: [ofStrategy] } = await c.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM backtest_runs WHERE strategy_id = 1');
+    level.compareStrategyRuns = ofStrategy!.n;
+  }
+  return levels;
 }
 
 /** Relation locks held after `statement`, run as a run scope runs it (role, run), rolled back. */

@@ -1,5 +1,5 @@
 --! Previous: sha1:e69fb9c5d2404bdcb94914490cd2018278adf1c6
---! Hash: sha1:0b7c6d5171917b1366febfde3781c9349812296c
+--! Hash: sha1:87d026f178c8f3ce9211cb36eaf030b949774e2c
 --! Message: Backtest runs at research scale: every run in one backtest partition per table, indexes twinned led by the run; a delete hides the run at once, a sweep deletes its rows in bounded batches; purge is one TRUNCATE
 
 -- 000014: backtest runs at research scale (issue 21, docs/adr-110-backtest-runs-in-one-partition.md).
@@ -392,8 +392,9 @@ REVOKE ALL ON FUNCTION precog_backtest_delete_order() FROM PUBLIC;
 -- Deletes at most max_rows rows of deleted runs (then their keys, then their note): bounded work
 -- in the caller's transaction, on the backtest partitions only (row locks; no lock a live or
 -- paper statement takes). Returns how many rows it deleted: call it again until it returns 0.
--- SECURITY DEFINER: it deletes rows of deleted runs only.
 DROP FUNCTION precog_backtest_sweep();
+-- SECURITY DEFINER: precog_backtest may not delete rows (and sees none of a deleted run); this
+-- deletes rows of deleted runs only, read from precog_backtest_runs_deleted.
 CREATE FUNCTION precog_backtest_sweep(max_rows integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -430,7 +431,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_sweep(integer) IS
-  'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. Executable by the owner and precog_backtest.';
+  'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. SECURITY DEFINER: precog_backtest may not delete rows; it deletes rows of deleted runs only. Executable by the owner and precog_backtest.';
 REVOKE ALL ON FUNCTION precog_backtest_sweep(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION precog_backtest_sweep(integer) TO precog_backtest;
 
