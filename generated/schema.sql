@@ -751,7 +751,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_sweep(max_rows integer) TO precog_backtest;
 
 -- comment: function precog_backtest_sweep(max_rows integer)
-COMMENT ON FUNCTION precog_backtest_sweep(max_rows integer) IS 'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION precog_backtest_sweep(max_rows integer) IS 'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. SECURITY DEFINER: precog_backtest may not delete rows; it deletes rows of deleted runs only. Executable by the owner and precog_backtest.';
 
 -- function: precog_environment_id_checks(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_environment_id_checks(table_name text)
@@ -860,6 +860,13 @@ BEGIN
       UPDATE public.precog_environment_keys k SET environment = NEW.execution_environment, backtest_run_id = NEW.backtest_run_id
        WHERE k.table_name OPERATOR(pg_catalog.=) root_table AND k.business_key OPERATOR(pg_catalog.=) key_text;
       RETURN NEW;
+    END IF;
+    -- A backtest row of no known run is refused for that first (the statement check would, later).
+    IF NEW.backtest_run_id IS NOT NULL AND earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id
+       AND NOT EXISTS (SELECT FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) NEW.backtest_run_id) THEN
+      RAISE EXCEPTION '[backtest-run-required] %.backtest_run_id = %: there is no such backtest run', root_table, NEW.backtest_run_id
+        USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'backtest_run_id',
+              HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
     END IF;
     -- The refusal does not name the key's environment or run: a role must not learn it of a key it cannot see.
     IF earlier.environment IS DISTINCT FROM NEW.execution_environment OR earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id THEN
@@ -2723,7 +2730,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION purge_backtest_run(run bigint) TO precog_backtest;
 
 -- comment: function purge_backtest_run(run bigint)
-COMMENT ON FUNCTION purge_backtest_run(run bigint) IS 'Deletes one backtest run and every row of it in every tagged table (its partitions are dropped: constant time); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION purge_backtest_run(run bigint) IS 'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
 
 -- table: account_balance
 CREATE TABLE account_balance (
