@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SNAPSHOT_MAJOR } from '../../src/check/generated-drift.js';
-import { MAX_LOCKS_PER_TRANSACTION } from '../../src/server/embedded.js';
 
 const root = '/usr/lib/postgresql';
 const majors = existsSync(root) ? readdirSync(root).map(Number).filter((major) => major && major !== SNAPSHOT_MAJOR && existsSync(join(root, String(major), 'bin', 'pg_ctl'))) : [];
@@ -41,7 +40,7 @@ const data = join(home, 'data');
 let status = 1;
 try {
   run(bin('initdb'), ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${join(home, 'password')}`]);
-  run(bin('pg_ctl'), ['-D', data, '-w', '-l', join(home, 'log'), '-o', `-p ${port} -k ${home} -c listen_addresses=127.0.0.1 -c max_locks_per_transaction=${MAX_LOCKS_PER_TRANSACTION}`, 'start']);
+  run(bin('pg_ctl'), ['-D', data, '-w', '-l', join(home, 'log'), '-o', `-p ${port} -k ${home} -c listen_addresses=127.0.0.1`, 'start']);
   console.log(`test:other-major: PostgreSQL ${major} on 127.0.0.1:${port}`);
   const result = spawnSync('npx', ['vitest', 'run', ...process.argv.slice(2)], {
     stdio: 'inherit',
