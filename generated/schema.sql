@@ -608,7 +608,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_run_required() TO PUBLIC;
 
 -- comment: function precog_backtest_run_required()
-COMMENT ON FUNCTION precog_backtest_run_required() IS 'BEFORE INSERT on the <t>_run_missing partition of every tagged table (a backtest row without a run, or of an unknown one) and on its live and paper partitions when a row names a run: [backtest-run-required].';
+COMMENT ON FUNCTION precog_backtest_run_required() IS 'BEFORE INSERT on the backtest partition of every tagged table when a row names no run, and on its live and paper partitions when a row names one: [backtest-run-required].';
 
 -- function: precog_backtest_runs_table(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_backtest_runs_table(table_name text)
@@ -1327,7 +1327,7 @@ END;
 $function$;
 
 -- comment: function precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
-COMMENT ON FUNCTION precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text) IS 'Declares an environment-tagged table and installs every guarantee for its kind (migrations 000010 and 000013): no default, NOT NULL, immutable environment, same-environment and same-run references, the kind''s write rules, live history kept, LIST partitions by environment and backtest run, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
+COMMENT ON FUNCTION precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text) IS 'Declares an environment-tagged table and installs every guarantee for its kind (migrations 000010, 000013 and 000018): no default, NOT NULL, immutable environment, same-environment and same-run references, the kind''s write rules, live history kept, LIST partitions by environment, one backtest partition holding every run, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
 
 -- function: precog_environment_table_by_environment(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
 CREATE OR REPLACE FUNCTION public.precog_environment_table_by_environment(table_name text, kind text, business_key text[] DEFAULT NULL::text[], mutable_columns text[] DEFAULT NULL::text[], current_column text DEFAULT 'row_current_ind'::text, end_column text DEFAULT 'row_end_ts'::text)

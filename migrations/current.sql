@@ -734,6 +734,80 @@ REVOKE ALL ON FUNCTION purge_backtest_run(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION purge_backtest_run(bigint) TO precog_backtest;
 -- framework:end db/framework/runs/purge_backtest_run.sql
 
+-- framework:begin db/framework/declaration/precog_environment_table.sql
+-- The declaration: SELECT precog_environment_table('settlements', kind => 'append_only');
+-- installs every guarantee of a tagged table for its kind (the table in README.md): the work per
+-- environment (precog_environment_table_by_environment), then backtest runs
+-- (precog_backtest_runs_table), then the reference checks of every table again, as they read
+-- backtest_run_id, which the table may only now have, then records what it installed in the
+-- manifest (precog_environment_manifest_record). Idempotent: declaring again changes nothing.
+CREATE OR REPLACE FUNCTION precog_environment_table(
+  table_name text,
+  kind text,
+  business_key text[] DEFAULT NULL,
+  mutable_columns text[] DEFAULT NULL,
+  current_column text DEFAULT 'row_current_ind',
+  end_column text DEFAULT 'row_end_ts'
+) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+  declared record;
+BEGIN
+  PERFORM public.precog_environment_table_by_environment(table_name, kind, business_key, mutable_columns, current_column, end_column);
+  PERFORM public.precog_backtest_runs_table(table_name);
+  -- The reference checks read backtest_run_id, which the table may only now have.
+  FOR declared IN
+    SELECT d.table_name FROM public.precog_environment_tables d
+    UNION SELECT r.referenced_table FROM public.precog_environment_references r WHERE NOT r.same_environment
+    ORDER BY 1
+  LOOP
+    PERFORM public.precog_environment_reference_checks(declared.table_name);
+  END LOOP;
+  -- What was installed, for the review and npm run check (every table: the reference checks of
+  -- each were regenerated above).
+  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY 1 LOOP
+    PERFORM public.precog_environment_manifest_record(declared.table_name);
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION precog_environment_table(text, text, text[], text[], text, text) IS
+  'Declares an environment-tagged table and installs every guarantee for its kind (migrations 000010, 000013 and 000018): no default, NOT NULL, immutable environment, same-environment and same-run references, the kind''s write rules, live history kept, LIST partitions by environment, one backtest partition holding every run, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
+REVOKE ALL ON FUNCTION precog_environment_table(text, text, text[], text[], text, text) FROM PUBLIC;
+-- framework:end db/framework/declaration/precog_environment_table.sql
+
+-- framework:begin db/framework/guards/precog_backtest_run_required.sql
+-- BEFORE INSERT on <t>_backtest WHEN the row names no run, and on the live and paper partitions
+-- WHEN the row names one. (A run that does not exist is refused by precog_backtest_run_known,
+-- once per statement.)
+CREATE OR REPLACE FUNCTION precog_backtest_run_required() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+BEGIN
+  IF NEW.execution_environment IS DISTINCT FROM 'backtest'::public.execution_environment THEN
+    RAISE EXCEPTION '[backtest-run-required] a % row of % belongs to no backtest run (backtest_run_id = %)', NEW.execution_environment, table_name, NEW.backtest_run_id
+      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'backtest_run_id',
+            HINT = 'Only backtest rows belong to a run: leave backtest_run_id NULL for live and paper rows.';
+  END IF;
+  IF NEW.backtest_run_id IS NULL THEN
+    RAISE EXCEPTION '[backtest-run-required] a backtest row of % belongs to a backtest run: backtest_run_id is NULL', table_name
+      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'backtest_run_id',
+            HINT = 'Open the backtest scope for a run: db.scope(''backtest'', { api: ''none'', run }), with a run from createBacktestRun (SQL: create_backtest_run()).';
+  END IF;
+  RAISE EXCEPTION '[backtest-run-required] %.backtest_run_id = %: there is no such backtest run', table_name, NEW.backtest_run_id
+    USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'backtest_run_id',
+          HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
+END;
+$$;
+COMMENT ON FUNCTION precog_backtest_run_required() IS
+  'BEFORE INSERT on the backtest partition of every tagged table when a row names no run, and on its live and paper partitions when a row names one: [backtest-run-required].';
+-- framework:end db/framework/guards/precog_backtest_run_required.sql
+
 -- 3. The functions of the partitions per run go (their files are gone from db/framework).
 DROP FUNCTION precog_backtest_run_partition_create(regclass, bigint);
 DROP FUNCTION precog_backtest_run_partition_setup(regclass, regclass, bigint);
