@@ -55,7 +55,7 @@ const spread = (g: string) => `((${g}::bigint * 7919) % 31536000) * interval '1 
  * Position keys k of `environment`, `versions` SCD versions each. With `runs` (backtest): the keys of
  * each run (the i-th run gets keys firstKey + i * keys + k) in that run (backtest_run_id).
  */
-function positionsSql(environment: string, firstKey: number, keys: number, versions: number, openEvery: number, runs?: string[]): string {
+export function positionsSql(environment: string, firstKey: number, keys: number, versions: number, openEvery: number, runs?: string[]): string {
   const perRun = runs ? `unnest('{${runs.join(',')}}'::bigint[]) WITH ORDINALITY r(run, ri)` : `(SELECT NULL::bigint AS run, 1 AS ri) r`;
   return `
     INSERT INTO positions (position_key, market_id, strategy_id, model_id, side, entry_price, quantity, current_price,
@@ -83,7 +83,7 @@ function positionsSql(environment: string, firstKey: number, keys: number, versi
  * environment; with `runs` (backtest), trades g in [from, to] of each run, referencing that run's
  * position versions (a run's ids are contiguous: each run's positions are inserted in order).
  */
-function tradesSql(environment: string, from: number, to: number, runs?: string[]): string {
+export function tradesSql(environment: string, from: number, to: number, runs?: string[]): string {
   const run = runs ? `backtest_run_id = ANY ('{${runs.join(',')}}'::bigint[])` : 'backtest_run_id IS NULL';
   return `
     WITH p AS (SELECT backtest_run_id AS run, min(id) AS first, count(*) AS n FROM positions
@@ -99,7 +99,7 @@ function tradesSql(environment: string, from: number, to: number, runs?: string[
     ORDER BY p.run, g`;
 }
 
-async function seedLiveAndPaper(client: pg.Pool): Promise<void> {
+export async function seedLiveAndPaper(client: pg.Pool): Promise<void> {
   await client.query(`INSERT INTO strategies (strategy_id, strategy_name, strategy_version, status) VALUES (1, 'bench', '1', 'active')`);
   await client.query(`INSERT INTO probability_models (model_id, model_name, model_version, status) VALUES (1, 'bench', '1', 'active')`);
   await client.query(`

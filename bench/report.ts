@@ -94,6 +94,38 @@ export function rows(results: Record<string, Any>): Row[] {
       met: purge.median_ms <= 50 && purge.deletes.every((d: { othersUnchanged: boolean }) => d.othersUnchanged),
     });
   }
+  const scale = results.scale;
+  if (scale?.levels) {
+    const base = scale.levels[0];
+    for (const level of scale.levels) {
+      const at = `${level.runs.toLocaleString('en-US')} runs, ${level.backtestTrades.toLocaleString('en-US')} backtest trades`;
+      for (const [call, value] of Object.entries(level.calls as Record<string, number>)) {
+        const r = value / base.calls[call];
+        const isLive = call.startsWith('live');
+        out.push({ section: '2c runs at scale', measurement: `${call}, ${at}`, a: ms(value), b: `at ${base.runs} runs ${ms(base.calls[call])}`, figure: `×${fmt(r, 3)}`,
+          goal: level === base ? '(baseline)' : isLive ? '≤ ×1.1' : '≤ ×1.2', met: level === base ? undefined : r <= (isLive ? 1.1 : 1.2) });
+      }
+      const locks = Math.max(level.locks.read, level.locks.write) / Math.max(base.locks.read, base.locks.write);
+      out.push({ section: '2c runs at scale', measurement: `locks of a run scope's read / write, ${at}`, a: `${level.locks.read} / ${level.locks.write}`, b: `at ${base.runs} runs ${base.locks.read} / ${base.locks.write}`,
+        figure: `×${fmt(locks, 3)}`, goal: level === base ? '(baseline)' : '≤ ×1.2', met: level === base ? undefined : locks <= 1.2 });
+      out.push({ section: '2c runs at scale', measurement: `db.backtests.create, ${at}`, a: ms(level.create_ms), b: `at ${base.runs} runs ${ms(base.create_ms)}`,
+        figure: `×${fmt(level.create_ms / base.create_ms, 3)}`, goal: '≤ ×1.2 and < 50 ms', met: level === base ? undefined : level.create_ms / base.create_ms <= 1.2 && level.create_ms < 50 });
+      out.push({ section: '2c runs at scale', measurement: `db.backtests.delete of a kept run, ${at}`, a: ms(level.delete_ms), b: `gone from every read at once: ${level.hiddenAtOnce ? 'yes' : 'NO'}`,
+        figure: `sweep after: ${fmt(level.sweep_ms, 0)} ms`, goal: '≤ 50 ms', met: level.delete_ms <= 50 && level.hiddenAtOnce });
+      out.push({ section: '2c runs at scale', measurement: `compareBacktestRuns({ strategy_id }) over ${level.compareStrategyRuns} runs, ${at}`, a: ms(level.compareStrategy_ms), b: '',
+        figure: `${fmt(level.compareStrategy_ms / 1000, 3)} s`, goal: '≤ 2 s', met: level.compareStrategy_ms <= 2000 });
+    }
+    const big = scale.bigDelete;
+    if (big) {
+      out.push({ section: '2c runs at scale', measurement: `delete a run of ${big.trades.toLocaleString('en-US')} trades, then the sweep`, a: ms(big.delete_ms),
+        b: `${big.sweepBatches} batches, median ${fmt(big.sweepBatchMedian_ms, 0)} / max ${fmt(big.sweepBatchMax_ms, 0)} ms`,
+        figure: `live write ${ms(big.liveWriteBefore_ms)} before, ${ms(big.liveWriteDuringSweep_ms)} during (max ${fmt(big.liveWriteDuringSweepMax_ms, 1)} ms)`, goal: '≤ 50 ms', met: big.delete_ms <= 50 && big.hiddenAtOnce });
+    }
+    if (scale.purge) {
+      out.push({ section: '2c runs at scale', measurement: `purge_backtest_data() of ${scale.purge.runs.toLocaleString('en-US')} runs`, a: scale.purge.error ? `FAILED: ${String(scale.purge.error).slice(0, 40)}` : `${fmt(scale.purge.purge_s, 2)} s`,
+        b: `max_locks_per_transaction = ${scale.maxLocksPerTransaction}`, figure: scale.chart ?? '', goal: '≤ 10 s on 64', met: scale.purge.ok && scale.purge.purge_s <= 10 && scale.maxLocksPerTransaction <= 64 });
+    }
+  }
   const isolation = results.isolation;
   if (isolation?.levels) {
     for (const level of isolation.levels) {

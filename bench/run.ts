@@ -7,7 +7,7 @@
  *   npm run bench -- --quick       small sizes, a smoke run
  *   npm run bench -- --with-5m     also 5 million backtest trades (measurement 3)
  *   npm run bench -- --no-tests    skip timing `npm test`;  --no-dev: skip the dev loop
- *   npm run bench -- --only=overhead,bulk,runs,isolation,dev,tests
+ *   npm run bench -- --only=overhead,bulk,runs,scale,isolation,dev,tests
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { measureIsolation } from './isolation.js';
 import { measureOverhead } from './overhead.js';
 import { gatherGoals, type Goal, printGoals, printTable, rows } from './report.js';
 import { measureRuns } from './runs.js';
+import { measureScale } from './scale.js';
 import { log, now, parseFlags, ScratchDatabases } from './support.js';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -90,6 +91,7 @@ try {
   await section('overhead', async () => measureOverhead(server, await databases.fresh('overhead'), flags));
   await section('bulk', async () => measureBulk(server, await databases.fresh('bulk'), flags));
   await section('runs', async () => measureRuns(server, await databases.fresh('runs'), flags));
+  await section('scale', async () => measureScale(server, await databases.fresh('scale'), flags, resolve(flags.out)));
   await section('isolation', async () => measureIsolation(server, databases, flags));
   if (flags.withDev) await section('dev', async () => measureDevLoop(server, flags));
   if (flags.withTests) await section('tests', async () => measureNpmTest());

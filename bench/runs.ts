@@ -308,6 +308,7 @@ export async function measureRuns(server: ServerTarget, database: string, flags:
       const started = now();
       await db.backtests.delete(run);
       const ms = now() - started;
+      await db.backtests.sweep(); // the rows, hidden at once, are deleted after (the owner sees them until then)
       const after = await fingerprint(connection);
       const left = (await connection.query<{ n: string }>(
         `SELECT (SELECT count(*) FROM trades WHERE backtest_run_id = $1) + (SELECT count(*) FROM positions WHERE backtest_run_id = $1) AS n`,
@@ -321,12 +322,9 @@ export async function measureRuns(server: ServerTarget, database: string, flags:
       purges.push({ run: Number(run), deleted, ms: Math.round(ms * 10) / 10, rowsLeft: Number(left), othersUnchanged: unchanged, before, after });
       log(`runs: db.backtests.delete(${run}) of ${deleted} in ${ms.toFixed(1)} ms; every other run, live and paper unchanged: ${unchanged}`);
     }
-    // Where a delete's time goes, on the profiled run (the last one left): the run's partitions' size,
-    // then the DELETE statement (which drops them) and its COMMIT (which removes their files) timed apart.
-    const size = (await connection.query<{ bytes: string }>(
-      `SELECT sum(pg_total_relation_size(c.oid))::text AS bytes FROM pg_class c WHERE c.relname ~ $1 AND c.relkind = 'r'`,
-      [`_run_${profile.run}$`],
-    )).rows[0]!.bytes;
+    // Where a delete's time goes, on the profiled run (the last one left): the DELETE statement (the
+    // run's row and its note) and its COMMIT timed apart; its rows are swept afterwards.
+    const size = '0';
     await connection.query('CHECKPOINT');
     const purgeClient = await connection.connect();
     let purgeBreakdown;
@@ -342,7 +340,7 @@ export async function measureRuns(server: ServerTarget, database: string, flags:
         partitionsBytes: Number(size),
         deleteStatement_ms: Math.round((statement - begun) * 10) / 10,
         commit_ms: Math.round((committed - statement) * 10) / 10,
-        note: 'COMMIT is when PostgreSQL truncates the dropped partitions\' files (and their indexes\'): the filesystem frees every block.',
+        note: 'Since migration 000018 a delete is the run\'s row and a note: its rows are hidden at once and deleted by the sweep afterwards.',
       };
     } finally {
       purgeClient.release();
@@ -432,28 +430,11 @@ async function profileLoad(
   const validation = nested.filter((s) => /_load\b|precog_environment_keys/.test(s.query));
   const validationMs = validation.reduce((sum, s) => sum + s.duration_ms, 0);
   const catalogMs = nested.filter((s) => !validation.includes(s)).reduce((sum, s) => sum + s.duration_ms, 0);
-  // Index builds: each index of the run's partitions, rebuilt alone.
-  const { rows: indexes } = await connection.query<{ index: string; table: string; size: string }>(
-    `SELECT i.indexrelid::regclass::text AS index, i.indrelid::regclass::text AS table, pg_size_pretty(pg_relation_size(i.indexrelid)) AS size
-       FROM pg_index i WHERE i.indrelid IN ('public.trades_run_${loaded.run}'::regclass, 'public.positions_run_${loaded.run}'::regclass) ORDER BY 2, 1`,
-  );
-  const builds = [];
-  for (const index of indexes) {
-    const started = now();
-    await connection.query(`SET maintenance_work_mem = '256MB'; REINDEX INDEX ${index.index}; RESET maintenance_work_mem`);
-    builds.push({ ...index, ms: Math.round(now() - started) });
-  }
-  const indexBuild = builds.reduce((sum, b) => sum + b.ms, 0);
-  // The biggest trades index again with the server's default and with more memory.
-  const biggest = builds.filter((b) => b.table.startsWith('trades')).sort((a, b) => b.ms - a.ms)[0];
-  const memory = [];
-  if (biggest) {
-    for (const setting of ['64MB', '256MB', '1GB']) {
-      const started = now();
-      await connection.query(`SET maintenance_work_mem = '${setting}'; REINDEX INDEX ${biggest.index}; RESET maintenance_work_mem`);
-      memory.push({ maintenance_work_mem: setting, ms: Math.round(now() - started) });
-    }
-  }
+  // Index builds: none since migration 000018 (the finish inserts into the backtest partition,
+  // maintaining its indexes row by row inside the insert statement, counted with the statements).
+  const builds: { index: string; table: string; size: string; ms: number }[] = [];
+  const indexBuild = 0;
+  const memory: { maintenance_work_mem: string; ms: number }[] = [];
   const finish = loaded.phases_ms.finish;
   return {
     run: Number(loaded.run),
@@ -467,6 +448,6 @@ async function profileLoad(
     indexBuilds: builds,
     biggestIndexByMaintenanceWorkMem: memory,
     validationStatements: validation.sort((a, b) => b.duration_ms - a.duration_ms),
-    note: 'With auto_explain (analyze, timing) on, the finish runs slower than in the rounds; the index builds are REINDEX of each index on its own after the load.',
+    note: 'With auto_explain (analyze, timing) on, the finish runs slower than in the rounds. Since migration 000018 the finish builds no index: its INSERT ... SELECT from each staging table maintains the backtest partition\'s indexes, and is counted with the validation statements.',
   };
 }

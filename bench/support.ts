@@ -20,7 +20,7 @@ export interface Flags {
   withTests: boolean;
   /** Measure the development loop and cold codegen (on by default; --no-dev turns it off). */
   withDev: boolean;
-  /** Only these sections (comma-separated: overhead,bulk,runs,isolation,dev,tests); all by default. */
+  /** Only these sections (comma-separated: overhead,bulk,runs,scale,isolation,dev,tests); all by default. */
   only: Set<string> | undefined;
   /** Where the JSON goes. */
   out: string;
@@ -41,7 +41,7 @@ export function parseFlags(argv: string[]): Flags {
   }
   if (has('help')) {
     console.log(
-      'npm run bench [-- --quick] [--with-5m] [--no-tests] [--no-dev] [--only=overhead,bulk,runs,isolation,dev,tests] [--out=path.json]',
+      'npm run bench [-- --quick] [--with-5m] [--no-tests] [--no-dev] [--only=overhead,bulk,runs,scale,isolation,dev,tests] [--out=path.json]',
     );
     process.exit(0);
   }

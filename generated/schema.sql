@@ -214,7 +214,6 @@ AS $function$
 #variable_conflict use_variable
 DECLARE
   made public.backtest_runs;
-  declared record;
 BEGIN
   IF strategy_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.strategies s WHERE s.strategy_id OPERATOR(pg_catalog.=) strategy_id) THEN
     RAISE EXCEPTION 'create_backtest_run: strategy_id % is no strategy', strategy_id
@@ -230,9 +229,6 @@ BEGIN
           (SELECT m.model_version FROM public.probability_models m WHERE m.model_id OPERATOR(pg_catalog.=) model_id),
           coalesce(parameters, '{}'), period_start, period_end, label)
   RETURNING * INTO made;
-  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
-    PERFORM public.precog_backtest_run_partition_create(format('public.%I', declared.table_name)::regclass, made.id);
-  END LOOP;
   RETURN made;
 END;
 $function$;
@@ -241,7 +237,27 @@ $function$;
 GRANT EXECUTE ON FUNCTION create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) TO precog_backtest;
 
 -- comment: function create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text)
-COMMENT ON FUNCTION create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) IS 'Makes a backtest run (status created) and its partition in every tagged table; returns the run. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) IS 'Makes a backtest run (status created); returns the run. One row: every tagged table''s backtest partition holds every run. Executable by the owner and precog_backtest.';
+
+-- function: precog_backtest_delete_order()
+CREATE OR REPLACE FUNCTION public.precog_backtest_delete_order()
+ RETURNS TABLE(table_name text)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  WITH RECURSIVE depth (table_name, level) AS (
+    SELECT d.table_name, 0 FROM public.precog_environment_tables d
+    UNION ALL
+    SELECT r.referenced_table, depth.level + 1 FROM depth
+      JOIN public.precog_environment_references r ON r.table_name OPERATOR(pg_catalog.=) depth.table_name
+     WHERE r.same_environment AND r.referenced_table OPERATOR(pg_catalog.<>) r.table_name AND depth.level < 32
+  )
+  SELECT depth.table_name FROM depth GROUP BY depth.table_name ORDER BY max(depth.level), depth.table_name
+$function$;
+
+-- comment: function precog_backtest_delete_order()
+COMMENT ON FUNCTION precog_backtest_delete_order() IS 'The tagged tables, each before every tagged table it references in the same environment: the order precog_backtest_sweep() deletes a run''s rows in, and the reverse of the order a bulk load inserts in.';
 
 -- function: precog_backtest_legacy_run()
 CREATE OR REPLACE FUNCTION public.precog_backtest_legacy_run()
@@ -284,7 +300,7 @@ BEGIN
         USING ERRCODE = '42P01', HINT = (SELECT 'Load one of: ' || string_agg(d.table_name, ', ' ORDER BY d.table_name) FROM public.precog_environment_tables d);
     END IF;
     t := format('public.%I', table_name)::regclass;
-    EXECUTE format('SELECT EXISTS (SELECT FROM %s)', public.precog_backtest_run_partition(t, run)) INTO has_rows;
+    EXECUTE format('SELECT EXISTS (SELECT FROM %s x WHERE x.backtest_run_id OPERATOR(pg_catalog.=) $1)', public.precog_environment_partition(t, 'backtest')) INTO has_rows USING run;
     IF has_rows THEN
       RAISE EXCEPTION 'loadRun: backtest run % already has % rows; a run is loaded once, into empty tables', run, table_name
         USING ERRCODE = '55000', HINT = 'Load into a new run (createBacktestRun), or delete this one first (npm run backtests -- delete <id>).';
@@ -323,7 +339,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_begin(run bigint, tables text[]) TO precog_backtest;
 
 -- comment: function precog_backtest_load_begin(run bigint, tables text[])
-COMMENT ON FUNCTION precog_backtest_load_begin(run bigint, tables text[]) IS 'Starts a bulk load of a backtest run: for each named tagged table (whose run partition must be empty), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction.';
+COMMENT ON FUNCTION precog_backtest_load_begin(run bigint, tables text[]) IS 'Starts a bulk load of a backtest run: for each named tagged table (which must hold no row of the run), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction.';
 
 -- function: precog_backtest_load_finish(run bigint)
 CREATE OR REPLACE FUNCTION public.precog_backtest_load_finish(run bigint)
@@ -335,49 +351,25 @@ AS $function$
 #variable_conflict use_variable
 DECLARE
   load public.precog_backtest_loads;
-  declared public.precog_environment_tables;
-  ref public.precog_environment_references;
   t regclass;
   staging regclass;
-  backtest regclass;
   item record;
   found_key text;
-  target text;
-  key_expression text;
   issued bigint;
   low bigint;
   high bigint;
+  columns text;
 BEGIN
-  PERFORM set_config('maintenance_work_mem', '256MB', true);
   IF NOT EXISTS (SELECT FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run) THEN
     RAISE EXCEPTION 'loadRun: no load of backtest run % was begun in this transaction', run
       USING ERRCODE = '55000', HINT = 'Call precog_backtest_load_begin() first, in the same transaction.';
   END IF;
-  -- 1. Nothing more is written to the staging tables; each gets its table's indexes.
-  FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
-    staging := format('public.%I', load.staging_table)::regclass;
-    EXECUTE format('REVOKE ALL ON %s FROM precog_backtest', staging);
-    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', staging);
-    backtest := public.precog_environment_partition(format('public.%I', load.table_name)::regclass, 'backtest');
-    FOR item IN
-      SELECT i.indexrelid, c.relname::text AS index_name, pg_get_indexdef(i.indexrelid) AS def, k.conname::text AS constraint_name, pg_get_constraintdef(k.oid) AS constraint_def
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = backtest
-       WHERE i.indrelid = backtest ORDER BY c.relname
-    LOOP
-      IF item.constraint_name IS NOT NULL THEN
-        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', staging, left(item.constraint_name, 48) || '_run_' || run, item.constraint_def);
-      ELSE
-        EXECUTE regexp_replace(item.def, '^CREATE (UNIQUE )?INDEX \S+ ON (?:ONLY )?\S+ USING',
-                               format('CREATE \1INDEX %I ON %s USING', left(item.index_name, 48) || '_run_' || run, staging));
-      END IF;
-    END LOOP;
-  END LOOP;
-  -- 2. Every rule, set-wise.
+  -- 1. Nothing more is written to the staging tables; every id was issued to this load.
   FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
     t := format('public.%I', load.table_name)::regclass;
     staging := format('public.%I', load.staging_table)::regclass;
-    SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name OPERATOR(pg_catalog.=) load.table_name;
-    -- [identity-issued]: ids the sequence issued during this load, to no other row.
+    EXECUTE format('REVOKE ALL ON %s FROM precog_backtest', staging);
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', staging);
     FOR item IN
       SELECT a.attname::text AS name, pg_get_serial_sequence(t::text, a.attname) AS sequence FROM pg_attribute a
        WHERE a.attrelid = t AND a.attidentity <> '' AND NOT a.attisdropped
@@ -397,74 +389,20 @@ BEGIN
                 HINT = 'Let the database issue ids: leave the column out of the COPY (or take them from nextval during the load).';
       END IF;
     END LOOP;
-    -- [environment-immutable]: a versioned key belongs to one environment and one run.
-    IF declared.kind = 'versioned' AND NOT 'execution_environment' = ANY (declared.business_key) THEN
-      key_expression := CASE cardinality(declared.business_key) WHEN 1 THEN format('(s.%I)::text', declared.business_key[1])
-        ELSE format('(SELECT jsonb_agg(to_jsonb(s) -> c ORDER BY i)::text FROM unnest(%L::text[]) WITH ORDINALITY k(c, i))', declared.business_key) END;
-      EXECUTE format($q$INSERT INTO public.precog_environment_keys (table_name, business_key, environment, backtest_run_id)
-                        SELECT DISTINCT %L, %s, 'backtest'::public.execution_environment, %s FROM %s s ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING$q$,
-                     load.table_name, key_expression, run, staging);
-      EXECUTE format($q$SELECT k.business_key FROM public.precog_environment_keys k
-                         WHERE k.table_name = %L AND (k.environment <> 'backtest' OR k.backtest_run_id IS DISTINCT FROM %s)
-                           AND k.business_key IN (SELECT %s FROM %s s) LIMIT 1$q$, load.table_name, run, key_expression, staging) INTO found_key;
-      IF found_key IS NOT NULL THEN
-        RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment or backtest run than backtest (run %)', load.table_name, found_key, run
-          USING ERRCODE = 'P0001', TABLE = load.table_name, COLUMN = 'execution_environment',
-                HINT = 'Use new keys for a run''s positions (loadRun issues them from the key sequence).';
-      END IF;
-    END IF;
-    -- References: to shared rows (locked FOR KEY SHARE, as a foreign key would), and to rows
-    -- of the same run (in this load's staging tables, or already in the run).
-    FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name OPERATOR(pg_catalog.=) load.table_name ORDER BY r.columns LOOP
-      IF ref.same_environment THEN
-        target := coalesce((SELECT format('public.%I', l.staging_table) FROM public.precog_backtest_loads l
-                             WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run AND l.table_name OPERATOR(pg_catalog.=) ref.referenced_table),
-                           format('(SELECT * FROM public.%I x WHERE x.execution_environment = ''backtest'' AND x.backtest_run_id = %s)', ref.referenced_table, run));
-      ELSE
-        target := format('public.%I', ref.referenced_table);
-        EXECUTE format('SELECT count(*) FROM (SELECT FROM %s r WHERE (%s) IN (SELECT DISTINCT %s FROM %s n WHERE %s) FOR KEY SHARE OF r) locked',
-                       target,
-                       (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-                       (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
-                       staging,
-                       (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)));
-      END IF;
-      EXECUTE format('SELECT concat_ws('', '', %s) FROM %s n WHERE %s AND NOT EXISTS (SELECT FROM %s r WHERE %s) LIMIT 1',
-                     (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
-                     staging,
-                     (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
-                     target,
-                     (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)))
-        INTO found_key;
-      IF found_key IS NOT NULL THEN
-        IF ref.same_environment THEN
-          RAISE EXCEPTION '[backtest-run-cross-reference] % (%) = (%) refers to no row of % in backtest run %: a row references only rows of its own run', load.table_name, array_to_string(ref.columns, ', '), found_key, ref.referenced_table, run
-            USING ERRCODE = 'P0001', TABLE = load.table_name, COLUMN = ref.columns[1],
-                  HINT = 'Reference rows loaded in the same call, or written in the same run before.';
-        END IF;
-        RAISE EXCEPTION '% (%) = (%) refers to no % row', load.table_name, array_to_string(ref.columns, ', '), found_key, ref.referenced_table
-          USING ERRCODE = '23503', TABLE = load.table_name, COLUMN = ref.columns[1], HINT = 'Write the referenced row first.';
-      END IF;
-    END LOOP;
   END LOOP;
-  -- 3. Visible at once: each staging table replaces the run's empty partition.
-  FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
+  -- 2. Into the backtest partition, referenced tables first.
+  FOR load IN
+    SELECT l.* FROM public.precog_backtest_loads l JOIN public.precog_backtest_delete_order() WITH ORDINALITY o(table_name, n) ON o.table_name OPERATOR(pg_catalog.=) l.table_name
+     WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY o.n DESC
+  LOOP
     t := format('public.%I', load.table_name)::regclass;
     staging := format('public.%I', load.staging_table)::regclass;
-    backtest := public.precog_environment_partition(t, 'backtest');
-    target := (SELECT c.relname::text FROM pg_class c WHERE c.oid = public.precog_backtest_run_partition(t, run));
-    EXECUTE format('DROP TABLE public.%I', target);
-    EXECUTE format('ALTER TABLE %s RENAME TO %I', staging, target);
-    staging := format('public.%I', target)::regclass;
-    -- The staging table's bound CHECK spares the attach its scan; the partition bound replaces it.
-    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', backtest, staging, run);
-    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', staging, left(load.table_name, 40) || '_run_' || run || '_bound');
-    FOR item IN SELECT a.attname FROM pg_attribute a WHERE a.attrelid = staging AND a.attname IN ('execution_environment', 'backtest_run_id') LOOP
-      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', staging, item.attname);
-    END LOOP;
-    PERFORM public.precog_backtest_run_partition_setup(t, staging, run);
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_attribute a WHERE a.attrelid = staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s', public.precog_environment_partition(t, 'backtest'), columns, columns, staging);
+    GET DIAGNOSTICS rows_loaded = ROW_COUNT;
+    EXECUTE format('DROP TABLE %s', staging);
     table_name := load.table_name;
-    EXECUTE format('SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = %s', staging::oid) INTO rows_loaded;
     RETURN NEXT;
   END LOOP;
   DELETE FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run;
@@ -475,7 +413,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_finish(run bigint) TO precog_backtest;
 
 -- comment: function precog_backtest_load_finish(run bigint)
-COMMENT ON FUNCTION precog_backtest_load_finish(run bigint) IS 'Finishes a bulk load begun by precog_backtest_load_begin(): builds each staging table''s indexes, checks every rule set-wise ([identity-issued], [environment-immutable] keys, references within the run and to shared rows, locked FOR KEY SHARE), then attaches each as the run''s partition. A refusal rolls the whole load back.';
+COMMENT ON FUNCTION precog_backtest_load_finish(run bigint) IS 'Finishes a bulk load begun by precog_backtest_load_begin(): checks [identity-issued] set-wise, then inserts each staging table into the backtest partition (referenced tables first), whose statement triggers check references within the run and to shared rows, keys and the run set-wise. A refusal rolls the whole load back.';
 
 -- function: precog_backtest_partition_guarded(t regclass, partition regclass)
 CREATE OR REPLACE FUNCTION public.precog_backtest_partition_guarded(t regclass, partition regclass)
@@ -497,6 +435,39 @@ BEGIN
   EXECUTE format('CREATE OR REPLACE TRIGGER backtest_purged_together BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_purged_together()', partition);
 END;
 $function$;
+
+-- function: precog_backtest_partition_rebuild(t regclass, legacy bigint)
+CREATE OR REPLACE FUNCTION public.precog_backtest_partition_rebuild(t regclass, legacy bigint)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = t);
+  old regclass := public.precog_environment_partition(t, 'backtest');
+  old_name text := left(table_name, 40) || '_backtest_before_000014';
+  fresh regclass;
+  columns text;
+  bound text := left(table_name, 40) || '_backtest_bound';
+BEGIN
+  EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', t, old);
+  EXECUTE format('ALTER TABLE %s RENAME TO %I', old, old_name);
+  EXECUTE format('CREATE TABLE public.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)', table_name || '_backtest', t);
+  fresh := format('public.%I', table_name || '_backtest')::regclass;
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+    FROM pg_attribute a WHERE a.attrelid = fresh AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+  EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM public.%I', fresh, columns,
+                 replace(columns, 'backtest_run_id', format('coalesce(backtest_run_id, %s) AS backtest_run_id', coalesce(legacy::text, 'NULL'))), old_name);
+  -- The bound as a CHECK spares the attach its scan; the partition bound replaces it.
+  EXECUTE format($q$ALTER TABLE %s ADD CONSTRAINT %I CHECK (execution_environment IS NOT NULL AND execution_environment = 'backtest')$q$, fresh, bound);
+  EXECUTE format($q$ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN ('backtest')$q$, t, fresh);
+  EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fresh, bound);
+  EXECUTE format('DROP TABLE public.%I CASCADE', old_name);
+END;
+$function$;
+
+-- comment: function precog_backtest_partition_rebuild(t regclass, legacy bigint)
+COMMENT ON FUNCTION precog_backtest_partition_rebuild(t regclass, legacy bigint) IS 'Used by precog_backtest_runs_table() and migration 000018: rebuilds a tagged table''s backtest partition as one plain table holding every run''s rows (rows without a run go to the legacy run), keeping ids.';
 
 -- function: precog_backtest_purged_together()
 CREATE OR REPLACE FUNCTION public.precog_backtest_purged_together()
@@ -527,18 +498,8 @@ CREATE OR REPLACE FUNCTION public.precog_backtest_run_deleted()
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-DECLARE
-  declared record;
-  partition regclass;
 BEGIN
-  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
-    partition := public.precog_backtest_run_partition(format('public.%I', declared.table_name)::regclass, OLD.id);
-    IF partition IS NOT NULL THEN
-      EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', public.precog_environment_partition(format('public.%I', declared.table_name)::regclass, 'backtest'), partition);
-      EXECUTE format('ALTER TABLE %s SET SCHEMA precog_purged', partition);
-    END IF;
-  END LOOP;
-  DELETE FROM public.precog_environment_keys k WHERE k.backtest_run_id OPERATOR(pg_catalog.=) OLD.id;
+  INSERT INTO public.precog_backtest_runs_deleted (backtest_run_id) VALUES (OLD.id) ON CONFLICT DO NOTHING;
   RETURN OLD;
 END;
 $function$;
@@ -547,63 +508,76 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_run_deleted() TO PUBLIC;
 
 -- comment: function precog_backtest_run_deleted()
-COMMENT ON FUNCTION precog_backtest_run_deleted() IS 'BEFORE DELETE on backtest_runs: detaches the run''s partition of every tagged table (its rows, in constant time) into precog_purged, where precog_backtest_sweep() drops it, and deletes its versioned keys. Every other run, and live and paper, are untouched.';
+COMMENT ON FUNCTION precog_backtest_run_deleted() IS 'BEFORE DELETE on backtest_runs: notes the run in precog_backtest_runs_deleted (one row, whatever the run''s size); its rows are hidden from every read at once and deleted by precog_backtest_sweep(). Every other run, and live and paper, are untouched.';
 
--- function: precog_backtest_run_partition(t regclass, run bigint)
-CREATE OR REPLACE FUNCTION public.precog_backtest_run_partition(t regclass, run bigint)
- RETURNS regclass
- LANGUAGE sql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-   WHERE i.inhparent = public.precog_environment_partition(t, 'backtest')
-     AND pg_get_expr(c.relpartbound, c.oid) = CASE WHEN run IS NULL THEN 'DEFAULT' ELSE format('FOR VALUES IN (''%s'')', run) END
-$function$;
-
--- grant: function precog_backtest_run_partition(t regclass, run bigint) to PUBLIC
-GRANT EXECUTE ON FUNCTION precog_backtest_run_partition(t regclass, run bigint) TO PUBLIC;
-
--- comment: function precog_backtest_run_partition(t regclass, run bigint)
-COMMENT ON FUNCTION precog_backtest_run_partition(t regclass, run bigint) IS 'The partition of a tagged table that holds one backtest run''s rows (NULL: the always-empty DEFAULT one).';
-
--- function: precog_backtest_run_partition_create(t regclass, run bigint)
-CREATE OR REPLACE FUNCTION public.precog_backtest_run_partition_create(t regclass, run bigint)
- RETURNS regclass
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-AS $function$
-DECLARE
-  partition regclass := public.precog_backtest_run_partition(t, run);
-  name text := left((SELECT c.relname::text FROM pg_class c WHERE c.oid = t), 40) || '_run_' || run;
-BEGIN
-  IF partition IS NULL THEN
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (%s)', name, public.precog_environment_partition(t, 'backtest'), run);
-    partition := format('public.%I', name)::regclass;
-    PERFORM public.precog_backtest_run_partition_setup(t, partition, run);
-  END IF;
-  RETURN partition;
-END;
-$function$;
-
--- function: precog_backtest_run_partition_setup(t regclass, partition regclass, run bigint)
-CREATE OR REPLACE FUNCTION public.precog_backtest_run_partition_setup(t regclass, partition regclass, run bigint)
+-- function: precog_backtest_run_indexes(t regclass)
+CREATE OR REPLACE FUNCTION public.precog_backtest_run_indexes(t regclass)
  RETURNS void
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+DECLARE
+  backtest regclass := public.precog_environment_partition(t, 'backtest');
+  item record;
 BEGIN
-  PERFORM public.precog_backtest_partition_guarded(t, partition);
-  IF run IS NULL THEN
-    EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION public.precog_backtest_run_required()', partition);
-    EXECUTE format('COMMENT ON TABLE %s IS %L', partition,
-                   format('Partition of %s for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].', t));
-  ELSE
-    EXECUTE format('COMMENT ON TABLE %s IS %L', partition,
-                   format('Partition of %s: the rows of backtest run %s. Read and written through %s only; dropped with the run (purge_backtest_run).', t, run, t));
-  END IF;
+  FOR item IN
+    WITH indexes AS (
+      SELECT c.relname::text AS index_name,
+             regexp_match(pg_get_indexdef(i.indexrelid), '^CREATE (?:UNIQUE )?INDEX \S+ ON (?:ONLY )?\S+ USING btree \((.*?)\)((?: INCLUDE \(.*?\))?)(?: NULLS NOT DISTINCT)?((?: WHERE .*)?)$') AS parts
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+       WHERE i.indrelid = t AND am.amname = 'btree'
+    ), twins AS (
+      SELECT x.index_name, left(x.index_name, 55) || '_by_run' AS twin, x.parts[2] AS include, x.parts[3] AS predicate,
+             ARRAY['backtest_run_id'] || coalesce(ARRAY(SELECT k FROM unnest(string_to_array(x.parts[1], ', ')) WITH ORDINALITY u(k, n)
+                                                         WHERE k NOT IN ('execution_environment', 'backtest_run_id') ORDER BY n), '{}') AS keys
+        FROM indexes x WHERE x.parts IS NOT NULL
+    )
+    SELECT w.* FROM twins w
+     WHERE NOT EXISTS (SELECT FROM twins o WHERE o.predicate = w.predicate AND o.include = '' AND w.include = ''
+                          AND o.keys[1:cardinality(w.keys)] = w.keys
+                          AND (cardinality(o.keys) > cardinality(w.keys) OR o.index_name < w.index_name))
+     ORDER BY w.index_name
+  LOOP
+    CONTINUE WHEN EXISTS (SELECT FROM pg_class c WHERE c.relname = item.twin AND c.relnamespace = 'public'::regnamespace);
+    EXECUTE format('CREATE INDEX %I ON %s USING btree (%s)%s%s', item.twin, backtest, array_to_string(item.keys, ', '), item.include, item.predicate);
+    EXECUTE format('COMMENT ON INDEX public.%I IS %L', item.twin,
+                   format('The twin of %s on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).', item.index_name));
+  END LOOP;
 END;
 $function$;
+
+-- comment: function precog_backtest_run_indexes(t regclass)
+COMMENT ON FUNCTION precog_backtest_run_indexes(t regclass) IS 'Used by precog_backtest_runs_table(): for each btree index of a tagged table, its twin on the backtest partition led by backtest_run_id (<index>_by_run), so a run''s statements read that run''s entries only. Idempotent.';
+
+-- function: precog_backtest_run_known()
+CREATE OR REPLACE FUNCTION public.precog_backtest_run_known()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  unknown bigint;
+  table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = coalesce(pg_partition_root(TG_RELID), TG_RELID));
+BEGIN
+  PERFORM FROM public.backtest_runs r
+   WHERE r.id IN (SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.backtest_run_id IS NOT NULL)
+     FOR KEY SHARE OF r;
+  SELECT n.backtest_run_id INTO unknown FROM new_rows n
+   WHERE n.backtest_run_id IS NOT NULL
+     AND NOT EXISTS (SELECT FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) n.backtest_run_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '[backtest-run-required] %.backtest_run_id = %: there is no such backtest run', table_name, unknown
+      USING ERRCODE = 'P0001', TABLE = table_name, COLUMN = 'backtest_run_id',
+            HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
+  END IF;
+  RETURN NULL;
+END;
+$function$;
+
+-- comment: function precog_backtest_run_known()
+COMMENT ON FUNCTION precog_backtest_run_known() IS 'AFTER INSERT FOR EACH STATEMENT on every tagged table and its backtest partition: a backtest row names an existing run ([backtest-run-required]), locked FOR KEY SHARE until the transaction ends. SECURITY DEFINER: it reads and locks backtest_runs.';
 
 -- function: precog_backtest_run_required()
 CREATE OR REPLACE FUNCTION public.precog_backtest_run_required()
@@ -634,7 +608,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_run_required() TO PUBLIC;
 
 -- comment: function precog_backtest_run_required()
-COMMENT ON FUNCTION precog_backtest_run_required() IS 'BEFORE INSERT on the <t>_run_missing partition of every tagged table (a backtest row without a run, or of an unknown one) and on its live and paper partitions when a row names a run: [backtest-run-required].';
+COMMENT ON FUNCTION precog_backtest_run_required() IS 'BEFORE INSERT on the backtest partition of every tagged table when a row names no run, and on its live and paper partitions when a row names one: [backtest-run-required].';
 
 -- function: precog_backtest_runs_table(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_backtest_runs_table(table_name text)
@@ -646,11 +620,8 @@ AS $function$
 DECLARE
   t regclass := format('public.%I', table_name)::regclass;
   backtest regclass;
-  old_backtest text;
   item record;
   statement text;
-  columns text;
-  legacy bigint;
   has_rows boolean;
   env text;
 BEGIN
@@ -666,7 +637,7 @@ BEGIN
   EXECUTE format('COMMENT ON COLUMN %s.backtest_run_id IS %L', t,
                  'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).');
 
-  -- Unique keys gain the run (a partitioned table''s unique key includes every partition key).
+  -- Unique keys gain the run (as in 000013: a row of one run never collides with another run's).
   FOR item IN
     SELECT c.conname, pg_get_constraintdef(c.oid) AS def, obj_description(c.oid, 'pg_constraint') AS comment
       FROM pg_constraint c WHERE c.conrelid = t AND c.contype IN ('p', 'u')
@@ -693,86 +664,101 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- The backtest partition becomes partitioned by run. Rows written before runs existed move
-  -- into one run made for them.
+  -- One backtest partition holds every run (migration 000018 moved 000013's partitions per run
+  -- into it). Rows written before runs existed (a table declared with backtest rows) go to one run
+  -- made for them.
   backtest := public.precog_environment_partition(t, 'backtest');
-  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = backtest) <> 'p' THEN
-    old_backtest := left(table_name, 40) || '_backtest_before_runs';
-    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', t, backtest);
-    EXECUTE format('ALTER TABLE %s RENAME TO %I', backtest, old_backtest);
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (''backtest'') PARTITION BY LIST (backtest_run_id)', table_name || '_backtest', t);
-    backtest := format('public.%I', table_name || '_backtest')::regclass;
-    PERFORM public.precog_backtest_partition_guarded(t, backtest);
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);
-    PERFORM public.precog_backtest_run_partition_setup(t, format('public.%I', left(table_name, 40) || '_run_missing')::regclass, NULL);
-    EXECUTE format('SELECT EXISTS (SELECT FROM public.%I)', old_backtest) INTO has_rows;
-    IF has_rows THEN
-      legacy := public.precog_backtest_legacy_run();
-      PERFORM public.precog_backtest_run_partition_create(t, legacy);
-      SELECT string_agg(CASE WHEN a.attname = 'backtest_run_id' THEN legacy::text ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum) INTO columns
-        FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
-      UPDATE public.precog_environment_keys k SET backtest_run_id = legacy WHERE k.table_name = table_name AND k.environment = 'backtest' AND k.backtest_run_id IS NULL;
-      EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM public.%I',
-                     t, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped),
-                     columns, old_backtest);
-    END IF;
-    EXECUTE format('DROP TABLE public.%I', old_backtest);
+  EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE backtest_run_id IS NULL)', backtest) INTO has_rows;
+  IF has_rows THEN
+    UPDATE public.precog_environment_keys k SET backtest_run_id = public.precog_backtest_legacy_run()
+     WHERE k.table_name = table_name AND k.environment = 'backtest' AND k.backtest_run_id IS NULL;
+    PERFORM public.precog_backtest_partition_rebuild(t, public.precog_backtest_legacy_run());
   END IF;
-  -- On every declaration: the declaration by environment comments every environment partition alike.
+  backtest := public.precog_environment_partition(t, 'backtest');
+  PERFORM public.precog_backtest_partition_guarded(t, backtest);
   EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
-                 format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
-  -- A partition for every run there is (a table declared after runs were made).
-  FOR item IN SELECT r.id FROM public.backtest_runs r ORDER BY r.id LOOP
-    PERFORM public.precog_backtest_run_partition_create(t, item.id);
-  END LOOP;
+                 format('Partition of %s: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through %s only.', table_name, table_name));
+  PERFORM public.precog_backtest_run_indexes(t);
 
-  -- Live and paper rows belong to no run: refused with the rule's name, and a CHECK behind it.
+  -- [backtest-run-required]: a live or paper row belongs to no run, a backtest row to a known run.
   FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
     EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.backtest_run_id IS NOT NULL) EXECUTE FUNCTION public.precog_backtest_run_required()',
                    public.precog_environment_partition(t, env));
+  END LOOP;
+  EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.backtest_run_id IS NULL) EXECUTE FUNCTION public.precog_backtest_run_required()', backtest);
+  FOR item IN SELECT t AS relation UNION ALL SELECT backtest LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS backtest_run_known ON %s', item.relation);
+    EXECUTE format('CREATE TRIGGER backtest_run_known AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_run_known()', item.relation);
   END LOOP;
   IF NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conrelid = t AND c.conname = left(table_name, 40) || '_backtest_run_only_in_backtest') THEN
     EXECUTE format($q$ALTER TABLE %s ADD CONSTRAINT %I CHECK ((execution_environment = 'backtest') = (backtest_run_id IS NOT NULL))$q$, t, left(table_name, 40) || '_backtest_run_only_in_backtest');
   END IF;
 
-  -- precog_backtest reads and writes the rows of its transaction's run only.
+  -- precog_backtest reads the rows of its transaction's run while the run exists, and writes
+  -- rows of that run only (an unknown run is refused by name, by backtest_run_known).
   EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_backtest
-                    USING (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))
+                    USING (backtest_run_id = (SELECT r.id FROM public.backtest_runs r WHERE r.id = (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))
                     WITH CHECK (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))$q$,
                  '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run] rows of the transaction''s run only', t,
-                 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.');
+                 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.');
+  -- The analyst does not see a deleted run's rows, which the sweep has yet to delete.
+  EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run-deleted] rows of deleted runs are gone', t);
+  EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_analyst
+                    USING (backtest_run_id IS NULL OR backtest_run_id NOT IN (SELECT d.backtest_run_id FROM public.precog_backtest_runs_deleted d))$q$,
+                 '[backtest-run-deleted] rows of deleted runs are gone', t);
+  EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run-deleted] rows of deleted runs are gone', t,
+                 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.');
 END;
 $function$;
 
 -- comment: function precog_backtest_runs_table(table_name text)
-COMMENT ON FUNCTION precog_backtest_runs_table(table_name text) IS 'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, its backtest partition partitioned by run, [backtest-run-required], the [backtest-run] policy, unique keys with the run). Idempotent.';
+COMMENT ON FUNCTION precog_backtest_runs_table(table_name text) IS 'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, one backtest partition holding every run with its indexes twinned led by the run, [backtest-run-required], the [backtest-run] and [backtest-run-deleted] policies, unique keys with the run). Idempotent.';
 
--- function: precog_backtest_sweep()
-CREATE OR REPLACE FUNCTION public.precog_backtest_sweep()
- RETURNS integer
+-- function: precog_backtest_sweep(max_rows integer)
+CREATE OR REPLACE FUNCTION public.precog_backtest_sweep(max_rows integer DEFAULT 10000)
+ RETURNS bigint
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 DECLARE
-  purged record;
-  dropped integer := 0;
+  run bigint;
+  declared record;
+  budget bigint := greatest(coalesce(max_rows, 10000), 1);
+  deleted bigint := 0;
+  n bigint;
 BEGIN
-  FOR purged IN SELECT c.oid::regclass AS relation FROM pg_class c WHERE c.relnamespace = 'precog_purged'::regnamespace AND c.relkind = 'r' ORDER BY c.relname LOOP
-    EXECUTE format('DROP TABLE IF EXISTS %s', purged.relation); -- a concurrent sweep may have dropped it
-    dropped := dropped + 1;
+  FOR run IN SELECT d.backtest_run_id FROM public.precog_backtest_runs_deleted d ORDER BY d.deleted_at, d.backtest_run_id LOOP
+    FOR declared IN SELECT o.table_name FROM public.precog_backtest_delete_order() o LOOP
+      EXECUTE format('DELETE FROM %1$s x WHERE x.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT y.ctid FROM %1$s y WHERE y.backtest_run_id OPERATOR(pg_catalog.=) $1 LIMIT $2))',
+                     public.precog_environment_partition(format('public.%I', declared.table_name)::regclass, 'backtest'))
+        USING run, budget - deleted;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      deleted := deleted + n;
+      IF deleted >= budget THEN
+        RETURN deleted; -- more may be left: the next call goes on
+      END IF;
+    END LOOP;
+    DELETE FROM public.precog_environment_keys k
+     WHERE k.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT y.ctid FROM public.precog_environment_keys y WHERE y.backtest_run_id OPERATOR(pg_catalog.=) run LIMIT budget - deleted));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    deleted := deleted + n;
+    IF deleted >= budget THEN
+      RETURN deleted;
+    END IF;
+    DELETE FROM public.precog_backtest_runs_deleted d WHERE d.backtest_run_id OPERATOR(pg_catalog.=) run;
   END LOOP;
-  RETURN dropped;
+  RETURN deleted;
 END;
 $function$;
 
--- grant: function precog_backtest_sweep() to precog_backtest
-GRANT EXECUTE ON FUNCTION precog_backtest_sweep() TO precog_backtest;
+-- grant: function precog_backtest_sweep(max_rows integer) to precog_backtest
+GRANT EXECUTE ON FUNCTION precog_backtest_sweep(max_rows integer) TO precog_backtest;
 
--- comment: function precog_backtest_sweep()
-COMMENT ON FUNCTION precog_backtest_sweep() IS 'Drops the partitions of deleted backtest runs (schema precog_purged), removing their files; returns how many tables it dropped. Executable by the owner and precog_backtest.';
+-- comment: function precog_backtest_sweep(max_rows integer)
+COMMENT ON FUNCTION precog_backtest_sweep(max_rows integer) IS 'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. SECURITY DEFINER: precog_backtest may not delete rows; it deletes rows of deleted runs only. Executable by the owner and precog_backtest.';
 
 -- function: precog_environment_id_checks(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_environment_id_checks(table_name text)
@@ -874,7 +860,21 @@ BEGIN
   IF NOT FOUND THEN
     SELECT k.environment, k.backtest_run_id INTO earlier FROM public.precog_environment_keys k
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
-       AND k.business_key OPERATOR(pg_catalog.=) key_text;
+       AND k.business_key OPERATOR(pg_catalog.=) key_text
+       FOR UPDATE;
+    IF earlier.backtest_run_id IS NOT NULL AND earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id
+       AND EXISTS (SELECT FROM public.precog_backtest_runs_deleted d WHERE d.backtest_run_id OPERATOR(pg_catalog.=) earlier.backtest_run_id) THEN
+      UPDATE public.precog_environment_keys k SET environment = NEW.execution_environment, backtest_run_id = NEW.backtest_run_id
+       WHERE k.table_name OPERATOR(pg_catalog.=) root_table AND k.business_key OPERATOR(pg_catalog.=) key_text;
+      RETURN NEW;
+    END IF;
+    -- A backtest row of no known run is refused for that first (the statement check would, later).
+    IF NEW.backtest_run_id IS NOT NULL AND earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id
+       AND NOT EXISTS (SELECT FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) NEW.backtest_run_id) THEN
+      RAISE EXCEPTION '[backtest-run-required] %.backtest_run_id = %: there is no such backtest run', root_table, NEW.backtest_run_id
+        USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'backtest_run_id',
+              HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
+    END IF;
     -- The refusal does not name the key's environment or run: a role must not learn it of a key it cannot see.
     IF earlier.environment IS DISTINCT FROM NEW.execution_environment OR earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id THEN
       RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment or backtest run than % (run %)', root_table, key_text, NEW.execution_environment, coalesce(NEW.backtest_run_id::text, 'none')
@@ -904,14 +904,12 @@ DECLARE
 BEGIN
   DELETE FROM public.precog_environment_manifest m WHERE m.table_name = table_name;
   INSERT INTO public.precog_environment_manifest (table_name, object_kind, relation_role, name, definition, rules, about)
-  WITH RECURSIVE tree(relation, role) AS (
+  WITH tree(relation, role) AS (
     SELECT t, 'table'::text COLLATE "C"
     UNION ALL
     SELECT i.inhrelid::regclass,
-           CASE WHEN tree.role = 'table' THEN coalesce(substring(pg_get_expr(c.relpartbound, c.oid) FROM '^FOR VALUES IN \(''(\w+)''\)$'), 'environment_missing')
-                WHEN pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' THEN 'run_missing'
-                ELSE 'run' END COLLATE "C"
-      FROM tree JOIN pg_inherits i ON i.inhparent = tree.relation JOIN pg_class c ON c.oid = i.inhrelid
+           coalesce(substring(pg_get_expr(c.relpartbound, c.oid) FROM '^FOR VALUES IN \(''(\w+)''\)$'), 'environment_missing') COLLATE "C"
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = t
   ), triggers AS (
     SELECT DISTINCT ON (tree.role, g.tgname) tree.role, g.tgname::text AS name,
            replace(pg_get_triggerdef(g.oid), ' ON ' || tree.relation::text || ' ', ' ON {relation} ') AS definition,
@@ -933,12 +931,17 @@ BEGIN
   UNION ALL
   SELECT table_name, 'index', 'table', c.relname::text, replace(pg_get_indexdef(c.oid), ' ON ' || t::text || ' ', ' ON {relation} '),
          '{}', coalesce(obj_description(c.oid, 'pg_class'), '')
-    FROM pg_class c WHERE c.oid = to_regclass(format('public.%I', table_name || '_one_current_version'));
+    FROM pg_class c WHERE c.oid = to_regclass(format('public.%I', table_name || '_one_current_version'))
+  UNION ALL
+  SELECT table_name, 'index', 'backtest', c.relname::text, replace(pg_get_indexdef(c.oid), ' ON ' || i.indrelid::regclass::text || ' ', ' ON {relation} '),
+         '{}', coalesce(obj_description(c.oid, 'pg_class'), '')
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+   WHERE i.indrelid = public.precog_environment_partition(t, 'backtest') AND c.relname LIKE '%\_by\_run';
 END;
 $function$;
 
 -- comment: function precog_environment_manifest_record(table_name text)
-COMMENT ON FUNCTION precog_environment_manifest_record(table_name text) IS 'Used by precog_environment_table(): records in precog_environment_manifest what the declaration installed for a tagged table (triggers by relation role, policies, the one-current-version index), with the rules each enforces.';
+COMMENT ON FUNCTION precog_environment_manifest_record(table_name text) IS 'Used by precog_environment_table(): records in precog_environment_manifest what the declaration installed for a tagged table (triggers by relation role, policies, the one-current-version index, the run-led twins of its indexes on the backtest partition), with the rules each enforces.';
 
 -- function: precog_environment_partition(t regclass, environment text)
 CREATE OR REPLACE FUNCTION public.precog_environment_partition(t regclass, environment text)
@@ -1324,7 +1327,7 @@ END;
 $function$;
 
 -- comment: function precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
-COMMENT ON FUNCTION precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text) IS 'Declares an environment-tagged table and installs every guarantee for its kind (migrations 000010 and 000013): no default, NOT NULL, immutable environment, same-environment and same-run references, the kind''s write rules, live history kept, LIST partitions by environment and backtest run, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
+COMMENT ON FUNCTION precog_environment_table(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text) IS 'Declares an environment-tagged table and installs every guarantee for its kind (migrations 000010, 000013 and 000018): no default, NOT NULL, immutable environment, same-environment and same-run references, the kind''s write rules, live history kept, LIST partitions by environment, one backtest partition holding every run, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
 
 -- function: precog_environment_table_by_environment(table_name text, kind text, business_key text[], mutable_columns text[], current_column text, end_column text)
 CREATE OR REPLACE FUNCTION public.precog_environment_table_by_environment(table_name text, kind text, business_key text[] DEFAULT NULL::text[], mutable_columns text[] DEFAULT NULL::text[], current_column text DEFAULT 'row_current_ind'::text, end_column text DEFAULT 'row_end_ts'::text)
@@ -2804,17 +2807,19 @@ DECLARE
 BEGIN
   SELECT string_agg(public.precog_environment_partition(format('public.%I', d.table_name)::regclass, 'backtest')::text, ', ' ORDER BY d.table_name)
     INTO partitions FROM public.precog_environment_tables d;
-  IF partitions IS NULL THEN
-    RETURN;
+  IF partitions IS NOT NULL THEN
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', partitions);
+    FOR table_name IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+      EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
+      RETURN NEXT;
+    END LOOP;
+    PERFORM set_config('precog.purging_backtests', 'on', true);
+    EXECUTE format('TRUNCATE %s', partitions);
+    PERFORM set_config('precog.purging_backtests', 'off', true);
   END IF;
-  EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', partitions);
-  FOR table_name IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
-    EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
-    RETURN NEXT;
-  END LOOP;
   DELETE FROM public.backtest_runs;
+  DELETE FROM public.precog_backtest_runs_deleted;
   DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
-  PERFORM public.precog_backtest_sweep();
 END;
 $function$;
 
@@ -2822,7 +2827,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest;
 
 -- comment: function purge_backtest_data()
-COMMENT ON FUNCTION purge_backtest_data() IS 'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (their partitions are dropped, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION purge_backtest_data() IS 'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (one TRUNCATE of their backtest partitions: constant time, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
 
 -- function: purge_backtest_run(run bigint)
 CREATE OR REPLACE FUNCTION public.purge_backtest_run(run bigint)
@@ -2847,7 +2852,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION purge_backtest_run(run bigint) TO precog_backtest;
 
 -- comment: function purge_backtest_run(run bigint)
-COMMENT ON FUNCTION purge_backtest_run(run bigint) IS 'Deletes one backtest run and every row of it in every tagged table (its partitions are dropped: constant time); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION purge_backtest_run(run bigint) IS 'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
 
 -- table: account_balance
 CREATE TABLE account_balance (
@@ -2880,6 +2885,9 @@ ALTER TABLE account_balance ADD CONSTRAINT account_balance_scd_end_after_start C
 -- index: account_balance_one_current_version
 CREATE UNIQUE INDEX account_balance_one_current_version ON ONLY public.account_balance USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
+-- trigger: account_balance.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON account_balance REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
 -- trigger: account_balance.environment_ids
 CREATE TRIGGER environment_ids AFTER INSERT ON account_balance REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (row_security_active('account_balance'::regclass::oid)) EXECUTE FUNCTION precog_ids_account_balance();
 
@@ -2898,8 +2906,14 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_balance FOR
 -- row security: account_balance
 ALTER TABLE account_balance ENABLE ROW LEVEL SECURITY;
 
+-- policy: account_balance."[backtest-run-deleted] rows of deleted runs are gone"
+CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON account_balance AS RESTRICTIVE FOR ALL TO precog_analyst USING (((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id
+   FROM precog_backtest_runs_deleted d)))));
+
 -- policy: account_balance."[backtest-run] rows of the transaction's run only"
-CREATE POLICY "[backtest-run] rows of the transaction's run only" ON account_balance AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON account_balance AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
+   FROM backtest_runs r
+  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: account_balance."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON account_balance AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -2955,8 +2969,11 @@ COMMENT ON COLUMN account_balance.balance IS 'Dollars available, as of row_start
 -- comment: index account_balance_one_current_version
 COMMENT ON INDEX account_balance_one_current_version IS 'SCD Type 2: at most one current version (row_current_ind) per platform_id and environment.';
 
+-- comment: policy "[backtest-run-deleted] rows of deleted runs are gone" ON account_balance
+COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON account_balance IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
+
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON account_balance
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_balance IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_balance IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON account_balance
 COMMENT ON POLICY "[environment-role] backtest rows only" ON account_balance IS 'precog_backtest reads and writes backtest rows only.';
@@ -2987,10 +3004,10 @@ CREATE TABLE account_balance_backtest (
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
     backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-) PARTITION BY LIST (backtest_run_id);
+);
 
--- constraint: account_balance_backtest.account_balance_backtest_id_execution_environment_backtest_key1
-ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_backtest_id_execution_environment_backtest_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+-- constraint: account_balance_backtest.account_balance_backtest_id_execution_environment_backtest__key
+ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_backtest_id_execution_environment_backtest__key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_balance_backtest.account_balance_backtest_run_only_in_backtest
 ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
@@ -3004,11 +3021,23 @@ ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_scd_current_
 -- constraint: account_balance_backtest.account_balance_scd_end_after_start
 ALTER TABLE account_balance_backtest ADD CONSTRAINT account_balance_scd_end_after_start CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
 
--- index: account_balance_backtest_platform_id_execution_environment_idx1
-CREATE UNIQUE INDEX account_balance_backtest_platform_id_execution_environment_idx1 ON ONLY public.account_balance_backtest USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
+-- index: account_balance_backtest_platform_id_execution_environment__idx
+CREATE UNIQUE INDEX account_balance_backtest_platform_id_execution_environment__idx ON public.account_balance_backtest USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
+
+-- index: account_balance_one_current_version_by_run
+CREATE INDEX account_balance_one_current_version_by_run ON public.account_balance_backtest USING btree (backtest_run_id, platform_id) WHERE row_current_ind;
+
+-- index: account_balance_pkey_by_run
+CREATE INDEX account_balance_pkey_by_run ON public.account_balance_backtest USING btree (backtest_run_id, id);
 
 -- trigger: account_balance_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_balance_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: account_balance_backtest.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON account_balance_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
+-- trigger: account_balance_backtest.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_balance_backtest FOR EACH ROW WHEN (new.backtest_run_id IS NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: account_balance_backtest.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_balance_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_balance();
@@ -3019,8 +3048,14 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_backtes
 -- row security: account_balance_backtest
 ALTER TABLE account_balance_backtest ENABLE ROW LEVEL SECURITY;
 
+-- comment: index account_balance_one_current_version_by_run
+COMMENT ON INDEX account_balance_one_current_version_by_run IS 'The twin of account_balance_one_current_version on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index account_balance_pkey_by_run
+COMMENT ON INDEX account_balance_pkey_by_run IS 'The twin of account_balance_pkey on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
 -- comment: table account_balance_backtest
-COMMENT ON TABLE account_balance_backtest IS 'Partition of account_balance: its backtest rows, one partition per backtest run (account_balance_run_<id>). Read and written through account_balance only.';
+COMMENT ON TABLE account_balance_backtest IS 'Partition of account_balance: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through account_balance only.';
 
 -- table: account_balance_environment_missing
 CREATE TABLE account_balance_environment_missing (
@@ -3169,52 +3204,6 @@ ALTER TABLE account_balance_paper ENABLE ROW LEVEL SECURITY;
 -- comment: table account_balance_paper
 COMMENT ON TABLE account_balance_paper IS 'Partition of account_balance: its paper rows. Read and written through account_balance only (no grants; row-level security without policies).';
 
--- table: account_balance_run_missing
-CREATE TABLE account_balance_run_missing (
-    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
-    platform_id text NOT NULL,
-    balance numeric(14,4) NOT NULL,
-    row_current_ind boolean NOT NULL DEFAULT true,
-    row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
-    row_end_ts timestamp with time zone,
-    created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL,
-    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-);
-
--- constraint: account_balance_run_missing.account_balance_backtest_run_only_in_backtest
-ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
-
--- constraint: account_balance_run_missing.account_balance_balance_nonnegative
-ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_balance_nonnegative CHECK (balance >= 0::numeric);
-
--- constraint: account_balance_run_missing.account_balance_run_missing_id_execution_environment_backte_key
-ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_run_missing_id_execution_environment_backte_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
-
--- constraint: account_balance_run_missing.account_balance_scd_current_iff_open_ended
-ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
-
--- constraint: account_balance_run_missing.account_balance_scd_end_after_start
-ALTER TABLE account_balance_run_missing ADD CONSTRAINT account_balance_scd_end_after_start CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
-
--- index: account_balance_run_missing_platform_id_execution_environme_idx
-CREATE UNIQUE INDEX account_balance_run_missing_platform_id_execution_environme_idx ON public.account_balance_run_missing USING btree (platform_id, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
-
--- trigger: account_balance_run_missing.backtest_purged_together
-CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_balance_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
-
--- trigger: account_balance_run_missing.backtest_run_required
-CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_balance_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
-
--- trigger: account_balance_run_missing.environment_update_guard
-CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_balance_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
-
--- row security: account_balance_run_missing
-ALTER TABLE account_balance_run_missing ENABLE ROW LEVEL SECURITY;
-
--- comment: table account_balance_run_missing
-COMMENT ON TABLE account_balance_run_missing IS 'Partition of account_balance for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
-
 -- table: account_ledger
 CREATE TABLE account_ledger (
     id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
@@ -3248,6 +3237,9 @@ ALTER TABLE account_ledger ADD CONSTRAINT account_ledger_settlement_is_reference
 -- index: account_ledger_platform_recorded_idx
 CREATE INDEX account_ledger_platform_recorded_idx ON ONLY public.account_ledger USING btree (platform_id, execution_environment, recorded_at, id);
 
+-- trigger: account_ledger.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON account_ledger REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
 -- trigger: account_ledger.environment_ids
 CREATE TRIGGER environment_ids AFTER INSERT ON account_ledger REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (row_security_active('account_ledger'::regclass::oid)) EXECUTE FUNCTION precog_ids_account_ledger();
 
@@ -3266,8 +3258,14 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON account_ledger FOR 
 -- row security: account_ledger
 ALTER TABLE account_ledger ENABLE ROW LEVEL SECURITY;
 
+-- policy: account_ledger."[backtest-run-deleted] rows of deleted runs are gone"
+CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON account_ledger AS RESTRICTIVE FOR ALL TO precog_analyst USING (((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id
+   FROM precog_backtest_runs_deleted d)))));
+
 -- policy: account_ledger."[backtest-run] rows of the transaction's run only"
-CREATE POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
+   FROM backtest_runs r
+  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: account_ledger."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON account_ledger AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -3314,8 +3312,11 @@ COMMENT ON COLUMN account_ledger.trade_id IS 'The trade (trades.id, same environ
 -- comment: index account_ledger_platform_recorded_idx
 COMMENT ON INDEX account_ledger_platform_recorded_idx IS 'The ledger of one account and environment in time order (ledger for a period, running balance).';
 
+-- comment: policy "[backtest-run-deleted] rows of deleted runs are gone" ON account_ledger
+COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON account_ledger IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
+
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON account_ledger
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON account_ledger
 COMMENT ON POLICY "[environment-role] backtest rows only" ON account_ledger IS 'precog_backtest reads and writes backtest rows only.';
@@ -3348,13 +3349,13 @@ CREATE TABLE account_ledger_backtest (
     recorded_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
     backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-) PARTITION BY LIST (backtest_run_id);
+);
 
 -- constraint: account_ledger_backtest.account_ledger_amount_nonzero
 ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_amount_nonzero CHECK (amount <> 0::numeric);
 
--- constraint: account_ledger_backtest.account_ledger_backtest_id_execution_environment_backtest__key1
-ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_backtest_id_execution_environment_backtest__key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+-- constraint: account_ledger_backtest.account_ledger_backtest_id_execution_environment_backtest_r_key
+ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_backtest_id_execution_environment_backtest_r_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: account_ledger_backtest.account_ledger_backtest_run_only_in_backtest
 ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
@@ -3365,11 +3366,23 @@ ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_description_le
 -- constraint: account_ledger_backtest.account_ledger_settlement_is_referenced
 ALTER TABLE account_ledger_backtest ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
 
--- index: account_ledger_backtest_platform_id_execution_environment__idx1
-CREATE INDEX account_ledger_backtest_platform_id_execution_environment__idx1 ON ONLY public.account_ledger_backtest USING btree (platform_id, execution_environment, recorded_at, id);
+-- index: account_ledger_backtest_platform_id_execution_environment_r_idx
+CREATE INDEX account_ledger_backtest_platform_id_execution_environment_r_idx ON public.account_ledger_backtest USING btree (platform_id, execution_environment, recorded_at, id);
+
+-- index: account_ledger_pkey_by_run
+CREATE INDEX account_ledger_pkey_by_run ON public.account_ledger_backtest USING btree (backtest_run_id, id);
+
+-- index: account_ledger_platform_recorded_idx_by_run
+CREATE INDEX account_ledger_platform_recorded_idx_by_run ON public.account_ledger_backtest USING btree (backtest_run_id, platform_id, recorded_at, id);
 
 -- trigger: account_ledger_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_ledger_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: account_ledger_backtest.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON account_ledger_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
+-- trigger: account_ledger_backtest.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_ledger_backtest FOR EACH ROW WHEN (new.backtest_run_id IS NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: account_ledger_backtest.environment_references
 CREATE TRIGGER environment_references AFTER INSERT ON account_ledger_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_references_account_ledger();
@@ -3380,8 +3393,14 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_ledger_backtest
 -- row security: account_ledger_backtest
 ALTER TABLE account_ledger_backtest ENABLE ROW LEVEL SECURITY;
 
+-- comment: index account_ledger_pkey_by_run
+COMMENT ON INDEX account_ledger_pkey_by_run IS 'The twin of account_ledger_pkey on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index account_ledger_platform_recorded_idx_by_run
+COMMENT ON INDEX account_ledger_platform_recorded_idx_by_run IS 'The twin of account_ledger_platform_recorded_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
 -- comment: table account_ledger_backtest
-COMMENT ON TABLE account_ledger_backtest IS 'Partition of account_ledger: its backtest rows, one partition per backtest run (account_ledger_run_<id>). Read and written through account_ledger only.';
+COMMENT ON TABLE account_ledger_backtest IS 'Partition of account_ledger: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through account_ledger only.';
 
 -- table: account_ledger_environment_missing
 CREATE TABLE account_ledger_environment_missing (
@@ -3536,54 +3555,6 @@ ALTER TABLE account_ledger_paper ENABLE ROW LEVEL SECURITY;
 -- comment: table account_ledger_paper
 COMMENT ON TABLE account_ledger_paper IS 'Partition of account_ledger: its paper rows. Read and written through account_ledger only (no grants; row-level security without policies).';
 
--- table: account_ledger_run_missing
-CREATE TABLE account_ledger_run_missing (
-    id bigint NOT NULL GENERATED ALWAYS AS IDENTITY,
-    platform_id text NOT NULL,
-    entry_type ledger_entry_type NOT NULL,
-    amount numeric(14,4) NOT NULL,
-    order_id integer,
-    trade_id integer,
-    settlement_id integer,
-    description text,
-    recorded_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL,
-    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-);
-
--- constraint: account_ledger_run_missing.account_ledger_amount_nonzero
-ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_amount_nonzero CHECK (amount <> 0::numeric);
-
--- constraint: account_ledger_run_missing.account_ledger_backtest_run_only_in_backtest
-ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
-
--- constraint: account_ledger_run_missing.account_ledger_description_length
-ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_description_length CHECK (char_length(description) <= 2000);
-
--- constraint: account_ledger_run_missing.account_ledger_run_missing_id_execution_environment_backtes_key
-ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_run_missing_id_execution_environment_backtes_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
-
--- constraint: account_ledger_run_missing.account_ledger_settlement_is_referenced
-ALTER TABLE account_ledger_run_missing ADD CONSTRAINT account_ledger_settlement_is_referenced CHECK ((entry_type = 'settlement'::ledger_entry_type) = (settlement_id IS NOT NULL));
-
--- index: account_ledger_run_missing_platform_id_execution_environmen_idx
-CREATE INDEX account_ledger_run_missing_platform_id_execution_environmen_idx ON public.account_ledger_run_missing USING btree (platform_id, execution_environment, recorded_at, id);
-
--- trigger: account_ledger_run_missing.backtest_purged_together
-CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON account_ledger_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
-
--- trigger: account_ledger_run_missing.backtest_run_required
-CREATE TRIGGER backtest_run_required BEFORE INSERT ON account_ledger_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
-
--- trigger: account_ledger_run_missing.environment_update_guard
-CREATE TRIGGER environment_update_guard BEFORE UPDATE ON account_ledger_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
-
--- row security: account_ledger_run_missing
-ALTER TABLE account_ledger_run_missing ENABLE ROW LEVEL SECURITY;
-
--- comment: table account_ledger_run_missing
-COMMENT ON TABLE account_ledger_run_missing IS 'Partition of account_ledger for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
-
 -- view: backtest_positions
 CREATE VIEW backtest_positions WITH (check_option=local, security_invoker=true) AS
 SELECT id,
@@ -3703,7 +3674,7 @@ COMMENT ON COLUMN backtest_runs.parameters IS 'The run''s parameters, as the bac
 COMMENT ON COLUMN backtest_runs.status IS 'created (no row yet), running, finished or failed (finished_at set).';
 
 -- comment: table backtest_runs
-COMMENT ON TABLE backtest_runs IS 'One backtest: a strategy (and model) version over a simulated period with parameters. Every backtest row of every tagged table belongs to exactly one run (backtest_run_id), and each run''s rows are partitions of their own: created by create_backtest_run(), dropped by DELETE (purge_backtest_run()), in constant time.';
+COMMENT ON TABLE backtest_runs IS 'One backtest: a strategy (and model) version over a simulated period with parameters. Every backtest row of every tagged table belongs to exactly one run (backtest_run_id); a deleted run''s rows are hidden at once and deleted by precog_backtest_sweep().';
 
 -- view: backtest_trades
 CREATE VIEW backtest_trades WITH (check_option=local, security_invoker=true) AS
@@ -4505,6 +4476,9 @@ ALTER TABLE orders ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'o
 -- index: orders_open_idx
 CREATE INDEX orders_open_idx ON ONLY public.orders USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
 
+-- trigger: orders.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON orders REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
 -- trigger: orders.environment_ids
 CREATE TRIGGER environment_ids AFTER INSERT ON orders REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (row_security_active('orders'::regclass::oid)) EXECUTE FUNCTION precog_ids_orders();
 
@@ -4526,8 +4500,14 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON orders FOR EACH STA
 -- row security: orders
 ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
 
+-- policy: orders."[backtest-run-deleted] rows of deleted runs are gone"
+CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON orders AS RESTRICTIVE FOR ALL TO precog_analyst USING (((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id
+   FROM precog_backtest_runs_deleted d)))));
+
 -- policy: orders."[backtest-run] rows of the transaction's run only"
-CREATE POLICY "[backtest-run] rows of the transaction's run only" ON orders AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON orders AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
+   FROM backtest_runs r
+  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: orders."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON orders AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -4616,8 +4596,11 @@ COMMENT ON COLUMN orders.position_id IS 'The position version (positions.id) the
 -- comment: index orders_open_idx
 COMMENT ON INDEX orders_open_idx IS 'Open orders of one environment, oldest first.';
 
+-- comment: policy "[backtest-run-deleted] rows of deleted runs are gone" ON orders
+COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON orders IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
+
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON orders
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON orders IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON orders IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON orders
 COMMENT ON POLICY "[environment-role] backtest rows only" ON orders IS 'precog_backtest reads and writes backtest rows only.';
@@ -4657,13 +4640,13 @@ CREATE TABLE orders_backtest (
     updated_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
     backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-) PARTITION BY LIST (backtest_run_id);
+);
 
 -- constraint: orders_backtest.orders_average_fill_price_range
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_average_fill_price_range CHECK (average_fill_price >= 0::numeric AND average_fill_price <= 1::numeric);
 
--- constraint: orders_backtest.orders_backtest_id_execution_environment_backtest_run_id_key1
-ALTER TABLE orders_backtest ADD CONSTRAINT orders_backtest_id_execution_environment_backtest_run_id_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+-- constraint: orders_backtest.orders_backtest_id_execution_environment_backtest_run_id_key
+ALTER TABLE orders_backtest ADD CONSTRAINT orders_backtest_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: orders_backtest.orders_backtest_run_only_in_backtest
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
@@ -4692,11 +4675,23 @@ ALTER TABLE orders_backtest ADD CONSTRAINT orders_quantity_positive CHECK (quant
 -- constraint: orders_backtest.orders_status_matches_fills
 ALTER TABLE orders_backtest ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
 
--- index: orders_backtest_execution_environment_placed_at_idx1
-CREATE INDEX orders_backtest_execution_environment_placed_at_idx1 ON ONLY public.orders_backtest USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
+-- index: orders_backtest_execution_environment_placed_at_idx
+CREATE INDEX orders_backtest_execution_environment_placed_at_idx ON public.orders_backtest USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
+
+-- index: orders_open_idx_by_run
+CREATE INDEX orders_open_idx_by_run ON public.orders_backtest USING btree (backtest_run_id, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
+
+-- index: orders_pkey_by_run
+CREATE INDEX orders_pkey_by_run ON public.orders_backtest USING btree (backtest_run_id, id);
 
 -- trigger: orders_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON orders_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: orders_backtest.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON orders_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
+-- trigger: orders_backtest.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON orders_backtest FOR EACH ROW WHEN (new.backtest_run_id IS NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: orders_backtest.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
@@ -4710,8 +4705,14 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON orders_backtest FOR EAC
 -- row security: orders_backtest
 ALTER TABLE orders_backtest ENABLE ROW LEVEL SECURITY;
 
+-- comment: index orders_open_idx_by_run
+COMMENT ON INDEX orders_open_idx_by_run IS 'The twin of orders_open_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index orders_pkey_by_run
+COMMENT ON INDEX orders_pkey_by_run IS 'The twin of orders_pkey on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
 -- comment: table orders_backtest
-COMMENT ON TABLE orders_backtest IS 'Partition of orders: its backtest rows, one partition per backtest run (orders_run_<id>). Read and written through orders only.';
+COMMENT ON TABLE orders_backtest IS 'Partition of orders: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through orders only.';
 
 -- table: orders_environment_missing
 CREATE TABLE orders_environment_missing (
@@ -4949,82 +4950,6 @@ ALTER TABLE orders_paper ENABLE ROW LEVEL SECURITY;
 
 -- comment: table orders_paper
 COMMENT ON TABLE orders_paper IS 'Partition of orders: its paper rows. Read and written through orders only (no grants; row-level security without policies).';
-
--- table: orders_run_missing
-CREATE TABLE orders_run_missing (
-    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
-    platform_id text NOT NULL,
-    external_order_id text,
-    market_id text NOT NULL,
-    position_id integer,
-    strategy_id integer,
-    model_id integer,
-    side trade_side NOT NULL,
-    order_type order_type NOT NULL,
-    limit_price numeric(10,4),
-    quantity integer NOT NULL,
-    filled_quantity integer NOT NULL DEFAULT 0,
-    average_fill_price numeric(10,4),
-    status order_status NOT NULL DEFAULT 'open'::order_status,
-    placed_at timestamp with time zone NOT NULL DEFAULT now(),
-    updated_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL,
-    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-);
-
--- constraint: orders_run_missing.orders_average_fill_price_range
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_average_fill_price_range CHECK (average_fill_price >= 0::numeric AND average_fill_price <= 1::numeric);
-
--- constraint: orders_run_missing.orders_backtest_run_only_in_backtest
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
-
--- constraint: orders_run_missing.orders_external_order_id_length
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_external_order_id_length CHECK (char_length(external_order_id) <= 200);
-
--- constraint: orders_run_missing.orders_fill_price_iff_filled
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_fill_price_iff_filled CHECK ((filled_quantity > 0) = (average_fill_price IS NOT NULL));
-
--- constraint: orders_run_missing.orders_filled_quantity_range
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_filled_quantity_range CHECK (filled_quantity >= 0 AND filled_quantity <= quantity);
-
--- constraint: orders_run_missing.orders_limit_price_given
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_limit_price_given CHECK ((order_type = ANY (ARRAY['limit'::order_type, 'stop_limit'::order_type])) = (limit_price IS NOT NULL));
-
--- constraint: orders_run_missing.orders_limit_price_range
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_limit_price_range CHECK (limit_price >= 0::numeric AND limit_price <= 1::numeric);
-
--- constraint: orders_run_missing.orders_market_id_format
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
-
--- constraint: orders_run_missing.orders_quantity_positive
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_quantity_positive CHECK (quantity > 0);
-
--- constraint: orders_run_missing.orders_run_missing_id_execution_environment_backtest_run_id_key
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_run_missing_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
-
--- constraint: orders_run_missing.orders_status_matches_fills
-ALTER TABLE orders_run_missing ADD CONSTRAINT orders_status_matches_fills CHECK (status = 'open'::order_status AND filled_quantity = 0 OR status = 'partially_filled'::order_status AND filled_quantity > 0 AND filled_quantity < quantity OR status = 'filled'::order_status AND filled_quantity = quantity OR status = 'cancelled'::order_status);
-
--- index: orders_run_missing_execution_environment_placed_at_idx
-CREATE INDEX orders_run_missing_execution_environment_placed_at_idx ON public.orders_run_missing USING btree (execution_environment, placed_at) WHERE (status = ANY (ARRAY['open'::order_status, 'partially_filled'::order_status]));
-
--- trigger: orders_run_missing.backtest_purged_together
-CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON orders_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
-
--- trigger: orders_run_missing.backtest_run_required
-CREATE TRIGGER backtest_run_required BEFORE INSERT ON orders_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
-
--- trigger: orders_run_missing.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON orders_run_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_orders();
-
--- trigger: orders_run_missing.environment_update_guard
-CREATE TRIGGER environment_update_guard BEFORE UPDATE ON orders_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('mutable', 'status', 'filled_quantity', 'average_fill_price', 'updated_at');
-
--- row security: orders_run_missing
-ALTER TABLE orders_run_missing ENABLE ROW LEVEL SECURITY;
-
--- comment: table orders_run_missing
-COMMENT ON TABLE orders_run_missing IS 'Partition of orders for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
 
 -- view: paper_positions
 CREATE VIEW paper_positions WITH (check_option=local, security_invoker=true) AS
@@ -5286,6 +5211,9 @@ CREATE UNIQUE INDEX positions_one_current_version ON ONLY public.positions USING
 -- index: positions_position_key_history_idx
 CREATE INDEX positions_position_key_history_idx ON ONLY public.positions USING btree (position_key, row_start_ts DESC);
 
+-- trigger: positions.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON positions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
 -- trigger: positions.environment_ids
 CREATE TRIGGER environment_ids AFTER INSERT ON positions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (row_security_active('positions'::regclass::oid)) EXECUTE FUNCTION precog_ids_positions();
 
@@ -5310,8 +5238,14 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON positions FOR EACH 
 -- row security: positions
 ALTER TABLE positions ENABLE ROW LEVEL SECURITY;
 
+-- policy: positions."[backtest-run-deleted] rows of deleted runs are gone"
+CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON positions AS RESTRICTIVE FOR ALL TO precog_analyst USING (((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id
+   FROM precog_backtest_runs_deleted d)))));
+
 -- policy: positions."[backtest-run] rows of the transaction's run only"
-CREATE POLICY "[backtest-run] rows of the transaction's run only" ON positions AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON positions AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
+   FROM backtest_runs r
+  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: positions."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON positions AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -5466,8 +5400,11 @@ COMMENT ON INDEX positions_one_current_version IS 'SCD Type 2: at most one curre
 -- comment: index positions_position_key_history_idx
 COMMENT ON INDEX positions_position_key_history_idx IS 'History of one position, newest first.';
 
+-- comment: policy "[backtest-run-deleted] rows of deleted runs are gone" ON positions
+COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON positions IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
+
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON positions
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON positions IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON positions IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON positions
 COMMENT ON POLICY "[environment-role] backtest rows only" ON positions IS 'precog_backtest reads and writes backtest rows only.';
@@ -5518,10 +5455,10 @@ CREATE TABLE positions_backtest (
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
     backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-) PARTITION BY LIST (backtest_run_id);
+);
 
--- constraint: positions_backtest.positions_backtest_id_execution_environment_backtest_run_i_key1
-ALTER TABLE positions_backtest ADD CONSTRAINT positions_backtest_id_execution_environment_backtest_run_i_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+-- constraint: positions_backtest.positions_backtest_id_execution_environment_backtest_run_id_key
+ALTER TABLE positions_backtest ADD CONSTRAINT positions_backtest_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: positions_backtest.positions_backtest_run_only_in_backtest
 ALTER TABLE positions_backtest ADD CONSTRAINT positions_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
@@ -5586,26 +5523,47 @@ ALTER TABLE positions_backtest ADD CONSTRAINT positions_target_price_range CHECK
 -- constraint: positions_backtest.positions_trailing_stop_state_is_object
 ALTER TABLE positions_backtest ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
 
--- index: positions_backtest_execution_environment_idx1
-CREATE INDEX positions_backtest_execution_environment_idx1 ON ONLY public.positions_backtest USING btree (execution_environment);
+-- index: idx_positions_current_environment_status_by_run
+CREATE INDEX idx_positions_current_environment_status_by_run ON public.positions_backtest USING btree (backtest_run_id, status) WHERE row_current_ind;
 
--- index: positions_backtest_execution_environment_status_idx1
-CREATE INDEX positions_backtest_execution_environment_status_idx1 ON ONLY public.positions_backtest USING btree (execution_environment, status) WHERE row_current_ind;
+-- index: positions_backtest_execution_environment_idx
+CREATE INDEX positions_backtest_execution_environment_idx ON public.positions_backtest USING btree (execution_environment);
 
--- index: positions_backtest_market_id_idx1
-CREATE INDEX positions_backtest_market_id_idx1 ON ONLY public.positions_backtest USING btree (market_id) WHERE row_current_ind;
+-- index: positions_backtest_execution_environment_status_idx
+CREATE INDEX positions_backtest_execution_environment_status_idx ON public.positions_backtest USING btree (execution_environment, status) WHERE row_current_ind;
 
--- index: positions_backtest_position_key_execution_environment_back_idx1
-CREATE UNIQUE INDEX positions_backtest_position_key_execution_environment_back_idx1 ON ONLY public.positions_backtest USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
+-- index: positions_backtest_market_id_idx
+CREATE INDEX positions_backtest_market_id_idx ON public.positions_backtest USING btree (market_id) WHERE row_current_ind;
 
--- index: positions_backtest_position_key_row_start_ts_idx1
-CREATE INDEX positions_backtest_position_key_row_start_ts_idx1 ON ONLY public.positions_backtest USING btree (position_key, row_start_ts DESC);
+-- index: positions_backtest_position_key_execution_environment_backt_idx
+CREATE UNIQUE INDEX positions_backtest_position_key_execution_environment_backt_idx ON public.positions_backtest USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
 
--- index: positions_backtest_status_idx1
-CREATE INDEX positions_backtest_status_idx1 ON ONLY public.positions_backtest USING btree (status) WHERE row_current_ind;
+-- index: positions_backtest_position_key_row_start_ts_idx
+CREATE INDEX positions_backtest_position_key_row_start_ts_idx ON public.positions_backtest USING btree (position_key, row_start_ts DESC);
+
+-- index: positions_backtest_status_idx
+CREATE INDEX positions_backtest_status_idx ON public.positions_backtest USING btree (status) WHERE row_current_ind;
+
+-- index: positions_current_market_id_idx_by_run
+CREATE INDEX positions_current_market_id_idx_by_run ON public.positions_backtest USING btree (backtest_run_id, market_id) WHERE row_current_ind;
+
+-- index: positions_one_current_version_by_run
+CREATE INDEX positions_one_current_version_by_run ON public.positions_backtest USING btree (backtest_run_id, position_key) WHERE row_current_ind;
+
+-- index: positions_pkey_by_run
+CREATE INDEX positions_pkey_by_run ON public.positions_backtest USING btree (backtest_run_id, id);
+
+-- index: positions_position_key_history_idx_by_run
+CREATE INDEX positions_position_key_history_idx_by_run ON public.positions_backtest USING btree (backtest_run_id, position_key, row_start_ts DESC);
 
 -- trigger: positions_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON positions_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: positions_backtest.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON positions_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
+-- trigger: positions_backtest.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON positions_backtest FOR EACH ROW WHEN (new.backtest_run_id IS NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: positions_backtest.environment_key_guard
 CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_backtest FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
@@ -5622,8 +5580,23 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_backtest FOR 
 -- row security: positions_backtest
 ALTER TABLE positions_backtest ENABLE ROW LEVEL SECURITY;
 
+-- comment: index idx_positions_current_environment_status_by_run
+COMMENT ON INDEX idx_positions_current_environment_status_by_run IS 'The twin of idx_positions_current_environment_status on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index positions_current_market_id_idx_by_run
+COMMENT ON INDEX positions_current_market_id_idx_by_run IS 'The twin of positions_current_market_id_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index positions_one_current_version_by_run
+COMMENT ON INDEX positions_one_current_version_by_run IS 'The twin of positions_one_current_version on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index positions_pkey_by_run
+COMMENT ON INDEX positions_pkey_by_run IS 'The twin of positions_pkey on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index positions_position_key_history_idx_by_run
+COMMENT ON INDEX positions_position_key_history_idx_by_run IS 'The twin of positions_position_key_history_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
 -- comment: table positions_backtest
-COMMENT ON TABLE positions_backtest IS 'Partition of positions: its backtest rows, one partition per backtest run (positions_run_<id>). Read and written through positions only.';
+COMMENT ON TABLE positions_backtest IS 'Partition of positions: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through positions only.';
 
 -- table: positions_environment_missing
 CREATE TABLE positions_environment_missing (
@@ -6048,144 +6021,6 @@ ALTER TABLE positions_paper ENABLE ROW LEVEL SECURITY;
 -- comment: table positions_paper
 COMMENT ON TABLE positions_paper IS 'Partition of positions: its paper rows. Read and written through positions only (no grants; row-level security without policies).';
 
--- table: positions_run_missing
-CREATE TABLE positions_run_missing (
-    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
-    position_key text NOT NULL,
-    market_id text NOT NULL,
-    strategy_id integer,
-    model_id integer,
-    side position_side NOT NULL,
-    entry_price numeric(10,4) NOT NULL,
-    quantity integer NOT NULL,
-    current_price numeric(10,4),
-    fees numeric(10,4) NOT NULL DEFAULT 0,
-    status position_status NOT NULL DEFAULT 'open'::position_status,
-    unrealized_pnl numeric(14,4),
-    realized_pnl numeric(14,4),
-    trailing_stop_state jsonb,
-    target_price numeric(10,4),
-    stop_loss_price numeric(10,4),
-    entry_time timestamp with time zone NOT NULL DEFAULT now(),
-    exit_time timestamp with time zone,
-    exit_price numeric(10,4),
-    exit_reason text,
-    calculated_probability numeric(10,4),
-    edge_at_entry numeric(10,4),
-    market_price_at_entry numeric(10,4),
-    row_current_ind boolean NOT NULL DEFAULT true,
-    row_start_ts timestamp with time zone NOT NULL DEFAULT now(),
-    row_end_ts timestamp with time zone,
-    created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL,
-    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-);
-
--- constraint: positions_run_missing.positions_backtest_run_only_in_backtest
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
-
--- constraint: positions_run_missing.positions_calculated_probability_range
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
-
--- constraint: positions_run_missing.positions_current_price_range
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_current_price_range CHECK (current_price >= 0::numeric AND current_price <= 1::numeric);
-
--- constraint: positions_run_missing.positions_edge_at_entry_range
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_edge_at_entry_range CHECK (edge_at_entry >= '-1'::integer::numeric AND edge_at_entry <= 1::numeric);
-
--- constraint: positions_run_missing.positions_entry_price_range
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_entry_price_range CHECK (entry_price >= 0::numeric AND entry_price <= 1::numeric);
-
--- constraint: positions_run_missing.positions_exit_after_entry
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_exit_after_entry CHECK (exit_time IS NULL OR exit_time >= entry_time);
-
--- constraint: positions_run_missing.positions_exit_price_range
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_exit_price_range CHECK (exit_price >= 0::numeric AND exit_price <= 1::numeric);
-
--- constraint: positions_run_missing.positions_exit_reason_length
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_exit_reason_length CHECK (length(exit_reason) <= 256);
-
--- constraint: positions_run_missing.positions_exited_has_exit
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_exited_has_exit CHECK (status = 'open'::position_status OR exit_time IS NOT NULL AND exit_price IS NOT NULL);
-
--- constraint: positions_run_missing.positions_fees_nonnegative
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_fees_nonnegative CHECK (fees >= 0::numeric);
-
--- constraint: positions_run_missing.positions_market_id_format
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
-
--- constraint: positions_run_missing.positions_market_id_length
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_market_id_length CHECK (length(market_id) <= 128);
-
--- constraint: positions_run_missing.positions_market_price_at_entry_range
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_market_price_at_entry_range CHECK (market_price_at_entry >= 0::numeric AND market_price_at_entry <= 1::numeric);
-
--- constraint: positions_run_missing.positions_open_has_no_exit
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_open_has_no_exit CHECK (status <> 'open'::position_status OR exit_time IS NULL AND exit_price IS NULL);
-
--- constraint: positions_run_missing.positions_position_key_format
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_position_key_format CHECK (position_key ~ '^POS-[1-9][0-9]*$'::text);
-
--- constraint: positions_run_missing.positions_quantity_positive
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_quantity_positive CHECK (quantity > 0);
-
--- constraint: positions_run_missing.positions_run_missing_id_execution_environment_backtest_run_key
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_run_missing_id_execution_environment_backtest_run_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
-
--- constraint: positions_run_missing.positions_scd_current_iff_open_ended
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_scd_current_iff_open_ended CHECK (row_current_ind = (row_end_ts IS NULL));
-
--- constraint: positions_run_missing.positions_scd_interval_ordered
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_scd_interval_ordered CHECK (row_end_ts IS NULL OR row_end_ts >= row_start_ts);
-
--- constraint: positions_run_missing.positions_stop_loss_price_range
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_stop_loss_price_range CHECK (stop_loss_price >= 0::numeric AND stop_loss_price <= 1::numeric);
-
--- constraint: positions_run_missing.positions_target_price_range
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_target_price_range CHECK (target_price >= 0::numeric AND target_price <= 1::numeric);
-
--- constraint: positions_run_missing.positions_trailing_stop_state_is_object
-ALTER TABLE positions_run_missing ADD CONSTRAINT positions_trailing_stop_state_is_object CHECK (jsonb_typeof(trailing_stop_state) = 'object'::text);
-
--- index: positions_run_missing_execution_environment_idx
-CREATE INDEX positions_run_missing_execution_environment_idx ON public.positions_run_missing USING btree (execution_environment);
-
--- index: positions_run_missing_execution_environment_status_idx
-CREATE INDEX positions_run_missing_execution_environment_status_idx ON public.positions_run_missing USING btree (execution_environment, status) WHERE row_current_ind;
-
--- index: positions_run_missing_market_id_idx
-CREATE INDEX positions_run_missing_market_id_idx ON public.positions_run_missing USING btree (market_id) WHERE row_current_ind;
-
--- index: positions_run_missing_position_key_execution_environment_ba_idx
-CREATE UNIQUE INDEX positions_run_missing_position_key_execution_environment_ba_idx ON public.positions_run_missing USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT WHERE row_current_ind;
-
--- index: positions_run_missing_position_key_row_start_ts_idx
-CREATE INDEX positions_run_missing_position_key_row_start_ts_idx ON public.positions_run_missing USING btree (position_key, row_start_ts DESC);
-
--- index: positions_run_missing_status_idx
-CREATE INDEX positions_run_missing_status_idx ON public.positions_run_missing USING btree (status) WHERE row_current_ind;
-
--- trigger: positions_run_missing.backtest_purged_together
-CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON positions_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
-
--- trigger: positions_run_missing.backtest_run_required
-CREATE TRIGGER backtest_run_required BEFORE INSERT ON positions_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
-
--- trigger: positions_run_missing.environment_key_guard
-CREATE TRIGGER environment_key_guard BEFORE INSERT ON positions_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_key_guard('position_key');
-
--- trigger: positions_run_missing.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON positions_run_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_positions();
-
--- trigger: positions_run_missing.environment_update_guard
-CREATE TRIGGER environment_update_guard BEFORE UPDATE ON positions_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('versioned', 'row_current_ind', 'row_end_ts');
-
--- row security: positions_run_missing
-ALTER TABLE positions_run_missing ENABLE ROW LEVEL SECURITY;
-
--- comment: table positions_run_missing
-COMMENT ON TABLE positions_run_missing IS 'Partition of positions for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
-
 -- table: precog_backtest_loads
 CREATE TABLE precog_backtest_loads (
     backtest_run_id bigint NOT NULL,
@@ -6205,6 +6040,24 @@ ALTER TABLE precog_backtest_loads ADD CONSTRAINT precog_backtest_loads_table_nam
 
 -- comment: table precog_backtest_loads
 COMMENT ON TABLE precog_backtest_loads IS 'The bulk loads in progress (inside their transaction only): per run and tagged table, the staging table rows are copied into and the identity value issued before the load began. Written by precog_backtest_load_begin(), emptied by precog_backtest_load_finish().';
+
+-- table: precog_backtest_runs_deleted
+CREATE TABLE precog_backtest_runs_deleted (
+    backtest_run_id bigint NOT NULL,
+    deleted_at timestamp with time zone NOT NULL DEFAULT now()
+);
+
+-- constraint: precog_backtest_runs_deleted.precog_backtest_runs_deleted_pkey
+ALTER TABLE precog_backtest_runs_deleted ADD CONSTRAINT precog_backtest_runs_deleted_pkey PRIMARY KEY (backtest_run_id);
+
+-- grant: table precog_backtest_runs_deleted to precog_analyst
+GRANT SELECT ON TABLE precog_backtest_runs_deleted TO precog_analyst;
+
+-- grant: table precog_backtest_runs_deleted to precog_backtest
+GRANT SELECT ON TABLE precog_backtest_runs_deleted TO precog_backtest;
+
+-- comment: table precog_backtest_runs_deleted
+COMMENT ON TABLE precog_backtest_runs_deleted IS 'Backtest runs deleted whose rows precog_backtest_sweep() has not deleted yet: every read through a role hides their rows ([backtest-run-deleted]). A run leaves this table when none of its rows is left.';
 
 -- table: precog_environment_keys
 CREATE TABLE precog_environment_keys (
@@ -6247,10 +6100,10 @@ ALTER TABLE precog_environment_manifest ADD CONSTRAINT precog_environment_manife
 ALTER TABLE precog_environment_manifest ADD CONSTRAINT precog_environment_manifest_table_name_fkey FOREIGN KEY (table_name) REFERENCES precog_environment_tables(table_name) ON DELETE CASCADE;
 
 -- comment: column precog_environment_manifest.relation_role
-COMMENT ON COLUMN precog_environment_manifest.relation_role IS 'Which relations of the table''s tree hold the object: table, an environment (live, paper, backtest), environment_missing (the NULL partition), run_missing (the DEFAULT run partition) or run (every run partition).';
+COMMENT ON COLUMN precog_environment_manifest.relation_role IS 'Which relations of the table''s tree hold the object: table, an environment''s partition (live, paper, backtest) or environment_missing (the NULL partition).';
 
 -- comment: table precog_environment_manifest
-COMMENT ON TABLE precog_environment_manifest IS 'What precog_environment_table() installed for each tagged table, recorded right after installing it: triggers (per relation role: table, live, paper, backtest, environment_missing, run_missing, run), policies and the one-current-version index, with their definitions ({relation} for the relation), the [rules] each enforces and what it does. Read by the review and npm run check. Written only by precog_environment_manifest_record().';
+COMMENT ON TABLE precog_environment_manifest IS 'What precog_environment_table() installed for each tagged table, recorded right after installing it: triggers (per relation role: table, live, paper, backtest, environment_missing), policies, the one-current-version index and the run-led twins of the table''s indexes on the backtest partition, with their definitions ({relation} for the relation), the [rules] each enforces and what it does. Read by the review and npm run check. Written only by precog_environment_manifest_record().';
 
 -- table: precog_environment_references
 CREATE TABLE precog_environment_references (
@@ -6403,6 +6256,9 @@ ALTER TABLE settlements ADD CONSTRAINT settlements_settlement_value_range CHECK 
 -- index: settlements_position_key_key
 CREATE UNIQUE INDEX settlements_position_key_key ON ONLY public.settlements USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
 
+-- trigger: settlements.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON settlements REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
 -- trigger: settlements.environment_ids
 CREATE TRIGGER environment_ids AFTER INSERT ON settlements REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (row_security_active('settlements'::regclass::oid)) EXECUTE FUNCTION precog_ids_settlements();
 
@@ -6424,8 +6280,14 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON settlements FOR EAC
 -- row security: settlements
 ALTER TABLE settlements ENABLE ROW LEVEL SECURITY;
 
+-- policy: settlements."[backtest-run-deleted] rows of deleted runs are gone"
+CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON settlements AS RESTRICTIVE FOR ALL TO precog_analyst USING (((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id
+   FROM precog_backtest_runs_deleted d)))));
+
 -- policy: settlements."[backtest-run] rows of the transaction's run only"
-CREATE POLICY "[backtest-run] rows of the transaction's run only" ON settlements AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON settlements AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
+   FROM backtest_runs r
+  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: settlements."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON settlements AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -6472,8 +6334,11 @@ COMMENT ON COLUMN settlements.settlement_value IS 'What one YES contract paid, i
 -- comment: index settlements_position_key_key
 COMMENT ON INDEX settlements_position_key_key IS 'A position settles once.';
 
+-- comment: policy "[backtest-run-deleted] rows of deleted runs are gone" ON settlements
+COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON settlements IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
+
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON settlements
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON settlements IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON settlements IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON settlements
 COMMENT ON POLICY "[environment-role] backtest rows only" ON settlements IS 'precog_backtest reads and writes backtest rows only.';
@@ -6508,10 +6373,10 @@ CREATE TABLE settlements_backtest (
     settled_at timestamp with time zone NOT NULL DEFAULT now(),
     execution_environment execution_environment NOT NULL,
     backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-) PARTITION BY LIST (backtest_run_id);
+);
 
--- constraint: settlements_backtest.settlements_backtest_id_execution_environment_backtest_run_key1
-ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_backtest_id_execution_environment_backtest_run_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+-- constraint: settlements_backtest.settlements_backtest_id_execution_environment_backtest_run__key
+ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_backtest_id_execution_environment_backtest_run__key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: settlements_backtest.settlements_backtest_run_only_in_backtest
 ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
@@ -6534,11 +6399,23 @@ ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_quantity_positive CH
 -- constraint: settlements_backtest.settlements_settlement_value_range
 ALTER TABLE settlements_backtest ADD CONSTRAINT settlements_settlement_value_range CHECK (settlement_value >= 0::numeric AND settlement_value <= 1::numeric);
 
--- index: settlements_backtest_position_key_execution_environment_ba_idx1
-CREATE UNIQUE INDEX settlements_backtest_position_key_execution_environment_ba_idx1 ON ONLY public.settlements_backtest USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
+-- index: settlements_backtest_position_key_execution_environment_bac_idx
+CREATE UNIQUE INDEX settlements_backtest_position_key_execution_environment_bac_idx ON public.settlements_backtest USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
+
+-- index: settlements_pkey_by_run
+CREATE INDEX settlements_pkey_by_run ON public.settlements_backtest USING btree (backtest_run_id, id);
+
+-- index: settlements_position_key_key_by_run
+CREATE INDEX settlements_position_key_key_by_run ON public.settlements_backtest USING btree (backtest_run_id, position_key);
 
 -- trigger: settlements_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON settlements_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: settlements_backtest.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON settlements_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
+-- trigger: settlements_backtest.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON settlements_backtest FOR EACH ROW WHEN (new.backtest_run_id IS NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: settlements_backtest.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
@@ -6552,8 +6429,14 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON settlements_backtest FO
 -- row security: settlements_backtest
 ALTER TABLE settlements_backtest ENABLE ROW LEVEL SECURITY;
 
+-- comment: index settlements_pkey_by_run
+COMMENT ON INDEX settlements_pkey_by_run IS 'The twin of settlements_pkey on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index settlements_position_key_key_by_run
+COMMENT ON INDEX settlements_position_key_key_by_run IS 'The twin of settlements_position_key_key on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
 -- comment: table settlements_backtest
-COMMENT ON TABLE settlements_backtest IS 'Partition of settlements: its backtest rows, one partition per backtest run (settlements_run_<id>). Read and written through settlements only.';
+COMMENT ON TABLE settlements_backtest IS 'Partition of settlements: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through settlements only.';
 
 -- table: settlements_environment_missing
 CREATE TABLE settlements_environment_missing (
@@ -6750,68 +6633,6 @@ ALTER TABLE settlements_paper ENABLE ROW LEVEL SECURITY;
 -- comment: table settlements_paper
 COMMENT ON TABLE settlements_paper IS 'Partition of settlements: its paper rows. Read and written through settlements only (no grants; row-level security without policies).';
 
--- table: settlements_run_missing
-CREATE TABLE settlements_run_missing (
-    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
-    position_id integer NOT NULL,
-    position_key text NOT NULL,
-    market_id text NOT NULL,
-    side position_side NOT NULL,
-    quantity integer NOT NULL,
-    settlement_value numeric(10,4) NOT NULL,
-    payout numeric(14,4) NOT NULL,
-    fees numeric(10,4) NOT NULL DEFAULT 0,
-    realized_pnl numeric(14,4) NOT NULL,
-    settled_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL,
-    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-);
-
--- constraint: settlements_run_missing.settlements_backtest_run_only_in_backtest
-ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
-
--- constraint: settlements_run_missing.settlements_fees_nonnegative
-ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_fees_nonnegative CHECK (fees >= 0::numeric);
-
--- constraint: settlements_run_missing.settlements_market_id_format
-ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_market_id_format CHECK (market_id ~ '^MKT-.+$'::text AND char_length(market_id) <= 200);
-
--- constraint: settlements_run_missing.settlements_payout_nonnegative
-ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_payout_nonnegative CHECK (payout >= 0::numeric);
-
--- constraint: settlements_run_missing.settlements_position_key_format
-ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_position_key_format CHECK (position_key ~ '^POS-[0-9]+$'::text);
-
--- constraint: settlements_run_missing.settlements_quantity_positive
-ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_quantity_positive CHECK (quantity > 0);
-
--- constraint: settlements_run_missing.settlements_run_missing_id_execution_environment_backtest_r_key
-ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_run_missing_id_execution_environment_backtest_r_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
-
--- constraint: settlements_run_missing.settlements_settlement_value_range
-ALTER TABLE settlements_run_missing ADD CONSTRAINT settlements_settlement_value_range CHECK (settlement_value >= 0::numeric AND settlement_value <= 1::numeric);
-
--- index: settlements_run_missing_position_key_execution_environment__idx
-CREATE UNIQUE INDEX settlements_run_missing_position_key_execution_environment__idx ON public.settlements_run_missing USING btree (position_key, execution_environment, backtest_run_id) NULLS NOT DISTINCT;
-
--- trigger: settlements_run_missing.backtest_purged_together
-CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON settlements_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
-
--- trigger: settlements_run_missing.backtest_run_required
-CREATE TRIGGER backtest_run_required BEFORE INSERT ON settlements_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
-
--- trigger: settlements_run_missing.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON settlements_run_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_settlements();
-
--- trigger: settlements_run_missing.environment_update_guard
-CREATE TRIGGER environment_update_guard BEFORE UPDATE ON settlements_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
-
--- row security: settlements_run_missing
-ALTER TABLE settlements_run_missing ENABLE ROW LEVEL SECURITY;
-
--- comment: table settlements_run_missing
-COMMENT ON TABLE settlements_run_missing IS 'Partition of settlements for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
-
 -- table: strategies
 CREATE TABLE strategies (
     strategy_id integer NOT NULL GENERATED BY DEFAULT AS IDENTITY,
@@ -7007,6 +6828,9 @@ CREATE INDEX trades_position_id_idx ON ONLY public.trades USING btree (position_
 -- index: trades_strategy_id_idx
 CREATE INDEX trades_strategy_id_idx ON ONLY public.trades USING btree (strategy_id);
 
+-- trigger: trades.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON trades REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
 -- trigger: trades.environment_ids
 CREATE TRIGGER environment_ids AFTER INSERT ON trades REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (row_security_active('trades'::regclass::oid)) EXECUTE FUNCTION precog_ids_trades();
 
@@ -7028,8 +6852,14 @@ CREATE TRIGGER live_history_kept_truncate BEFORE TRUNCATE ON trades FOR EACH STA
 -- row security: trades
 ALTER TABLE trades ENABLE ROW LEVEL SECURITY;
 
+-- policy: trades."[backtest-run-deleted] rows of deleted runs are gone"
+CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON trades AS RESTRICTIVE FOR ALL TO precog_analyst USING (((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id
+   FROM precog_backtest_runs_deleted d)))));
+
 -- policy: trades."[backtest-run] rows of the transaction's run only"
-CREATE POLICY "[backtest-run] rows of the transaction's run only" ON trades AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+CREATE POLICY "[backtest-run] rows of the transaction's run only" ON trades AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
+   FROM backtest_runs r
+  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
 
 -- policy: trades."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON trades AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -7127,8 +6957,11 @@ COMMENT ON INDEX idx_trades_environment_execution_time IS 'Recent trades of one 
 -- comment: index trades_execution_time_idx
 COMMENT ON INDEX trades_execution_time_idx IS 'Recent trades, newest first.';
 
+-- comment: policy "[backtest-run-deleted] rows of deleted runs are gone" ON trades
+COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON trades IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
+
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON trades
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON trades IS 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON trades IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON trades
 COMMENT ON POLICY "[environment-role] backtest rows only" ON trades IS 'precog_backtest reads and writes backtest rows only.';
@@ -7171,13 +7004,13 @@ CREATE TABLE trades_backtest (
     execution_environment execution_environment NOT NULL,
     placed_order_id integer,
     backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-) PARTITION BY LIST (backtest_run_id);
+);
 
 -- constraint: trades_backtest.trades_automated_is_attributed
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
 
--- constraint: trades_backtest.trades_backtest_id_execution_environment_backtest_run_id_key1
-ALTER TABLE trades_backtest ADD CONSTRAINT trades_backtest_id_execution_environment_backtest_run_id_key1 UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
+-- constraint: trades_backtest.trades_backtest_id_execution_environment_backtest_run_id_key
+ALTER TABLE trades_backtest ADD CONSTRAINT trades_backtest_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
 
 -- constraint: trades_backtest.trades_backtest_run_only_in_backtest
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
@@ -7212,32 +7045,59 @@ ALTER TABLE trades_backtest ADD CONSTRAINT trades_quantity_positive CHECK (quant
 -- constraint: trades_backtest.trades_trade_metadata_is_object
 ALTER TABLE trades_backtest ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
 
--- index: trades_backtest_execution_environment_execution_time_id_idx1
-CREATE INDEX trades_backtest_execution_environment_execution_time_id_idx1 ON ONLY public.trades_backtest USING btree (execution_environment, execution_time DESC, id DESC);
+-- index: idx_trades_environment_execution_time_by_run
+CREATE INDEX idx_trades_environment_execution_time_by_run ON public.trades_backtest USING btree (backtest_run_id, execution_time DESC, id DESC);
 
--- index: trades_backtest_execution_environment_idx1
-CREATE INDEX trades_backtest_execution_environment_idx1 ON ONLY public.trades_backtest USING btree (execution_environment);
+-- index: trades_backtest_execution_environment_execution_time_id_idx
+CREATE INDEX trades_backtest_execution_environment_execution_time_id_idx ON public.trades_backtest USING btree (execution_environment, execution_time DESC, id DESC);
 
--- index: trades_backtest_execution_time_idx1
-CREATE INDEX trades_backtest_execution_time_idx1 ON ONLY public.trades_backtest USING btree (execution_time DESC);
+-- index: trades_backtest_execution_environment_idx
+CREATE INDEX trades_backtest_execution_environment_idx ON public.trades_backtest USING btree (execution_environment);
 
--- index: trades_backtest_market_id_idx1
-CREATE INDEX trades_backtest_market_id_idx1 ON ONLY public.trades_backtest USING btree (market_id);
+-- index: trades_backtest_execution_time_idx
+CREATE INDEX trades_backtest_execution_time_idx ON public.trades_backtest USING btree (execution_time DESC);
 
--- index: trades_backtest_model_id_idx1
-CREATE INDEX trades_backtest_model_id_idx1 ON ONLY public.trades_backtest USING btree (model_id);
+-- index: trades_backtest_market_id_idx
+CREATE INDEX trades_backtest_market_id_idx ON public.trades_backtest USING btree (market_id);
 
--- index: trades_backtest_order_id_idx1
-CREATE INDEX trades_backtest_order_id_idx1 ON ONLY public.trades_backtest USING btree (order_id);
+-- index: trades_backtest_model_id_idx
+CREATE INDEX trades_backtest_model_id_idx ON public.trades_backtest USING btree (model_id);
 
--- index: trades_backtest_position_id_idx1
-CREATE INDEX trades_backtest_position_id_idx1 ON ONLY public.trades_backtest USING btree (position_id);
+-- index: trades_backtest_order_id_idx
+CREATE INDEX trades_backtest_order_id_idx ON public.trades_backtest USING btree (order_id);
 
--- index: trades_backtest_strategy_id_idx1
-CREATE INDEX trades_backtest_strategy_id_idx1 ON ONLY public.trades_backtest USING btree (strategy_id);
+-- index: trades_backtest_position_id_idx
+CREATE INDEX trades_backtest_position_id_idx ON public.trades_backtest USING btree (position_id);
+
+-- index: trades_backtest_strategy_id_idx
+CREATE INDEX trades_backtest_strategy_id_idx ON public.trades_backtest USING btree (strategy_id);
+
+-- index: trades_market_id_idx_by_run
+CREATE INDEX trades_market_id_idx_by_run ON public.trades_backtest USING btree (backtest_run_id, market_id);
+
+-- index: trades_model_id_idx_by_run
+CREATE INDEX trades_model_id_idx_by_run ON public.trades_backtest USING btree (backtest_run_id, model_id);
+
+-- index: trades_order_id_idx_by_run
+CREATE INDEX trades_order_id_idx_by_run ON public.trades_backtest USING btree (backtest_run_id, order_id);
+
+-- index: trades_pkey_by_run
+CREATE INDEX trades_pkey_by_run ON public.trades_backtest USING btree (backtest_run_id, id);
+
+-- index: trades_position_id_idx_by_run
+CREATE INDEX trades_position_id_idx_by_run ON public.trades_backtest USING btree (backtest_run_id, position_id);
+
+-- index: trades_strategy_id_idx_by_run
+CREATE INDEX trades_strategy_id_idx_by_run ON public.trades_backtest USING btree (backtest_run_id, strategy_id);
 
 -- trigger: trades_backtest.backtest_purged_together
 CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON trades_backtest FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
+
+-- trigger: trades_backtest.backtest_run_known
+CREATE TRIGGER backtest_run_known AFTER INSERT ON trades_backtest REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known();
+
+-- trigger: trades_backtest.backtest_run_required
+CREATE TRIGGER backtest_run_required BEFORE INSERT ON trades_backtest FOR EACH ROW WHEN (new.backtest_run_id IS NULL) EXECUTE FUNCTION precog_backtest_run_required();
 
 -- trigger: trades_backtest.environment_referenced
 CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_backtest FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
@@ -7251,8 +7111,29 @@ CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_backtest FOR EAC
 -- row security: trades_backtest
 ALTER TABLE trades_backtest ENABLE ROW LEVEL SECURITY;
 
+-- comment: index idx_trades_environment_execution_time_by_run
+COMMENT ON INDEX idx_trades_environment_execution_time_by_run IS 'The twin of idx_trades_environment_execution_time on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index trades_market_id_idx_by_run
+COMMENT ON INDEX trades_market_id_idx_by_run IS 'The twin of trades_market_id_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index trades_model_id_idx_by_run
+COMMENT ON INDEX trades_model_id_idx_by_run IS 'The twin of trades_model_id_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index trades_order_id_idx_by_run
+COMMENT ON INDEX trades_order_id_idx_by_run IS 'The twin of trades_order_id_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index trades_pkey_by_run
+COMMENT ON INDEX trades_pkey_by_run IS 'The twin of trades_pkey on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index trades_position_id_idx_by_run
+COMMENT ON INDEX trades_position_id_idx_by_run IS 'The twin of trades_position_id_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
+-- comment: index trades_strategy_id_idx_by_run
+COMMENT ON INDEX trades_strategy_id_idx_by_run IS 'The twin of trades_strategy_id_idx on the backtest partition, led by backtest_run_id: a run''s statements read its run''s entries only (migration 000014).';
+
 -- comment: table trades_backtest
-COMMENT ON TABLE trades_backtest IS 'Partition of trades: its backtest rows, one partition per backtest run (trades_run_<id>). Read and written through trades only.';
+COMMENT ON TABLE trades_backtest IS 'Partition of trades: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through trades only.';
 
 -- table: trades_environment_missing
 CREATE TABLE trades_environment_missing (
@@ -7580,112 +7461,6 @@ ALTER TABLE trades_paper ENABLE ROW LEVEL SECURITY;
 
 -- comment: table trades_paper
 COMMENT ON TABLE trades_paper IS 'Partition of trades: its paper rows. Read and written through trades only (no grants; row-level security without policies).';
-
--- table: trades_run_missing
-CREATE TABLE trades_run_missing (
-    id integer NOT NULL GENERATED ALWAYS AS IDENTITY,
-    market_id text NOT NULL,
-    position_id integer,
-    strategy_id integer,
-    model_id integer,
-    order_id text,
-    side trade_side NOT NULL,
-    price numeric(10,4) NOT NULL,
-    quantity integer NOT NULL,
-    fees numeric(10,4) NOT NULL DEFAULT 0,
-    trade_source trade_source NOT NULL DEFAULT 'automated'::trade_source,
-    order_type order_type NOT NULL,
-    execution_time timestamp with time zone NOT NULL DEFAULT now(),
-    calculated_probability numeric(10,4),
-    market_price numeric(10,4),
-    edge_value numeric(10,4),
-    trade_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
-    created_at timestamp with time zone NOT NULL DEFAULT now(),
-    execution_environment execution_environment NOT NULL,
-    placed_order_id integer,
-    backtest_run_id bigint DEFAULT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint
-);
-
--- constraint: trades_run_missing.trades_automated_is_attributed
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_automated_is_attributed CHECK (trade_source = 'manual'::trade_source OR strategy_id IS NOT NULL AND model_id IS NOT NULL);
-
--- constraint: trades_run_missing.trades_backtest_run_only_in_backtest
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_backtest_run_only_in_backtest CHECK ((execution_environment = 'backtest'::execution_environment) = (backtest_run_id IS NOT NULL));
-
--- constraint: trades_run_missing.trades_calculated_probability_range
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_calculated_probability_range CHECK (calculated_probability >= 0::numeric AND calculated_probability <= 1::numeric);
-
--- constraint: trades_run_missing.trades_edge_value_range
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_edge_value_range CHECK (edge_value >= '-1'::integer::numeric AND edge_value <= 1::numeric);
-
--- constraint: trades_run_missing.trades_fees_nonnegative
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_fees_nonnegative CHECK (fees >= 0::numeric);
-
--- constraint: trades_run_missing.trades_market_id_format
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_market_id_format CHECK (market_id ~ '^MKT-.+$'::text);
-
--- constraint: trades_run_missing.trades_market_id_length
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_market_id_length CHECK (length(market_id) <= 128);
-
--- constraint: trades_run_missing.trades_market_price_range
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_market_price_range CHECK (market_price >= 0::numeric AND market_price <= 1::numeric);
-
--- constraint: trades_run_missing.trades_order_id_length
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_order_id_length CHECK (length(order_id) <= 128);
-
--- constraint: trades_run_missing.trades_price_range
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_price_range CHECK (price >= 0::numeric AND price <= 1::numeric);
-
--- constraint: trades_run_missing.trades_quantity_positive
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_quantity_positive CHECK (quantity > 0);
-
--- constraint: trades_run_missing.trades_run_missing_id_execution_environment_backtest_run_id_key
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_run_missing_id_execution_environment_backtest_run_id_key UNIQUE NULLS NOT DISTINCT (id, execution_environment, backtest_run_id);
-
--- constraint: trades_run_missing.trades_trade_metadata_is_object
-ALTER TABLE trades_run_missing ADD CONSTRAINT trades_trade_metadata_is_object CHECK (jsonb_typeof(trade_metadata) = 'object'::text);
-
--- index: trades_run_missing_execution_environment_execution_time_id_idx
-CREATE INDEX trades_run_missing_execution_environment_execution_time_id_idx ON public.trades_run_missing USING btree (execution_environment, execution_time DESC, id DESC);
-
--- index: trades_run_missing_execution_environment_idx
-CREATE INDEX trades_run_missing_execution_environment_idx ON public.trades_run_missing USING btree (execution_environment);
-
--- index: trades_run_missing_execution_time_idx
-CREATE INDEX trades_run_missing_execution_time_idx ON public.trades_run_missing USING btree (execution_time DESC);
-
--- index: trades_run_missing_market_id_idx
-CREATE INDEX trades_run_missing_market_id_idx ON public.trades_run_missing USING btree (market_id);
-
--- index: trades_run_missing_model_id_idx
-CREATE INDEX trades_run_missing_model_id_idx ON public.trades_run_missing USING btree (model_id);
-
--- index: trades_run_missing_order_id_idx
-CREATE INDEX trades_run_missing_order_id_idx ON public.trades_run_missing USING btree (order_id);
-
--- index: trades_run_missing_position_id_idx
-CREATE INDEX trades_run_missing_position_id_idx ON public.trades_run_missing USING btree (position_id);
-
--- index: trades_run_missing_strategy_id_idx
-CREATE INDEX trades_run_missing_strategy_id_idx ON public.trades_run_missing USING btree (strategy_id);
-
--- trigger: trades_run_missing.backtest_purged_together
-CREATE TRIGGER backtest_purged_together BEFORE TRUNCATE ON trades_run_missing FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
-
--- trigger: trades_run_missing.backtest_run_required
-CREATE TRIGGER backtest_run_required BEFORE INSERT ON trades_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required();
-
--- trigger: trades_run_missing.environment_referenced
-CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF id ON trades_run_missing FOR EACH ROW EXECUTE FUNCTION precog_referenced_trades();
-
--- trigger: trades_run_missing.environment_update_guard
-CREATE TRIGGER environment_update_guard BEFORE UPDATE ON trades_run_missing FOR EACH ROW EXECUTE FUNCTION precog_environment_update_guard('append_only');
-
--- row security: trades_run_missing
-ALTER TABLE trades_run_missing ENABLE ROW LEVEL SECURITY;
-
--- comment: table trades_run_missing
-COMMENT ON TABLE trades_run_missing IS 'Partition of trades for backtest rows without a known run: always empty; such an insert is refused here with [backtest-run-required].';
 
 -- view: training_data_trades
 CREATE VIEW training_data_trades WITH (check_option=local, security_invoker=true) AS

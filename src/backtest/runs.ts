@@ -3,9 +3,11 @@
  * `finish(id)`, `delete(id)`, `load(run, rows)`.
  *
  * A run is a strategy (and model) version over a simulated period with parameters. The database
- * files every backtest row under exactly one run, in partitions of the run's own, so deleting a
- * run drops them (constant time) and leaves every other run, live and paper untouched. Rows are
- * written through `db.scope('backtest', { api: 'none', run })`, or loaded in bulk by `load`.
+ * files every backtest row under exactly one run (migration 000018: every run in one backtest
+ * partition per table, its indexes led by the run), so a run is one row to make and one row to
+ * delete: its rows are hidden from every read at once and deleted afterwards by `sweep()`, in
+ * bounded batches. Every other run, live and paper are untouched. Rows are written through
+ * `db.scope('backtest', { api: 'none', run })`, or loaded in bulk by `load`.
  */
 import { toDatabaseError } from '../runtime/database-errors.js';
 import type { Json } from '../runtime/codecs.js';
@@ -57,7 +59,7 @@ export interface NewBacktestRun {
 }
 
 export interface BacktestRuns {
-  /** Makes a run (status `created`) and its partition in every tagged table. */
+  /** Makes a run (status `created`): one row. */
   create(run: NewBacktestRun): Promise<BacktestRun>;
   /** The runs, newest first; of one strategy with `{ strategy_id }`. */
   list(filter?: { strategy_id?: number }): Promise<BacktestRun[]>;
@@ -66,13 +68,16 @@ export interface BacktestRuns {
   /** Sets the status (`running`, `finished`, `failed`); finished and failed runs get `finished_at`. */
   setStatus(run: BacktestRunRef, status: BacktestRunStatus): Promise<BacktestRun>;
   /**
-   * Deletes the run and every row of it, in every tagged table, in constant time: its partitions
-   * are detached when this resolves. Their files are removed by `sweep()`, which `delete` starts
-   * without waiting for it (await `sweep()` to be sure they are gone).
+   * Deletes the run: when this resolves its rows, in every tagged table, are gone from every read
+   * through a role (constant time, whatever the run's size). They are deleted by `sweep()`, which
+   * `delete` starts without waiting for it (await `sweep()` to be sure nothing is left).
    */
   delete(run: BacktestRunRef): Promise<BacktestRun>;
-  /** Drops the partitions deleted runs left (their files); resolves to how many tables it dropped. */
-  sweep(): Promise<number>;
+  /**
+   * Deletes the rows deleted runs left, in batches of at most `batchRows` rows (10,000), each its
+   * own transaction (so none holds locks for long); resolves to how many rows it deleted.
+   */
+  sweep(options?: { batchRows?: number }): Promise<number>;
   /**
    * Bulk-loads an empty run: COPY into fresh tables, indexed and checked set-wise, attached as
    * the run's partitions in one transaction. All or nothing. See src/backtest/load.ts.
@@ -139,15 +144,22 @@ export function backtestRuns(context: RunContext | undefined): BacktestRuns {
     }
     return context;
   };
-  const sweep = () =>
-    once(need(), 'sweepBacktestRuns', async (client) => {
-      try {
-        const { rows } = await client.query<{ dropped: number }>({ text: 'SELECT public.precog_backtest_sweep() AS dropped' });
-        return rows[0]!.dropped;
-      } catch (error) {
-        throw toDatabaseError(error, RUN('sweepBacktestRuns'));
-      }
-    });
+  const sweep = async ({ batchRows = 10_000 }: { batchRows?: number } = {}) => {
+    if (!Number.isSafeInteger(batchRows) || batchRows < 1) throw new ConfigurationError([`db.backtests.sweep: batchRows ${String(batchRows)} is not a positive count.`]);
+    let total = 0;
+    for (;;) {
+      const deleted = await once(need(), 'sweepBacktestRuns', async (client) => {
+        try {
+          const { rows } = await client.query<{ deleted: string }>({ text: 'SELECT public.precog_backtest_sweep($1) AS deleted', values: [batchRows] });
+          return Number(rows[0]!.deleted);
+        } catch (error) {
+          throw toDatabaseError(error, RUN('sweepBacktestRuns'));
+        }
+      });
+      total += deleted;
+      if (deleted === 0) return total;
+    }
+  };
   const missing = (id: string) => new ConfigurationError([`There is no backtest run ${id}: list them with db.backtests.list() (npm run backtests -- list).`]);
   return {
     async create(run) {
@@ -201,8 +213,8 @@ export function backtestRuns(context: RunContext | undefined): BacktestRuns {
         rowsOf(client, 'deleteBacktestRun', `DELETE FROM public.backtest_runs WHERE id = $1 RETURNING ${COLUMNS}`, [id]),
       );
       if (!deleted) throw missing(id);
-      // The files go in a transaction of their own, after this one: unlinking them is what a DROP's
-      // COMMIT waits for. One that fails (the pool ended) is left to the next sweep.
+      // Its rows are hidden already; they are deleted in batches after this, each batch its own
+      // transaction. One that fails (the pool ended) is left to the next sweep.
       void sweep().catch(() => undefined);
       return deleted;
     },

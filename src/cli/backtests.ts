@@ -108,7 +108,7 @@ runCommand(async () => {
       if (!(await confirm(`Delete backtest run ${run.id}? [y/N] `))) throw new Error('Nothing deleted.');
     }
     await db.backtests.delete(run.id);
-    await db.backtests.sweep(); // its files too, before the pool ends
+    await db.backtests.sweep(); // its rows too, before the pool ends
     console.log(`Deleted backtest run ${run.id}.`);
   } finally {
     await pool.end();

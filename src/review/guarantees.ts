@@ -42,9 +42,18 @@ const KIND_STRENGTH: Record<string, number> = { append_only: 3, versioned: 2, mu
  * and the run operations (counts and run rows), and the bulk load's checks (migration 000013).
  */
 const EXEMPT_DEFINERS = new Set(['purge_backtest_data', 'purge_backtest_run', 'create_backtest_run', 'precog_backtest_load_begin', 'precog_backtest_load_finish']);
-/** The [backtest-run] policy of migration 000013: precog_backtest holds to its transaction's run. */
+/**
+ * The [backtest-run] policy (migrations 000013, 000018): precog_backtest reads the rows of its
+ * transaction's run while the run exists, and writes rows of that run only.
+ */
 const RUN_POLICY = "[backtest-run] rows of the transaction's run only";
-const RUN_QUAL = "(backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS \"nullif\"))";
+const RUN_CHECK = "(backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS \"nullif\"))";
+const RUN_QUAL = "(backtest_run_id = ( SELECT r.id FROM backtest_runs r WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))";
+/** A policy expression as PostgreSQL prints it, with its line breaks and indentation as single spaces. */
+const oneLine = (expression: string | null) => expression?.replace(/\s+/g, ' ') ?? null;
+/** The [backtest-run-deleted] policy (000018): the analyst does not see the rows of a deleted run. */
+const DELETED_POLICY = '[backtest-run-deleted] rows of deleted runs are gone';
+const DELETED_QUAL = '((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id FROM precog_backtest_runs_deleted d))))';
 const declare = (d: Declaration) => {
   const args = [`'${d.table_name}'`, `kind => '${d.kind}'`];
   if (d.kind === 'versioned') args.push(`business_key => ARRAY[${d.business_key.map((c) => `'${c}'`).join(', ')}]`);
@@ -233,14 +242,20 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
                CASE WHEN p.polroles = '{0}' THEN ARRAY['public'] ELSE ARRAY(SELECT rolname::text FROM pg_roles WHERE oid = ANY (p.polroles)) END AS roles,
                pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS check
           FROM pg_policy p WHERE p.polrelid = $1 ORDER BY p.polname`, [rel.oid]);
-    const installedNames = new Set(['environment_roles', 'analyst_reads_all', RUN_POLICY, ...environments.map((e) => `[environment-role] ${e} rows only`)]);
+    const installedNames = new Set(['environment_roles', 'analyst_reads_all', RUN_POLICY, DELETED_POLICY, ...environments.map((e) => `[environment-role] ${e} rows only`)]);
     const runs = policies.find((p) => p.name === RUN_POLICY);
     const hasRuns = await q<{ ok: boolean }>(`SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = $1 AND attname = 'backtest_run_id' AND NOT attisdropped) AS ok`, [rel.oid]);
-    if (hasRuns[0]?.ok && (!runs || runs.permissive || runs.qual !== RUN_QUAL || runs.check !== RUN_QUAL || runs.cmd !== '*' || runs.roles.join() !== 'precog_backtest')) {
+    if (hasRuns[0]?.ok && (!runs || runs.permissive || oneLine(runs.qual) !== RUN_QUAL || runs.check !== RUN_CHECK || runs.cmd !== '*' || runs.roles.join() !== 'precog_backtest')) {
       push('guarantee/backtest-run-policy', `${t}."${RUN_POLICY}"`,
         runs ? `the [backtest-run] policy on ${t} is changed (${runs.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} TO ${runs.roles.join(', ')} USING ${runs.qual ?? 'none'}): precog_backtest reads or writes rows of other runs`
           : `the [backtest-run] policy on ${t} is dropped: precog_backtest reads and writes every run's rows`,
         `declare the table again (\`${declare(d)}\`): it rebuilds the RESTRICTIVE policy on precog.backtest_run`);
+    }
+    const deleted = policies.find((p) => p.name === DELETED_POLICY);
+    if (hasRuns[0]?.ok && (!deleted || deleted.permissive || oneLine(deleted.qual) !== DELETED_QUAL || deleted.cmd !== '*' || deleted.roles.join() !== 'precog_analyst')) {
+      push('guarantee/backtest-run-deleted-policy', `${t}."${DELETED_POLICY}"`,
+        `the [backtest-run-deleted] policy on ${t} is ${deleted ? 'changed' : 'dropped'}: precog_analyst reads the rows of deleted backtest runs until the sweep deletes them`,
+        `declare the table again (\`${declare(d)}\`): it rebuilds the RESTRICTIVE policy on precog_backtest_runs_deleted`);
     }
     for (const env of environments.filter((e) => !unserved.has(e))) {
       const role = `precog_${env}`;

@@ -2,7 +2,7 @@
  * The catalog against the manifest: what precog_environment_table() recorded, right after
  * installing it, in precog_environment_manifest (db/framework/declaration/
  * precog_environment_manifest_record.sql). Every trigger the declaration installed must still be
- * on every relation of its role (the table, each environment's partition, every run partition),
+ * on every relation of its role (the table, each environment's partition),
  * enabled, with the definition recorded; every index it installed must still be there as recorded.
  * A rule the declaration gains is checked here the day it is written, with no list to update.
  */
@@ -22,14 +22,12 @@ interface ManifestRow {
 
 /** The relations of a tagged table's tree, by role, as precog_environment_manifest_record() names them. */
 const TREE = `
-  WITH RECURSIVE tree(relation, role) AS (
+  WITH tree(relation, role) AS (
     SELECT to_regclass($1), 'table'::text COLLATE "C"
     UNION ALL
     SELECT i.inhrelid::regclass,
-           CASE WHEN tree.role = 'table' THEN coalesce(substring(pg_get_expr(c.relpartbound, c.oid) FROM '^FOR VALUES IN \\(''(\\w+)''\\)$'), 'environment_missing')
-                WHEN pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' THEN 'run_missing'
-                ELSE 'run' END COLLATE "C"
-      FROM tree JOIN pg_inherits i ON i.inhparent = tree.relation JOIN pg_class c ON c.oid = i.inhrelid)`;
+           coalesce(substring(pg_get_expr(c.relpartbound, c.oid) FROM '^FOR VALUES IN \\(''(\\w+)''\\)$'), 'environment_missing') COLLATE "C"
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass($1))`;
 
 /**
  * Points for one declared table. `redeclare` is the statement that reinstalls what it declared.

@@ -20,8 +20,6 @@ import { withFileLock } from './file-lock.js';
 import { embeddedMajor, platformBinariesEntry } from './majors.js';
 
 
-/** Lock slots per transaction the embedded server is started with (see start()). */
-export const MAX_LOCKS_PER_TRANSACTION = 1024;
 // The project root is defined in src/project.ts; re-exported for code that still imports it from here.
 export { PROJECT_ROOT };
 const SUPERUSER = 'postgres';
@@ -168,10 +166,9 @@ async function start(layout: EmbeddedLayout, account?: Account): Promise<number>
   writeFileSync(portFile, String(port));
   removeStalePidFile(layout);
   const { pg_ctl } = await binaries();
-  // Every backtest run is a partition of each tagged table (migration 000013): purging all runs,
-  // or a query over all of them, locks each partition and its indexes in one transaction, more
-  // than the default 64 slots per connection hold once there are hundreds of runs.
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_locks_per_transaction=${MAX_LOCKS_PER_TRANSACTION}`;
+  // PostgreSQL's defaults otherwise (max_locks_per_transaction 64, as a managed server has): since
+  // migration 000018 no statement of precog-db needs more, whatever the number of backtest runs.
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
   try {
     await run(pg_ctl, ['start', '-w', '-t', '60', '-D', layout.pgdata, '-l', layout.logFile, '-o', options], account);
   } catch (error) {

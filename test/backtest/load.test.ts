@@ -32,7 +32,7 @@ function tradeRow(position: LoadRow<'trades'>['position_id'], fees: string, hour
   };
 }
 
-/** What a failed load must not leave: staging tables, rows in the run's partitions, keys, pending loads. */
+/** What a failed load must not leave: staging tables, rows of the run, keys, pending loads. */
 async function leftBehind(pool: pg.Pool, run: BacktestRun) {
   const { rows: [state] } = await pool.query<{ staging: string[]; keys: string; loads: string }>(
     `SELECT ARRAY(SELECT relname::text FROM pg_class WHERE relname LIKE '%\\_run\\_' || $1 || '\\_load' ORDER BY 1) AS staging,
@@ -42,10 +42,7 @@ async function leftBehind(pool: pg.Pool, run: BacktestRun) {
   );
   const rows: Record<string, number> = {};
   for (const table of await taggedTables(pool)) {
-    const { rows: [partition] } = await pool.query<{ p: string | null }>(
-      `SELECT precog_backtest_run_partition(format('public.%I', $1::text)::regclass, $2)::text AS p`, [table, run.id]);
-    expect(partition!.p, `${table} still has run ${run.id}'s partition`).not.toBeNull();
-    rows[table] = Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${partition!.p}`)).rows[0]!.n);
+    rows[table] = Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM public."${table}" WHERE backtest_run_id = $1`, [run.id])).rows[0]!.n);
   }
   return { staging: state!.staging, keys: Number(state!.keys), loads: Number(state!.loads), nonEmpty: Object.entries(rows).filter(([, n]) => n > 0) };
 }

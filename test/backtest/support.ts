@@ -13,9 +13,9 @@ export async function taggedTables(db: Queryable): Promise<string[]> {
 }
 
 /** Every row of every tagged table, as text per table, in a stable order: what "unchanged" compares. */
-export async function snapshot(db: Queryable, filter = 'true'): Promise<Record<string, string[]>> {
+export async function snapshot(db: Queryable, filter = 'true', tables?: string[]): Promise<Record<string, string[]>> {
   const result: Record<string, string[]> = {};
-  for (const table of await taggedTables(db)) {
+  for (const table of tables ?? (await taggedTables(db))) {
     const { rows } = await db.query<{ row: string }>({ text: `SELECT t::text AS row FROM public."${table}" t WHERE ${filter} ORDER BY t::text` });
     result[table] = rows.map((row) => row.row);
   }

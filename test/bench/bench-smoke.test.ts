@@ -18,7 +18,7 @@ describe('npm run bench -- --quick', () => {
     const out = join(dir, 'latest.json');
     const { stdout } = await run('npx', ['tsx', 'bench/run.ts', '--quick', '--no-dev', '--no-tests', `--out=${out}`], {
       cwd: join(import.meta.dirname, '..', '..'),
-      timeout: 180_000,
+      timeout: 600_000,
     });
     expect(stdout).toContain('| section');
     const results = JSON.parse(readFileSync(out, 'utf8'));
@@ -69,10 +69,21 @@ describe('npm run bench -- --quick', () => {
     ] as const) {
       expect(results.goals[name], name).toMatchObject({ [figure]: expect.any(Number), threshold: expect.any(Number), met: expect.any(Boolean) });
     }
+    // Runs at scale (issue 21): every call at every size, the goals by name, the chart beside the JSON.
+    expect(results.scale.levels.map((level: { runs: number }) => level.runs)).toEqual(results.scale.sizes);
+    for (const level of results.scale.levels) {
+      expect(Object.keys(level.calls)).toEqual(['listRecentTrades', 'recordTrade', 'openPosition', 'settlePosition', 'compareBacktestRuns (one run)', 'live listRecentTrades']);
+      expect(level).toMatchObject({ locks: { read: expect.any(Number), write: expect.any(Number) }, create_ms: expect.any(Number), delete_ms: expect.any(Number), hiddenAtOnce: true });
+    }
+    for (const name of ['locks', 'create', 'create_ms', 'delete_ms', 'purge_s', 'compare_strategy_s', 'listRecentTrades', 'settlePosition', 'live listRecentTrades']) {
+      expect(results.goals[`runs_at_scale.${name}`], name).toMatchObject({ threshold: expect.any(Number), met: expect.any(Boolean) });
+    }
+    expect(results.scale.purge).toMatchObject({ ok: true });
+    expect(readFileSync(join(dir, 'runs-at-scale.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
     expect(Object.keys(results.goals.live_latency_ratio_1000_runs.queries)).toEqual(['listRecentTrades', 'listOpenPositions', 'recordTrade']);
     expect(stdout).toContain('| goal');
     expect(results.isolation.purge).toMatchObject({ purge_s: expect.any(Number), liveAndPaperUnchanged: true });
     expect(results.isolation.purge.backtestRowsLeft).toEqual({ trades: 0, positions: 0 });
     expect(results.table.length).toBeGreaterThan(5);
-  }, 180_000);
+  }, 600_000);
 });

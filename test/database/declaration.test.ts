@@ -117,12 +117,24 @@ describe('tables declared in a test migration get every rule, from the registry 
       ]),
     );
     expect(summary.rules).toEqual(ALL_RULES);
-    // Declared after a run was made, each new table has its partition for it (the catalog checks say which).
-    const { rows: partitions } = await db.pool.query<{ relname: string }>(
-      `SELECT c.relname FROM backtest_runs r CROSS JOIN unnest($1::text[]) t JOIN pg_class c ON c.relname = t || '_run_' || r.id ORDER BY 1`,
+    // Declared after a run was made, each index of each new table has a twin on its backtest
+    // partition led by backtest_run_id (or one that begins with the same columns).
+    const { rows: twins } = await db.pool.query<{ t: string; missing: string[] }>(
+      `WITH keys AS (
+         SELECT i.indexrelid, i.indrelid, ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(n, o)
+                                                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) AS cols
+           FROM pg_index i)
+       SELECT t, ARRAY(SELECT c.relname::text FROM keys i JOIN pg_class c ON c.oid = i.indexrelid
+                        WHERE i.indrelid = format('public.%I', t)::regclass
+                          AND NOT EXISTS (SELECT FROM keys j WHERE j.indrelid = precog_environment_partition(format('public.%I', t)::regclass, 'backtest')
+                                             AND j.cols[1] = 'backtest_run_id'
+                                             AND j.cols[2:] @> array_remove(array_remove(i.cols, 'execution_environment'), 'backtest_run_id')
+                                             AND (j.cols[2:])[1:cardinality(array_remove(array_remove(i.cols, 'execution_environment'), 'backtest_run_id'))]
+                                                 = array_remove(array_remove(i.cols, 'execution_environment'), 'backtest_run_id'))) AS missing
+         FROM unnest($1::text[]) t ORDER BY 1`,
       [NEW_TABLES],
     );
-    expect(partitions.map((p) => p.relname.replace(/_run_[0-9]+$/, ''))).toEqual([...NEW_TABLES].sort());
+    expect(twins).toEqual([...NEW_TABLES].sort().map((t) => ({ t, missing: [] })));
     console.info(
       `declared tables: ${summary.tables} tagged tables (${NEW_TABLES.length} from the test migration), ${summary.references} references; ` +
         `${summary.cases} cases x 5 actors = ${summary.attempts} attempts, ${summary.refusals} refusals, ${summary.rules.length} named rules`,
@@ -174,10 +186,9 @@ describe('purge_backtest_data() over the declared tables', () => {
         const { rows: keys } = await client.query<{ k: Record<string, string> }>('SELECT to_jsonb(k) AS k FROM precog_environment_keys k');
         expect(keys.filter(({ k }) => (k.environment ?? k.execution_environment) === 'backtest')).toEqual([]);
         expect(keys.length).toBeGreaterThan(0);
-        // Every run went with its rows, and so did its partitions.
+        // Every run went with its rows, and nothing waits for a sweep.
         expect((await client.query('SELECT id FROM backtest_runs')).rows).toEqual([]);
-        const { rows: runPartitions } = await client.query(`SELECT relname FROM pg_class WHERE relname ~ '_run_[0-9]+$'`);
-        expect(runPartitions).toEqual([]);
+        expect((await client.query('SELECT backtest_run_id FROM precog_backtest_runs_deleted')).rows).toEqual([]);
         // The backtest environment works again after the purge: a new run (made by precog_backtest), a new order on a new position in it.
         await client.query('BEGIN');
         await client.query('SET LOCAL ROLE precog_backtest');

@@ -102,6 +102,7 @@ describe('the schema keeps the guarantees', () => {
           [table.name],
         );
         const expected = [
+          'backtest_run_known',
           'environment_update_guard',
           'live_history_kept_truncate',
           ...(table.kind === 'versioned' && !table.businessKey.includes('execution_environment') ? ['environment_key_guard'] : []),

@@ -40,7 +40,6 @@ export interface TaggedTable {
   /** The partition of each environment, and of a NULL environment. */
   partitions: Record<Environment | 'missing', string>;
   /** The partitions of the backtest partition (migration 000013): one per run, by run id, and the DEFAULT one. */
-  runPartitions: { runs: Record<string, string>; missing: string };
 }
 
 /** The run of a backtest row (migration 000013); NULL for live and paper rows. */
@@ -95,12 +94,6 @@ export async function loadRegistry(client: pg.ClientBase): Promise<Registry> {
                   AND a.attname NOT IN ('execution_environment', 'backtest_run_id') AND a.attidentity = '' AND a.attgenerated = '') AS unique_columns`,
       [`public.${ident(row.table_name)}`, row.table_name],
     );
-    const { rows: runPartitions } = await client.query<{ run: string | null; partition: string }>(
-      `SELECT substring(pg_get_expr(c.relpartbound, c.oid) FROM '^FOR VALUES IN \(''?([0-9]+)''?\)$') AS run, c.relname::text AS partition
-         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = precog_environment_partition($1::regclass, 'backtest') ORDER BY c.relname`,
-      [`public.${ident(row.table_name)}`],
-    );
     const { rows: partitions } = await client.query<{ environment: Environment | null; partition: string }>(
       `SELECT e AS environment, precog_environment_partition($1::regclass, e)::text AS partition
          FROM unnest(enum_range(NULL::execution_environment)::text[] || ARRAY[NULL]) e`,
@@ -117,10 +110,6 @@ export async function loadRegistry(client: pg.ClientBase): Promise<Registry> {
       primaryKey: keys?.primary_key ?? [],
       uniqueColumns: keys?.unique_columns ?? [],
       partitions: Object.fromEntries(partitions.map((p) => [p.environment ?? 'missing', p.partition])) as TaggedTable['partitions'],
-      runPartitions: {
-        runs: Object.fromEntries(runPartitions.filter((p) => p.run !== null).map((p) => [p.run, p.partition])),
-        missing: runPartitions.find((p) => p.run === null)?.partition ?? '',
-      },
     });
   }
   const { rows: references } = await client.query<Reference & { same: boolean }>(

@@ -403,7 +403,7 @@ function runCases(table: TaggedTable, add: (c: Omit<RuleCase, 'table'>) => void)
     rule: 'backtest-run-required',
     name: 'INSERT of a backtest row with backtest_run_id NULL',
     sql: (fx) => insertRow(table, copyOf(table, backtestRow(fx), { [RUN_COLUMN]: null })),
-    // Refused in <t>_run_missing by a BEFORE trigger, before any policy is checked.
+    // Refused by a BEFORE trigger on <t>_backtest (WHEN the run is NULL), before any policy is checked.
     expect: everyWriter(rule('backtest-run-required')),
   });
   add({
@@ -417,7 +417,13 @@ function runCases(table: TaggedTable, add: (c: Omit<RuleCase, 'table'>) => void)
     rule: 'backtest-run-required',
     name: 'INSERT of a backtest row of a run that does not exist',
     sql: (fx) => insertRow(table, copyOf(table, backtestRow(fx), { [RUN_COLUMN]: 2_000_000_000 })),
-    expect: everyWriter(rule('backtest-run-required')),
+    // The owner's insert reaches the statement check of the run (000018); a role's is refused first
+    // by its policy: precog_backtest writes its transaction's run only, the others no backtest row.
+    // A versioned table's key guard runs before any policy and refuses it by the same rule.
+    expect:
+      table.kind === 'versioned' && !table.businessKey.includes('execution_environment')
+        ? everyWriter(rule('backtest-run-required'))
+        : outcomes(rule('backtest-run-required'), (e) => (e === 'backtest' ? { runPolicy: true } : policyOf(e))),
   });
   for (const environment of ['live', 'paper'] as const) {
     add({
@@ -470,18 +476,6 @@ function runCases(table: TaggedTable, add: (c: Omit<RuleCase, 'table'>) => void)
       sql: (fx) => insertRow(table, copyOf(table, otherRunRow(fx), { [RUN_COLUMN]: runsOf(fx).run, ...closed() })),
       // The key guard (SECURITY DEFINER) runs before row-level security: it sees the key's run, which the caller cannot.
       expect: everyWriter(rule('environment-immutable')),
-    });
-  }
-  for (const [name, partition] of [
-    // Made with the run, in the seeds' transaction: named as create_backtest_run() names it.
-    ["its partition of the fixtures' run", (fx: Fixtures) => `${table.name.slice(0, 40)}_run_${runsOf(fx).run}`],
-    ['its partition for backtest rows without a run', () => table.runPartitions.missing],
-  ] as const) {
-    add({
-      rule: 'backtest-purged-together',
-      name: `TRUNCATE of ${name} alone`,
-      sql: (fx) => ({ text: `TRUNCATE ${ident(partition(fx))}` }),
-      expect: ownerOnly(rule('backtest-purged-together')),
     });
   }
 }
@@ -810,19 +804,23 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
       it('has row-level security with one RESTRICTIVE "[environment-role] <env> rows only" policy per environment role, the [backtest-run] one for precog_backtest, and the analyst reads all', async () => {
         const rows = await q(
           `SELECT c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
-                  (SELECT array_agg(p.policyname || ' ' || p.permissive || ' ' || p.roles::text || ' ' || p.cmd || ' ' || coalesce(p.qual, '-') || ' ' || coalesce(p.with_check, '-') ORDER BY p.policyname)
+                  (SELECT array_agg(p.policyname || ' ' || p.permissive || ' ' || p.roles::text || ' ' || p.cmd || ' ' || regexp_replace(coalesce(p.qual, '-'), '\\s+', ' ', 'g') || ' ' || coalesce(p.with_check, '-') ORDER BY p.policyname)
                      FROM pg_policies p WHERE p.schemaname = 'public' AND p.tablename = c.relname) AS policies
              FROM pg_class c WHERE c.oid = $1::regclass`,
           [`public.${ident(table.name)}`],
         );
         const only = (e: string) => `(execution_environment = '${e}'::execution_environment)`;
         const run = `(backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))`;
+        // Reading needs the run to exist (a deleted run's rows are gone at once, 000018).
+        const existing = `(backtest_run_id = ( SELECT r.id FROM backtest_runs r WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))`;
+        const deleted = '((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id FROM precog_backtest_runs_deleted d))))';
         expect(rows[0]).toEqual({
           rls: true,
           forced: false,
           policies: [
             ...ENVIRONMENTS.map((e) => `[environment-role] ${e} rows only RESTRICTIVE {precog_${e}} ALL ${only(e)} ${only(e)}`),
-            `[backtest-run] rows of the transaction's run only RESTRICTIVE {precog_backtest} ALL ${run} ${run}`,
+            `[backtest-run] rows of the transaction's run only RESTRICTIVE {precog_backtest} ALL ${existing} ${run}`,
+            `[backtest-run-deleted] rows of deleted runs are gone RESTRICTIVE {precog_analyst} ALL ${deleted} -`,
             'analyst_reads_all PERMISSIVE {precog_analyst} SELECT true -',
             'environment_roles PERMISSIVE {precog_backtest,precog_live,precog_paper} ALL true true',
           ].sort(),
@@ -879,7 +877,7 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
         has(table.partitions.backtest, 'backtest_purged_together', /^BEFORE TRUNCATE .* FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together\(\)$/);
       });
 
-      it('has backtest runs: backtest_run_id defaulting to the transaction\'s run, its backtest partition LIST-partitioned by run (one per run, and a DEFAULT that refuses), live and paper refusing a run, unique keys with the run', async () => {
+      it('has backtest runs: backtest_run_id defaulting to the transaction\'s run, one backtest partition with run-led indexes, a run required there and refused on live and paper, unique keys with the run', async () => {
         const [column] = await q(
           `SELECT format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default
              FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -887,37 +885,34 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
           [`public.${ident(table.name)}`, RUN_COLUMN],
         );
         expect(column).toEqual({ type: 'bigint', not_null: false, default: `(NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint` });
-        const [partitioned] = await q(`SELECT pg_get_partkeydef($1::regclass) AS key`, [`public.${ident(table.partitions.backtest)}`]);
-        expect(partitioned).toEqual({ key: `LIST (${RUN_COLUMN})` });
-        // One partition per run there is (a table declared after a run was made gets one too), none with a grant.
-        const runs = (await q<{ id: string }>(`SELECT id::text AS id FROM backtest_runs ORDER BY id`)).map((r) => r.id);
         const prefix = table.name.slice(0, 40);
-        const partitions = await q(
-          `SELECT c.relname AS partition, pg_get_expr(c.relpartbound, c.oid) AS bound, c.relrowsecurity AS rls,
-                  coalesce((SELECT string_agg(r || ':' || x, ',') FROM unnest($2::text[]) r CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x
-                             WHERE has_table_privilege(r, c.oid, x)), '') AS privileges
-             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
+        // One backtest partition holds every run (000018): not partitioned further, no grant; each
+        // index of the table has a twin there led by the run.
+        const [backtest] = await q(
+          `SELECT c.relkind AS kind, coalesce((SELECT string_agg(r || ':' || x, ',') FROM unnest($2::text[]) r CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x
+                                               WHERE has_table_privilege(r, c.oid, x)), '') AS privileges,
+                  EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                           WHERE i.indrelid = c.oid AND a.attname = 'backtest_run_id') AS run_led
+             FROM pg_class c WHERE c.oid = $1::regclass`,
           [`public.${ident(table.partitions.backtest)}`, roles],
         );
-        expect(partitions).toEqual(
-          [
-            { partition: `${prefix}_run_missing`, bound: 'DEFAULT', rls: true, privileges: '' },
-            ...runs.map((id) => ({ partition: `${prefix}_run_${id}`, bound: `FOR VALUES IN ('${id}')`, rls: true, privileges: '' })),
-          ].sort((a, b) => (a.partition < b.partition ? -1 : 1)),
-        );
+        expect(backtest).toEqual({ kind: 'r', privileges: '', run_led: true });
         const triggers = await q<{ relation: string; definition: string }>(
           `SELECT c.relname AS relation, regexp_replace(pg_get_triggerdef(t.oid), '^CREATE TRIGGER \\S+ ', '') AS definition FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-            WHERE t.tgname = 'backtest_run_required' AND NOT t.tgisinternal AND t.tgenabled = 'O' AND c.relname = ANY($1) ORDER BY 1`,
-          [[table.partitions.live, table.partitions.paper, `${prefix}_run_missing`]],
+            WHERE t.tgname IN ('backtest_run_required', 'backtest_run_known') AND NOT t.tgisinternal AND t.tgenabled = 'O' AND c.relname = ANY($1) ORDER BY 1, 2`,
+          [[table.name, table.partitions.live, table.partitions.paper, table.partitions.backtest]],
         );
-        const when = (partition: string) =>
-          `BEFORE INSERT ON public.${partition} FOR EACH ROW WHEN ((new.backtest_run_id IS NOT NULL)) EXECUTE FUNCTION precog_backtest_run_required()`;
+        const when = (partition: string, test: string) =>
+          `BEFORE INSERT ON public.${partition} FOR EACH ROW WHEN ((new.backtest_run_id IS ${test})) EXECUTE FUNCTION precog_backtest_run_required()`;
+        const known = (relation: string) => `AFTER INSERT ON public.${relation} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_run_known()`;
         expect(triggers).toEqual(
           [
-            { relation: table.partitions.live, definition: when(table.partitions.live) },
-            { relation: table.partitions.paper, definition: when(table.partitions.paper) },
-            { relation: `${prefix}_run_missing`, definition: `BEFORE INSERT ON public.${prefix}_run_missing FOR EACH ROW EXECUTE FUNCTION precog_backtest_run_required()` },
-          ].sort((a, b) => (a.relation < b.relation ? -1 : 1)),
+            { relation: table.name, definition: known(table.name) },
+            { relation: table.partitions.live, definition: when(table.partitions.live, 'NOT NULL') },
+            { relation: table.partitions.paper, definition: when(table.partitions.paper, 'NOT NULL') },
+            { relation: table.partitions.backtest, definition: known(table.partitions.backtest) },
+            { relation: table.partitions.backtest, definition: when(table.partitions.backtest, 'NULL') },
+          ].sort((a, b) => (a.relation < b.relation ? -1 : a.relation > b.relation ? 1 : a.definition < b.definition ? -1 : 1)),
         );
         // Every unique key of the table includes the run (NULLS NOT DISTINCT: unique for live and paper rows too).
         const keys = await q<{ def: string }>(`SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique`, [

@@ -7,11 +7,8 @@ AS $$
 DECLARE
   t regclass := format('public.%I', table_name)::regclass;
   backtest regclass;
-  old_backtest text;
   item record;
   statement text;
-  columns text;
-  legacy bigint;
   has_rows boolean;
   env text;
 BEGIN
@@ -27,7 +24,7 @@ BEGIN
   EXECUTE format('COMMENT ON COLUMN %s.backtest_run_id IS %L', t,
                  'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).');
 
-  -- Unique keys gain the run (a partitioned table''s unique key includes every partition key).
+  -- Unique keys gain the run (as in 000013: a row of one run never collides with another run's).
   FOR item IN
     SELECT c.conname, pg_get_constraintdef(c.oid) AS def, obj_description(c.oid, 'pg_constraint') AS comment
       FROM pg_constraint c WHERE c.conrelid = t AND c.contype IN ('p', 'u')
@@ -54,58 +51,54 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- The backtest partition becomes partitioned by run. Rows written before runs existed move
-  -- into one run made for them.
+  -- One backtest partition holds every run (migration 000018 moved 000013's partitions per run
+  -- into it). Rows written before runs existed (a table declared with backtest rows) go to one run
+  -- made for them.
   backtest := public.precog_environment_partition(t, 'backtest');
-  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = backtest) <> 'p' THEN
-    old_backtest := left(table_name, 40) || '_backtest_before_runs';
-    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', t, backtest);
-    EXECUTE format('ALTER TABLE %s RENAME TO %I', backtest, old_backtest);
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (''backtest'') PARTITION BY LIST (backtest_run_id)', table_name || '_backtest', t);
-    backtest := format('public.%I', table_name || '_backtest')::regclass;
-    PERFORM public.precog_backtest_partition_guarded(t, backtest);
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);
-    PERFORM public.precog_backtest_run_partition_setup(t, format('public.%I', left(table_name, 40) || '_run_missing')::regclass, NULL);
-    EXECUTE format('SELECT EXISTS (SELECT FROM public.%I)', old_backtest) INTO has_rows;
-    IF has_rows THEN
-      legacy := public.precog_backtest_legacy_run();
-      PERFORM public.precog_backtest_run_partition_create(t, legacy);
-      SELECT string_agg(CASE WHEN a.attname = 'backtest_run_id' THEN legacy::text ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum) INTO columns
-        FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
-      UPDATE public.precog_environment_keys k SET backtest_run_id = legacy WHERE k.table_name = table_name AND k.environment = 'backtest' AND k.backtest_run_id IS NULL;
-      EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM public.%I',
-                     t, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped),
-                     columns, old_backtest);
-    END IF;
-    EXECUTE format('DROP TABLE public.%I', old_backtest);
+  EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE backtest_run_id IS NULL)', backtest) INTO has_rows;
+  IF has_rows THEN
+    UPDATE public.precog_environment_keys k SET backtest_run_id = public.precog_backtest_legacy_run()
+     WHERE k.table_name = table_name AND k.environment = 'backtest' AND k.backtest_run_id IS NULL;
+    PERFORM public.precog_backtest_partition_rebuild(t, public.precog_backtest_legacy_run());
   END IF;
-  -- On every declaration: the declaration by environment comments every environment partition alike.
+  backtest := public.precog_environment_partition(t, 'backtest');
+  PERFORM public.precog_backtest_partition_guarded(t, backtest);
   EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
-                 format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
-  -- A partition for every run there is (a table declared after runs were made).
-  FOR item IN SELECT r.id FROM public.backtest_runs r ORDER BY r.id LOOP
-    PERFORM public.precog_backtest_run_partition_create(t, item.id);
-  END LOOP;
+                 format('Partition of %s: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through %s only.', table_name, table_name));
+  PERFORM public.precog_backtest_run_indexes(t);
 
-  -- Live and paper rows belong to no run: refused with the rule's name, and a CHECK behind it.
+  -- [backtest-run-required]: a live or paper row belongs to no run, a backtest row to a known run.
   FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
     EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.backtest_run_id IS NOT NULL) EXECUTE FUNCTION public.precog_backtest_run_required()',
                    public.precog_environment_partition(t, env));
+  END LOOP;
+  EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.backtest_run_id IS NULL) EXECUTE FUNCTION public.precog_backtest_run_required()', backtest);
+  FOR item IN SELECT t AS relation UNION ALL SELECT backtest LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS backtest_run_known ON %s', item.relation);
+    EXECUTE format('CREATE TRIGGER backtest_run_known AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_run_known()', item.relation);
   END LOOP;
   IF NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conrelid = t AND c.conname = left(table_name, 40) || '_backtest_run_only_in_backtest') THEN
     EXECUTE format($q$ALTER TABLE %s ADD CONSTRAINT %I CHECK ((execution_environment = 'backtest') = (backtest_run_id IS NOT NULL))$q$, t, left(table_name, 40) || '_backtest_run_only_in_backtest');
   END IF;
 
-  -- precog_backtest reads and writes the rows of its transaction's run only.
+  -- precog_backtest reads the rows of its transaction's run while the run exists, and writes
+  -- rows of that run only (an unknown run is refused by name, by backtest_run_known).
   EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_backtest
-                    USING (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))
+                    USING (backtest_run_id = (SELECT r.id FROM public.backtest_runs r WHERE r.id = (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))
                     WITH CHECK (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))$q$,
                  '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run] rows of the transaction''s run only', t,
-                 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.');
+                 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.');
+  -- The analyst does not see a deleted run's rows, which the sweep has yet to delete.
+  EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run-deleted] rows of deleted runs are gone', t);
+  EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_analyst
+                    USING (backtest_run_id IS NULL OR backtest_run_id NOT IN (SELECT d.backtest_run_id FROM public.precog_backtest_runs_deleted d))$q$,
+                 '[backtest-run-deleted] rows of deleted runs are gone', t);
+  EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run-deleted] rows of deleted runs are gone', t,
+                 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.');
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_runs_table(text) IS
-  'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, its backtest partition partitioned by run, [backtest-run-required], the [backtest-run] policy, unique keys with the run). Idempotent.';
+  'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, one backtest partition holding every run with its indexes twinned led by the run, [backtest-run-required], the [backtest-run] and [backtest-run-deleted] policies, unique keys with the run). Idempotent.';
 REVOKE ALL ON FUNCTION precog_backtest_runs_table(text) FROM PUBLIC;

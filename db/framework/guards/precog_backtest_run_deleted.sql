@@ -1,25 +1,15 @@
--- BEFORE DELETE on backtest_runs: the run's rows go with it, every tagged table's partition
--- detached and moved to precog_purged (constant time, whatever the run's size).
--- SECURITY DEFINER: DETACH is the owner's; it detaches partitions of registered tables for this run only.
+-- BEFORE DELETE on backtest_runs: the run is noted as deleted; its rows are gone from every read
+-- at once (the policies) and deleted by precog_backtest_sweep() afterwards.
+-- SECURITY DEFINER: precog_backtest_runs_deleted is granted to nobody for writing; it notes the deleted run only.
 CREATE OR REPLACE FUNCTION precog_backtest_run_deleted() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  declared record;
-  partition regclass;
 BEGIN
-  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
-    partition := public.precog_backtest_run_partition(format('public.%I', declared.table_name)::regclass, OLD.id);
-    IF partition IS NOT NULL THEN
-      EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', public.precog_environment_partition(format('public.%I', declared.table_name)::regclass, 'backtest'), partition);
-      EXECUTE format('ALTER TABLE %s SET SCHEMA precog_purged', partition);
-    END IF;
-  END LOOP;
-  DELETE FROM public.precog_environment_keys k WHERE k.backtest_run_id OPERATOR(pg_catalog.=) OLD.id;
+  INSERT INTO public.precog_backtest_runs_deleted (backtest_run_id) VALUES (OLD.id) ON CONFLICT DO NOTHING;
   RETURN OLD;
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_run_deleted() IS
-  'BEFORE DELETE on backtest_runs: detaches the run''s partition of every tagged table (its rows, in constant time) into precog_purged, where precog_backtest_sweep() drops it, and deletes its versioned keys. Every other run, and live and paper, are untouched.';
+  'BEFORE DELETE on backtest_runs: notes the run in precog_backtest_runs_deleted (one row, whatever the run''s size); its rows are hidden from every read at once and deleted by precog_backtest_sweep(). Every other run, and live and paper, are untouched.';

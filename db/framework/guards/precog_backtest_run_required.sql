@@ -1,5 +1,6 @@
--- BEFORE INSERT on <t>_run_missing (every row reaching it), and on the live and paper
--- partitions WHEN the row names a run.
+-- BEFORE INSERT on <t>_backtest WHEN the row names no run, and on the live and paper partitions
+-- WHEN the row names one. (A run that does not exist is refused by precog_backtest_run_known,
+-- once per statement.)
 CREATE OR REPLACE FUNCTION precog_backtest_run_required() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -23,4 +24,4 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_run_required() IS
-  'BEFORE INSERT on the <t>_run_missing partition of every tagged table (a backtest row without a run, or of an unknown one) and on its live and paper partitions when a row names a run: [backtest-run-required].';
+  'BEFORE INSERT on the backtest partition of every tagged table when a row names no run, and on its live and paper partitions when a row names one: [backtest-run-required].';

@@ -5,6 +5,8 @@
 -- environment must count whatever the caller's row-level security lets it see (a paper session
 -- must not add a version to a live key it cannot see), and precog_environment_keys is granted to
 -- nobody. It reads and writes only that table, with a pinned search_path.
+-- A key of a deleted run is free again: its rows are gone from every read, and the sweep
+-- deletes its keys later (000018). A backtest row of no known run is refused for that first.
 CREATE OR REPLACE FUNCTION precog_environment_key_guard() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -30,7 +32,21 @@ BEGIN
   IF NOT FOUND THEN
     SELECT k.environment, k.backtest_run_id INTO earlier FROM public.precog_environment_keys k
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
-       AND k.business_key OPERATOR(pg_catalog.=) key_text;
+       AND k.business_key OPERATOR(pg_catalog.=) key_text
+       FOR UPDATE;
+    IF earlier.backtest_run_id IS NOT NULL AND earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id
+       AND EXISTS (SELECT FROM public.precog_backtest_runs_deleted d WHERE d.backtest_run_id OPERATOR(pg_catalog.=) earlier.backtest_run_id) THEN
+      UPDATE public.precog_environment_keys k SET environment = NEW.execution_environment, backtest_run_id = NEW.backtest_run_id
+       WHERE k.table_name OPERATOR(pg_catalog.=) root_table AND k.business_key OPERATOR(pg_catalog.=) key_text;
+      RETURN NEW;
+    END IF;
+    -- A backtest row of no known run is refused for that first (the statement check would, later).
+    IF NEW.backtest_run_id IS NOT NULL AND earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id
+       AND NOT EXISTS (SELECT FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) NEW.backtest_run_id) THEN
+      RAISE EXCEPTION '[backtest-run-required] %.backtest_run_id = %: there is no such backtest run', root_table, NEW.backtest_run_id
+        USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'backtest_run_id',
+              HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
+    END IF;
     -- The refusal does not name the key's environment or run: a role must not learn it of a key it cannot see.
     IF earlier.environment IS DISTINCT FROM NEW.execution_environment OR earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id THEN
       RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment or backtest run than % (run %)', root_table, key_text, NEW.execution_environment, coalesce(NEW.backtest_run_id::text, 'none')

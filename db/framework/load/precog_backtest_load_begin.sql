@@ -23,7 +23,7 @@ BEGIN
         USING ERRCODE = '42P01', HINT = (SELECT 'Load one of: ' || string_agg(d.table_name, ', ' ORDER BY d.table_name) FROM public.precog_environment_tables d);
     END IF;
     t := format('public.%I', table_name)::regclass;
-    EXECUTE format('SELECT EXISTS (SELECT FROM %s)', public.precog_backtest_run_partition(t, run)) INTO has_rows;
+    EXECUTE format('SELECT EXISTS (SELECT FROM %s x WHERE x.backtest_run_id OPERATOR(pg_catalog.=) $1)', public.precog_environment_partition(t, 'backtest')) INTO has_rows USING run;
     IF has_rows THEN
       RAISE EXCEPTION 'loadRun: backtest run % already has % rows; a run is loaded once, into empty tables', run, table_name
         USING ERRCODE = '55000', HINT = 'Load into a new run (createBacktestRun), or delete this one first (npm run backtests -- delete <id>).';
@@ -58,6 +58,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_load_begin(bigint, text[]) IS
-  'Starts a bulk load of a backtest run: for each named tagged table (whose run partition must be empty), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction.';
+  'Starts a bulk load of a backtest run: for each named tagged table (which must hold no row of the run), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction.';
 REVOKE ALL ON FUNCTION precog_backtest_load_begin(bigint, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_begin(bigint, text[]) TO precog_backtest;

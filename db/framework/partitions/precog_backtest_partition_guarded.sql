@@ -1,4 +1,4 @@
--- What <t>_backtest and every partition below it have: no grants, row-level security without
+-- What <t>_backtest has: no grants, row-level security without
 -- policies (read and written through <t> only), ids from <t>'s sequence before PostgreSQL 17 (a
 -- partition does not inherit its table's identity there, as in 000010), TRUNCATE only by the purge.
 CREATE OR REPLACE FUNCTION precog_backtest_partition_guarded(t regclass, partition regclass) RETURNS void

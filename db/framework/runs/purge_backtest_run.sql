@@ -1,5 +1,5 @@
--- SECURITY DEFINER, as precog_backtest_run_deleted() is: deleting a run detaches its partitions,
--- which only the owner may; it deletes the one run named, and returns the run's row (no tagged row).
+-- SECURITY DEFINER, as precog_backtest_run_deleted() is: deleting a run notes it as deleted, which
+-- only the owner may; it deletes the one run named, and returns the run's row (no tagged row).
 CREATE OR REPLACE FUNCTION purge_backtest_run(run bigint) RETURNS public.backtest_runs
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -17,6 +17,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_run(bigint) IS
-  'Deletes one backtest run and every row of it in every tagged table (its partitions are dropped: constant time); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
+  'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
 REVOKE ALL ON FUNCTION purge_backtest_run(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION purge_backtest_run(bigint) TO precog_backtest;
