@@ -31,8 +31,8 @@ export {
   type PrecogEnv,
   type TradingConfiguration,
 } from './scope/api-mode.js';
-export { ConfigurationError, EnvironmentMismatchError } from './scope/errors.js';
-export { InvalidValueError } from './runtime/errors.js';
+export { EnvironmentMismatchError } from './scope/errors.js';
+export { ConfigurationError, InvalidValueError } from './runtime/errors.js';
 export {
   ConnectionError,
   ConnectionFailedError,

@@ -13,7 +13,7 @@
 import { encodeParam } from '../runtime/codecs.js';
 import { InvalidValueError } from '../runtime/errors.js';
 import { toDatabaseError } from '../runtime/database-errors.js';
-import type { HeldClient } from '../scope/connections.js';
+import type { HeldClient } from '../connection/connections.js';
 import type { BacktestRunId } from './runs.js';
 import type { RunLoadRows } from '../../generated/tables.js';
 

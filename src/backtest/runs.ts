@@ -13,9 +13,9 @@ import { toDatabaseError } from '../runtime/database-errors.js';
 import type { Json } from '../runtime/codecs.js';
 import type { PositionKey } from '../environment/brand.js';
 import type { Queryable } from '../runtime/query.js';
-import { ConfigurationError } from '../scope/errors.js';
-import { type HeldClient, isPool, type Pool, type TargetOf, withGivenClient, withPoolClient } from '../scope/connections.js';
-import { inTransaction } from '../scope/transactions.js';
+import { ConfigurationError } from '../runtime/errors.js';
+import { type HeldClient, isPool, type Pool, type TargetOf, withGivenClient, withPoolClient } from '../connection/connections.js';
+import { inTransaction } from '../connection/transactions.js';
 import { type LoadOptions, type LoadResult, type RunRows, loadRun } from './load.js';
 
 export type BacktestRunStatus = 'created' | 'running' | 'finished' | 'failed';

@@ -2,7 +2,7 @@
  * `npm run check`: what CI refuses to land. Type-checks the project, verifies that committed
  * migrations were not edited, that no code outside src/ forges a branded type, that every query
  * and migration passes the environment-safety lint, that the schema built from the migrations keeps
- * every guarantee its environment declarations install (src/review/guarantees.ts), that every
+ * every guarantee its environment declarations install (src/review/catalog-audit.ts), that every
  * function is what its file in db/framework says (src/check/framework.ts), and that generated/ and
  * docs/schema.md are exactly what the code generator produces.
  * Every problem is reported at once, each with the command that fixes it.
@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { brandCastProblems } from '../check/brand-casts.js';
 import { frameworkProblems } from '../check/framework.js';
 import { generatedDriftProblems } from '../check/generated-drift.js';
-import { guaranteeProblems } from '../check/guarantees.js';
+import { guaranteeProblems } from '../check/fresh-database-audit.js';
 import { migrationHistoryProblems } from '../check/migration-history.js';
 import { lintProject } from '../lint/environment-lint.js';
 import { PROJECT_ROOT } from '../project.js';

@@ -8,7 +8,7 @@ import { processSQLQueryIR } from '@pgtyped/runtime';
 import type { EnvironmentModel, Identity } from '../environment/model.js';
 import { parseStatements } from '../parser/pg-ast.js';
 import type { TypedQuery } from './infer.js';
-// The one import to swap for query-scope's analyseQuery(...).paramColumns when it lands.
+// The one import to swap for environment-binding's analyseQuery(...).paramColumns when it lands.
 import { paramColumns, resultColumns } from './param-provenance.js';
 
 export interface QueryBrands {

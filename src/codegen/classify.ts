@@ -14,7 +14,7 @@
  * (src/lint/) accepts such a read unmarked, judging from the migrations alone where the view's
  * one environment is known; codegen, which offers the query to applications, is the stricter.
  */
-import { analyseQuery, type Unscoped } from '../environment/query-scope.js';
+import { analyseQuery, type Unscoped } from '../environment/environment-binding.js';
 import { ENVIRONMENT_COLUMN as ENV_COLUMN } from '../domain/environment.js';
 import { type Expansion, replacePlaceholders } from '../lint/sql-queries.js';
 import { lineAt, type Node, parserReady, parseStatements } from '../parser/pg-ast.js';

@@ -2,7 +2,7 @@
  * Which table column each parameter of a query stands for, so codegen can brand it like the
  * column (`:id` compared with positions.id is a position id).
  *
- * An interim adapter with the output shape of query-scope's coming `analyseQuery(...).paramColumns`;
+ * An interim adapter with the output shape of environment-binding's coming `analyseQuery(...).paramColumns`;
  * once that exists, this module is replaced by one import. It recognises what our sql/ writes:
  * - `column = :param`, `column = ANY(:params)` and `column IN (:param)` in any WHERE, JOIN ... ON
  *   or HAVING, the column qualified by an alias or unqualified with one table in scope;

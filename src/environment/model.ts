@@ -22,10 +22,10 @@
  * A column that merely shares a name (Kalshi's text `trades.order_id`, no foreign key) is not
  * an id: only the catalog's keys and constraints count.
  */
-import { ENVIRONMENT_COLUMN as ENV_COLUMN, RUN_COLUMN } from '../domain/environment.js';
+import { ENVIRONMENT_COLUMN as ENV_COLUMN, readRegistry, REGISTRY, RUN_COLUMN } from '../domain/environment.js';
 import type { Queryable } from '../runtime/query.js';
 
-export const REGISTRY_TABLE = 'precog_environment_tables';
+export const REGISTRY_TABLE = REGISTRY;
 export const REFERENCES_TABLE = 'precog_environment_references';
 
 /** What a column identifies: the id or the business key of tagged table `table`. */
@@ -56,7 +56,6 @@ interface RelationRow { oid: number; name: string; root_oid: number; root: strin
 interface AttributeRow { oid: number; attnum: number; attname: string; atttypid: number }
 interface KeyRow { oid: number; columns: string[] }
 interface ForeignKeyRow { oid: number; ref_oid: number; columns: string[]; ref_columns: string[] }
-interface RegistryRow { table_name: string; business_key: string[] | null }
 
 export async function readEnvironmentModel(client: Queryable): Promise<EnvironmentModel> {
   // OIDs are unsigned 32-bit: read as int8 (text from pg), then numbers.
@@ -93,7 +92,9 @@ export async function readEnvironmentModel(client: Queryable): Promise<Environme
     SELECT conrelid::int8 AS oid, confrelid::int8 AS ref_oid,
            ${columnsOf('conkey', 'conrelid')} AS columns, ${columnsOf('confkey', 'confrelid')} AS ref_columns
       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace`);
-  const registry = await readRegistry(query);
+  // The business keys, from the domain module's reader of the registry (undefined before it exists).
+  const declarations = await readRegistry(client);
+  const registry = declarations && new Map(declarations.map((d) => [d.table_name, d.business_key]));
   // Foreign keys between tagged tables become same-environment references checked per statement
   // (migration 000010): they identify the referenced table exactly as a constraint would.
   foreignKeys.push(...(await readReferences(query, new Map(relations.map((row) => [row.name, row.oid])))));
@@ -225,16 +226,6 @@ function numeric(row: Record<string, unknown>, fields: string[]): Record<string,
 function withoutEnvironment(columns: string[]): string | undefined {
   const rest = columns.filter((column) => column !== ENV_COLUMN && column !== RUN_COLUMN);
   return rest.length === 1 ? rest[0] : undefined;
-}
-
-/** Business keys by table from the registry (migration 000010), or undefined when it does not exist yet. */
-async function readRegistry(query: <R>(text: string) => Promise<R[]>): Promise<Map<string, string[] | null> | undefined> {
-  const [{ exists } = { exists: false }] = await query<{ exists: boolean }>(
-    `SELECT to_regclass('public.${REGISTRY_TABLE}') IS NOT NULL AS exists`,
-  );
-  if (!exists) return undefined;
-  const rows = await query<RegistryRow>(`SELECT table_name, business_key::text[] AS business_key FROM public.${REGISTRY_TABLE}`);
-  return new Map(rows.map((row) => [row.table_name, row.business_key]));
 }
 
 /** References between tagged tables (migration 000010), as foreign key rows; none before it exists. */

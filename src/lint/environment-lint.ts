@@ -8,19 +8,19 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PROJECT_ROOT } from '../project.js';
 import { ANNOTATION, migrationFindings, multiEnvironmentRelations, readMigrations, type MigrationModel, type SourceFile } from './migration-rules.js';
-import { unscopedReferences } from '../environment/query-scope.js';
-import type { Finding } from './finding.js';
+import { unscopedReferences } from '../environment/environment-binding.js';
+import { type LocatedFinding, located } from './finding.js';
 import { lineAt, parserReady, parseStatements, sliceBytes } from '../parser/pg-ast.js';
 import { queryBlocks } from './sql-queries.js';
 
-export type { Finding } from './finding.js';
+export type { Finding, LocatedFinding } from './finding.js';
 
 export interface LintOptions {
   /** Project root holding sql/ and migrations/; the real project by default (tests pass fixtures). */
   root?: string;
 }
 
-export async function lintProject(options: LintOptions = {}): Promise<Finding[]> {
+export async function lintProject(options: LintOptions = {}): Promise<LocatedFinding[]> {
   const root = options.root ?? PROJECT_ROOT;
   await parserReady();
   const model = readMigrations(migrationFiles(root));
@@ -43,13 +43,13 @@ function sqlFiles(root: string): SourceFile[] {
   return readdirSync(dir).filter((f) => f.endsWith('.sql')).sort().map((f) => ({ path: relative(root, join(dir, f)), text: readFileSync(join(dir, f), 'utf8') }));
 }
 
-export function lintQueries(files: SourceFile[], model: MigrationModel): Finding[] {
+export function lintQueries(files: SourceFile[], model: MigrationModel): LocatedFinding[] {
   const tagged = multiEnvironmentRelations(model);
-  const findings: Finding[] = [];
+  const findings: LocatedFinding[] = [];
   for (const file of files) {
     for (const block of queryBlocks(file.text)) {
       const report = (line: number, rule: string, message: string, blocking = true) =>
-        findings.push({ file: file.path, line: block.line + line - 1, rule, message, blocking, query: block.name });
+        findings.push(located(file.path, block.line + line - 1, rule, message, blocking, `${file.path}:${block.name}`));
       let statements;
       try {
         statements = parseStatements(block.sql);

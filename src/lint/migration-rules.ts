@@ -5,7 +5,7 @@
  * environments they show), and the rules judge the FINAL state: a protection that a later
  * migration adds is a protection, so history that was fixed later is not reported forever.
  */
-import type { Finding } from './finding.js';
+import { type LocatedFinding, located } from './finding.js';
 import { conjuncts, constantString, ctes, lineAt, names, type Node, parseStatements, sliceBytes, unwrap } from '../parser/pg-ast.js';
 
 import { DECLARATION, ENVIRONMENT_COLUMN as ENV_COLUMN, ENVIRONMENTS } from '../domain/environment.js';
@@ -47,7 +47,7 @@ export interface MigrationModel {
   functions: Map<string, string>;
   functionInfo: Map<string, FunctionInfo>;
   views: Map<string, ViewInfo>;
-  findings: Finding[];
+  findings: LocatedFinding[];
 }
 
 export interface SourceFile { path: string; text: string }
@@ -59,7 +59,7 @@ export function readMigrations(files: SourceFile[]): MigrationModel {
     try {
       statements = parseStatements(file.text);
     } catch (error) {
-      model.findings.push({ file: file.path, line: 1, rule: 'env/parse-error', blocking: true, message: `cannot parse: ${(error as Error).message}` });
+      model.findings.push(located(file.path, 1, 'env/parse-error', `cannot parse: ${(error as Error).message}`));
       continue;
     }
     let previousEnd = 0;
@@ -346,9 +346,9 @@ function union(a: Set<string> | undefined, b: Set<string> | undefined): Set<stri
 }
 
 /** The defense-in-depth rules, judged on the final state of the migrations. */
-export function migrationFindings(model: MigrationModel): Finding[] {
-  const findings: Finding[] = [...model.findings];
-  const report = (where: Where, rule: string, message: string) => findings.push({ ...where, rule, message, blocking: true });
+export function migrationFindings(model: MigrationModel): LocatedFinding[] {
+  const findings: LocatedFinding[] = [...model.findings];
+  const report = (where: Where, rule: string, message: string) => findings.push(located(where.file, where.line, rule, message));
   for (const [name, t] of model.tables) {
     if (!t.env) continue;
     const column = `${name}.${ENV_COLUMN}`;

@@ -13,10 +13,10 @@ import type { SourceFile } from '../lint/migration-rules.js';
 import { queryBlocks } from '../lint/sql-queries.js';
 import { hasGenericPlan as majorHasGenericPlan } from '../server/majors.js';
 import { ANNOTATION } from '../lint/migration-rules.js';
-import { readRegistry } from './guarantees.js';
+import { readRegistry } from './catalog-audit.js';
 import { readReach } from './reach.js';
 import { predicateUse, readIndexes, readRelations, serves } from './index-use.js';
-import { type Point, point } from './point.js';
+import { type Finding, finding } from '../lint/finding.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
 
@@ -84,8 +84,8 @@ async function compileOnly(client: Client, sql: string): Promise<Compiled | Erro
   return compiled;
 }
 
-export async function consumerPoints(base: Client, head: Client, baseSql: SourceFile[], headSql: SourceFile[]): Promise<Point[]> {
-  const points: Point[] = [];
+export async function consumerPoints(base: Client, head: Client, baseSql: SourceFile[], headSql: SourceFile[]): Promise<Finding[]> {
+  const points: Finding[] = [];
   const baseQueries = new Map<string, string>();
   for (const file of baseSql) for (const block of queryBlocks(file.text)) baseQueries.set(block.name, stripComments(block.sql));
   const reach = await readReach(head, (await readRegistry(head)).map((d) => d.table_name));
@@ -103,7 +103,7 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
         if (before instanceof Error && before.message === after.message) continue;
         // An enum value added by the change cannot be used before it commits; once committed, it can.
         if (/unsafe use of new value/.test(after.message)) continue;
-        points.push(point('consumer/query-breaks', object,
+        points.push(finding('consumer/query-breaks', object,
           `query ${block.name} no longer compiles against the head schema: ${after.message}${before && !(before instanceof Error) ? ' (it compiles on the base)' : ''}; its generated function fails at run time and codegen fails`,
           `change the query with the schema (or keep the old name: a view or column can be renamed back), then \`npm run codegen\``));
         continue;
@@ -120,7 +120,7 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
         const [best] = headIndexes.filter((j) => j.table === index.table).map((j) => ({ j, by: serves(j, table) })).sort((a, b) => b.by.score - a.by.score);
         if (best && best.by.score >= was.score) continue;
         judged.add(index.name);
-        points.push(point('consumer/index-dropped', object,
+        points.push(finding('consumer/index-dropped', object,
           `query ${block.name} reads ${index.table} by ${was.columns.join(', ')}, the columns index ${index.name} leads with, and the head drops it: ${best?.by.score ? `the best index left, ${best.j.name}, serves it by ${best.by.columns.join(', ')} only` : `no index left on ${index.table} serves it`}, so on a production-sized ${index.table} the query reads ${best?.by.score ? 'many more rows' : 'every row of its partition'} (judged by the query's predicates, not an empty database's plan)`,
           `keep ${index.name}, or create its replacement (CREATE INDEX CONCURRENTLY, same leading columns) before dropping it`));
       }
@@ -128,7 +128,7 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
         for (const index of before.indexes.filter((name) => !judged.has(name))) {
           const kept = (await head.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`public.${index}`])).rows[0].ok;
           if (!kept) {
-            points.push(point('consumer/index-dropped', object,
+            points.push(finding('consumer/index-dropped', object,
               `query ${block.name} is planned on index ${index} on the base (an expression index: its use is read from the plan), and the head drops it: the query falls back to ${after.indexes.length ? `${after.indexes.join(', ')}` : 'a sequential scan'}`,
               `keep ${index}, or replace it (CREATE INDEX CONCURRENTLY) with one the query can use before dropping it`));
           }
@@ -148,13 +148,13 @@ export async function consumerPoints(base: Client, head: Client, baseSql: Source
  * scope's environment. It is tied to the tables the function reads, and must pass the scope's
  * :execution_environment (for the function to filter by) or say why not.
  */
-function throughFunctions(reach: Awaited<ReturnType<typeof readReach>>, object: string, block: { name: string; sql: string; original: string; params: Map<number, string> }): Point[] {
+function throughFunctions(reach: Awaited<ReturnType<typeof readReach>>, object: string, block: { name: string; sql: string; original: string; params: Map<number, string> }): Finding[] {
   const reached = [...reach.ofCalls(block.sql)];
   if (!reached.length) return [];
   if ([...block.params.values()].includes('execution_environment')) return [];
   if (ANNOTATION.exec(block.original)?.[1]?.trim()) return [];
   const through = reached.map(([table, path]) => `${table} (through ${path.slice(0, -1).join(' → ')})`);
-  return [point('consumer/function-reads-tagged', object,
+  return [finding('consumer/function-reads-tagged', object,
     `query ${block.name} reads ${through.join(', ')} without naming a tagged table: it is not pinned to the scope's environment, so it returns rows of every environment it can see (all of them for the owner and precog_analyst), and codegen classes it as if it read shared tables only`,
     `pass the scope's environment to the function and filter by it inside (\`${reached[0]![1][0]}(..., :execution_environment!)\`), read a single-environment view instead, or say why it spans environments with \`-- cross-environment: <reason>\``)];
 }
@@ -171,7 +171,7 @@ function stripComments(sql: string): string {
 }
 
 /** An INSERT that leaves a NOT NULL column without default unsupplied. */
-async function insertPoints(head: Client, object: string, name: string, sql: string): Promise<Point[]> {
+async function insertPoints(head: Client, object: string, name: string, sql: string): Promise<Finding[]> {
   let statements;
   try {
     statements = parseStatements(sql);
@@ -189,26 +189,26 @@ async function insertPoints(head: Client, object: string, name: string, sql: str
     }
   };
   find(statements[0]?.stmt);
-  const points: Point[] = [];
+  const points: Finding[] = [];
   for (const body of inserts.filter((insert) => insert.cols && insert.relation)) {
     const supplied = new Set<string>(body.cols.map((c: { ResTarget: { name: string } }) => c.ResTarget.name));
     const { rows } = await head.query<{ name: string }>(`
         SELECT a.attname AS name FROM pg_attribute a
          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
            AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' ORDER BY a.attnum`, [`public.${body.relation.relname}`]);
-    points.push(...rows.filter((r) => !supplied.has(r.name)).map((r) => point('consumer/insert-missing-column', object,
+    points.push(...rows.filter((r) => !supplied.has(r.name)).map((r) => finding('consumer/insert-missing-column', object,
       `query ${name} inserts into ${body.relation.relname} without ${r.name}, which the head makes NOT NULL without a default: every call fails with a not-null violation`,
       `give ${body.relation.relname}.${r.name} a DEFAULT (or keep it nullable), or add it to ${name} in the same pull request`)));
   }
   return points;
 }
 
-async function enumPoints(base: Client, head: Client): Promise<Point[]> {
+async function enumPoints(base: Client, head: Client): Promise<Finding[]> {
   const read = async (client: Client) => new Map((await client.query<{ name: string; values: string[] }>(`
       SELECT t.typname AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS values FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
        WHERE t.typnamespace = 'public'::regnamespace GROUP BY 1`)).rows.map((r) => [r.name, r.values]));
   const [before, after] = [await read(base), await read(head)];
-  const points: Point[] = [];
+  const points: Finding[] = [];
   for (const [name, values] of after) {
     const old = before.get(name);
     if (!old) continue;
@@ -216,7 +216,7 @@ async function enumPoints(base: Client, head: Client): Promise<Point[]> {
     const removed = old.filter((v) => !values.includes(v));
     if (!added.length && !removed.length) continue;
     const environment = name === 'execution_environment';
-    points.push(point('consumer/enum-changed', `enum ${name}`,
+    points.push(finding('consumer/enum-changed', `enum ${name}`,
       `${added.length ? `value ${added.map((v) => `'${v}'`).join(', ')} added` : ''}${added.length && removed.length ? ', ' : ''}${removed.length ? `value ${removed.map((v) => `'${v}'`).join(', ')} removed` : ''}: generated/enums.ts changes, and importers' exhaustive switches over it no longer compile${environment ? '; a new environment has no partition, role or [environment-role] policy until every tagged table is declared again' : ''}`,
       environment ? 'a new environment is an ADR of its own: its role, a partition and policy per tagged table (declare each again), scopes and brands in src/environment' : 'regenerate (`npm run codegen`) and update every switch over the type in the same pull request',
       environment));
@@ -234,7 +234,7 @@ const NOT_MONEY = /^not money:\s*\S/i;
  * floating-point column is taken for money unless its comment says `not money: <why>`; elsewhere
  * a money-like name decides.
  */
-async function moneyPoints(base: Client, head: Client): Promise<Point[]> {
+async function moneyPoints(base: Client, head: Client): Promise<Finding[]> {
   const sql = `
       SELECT c.relname || '.' || a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, col_description(c.oid, a.attnum) AS comment,
              EXISTS (SELECT FROM pg_attribute e WHERE e.attrelid = c.oid AND e.attname = 'execution_environment' AND NOT e.attisdropped) AS tagged,
@@ -246,7 +246,7 @@ async function moneyPoints(base: Client, head: Client): Promise<Point[]> {
   return (await head.query<{ name: string; type: string; comment: string | null; tagged: boolean; holds_numeric: boolean }>(sql)).rows
     .filter((r) => !existing.has(r.name) && !NOT_MONEY.test(r.comment ?? ''))
     .filter((r) => r.tagged || r.holds_numeric || MONEY.test(r.name.split('.')[1]!))
-    .map((r) => point('convention/money-float', r.name,
+    .map((r) => finding('convention/money-float', r.name,
       `${r.name} is ${r.type}${r.tagged ? ` on an environment-tagged table, where a number is money unless it says otherwise` : r.holds_numeric && !MONEY.test(r.name.split('.')[1]!) ? ' beside the NUMERIC amounts of its table' : ''}: money in binary floating point cannot hold 0.1 exactly, and sums of prices, fees and P&L drift by cents`,
       `declare it numeric(14,4) (amounts) or numeric(10,4) (prices per contract), which codegen types as Decimal; a number that is not money says so: \`COMMENT ON COLUMN ${r.name} IS 'not money: <what it is>'\``));
 }

@@ -10,15 +10,15 @@
  */
 import { conjuncts, constantString, lineAt, names, parseStatements, sliceBytes, unwrap, type Node } from '../parser/pg-ast.js';
 import type { SourceFile } from '../lint/migration-rules.js';
-import type { Declaration } from './guarantees.js';
-import { type Point, point } from './point.js';
+import type { Declaration } from './catalog-audit.js';
+import { type Finding, finding } from '../lint/finding.js';
 
 export const DATA_CHANGE_MARKER = /--\s*data-change:[ \t]*(\S.*)$/m;
 /** `-- maintenance-window: <when>` before a statement that locks a tagged table for long: planned outside market hours. */
 export const MAINTENANCE_MARKER = /--\s*maintenance-window:[ \t]*(\S.*)$/m;
 
-export function dataChangePoints(files: SourceFile[], registry: Declaration[], environments: string[]): Point[] {
-  const points: Point[] = [];
+export function dataChangePoints(files: SourceFile[], registry: Declaration[], environments: string[]): Finding[] {
+  const points: Finding[] = [];
   const kinds = new Map(registry.map((d) => [d.table_name, d.kind]));
   const rootOf = (name: string): string | undefined => {
     if (kinds.has(name)) return name;
@@ -48,7 +48,7 @@ export function dataChangePoints(files: SourceFile[], registry: Declaration[], e
       const lock = longLock(stmt);
       const locked = lock && rootOf(lock.table);
       if (lock && locked && !created.has(locked) && !created.has(lock.table) && !MAINTENANCE_MARKER.test(text)) {
-        points.push(point('data/long-lock', where,
+        points.push(finding('data/long-lock', where,
           `${lock.what} on ${lock.table} (environment-tagged: live trading writes it): ${lock.lock} for as long as it takes on production-sized data, so order and fill writes wait (or time out) during market hours; the empty review database shows none of it`,
           `${lock.instead}, or plan it for a maintenance window and say when on the line before it: \`-- maintenance-window: <when, and who watches it>\``));
       }
@@ -57,13 +57,13 @@ export function dataChangePoints(files: SourceFile[], registry: Declaration[], e
         if (!table) continue;
         const kind = kinds.get(table)!;
         if (write.setsEnvironment) {
-          points.push(point('data/environment-rewritten', where,
+          points.push(finding('data/environment-rewritten', where,
             `${write.verb} rewrites ${write.table}.execution_environment of existing rows: rows move between environments (simulated positions become real-money ones, #662), and the [environment-immutable] guard refuses it on any database with rows`,
             'never move rows between environments: write new rows in the right environment, and leave history as it was recorded'));
           continue;
         }
         if (write.verb === 'UPDATE' && kind === 'append_only') {
-          points.push(point('data/append-only-backfill', where,
+          points.push(finding('data/append-only-backfill', where,
             `UPDATE of ${write.table} (append-only) in a migration: it passes on the empty review database, and the [append-only] guard refuses it on every database with rows, so the migration fails in production`,
             `give a new column its value with a DEFAULT (or keep it nullable), or record correcting rows; an append-only table is never backfilled in place`));
           continue;
@@ -71,13 +71,13 @@ export function dataChangePoints(files: SourceFile[], registry: Declaration[], e
         // Live history is what happened with real money: no marker makes rewriting it acceptable.
         const touched = write.environments ?? (write.table !== table ? [write.table.slice(table.length + 1)] : undefined);
         if (write.verb !== 'INSERT ... SELECT' && (!touched || touched.includes('live'))) {
-          points.push(point('data/live-history-rewritten', where,
+          points.push(finding('data/live-history-rewritten', where,
             `${write.verb} on ${write.table} ${touched ? 'touches its live rows' : 'is not limited to paper or backtest rows (no execution_environment condition)'}: it ${write.verb === 'DELETE' ? 'deletes' : 'rewrites'} live ${table} history on production${marker ? ', and a `-- data-change:` reason does not make that acceptable' : ''}`,
             `limit it to the environments it means (\`WHERE execution_environment IN ('paper', 'backtest')\`, or the partition ${table}_paper); a live correction is a new row (a correcting entry, a new version), never an edit of recorded history`));
           continue;
         }
         if (marker) continue;
-        points.push(point('data/data-change', where,
+        points.push(finding('data/data-change', where,
           `${write.verb} on ${write.table} (environment-tagged, ${kind}) in a migration: it changes recorded ${table} rows of every environment, and the review's empty databases cannot show what it does`,
           `say why on the line before it: \`-- data-change: <reason>\` (and which environments it touches), or move it out of the migration`));
       }

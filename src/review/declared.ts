@@ -3,10 +3,15 @@
  * installs for a table the change declares are one line in the report, not one per partition,
  * trigger, policy, grant and comment; what is wrong with them is the guarantees' to say.
  *
- * `installedBy` answers "what did the declaration of this table install". Today it reads the
- * catalog by the declaration's naming (partitions of the table, the precog_*_<table> functions
- * it generates, the triggers, policies and grants it names); once the declaration records a
- * manifest in the registry (issue 20), this one function reads the manifest instead.
+ * `installedBy` answers "what did the declaration of this table install". Its triggers and its
+ * one-current-version index are read from the manifest the declaration recorded
+ * (precog_environment_manifest, db/framework/declaration/precog_environment_manifest_record.sql),
+ * so a trigger the declaration gains is folded the day it is written. The manifest does not record
+ * the rest, which is still recognised by the declaration's naming: partitions (read from the
+ * catalog), the precog_*_<table> functions, grants, comments, constraints and the partitions'
+ * indexes; and policies, because the manifest records every policy on the table, an author's
+ * own included, so it cannot say which of them the declaration installed. Before the manifest
+ * exists (a base older than migration 000017), triggers and the index fall back to the naming too.
  */
 import type pg from 'pg';
 import type { SchemaChange } from './schema-diff.js';
@@ -20,6 +25,8 @@ export interface Installed {
   partitions: string[];
   /** Functions generated for it, and the reference guards of the tables it references (regenerated with it). */
   functions: string[];
+  /** Names of the triggers and indexes the manifest records for it; undefined without a manifest. */
+  manifest?: { triggers: Set<string>; indexes: Set<string> };
 }
 
 export interface Declared {
@@ -47,12 +54,23 @@ export async function installedBy(client: Client, table: string): Promise<Instal
     `SELECT DISTINCT referenced_table AS name FROM public.precog_environment_references WHERE table_name = $1`, [table]);
   return {
     table, kind: declaration.kind,
+    manifest: await readManifest(client, table),
     partitions: partitions.map((p) => p.name),
     functions: [
       ...['references', 'referenced', 'ids', 'ids_mark'].map((what) => `precog_${what}_${table}`),
       ...referenced.map((r) => `precog_referenced_${r.name}`),
     ],
   };
+}
+
+/** The names of the triggers (on any relation of the tree) and indexes the manifest records for a table. */
+async function readManifest(client: Client, table: string): Promise<Installed['manifest']> {
+  const exists = await client.query(`SELECT to_regclass('public.precog_environment_manifest') IS NOT NULL AS ok`);
+  if (!exists.rows[0].ok) return undefined;
+  const { rows } = await client.query<{ object_kind: string; name: string }>(
+    `SELECT DISTINCT object_kind, name FROM public.precog_environment_manifest WHERE table_name = $1 AND object_kind IN ('trigger', 'index')`, [table]);
+  const named = (kind: string) => new Set(rows.filter((r) => r.object_kind === kind).map((r) => r.name));
+  return { triggers: named('trigger'), indexes: named('index') };
 }
 
 /** Triggers and policies the declaration names (a trigger or policy of another name is the author's, and shown). */
@@ -73,8 +91,12 @@ export function isInstalled(change: SchemaChange, installed: Installed): boolean
     case 'constraint':
       return partitions.has(relation) || (relation === t && member === `${t}_backtest_run_only_in_backtest`);
     case 'index':
-      return change.name === `${t}_one_current_version` || installed.partitions.some((p) => change.name.startsWith(`${p}_`));
+      // the partitions' indexes are not in the manifest: recognised by their partition's name
+      if (installed.partitions.some((p) => change.name.startsWith(`${p}_`))) return true;
+      return installed.manifest ? installed.manifest.indexes.has(change.name) : change.name === `${t}_one_current_version`;
     case 'trigger':
+      // a partition's clone of the table's trigger has the table trigger's name, recorded once for the table
+      if (installed.manifest) return relations.has(relation) && installed.manifest.triggers.has(member);
       return partitions.has(relation) || (relation === t && TRIGGERS.test(member));
     case 'policy':
       return relation === t && POLICIES.test(member);

@@ -17,8 +17,8 @@ import type { ServerTarget } from '../server/connection-string.js';
 import { connect } from '../server/resolve.js';
 import { consumerPoints } from './consumers.js';
 import { dataChangePoints } from './data-changes.js';
-import { guaranteeFindings, readRegistry, viewOptionPoints } from './guarantees.js';
-import { type Point, point } from './point.js';
+import { guaranteeFindings, readRegistry, viewOptionPoints } from './catalog-audit.js';
+import { type Finding, finding } from '../lint/finding.js';
 import { declaredIn, type Installed, installedBy } from './declared.js';
 
 export interface Change {
@@ -36,7 +36,7 @@ export interface Change {
 export interface Judgement {
   baseSnapshot: string;
   headSnapshot: string;
-  points: Point[];
+  points: Finding[];
   /** What the declarations the change makes installed, per declared table (declared.ts). */
   installed: Installed[];
 }
@@ -51,7 +51,7 @@ export async function judgeChange(change: Change): Promise<Judgement> {
     const baseSnapshot = renderSnapshot(await readCatalog(base));
     const baseRegistry = await readRegistry(base);
     await head.query('BEGIN');
-    const points: Point[] = [];
+    const points: Finding[] = [];
     for (const migration of change.headDatabase ? [] : change.migrations) {
       await head.query('SAVEPOINT precog_migration');
       try {
@@ -61,7 +61,7 @@ export async function judgeChange(change: Change): Promise<Judgement> {
       } catch (error) {
         await head.query('ROLLBACK TO SAVEPOINT precog_migration');
         const e = error as pg.DatabaseError;
-        points.push(point('migration/fails', migration.path, `the migration fails on the base schema: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, 'fix the migration; nothing after the failing statement was judged'));
+        points.push(finding('migration/fails', migration.path, `the migration fails on the base schema: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, 'fix the migration; nothing after the failing statement was judged'));
         break;
       }
     }
@@ -92,7 +92,7 @@ export async function judgeChange(change: Change): Promise<Judgement> {
   }
 }
 
-function dedupe(points: Point[]): Point[] {
+function dedupe(points: Finding[]): Finding[] {
   const seen = new Set<string>();
   return points.filter((p) => {
     const key = `${p.rule}\u0000${p.object}\u0000${p.message}`;

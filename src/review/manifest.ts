@@ -7,7 +7,7 @@
  * A rule the declaration gains is checked here the day it is written, with no list to update.
  */
 import type pg from 'pg';
-import { type Point, point } from './point.js';
+import { type Finding, finding } from '../lint/finding.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
 
@@ -34,8 +34,8 @@ const TREE = `
  * The comparison runs with the search_path the manifest was recorded with, so that definitions
  * deparse alike.
  */
-export async function manifestFindings(client: Client, table: string, redeclare: string): Promise<Point[]> {
-  const points: Point[] = [];
+export async function manifestFindings(client: Client, table: string, redeclare: string): Promise<Finding[]> {
+  const points: Finding[] = [];
   const exists = await client.query(`SELECT to_regclass('public.precog_environment_manifest') IS NOT NULL AS ok`);
   if (!exists.rows[0].ok) return points;
   const [{ search_path }] = (await client.query<{ search_path: string }>(`SELECT current_setting('search_path') AS search_path`)).rows as [{ search_path: string }];
@@ -57,11 +57,11 @@ export async function manifestFindings(client: Client, table: string, redeclare:
         )).rows;
         const object = `${relation}.${row.name}`;
         if (!trigger) {
-          points.push(point('guarantee/guard-trigger', object, `guard trigger ${row.name} on ${relation} is gone: ${rule} no longer holds — it was: ${row.about}`, fix));
+          points.push(finding('guarantee/guard-trigger', object, `guard trigger ${row.name} on ${relation} is gone: ${rule} no longer holds — it was: ${row.about}`, fix));
         } else if (trigger.enabled === 'D' || trigger.enabled === 'R') {
-          points.push(point('guarantee/guard-trigger', object, `guard trigger ${row.name} on ${relation} is disabled: ${rule} no longer holds — it was: ${row.about}`, `ALTER TABLE ${relation} ENABLE TRIGGER ${row.name}, or ${fix}`));
+          points.push(finding('guarantee/guard-trigger', object, `guard trigger ${row.name} on ${relation} is disabled: ${rule} no longer holds — it was: ${row.about}`, `ALTER TABLE ${relation} ENABLE TRIGGER ${row.name}, or ${fix}`));
         } else if (trigger.definition !== row.definition) {
-          points.push(point('guarantee/guard-trigger', object,
+          points.push(finding('guarantee/guard-trigger', object,
             `guard trigger ${row.name} on ${relation} is not the one the declaration installed (${rule}): it is \`${trigger.definition.replace('{relation}', relation)}\`, the declaration installed \`${row.definition.replace('{relation}', relation)}\``, fix));
         }
       }
@@ -73,7 +73,7 @@ export async function manifestFindings(client: Client, table: string, redeclare:
         [`public.${row.name}`],
       )).rows;
       if (!index || index.definition !== row.definition) {
-        points.push(point(row.name.endsWith('_one_current_version') ? 'guarantee/one-current-version' : 'guarantee/declared-index', row.name,
+        points.push(finding(row.name.endsWith('_one_current_version') ? 'guarantee/one-current-version' : 'guarantee/declared-index', row.name,
           `${index ? `index ${row.name} is not the one the declaration installed (\`${index.definition}\`)` : `index ${row.name} is gone`}: ${row.about || 'the declaration installed it'}`,
           `${fix}; it recreates ${row.name}`));
       }

@@ -1,7 +1,7 @@
 /** The review as Markdown, ready to post on a pull request. */
-import type { Finding } from '../lint/finding.js';
+import type { Finding, LocatedFinding } from '../lint/finding.js';
 import type { ReviewReport } from './review.js';
-import { type Point, renderPoint } from './point.js';
+import { renderFinding } from './render-finding.js';
 import { declaredLine } from './declared.js';
 
 /** `details`: list a declaration's objects inline rather than folded. */
@@ -39,7 +39,7 @@ export function renderMarkdown(report: ReviewReport, details = false): string {
   return lines.join('\n');
 }
 
-function findingLine(finding: Finding): string {
+function findingLine(finding: LocatedFinding): string {
   const severity = finding.blocking ? '**blocking**' : finding.rule === 'env/cross-environment' ? 'annotated' : 'advice';
   return `- ${severity} \`${finding.file}:${finding.line}\` ${finding.rule}: ${finding.message}`;
 }
@@ -53,13 +53,13 @@ const GROUPS: [string, string][] = [
 ];
 
 /** Blocking points first, grouped by what they are about; each says what to check and how to resolve it. */
-export function guaranteeSection(points: Point[]): string[] {
+export function guaranteeSection(points: Finding[]): string[] {
   if (!points.length) return ['No finding: every tagged table has everything its declaration installs, roles and views keep environments apart, no migration rewrites rows, and every query in sql/ compiles against the head.'];
   const lines: string[] = [];
   for (const [prefix, title] of GROUPS) {
     const group = points.filter((p) => p.rule.startsWith(prefix)).sort((a, b) => Number(b.blocking) - Number(a.blocking));
     if (!group.length) continue;
-    lines.push(`**${title}**`, '', ...group.map(renderPoint), '');
+    lines.push(`**${title}**`, '', ...group.map(renderFinding), '');
   }
   return lines.slice(0, -1);
 }

@@ -14,13 +14,13 @@ import type { ServerTarget } from '../server/connection-string.js';
 import { PROJECT_ROOT } from '../project.js';
 import { ensureDatabase } from '../server/resolve.js';
 import { lintProject } from '../lint/environment-lint.js';
-import type { Finding } from '../lint/finding.js';
+import type { Finding, LocatedFinding } from '../lint/finding.js';
 import { type Base, fileAt, filesAt, resolveBase } from './git-base.js';
 import { diffEnums, diffImporters, type ImporterChange, parseGenerated } from './importer-diff.js';
 import { diffSnapshots, type SchemaChange } from './schema-diff.js';
 import { judgeChange } from './judge.js';
 import { type Declared, foldDeclarations } from './declared.js';
-import { locate, type Point } from './point.js';
+import { locate } from './render-finding.js';
 import { squawk } from './squawk.js';
 
 export interface ReviewReport {
@@ -32,10 +32,10 @@ export interface ReviewReport {
   importerChanges: ImporterChange[];
   /** Migrations new or changed since the base (and current.sql when it has content). */
   lintedMigrations: string[];
-  migrationLint: Finding[];
-  environmentLint: Finding[];
+  migrationLint: LocatedFinding[];
+  environmentLint: LocatedFinding[];
   /** What the change does to the guarantees: invariants of the head, data changes, consumers, conventions. */
-  points: Point[];
+  points: Finding[];
   blocking: number;
 }
 

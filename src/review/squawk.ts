@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../project.js';
-import type { Finding } from '../lint/finding.js';
+import type { LocatedFinding } from '../lint/finding.js';
 
 /**
  * Rules whose change breaks code that is running or loses data: these block a merge. The rest
@@ -23,7 +23,7 @@ export const BLOCKING_SQUAWK_RULES = new Set([
 interface Violation { file: string; line: number; level: string; message: string; help?: string; rule_name: string }
 
 /** Lints `files` (paths relative to `root`); [] when there is nothing to lint. */
-export async function squawk(files: string[], root = PROJECT_ROOT): Promise<Finding[]> {
+export async function squawk(files: string[], root = PROJECT_ROOT): Promise<LocatedFinding[]> {
   if (!files.length) return [];
   const binary = join(PROJECT_ROOT, 'node_modules', '.bin', 'squawk');
   if (!existsSync(binary)) throw new Error(`squawk is not installed (${binary}): run npm ci.`);
@@ -38,6 +38,8 @@ export async function squawk(files: string[], root = PROJECT_ROOT): Promise<Find
     stdout = failed.stdout;
   }
   return (JSON.parse(stdout) as Violation[]).map((violation) => ({
+    object: violation.file,
+    resolve: '',
     file: violation.file,
     line: violation.line + 1, // squawk counts lines from 0
     rule: `squawk/${violation.rule_name}`,

@@ -11,3 +11,11 @@ export class InvalidValueError extends Error {
     super(`${field} ${reason}.`);
   }
 }
+
+/** Configuration that would trade through the wrong API, or that names an unknown value. */
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} configuration problems:\n- ${problems.join('\n- ')}`);
+  }
+}

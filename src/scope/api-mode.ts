@@ -5,7 +5,7 @@
  */
 import { ExecutionEnvironmentValues } from '../../generated/enums.js';
 import type { ExecutionEnvironment } from '../environment/brand.js';
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from '../runtime/errors.js';
 
 export const PRECOG_ENVS = ['development', 'test', 'staging', 'production'] as const;
 export const KALSHI_MODES = ['demo', 'live'] as const;

@@ -14,11 +14,3 @@ export class EnvironmentMismatchError extends Error {
     );
   }
 }
-
-/** Configuration that would trade through the wrong API, or that names an unknown value. */
-export class ConfigurationError extends Error {
-  override readonly name = 'ConfigurationError';
-  constructor(readonly problems: string[]) {
-    super(problems.length === 1 ? problems[0] : `${problems.length} configuration problems:\n- ${problems.join('\n- ')}`);
-  }
-}

@@ -9,10 +9,11 @@ import { allQueries } from '../../generated/index.js';
 import { type Cardinality, type Query, type Queryable, type QueryEnvironment, shapeRows } from '../runtime/query.js';
 import { type ApiModeFor, assertApiMatches } from './api-mode.js';
 import type { ExecutionEnvironment, IsUnion } from '../environment/brand.js';
-import { ConfigurationError, EnvironmentMismatchError } from './errors.js';
+import { ConfigurationError } from '../runtime/errors.js';
+import { EnvironmentMismatchError } from './errors.js';
 import { ConnectionFault, toDatabaseError } from '../runtime/database-errors.js';
-import { guardPool, HeldClient, isPool, TargetOf, withGivenClient, withPoolClient } from './connections.js';
-import { checkDeadlineMs, type Deadline, deadlineOf, DEFAULT_DEADLINE_MS } from './deadline.js';
+import { guardPool, HeldClient, isPool, TargetOf, withGivenClient, withPoolClient } from '../connection/connections.js';
+import { checkDeadlineMs, type Deadline, deadlineOf, DEFAULT_DEADLINE_MS } from '../connection/deadline.js';
 import {
   asScope,
   type ConnectionRetryPolicy,
@@ -21,7 +22,7 @@ import {
   type Pool,
   retryingConflicts,
   retryingConnectionFailures,
-} from './transactions.js';
+} from '../connection/transactions.js';
 import type { CrossEnvironmentQueries, ScopedQueries, SharedQueries } from './scoped-types.js';
 import { type BacktestRunRef, type BacktestRuns, backtestRuns, runId } from '../backtest/runs.js';
 

@@ -5,7 +5,7 @@ import { lintProject } from '../../src/lint/environment-lint.js';
 
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', name);
 const summary = (findings: Awaited<ReturnType<typeof lintProject>>) =>
-  findings.map((f) => `${f.file}:${f.line} ${f.rule}${f.query ? ` ${f.query}` : ''}${f.blocking ? '' : ' (not blocking)'}`);
+  findings.map((f) => `${f.file}:${f.line} ${f.rule}${f.object === f.file ? '' : ` ${f.object.slice(f.file.length + 1)}`}${f.blocking ? '' : ' (not blocking)'}`);
 
 describe('environment-safety lint', () => {
   // The clean fixture also holds the pinned forms (IN (:p), row comparison, USING, ANY(ARRAY[:p]), grouped HAVING, UNION).

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { headerExpansions, queryBlocks, replacePlaceholders } from '../../src/lint/sql-queries.js';
-import { unscopedReferences } from '../../src/environment/query-scope.js';
+import { unscopedReferences } from '../../src/environment/environment-binding.js';
 import { parserReady, parseStatements } from '../../src/parser/pg-ast.js';
 
 const TAGGED = new Set(['trades', 'positions']);

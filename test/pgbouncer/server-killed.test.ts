@@ -23,7 +23,7 @@ import { quietLogger } from '../../src/migrations/logger.js';
 import { migrateSettings } from '../../src/migrations/settings.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
 import { ensureDatabase } from '../../src/server/resolve.js';
-import { DEFAULT_DEADLINE_MS } from '../../src/scope/deadline.js';
+import { DEFAULT_DEADLINE_MS } from '../../src/connection/deadline.js';
 import { PGBOUNCER_SETTINGS, pgbouncerBinary, startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import { startThrowawayServer, type ThrowawayServer } from '../support/throwaway-server.js';
 

@@ -1,6 +1,7 @@
 /** Where a point is in the change, and the GitHub annotations made of it. */
 import { describe, expect, it } from 'vitest';
-import { locate, point } from '../../src/review/point.js';
+import { finding } from '../../src/lint/finding.js';
+import { locate } from '../../src/review/render-finding.js';
 import { renderAnnotations } from '../../src/review/report.js';
 import type { ReviewReport } from '../../src/review/review.js';
 
@@ -17,14 +18,14 @@ const sql = { path: 'sql/positions.sql', text: '/* @name getPosition */\nSELECT 
 
 describe('review report', () => {
   it('places a point on the line of the change that names its most specific object, a query on its header', () => {
-    const fk = locate(point('guarantee/reference-undeclared', 'position_notes.position_notes_position_fkey', 'm', 'r'), [migration], [sql]);
+    const fk = locate(finding('guarantee/reference-undeclared', 'position_notes.position_notes_position_fkey', 'm', 'r'), [migration], [sql]);
     expect([fk.file, fk.line]).toEqual(['migrations/current.sql', 3]);
-    const query = locate(point('consumer/function-reads-tagged', 'sql/positions.sql:marketExposure', 'm', 'r'), [migration], [sql]);
+    const query = locate(finding('consumer/function-reads-tagged', 'sql/positions.sql:marketExposure', 'm', 'r'), [migration], [sql]);
     expect([query.file, query.line]).toEqual(['sql/positions.sql', 4]);
-    const data = locate(point('data/live-history-rewritten', 'migrations/current.sql:7', 'm', 'r'), [migration], [sql]);
+    const data = locate(finding('data/live-history-rewritten', 'migrations/current.sql:7', 'm', 'r'), [migration], [sql]);
     expect([data.file, data.line]).toEqual(['migrations/current.sql', 7]);
     // Named nowhere in the change (a role's attribute set elsewhere): no place, no guess.
-    expect(locate(point('guarantee/role-attributes', 'precog_analyst', 'm', 'r'), [migration], [sql]).file).toBeUndefined();
+    expect(locate(finding('guarantee/role-attributes', 'precog_analyst', 'm', 'r'), [migration], [sql]).file).toBeUndefined();
   });
 
   it('annotates blocking points as errors on their lines (escaped as GitHub reads them), advice with a line as warnings', () => {
@@ -32,9 +33,9 @@ describe('review report', () => {
       migrationLint: [{ file: 'migrations/current.sql', line: 3, rule: 'squawk/require-timeout', message: 'set a lock_timeout', blocking: false }],
       environmentLint: [],
       points: [
-        { ...point('guarantee/reference-undeclared', 'position_notes.position_notes_position_fkey', 'a key: 100%,\nsaid', 'declare again'), file: 'migrations/current.sql', line: 3 },
-        point('guarantee/role-attributes', 'precog_analyst', 'BYPASSRLS', 'ALTER ROLE'),
-        point('consumer/enum-changed', 'enum x', 'value added', 'regenerate', false),
+        { ...finding('guarantee/reference-undeclared', 'position_notes.position_notes_position_fkey', 'a key: 100%,\nsaid', 'declare again'), file: 'migrations/current.sql', line: 3 },
+        finding('guarantee/role-attributes', 'precog_analyst', 'BYPASSRLS', 'ALTER ROLE'),
+        finding('consumer/enum-changed', 'enum x', 'value added', 'regenerate', false),
       ],
     } as unknown as ReviewReport;
     expect(renderAnnotations(report)).toEqual([

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SourceFile } from '../../src/lint/migration-rules.js';
 import { judgeChange } from '../../src/review/judge.js';
-import type { Point } from '../../src/review/point.js';
+import type { Finding } from '../../src/lint/finding.js';
 import type { Installed } from '../../src/review/declared.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
 import { PROJECT_ROOT } from '../../src/project.js';
@@ -48,7 +48,7 @@ export function projectSql(): SourceFile[] {
 
 export interface FixtureResult {
   fixture: Fixture;
-  points: Point[];
+  points: Finding[];
   baseSnapshot: string;
   headSnapshot: string;
   /** What the declarations the fixture makes installed (for the folded schema changes). */
@@ -59,7 +59,7 @@ export interface FixtureResult {
   missed: Fixture['points'];
 }
 
-export const matches = (expected: { rule: string; text: string }, p: Point) =>
+export const matches = (expected: { rule: string; text: string }, p: Finding) =>
   p.rule === expected.rule && `${p.object} ${p.message}`.includes(expected.text);
 
 export async function runFixture(server: ServerTarget, baseDatabase: string, fixture: Fixture): Promise<FixtureResult> {

@@ -27,7 +27,7 @@ import type pg from 'pg';
 import { type Declaration, readDeclarations } from '../domain/environment.js';
 import { frameworkFiles } from '../framework/files.js';
 import { manifestFindings } from './manifest.js';
-import { type Point, point } from './point.js';
+import { type Finding, finding } from '../lint/finding.js';
 import { readReach } from './reach.js';
 
 type Client = Pick<pg.ClientBase, 'query'>;
@@ -85,9 +85,9 @@ async function savepoint<T>(client: Client, body: () => Promise<T>): Promise<T |
  * Every invariant of the head schema. `client` must be inside a transaction (probes use
  * savepoints and roll back). `base` is the registry before the change, when there is one.
  */
-export async function guaranteeFindings(client: Client, base?: Declaration[]): Promise<Point[]> {
-  const points: Point[] = [];
-  const push = (...args: Parameters<typeof point>) => points.push(point(...args));
+export async function guaranteeFindings(client: Client, base?: Declaration[]): Promise<Finding[]> {
+  const points: Finding[] = [];
+  const push = (...args: Parameters<typeof finding>) => points.push(finding(...args));
   const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => (await client.query<T>(sql, params)).rows;
 
   const registry = await readRegistry(client);
@@ -430,8 +430,8 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
  * partitioned table (temporary, in a savepoint rolled back) gets each guard as the declaration
  * would attach it, and each forbidden write must be refused with its rule.
  */
-async function probeGuardFunctions(client: Client): Promise<Point[]> {
-  const points: Point[] = [];
+async function probeGuardFunctions(client: Client): Promise<Finding[]> {
+  const points: Finding[] = [];
   const exists = await client.query(`SELECT to_regprocedure('public.precog_environment_update_guard()') IS NOT NULL AS ok`);
   if (!exists.rows[0].ok) return points;
   const setup = `
@@ -474,7 +474,7 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
   for (const probe of probes) {
     const present = await client.query(`SELECT to_regprocedure($1) IS NOT NULL AS ok`, [`public.${probe.fn}()`]);
     if (!present.rows[0].ok) {
-      points.push(point('guarantee/guard-function', `${probe.fn}()`, `guard function ${probe.fn}() is gone: ${probe.rule} no longer holds — ${probe.loses}`, `restore it from its file, ${frameworkSource(probe.fn)} (npm run framework ships it)`));
+      points.push(finding('guarantee/guard-function', `${probe.fn}()`, `guard function ${probe.fn}() is gone: ${probe.rule} no longer holds — ${probe.loses}`, `restore it from its file, ${frameworkSource(probe.fn)} (npm run framework ships it)`));
       continue;
     }
     const outcome = await savepoint(client, async () => {
@@ -491,7 +491,7 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
     }
   }
   for (const [fn, failures] of failed) {
-    points.push(point('guarantee/guard-function', `${fn}()`,
+    points.push(finding('guarantee/guard-function', `${fn}()`,
       `guard function ${fn}() no longer refuses what its rules forbid, probed on a scratch table: ${failures.join('; ')}`,
       `restore ${fn}() from its file, ${frameworkSource(fn)}; a guard changes only with its rule, said in words in the pull request`));
   }
@@ -504,22 +504,22 @@ async function probeGuardFunctions(client: Client): Promise<Point[]> {
  * live_trades cannot write a paper row). `CREATE OR REPLACE VIEW` keeps them; DROP and CREATE
  * (the way Precog recreated views) silently loses them.
  */
-export async function viewOptionPoints(base: Client, head: Client): Promise<Point[]> {
+export async function viewOptionPoints(base: Client, head: Client): Promise<Finding[]> {
   const read = async (client: Client) => new Map((await client.query<{ name: string; options: string[] | null }>(
     `SELECT relname AS name, reloptions AS options FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'v'`)).rows.map((r) => [r.name, r.options ?? []]));
   const [before, after] = [await read(base), await read(head)];
-  const points: Point[] = [];
+  const points: Finding[] = [];
   for (const [name, options] of before) {
     const now = after.get(name);
     if (!now) continue;
     const had = (key: string, list: string[]) => list.find((o) => o.startsWith(`${key}=`) && !/=(false|off|0)$/.test(o));
     if (had('security_invoker', options) && !had('security_invoker', now)) {
-      points.push(point('guarantee/view-security-invoker', name,
+      points.push(finding('guarantee/view-security-invoker', name,
         `view ${name} lost security_invoker: it now reads with its owner's rights, so row-level security no longer applies to whoever reads it`,
         `recreate it WITH (security_invoker = true${had('check_option', options) ? ', check_option = local' : ''}), or use CREATE OR REPLACE VIEW, which keeps its options`));
     }
     if (had('check_option', options) && !had('check_option', now)) {
-      points.push(point('guarantee/view-check-option', name,
+      points.push(finding('guarantee/view-check-option', name,
         `view ${name} lost WITH CHECK OPTION: an INSERT or UPDATE through it may write rows the view does not show (a row of another environment through a single-environment view)`,
         `recreate it WITH (check_option = local${had('security_invoker', options) ? ', security_invoker = true' : ''})`));
     }

@@ -1,10 +1,10 @@
 /**
- * `npm run check`: the invariants of the head schema (src/review/guarantees.ts) on a fresh
+ * `npm run check`: the invariants of the head schema (src/review/catalog-audit.ts) on a fresh
  * database built from the migrations, current.sql included. Each blocking point is a problem.
  */
 import { randomBytes } from 'node:crypto';
 import { dropDatabase, freshDatabase } from '../migrations/fresh-database.js';
-import { guaranteeFindings } from '../review/guarantees.js';
+import { guaranteeFindings } from '../review/catalog-audit.js';
 import type { ServerTarget } from '../server/connection-string.js';
 import { connect } from '../server/resolve.js';
 

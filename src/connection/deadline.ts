@@ -4,10 +4,10 @@
  * cannot bound a statement waiting in a pooler's queue for a server that is down; this can.
  *
  * One Deadline covers a whole public call, its retries included; the client held for the call
- * (src/scope/connections.ts) enforces it: it stops waiting, sends a cancel request and closes the
+ * (src/connection/connections.ts) enforces it: it stops waiting, sends a cancel request and closes the
  * connection, and the call rejects with a class that says whether anything may have committed.
  */
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from '../runtime/errors.js';
 import { DeadlineExceeded } from '../runtime/database-errors.js';
 
 /** precog-db's default `deadlineMs`: longer than any call of a healthy trading process, shorter than a trader's patience. */

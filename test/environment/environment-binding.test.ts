@@ -1,10 +1,10 @@
 /**
- * The query-scope analysis on SQL text: which reads and writes of environment-tagged relations
+ * The environment-binding analysis on SQL text: which reads and writes of environment-tagged relations
  * are pinned to :execution_environment, and which columns each parameter meets. The tagged
  * relations here are an input of the analysis (codegen reads them from the catalog).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { analyseQuery } from '../../src/environment/query-scope.js';
+import { analyseQuery } from '../../src/environment/environment-binding.js';
 import { queryBlocks } from '../../src/lint/sql-queries.js';
 import { parserReady, parseStatements } from '../../src/parser/pg-ast.js';
 

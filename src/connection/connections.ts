@@ -15,7 +15,7 @@
  * no server, query_wait_timeout) reached no server: it is tagged `connect` when it came before
  * anything of the call ran.
  *
- * A call with a deadline (src/scope/deadline.ts) answers by then: its held client stops waiting
+ * A call with a deadline (src/connection/deadline.ts) answers by then: its held client stops waiting
  * for the statement in flight (or for the body, between statements), sends a cancel request and
  * closes the connection, and the call's error is typed by the phase the call stood in.
  */

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cloneDatabase, dropDatabase } from '../../src/migrations/fresh-database.js';
-import { renderPoint } from '../../src/review/point.js';
+import { renderFinding } from '../../src/review/render-finding.js';
 import { declaredLine, foldDeclarations } from '../../src/review/declared.js';
 import { diffSnapshots } from '../../src/review/schema-diff.js';
 import { connect } from '../../src/server/resolve.js';
@@ -38,14 +38,14 @@ describe('review of the fixture corpus', () => {
       // expression index's use is read from a plan (EXPLAIN (GENERIC_PLAN), PostgreSQL 16+).
       if (major < 16 && fixture.points.some((p) => p.rule === 'consumer/index-dropped' && p.text.includes('expression'))) skip(`expression-index checks need PostgreSQL 16+ (this is ${major})`);
       const result = await runFixture(inject('server'), base, fixture);
-      const report = result.points.map(renderPoint).join('\n');
+      const report = result.points.map(renderFinding).join('\n');
       if (fixture.expect === 'pass') {
-        expect(result.points.filter((p) => p.blocking).map(renderPoint)).toEqual([]);
+        expect(result.points.filter((p) => p.blocking).map(renderFinding)).toEqual([]);
       } else {
         expect(result.blocked, report).toBe(true);
         expect(result.missed, report).toEqual([]);
         // Every blocking point tells the reviewer how to resolve it.
-        for (const p of result.points.filter((p) => p.blocking)) expect(p.resolve.length, renderPoint(p)).toBeGreaterThan(10);
+        for (const p of result.points.filter((p) => p.blocking)) expect(p.resolve.length, renderFinding(p)).toBeGreaterThan(10);
       }
     });
   }
@@ -99,6 +99,6 @@ describe('review of the fixture corpus', () => {
 
   it('the head schema of the project itself has every guarantee', async () => {
     const result = await runFixture(inject('server'), base, { name: 'empty', expect: 'pass', points: [], migration: '-- nothing', appends: new Map() });
-    expect(result.points.map(renderPoint)).toEqual([]);
+    expect(result.points.map(renderFinding)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
  * already inside a transaction, and retries of work that collided with a concurrent writer or
  * (when asked for) could not reach the server.
  *
- * Every statement here runs on a HeldClient (src/scope/connections.ts), so a connection lost at
+ * Every statement here runs on a HeldClient (src/connection/connections.ts), so a connection lost at
  * BEGIN, SET LOCAL ROLE, in the body or at COMMIT reaches the caller as a typed error: lost
  * before COMMIT was sent, ConnectionLostError (nothing committed); lost once COMMIT of a
  * transaction that wrote was sent, OutcomeUnknownError (it may have committed).
