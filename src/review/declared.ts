@@ -75,7 +75,7 @@ async function readManifest(client: Client, table: string): Promise<Installed['m
 
 /** Triggers and policies the declaration names (a trigger or policy of another name is the author's, and shown). */
 const TRIGGERS = /^(environment_|live_history_kept|backtest_)/;
-const POLICIES = /^("\[environment-role\] \w+ rows only"|"\[backtest-run\] rows of the transaction's run only"|environment_roles|analyst_reads_all)$/;
+const POLICIES = /^("\[environment-role\] \w+ rows only"|"\[backtest-run\] rows of the transaction's run only"|"\[backtest-run-deleted\] rows of deleted runs are gone"|environment_roles|analyst_reads_all)$/;
 
 export function isInstalled(change: SchemaChange, installed: Installed): boolean {
   const t = installed.table;
@@ -110,7 +110,7 @@ export function isInstalled(change: SchemaChange, installed: Installed): boolean
       if (what === 'column') return rest === `${t}.backtest_run_id`;
       if (what === 'function') return installed.functions.includes(functionName(rest));
       if (what === 'policy') return rest.endsWith(` ON ${t}`) && POLICIES.test(rest.slice(0, -` ON ${t}`.length));
-      if (what === 'index') return rest === `${t}_one_current_version`;
+      if (what === 'index') return rest === `${t}_one_current_version` || (installed.manifest?.indexes.has(rest) ?? false);
       return false;
     }
     default:
