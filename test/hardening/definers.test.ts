@@ -23,7 +23,7 @@ interface Guarded {
 }
 
 /** Every SECURITY DEFINER function and every trigger function outside PostgreSQL's own schemas. */
-async function ownerRightsFunctions(client: pg.ClientBase): Promise<Guarded[]> {
+async function ownerRightsFunctions(client: pg.ClientBase | pg.Pool): Promise<Guarded[]> {
   const { rows } = await client.query<Guarded>(`
     SELECT p.oid::regprocedure::text AS function, p.prosecdef AS definer, p.prorettype = 'trigger'::regtype AS trigger,
            coalesce(obj_description(p.oid, 'pg_proc'), '') AS comment,

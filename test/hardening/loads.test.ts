@@ -59,7 +59,7 @@ describe.skip('class 4: a load and the run\'s writers', () => {
         await loader.query('SELECT * FROM public.precog_backtest_load_begin($1, $2)', [run, [table.name]]);
         const columns = insertableColumns(table).map(ident).join(', ');
         const row = copyOf(table, { ...fixtures[table.name]!.backtest.free, backtest_run_id: run });
-        const { rows: [{ pid }] } = await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        const pid = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
         const written = (async () => {
           await writer.query('BEGIN');
           await enterRun(writer, run);

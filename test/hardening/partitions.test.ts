@@ -29,7 +29,7 @@ describe('class 3: every path into a partition enforces the rules, or is refused
         try {
           for (const table of registry.tables) {
             const row = copyOf(table, fixtures[table.name]![environment].free);
-            for (const partition of await partitionsOf(owner as never, table.name)) {
+            for (const partition of await partitionsOf(owner, table.name)) {
               const { text, params } = insertInto(partition, table, row);
               const error = await rolledBack(attacker, async () => {
                 if (environment === 'backtest') await enterRun(attacker, run);

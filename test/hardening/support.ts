@@ -138,7 +138,7 @@ export async function enterRun(client: pg.ClientBase, run: string): Promise<void
 }
 
 /** Every partition below a tagged table, at any depth (from pg_inherits: whatever the layout). */
-export async function partitionsOf(client: pg.ClientBase, table: string): Promise<string[]> {
+export async function partitionsOf(client: pg.ClientBase | pg.Pool, table: string): Promise<string[]> {
   const { rows } = await client.query<{ relation: string }>(
     `WITH RECURSIVE below AS (
        SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = $1::regclass
