@@ -182,7 +182,13 @@ describe('class 1: owner-rights functions', () => {
             await client.query(`CREATE TEMP TABLE decoy (LIKE ${use.root} INCLUDING DEFAULTS) ON COMMIT DROP`);
             // The row the attack names: another run, or a row of the real table.
             const source = use.root === 'backtest_runs' ? `SELECT * FROM backtest_runs WHERE id = ${Number(otherRun)}` : `SELECT * FROM ${use.root} LIMIT 1`;
-            await client.query(`INSERT INTO pg_temp.decoy ${source}`);
+            const { rowCount } = await client.query(`INSERT INTO pg_temp.decoy ${source}`);
+            if (!rowCount) {
+              // A table with no row yet (a shared one): a row of NULLs fires the row triggers as well.
+              const { rows: columns } = await client.query<{ name: string }>(`SELECT attname AS name FROM pg_attribute WHERE attrelid = 'pg_temp.decoy'::regclass AND attnum > 0 AND attnotnull`);
+              for (const { name } of columns) await client.query(`ALTER TABLE pg_temp.decoy ALTER COLUMN ${ident(name)} DROP NOT NULL`);
+              await client.query('INSERT INTO pg_temp.decoy DEFAULT VALUES');
+            }
             await client.query(trigger.replace(/UPDATE OF [^O]+ON/, 'UPDATE ON'));
             for (const [bit, statement] of events) {
               if ((use.tgtype & bit) === 0) continue;

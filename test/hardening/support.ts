@@ -56,6 +56,16 @@ export function attackBench() {
           passwords = await ensureEnvironmentLogins(client, home, suffix);
           await client.query('BEGIN');
           await seedTaggedTables(client, await loadRegistry(client));
+          // The fixtures' run is the backtest login's own; the other run another process's.
+          const { rows: [own] } = await client.query<{ login: string }>(
+            `SELECT u.rolname AS login FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+              WHERE g.rolname = 'precog_backtest' AND u.rolname = $1`,
+            [loginRole('backtest')],
+          );
+          if (await hasColumn(client, 'backtest_runs', 'created_by')) {
+            await client.query(`UPDATE backtest_runs SET created_by = $1 WHERE label = $2`, [own!.login, FIXTURE_RUN]);
+            await client.query(`UPDATE backtest_runs SET created_by = 'another_backtest_process' WHERE label = $1`, [OTHER_RUN]);
+          }
           await client.query('COMMIT');
           registry = await loadRegistry(client);
           const { rows } = await client.query<{ label: string; id: string }>(`SELECT label, id::text AS id FROM backtest_runs WHERE label IN ($1, $2)`, [FIXTURE_RUN, OTHER_RUN]);
@@ -91,6 +101,11 @@ export function attackBench() {
       rmSync(home, { recursive: true, force: true });
     }
   };
+}
+
+async function hasColumn(client: pg.ClientBase, table: string, column: string): Promise<boolean> {
+  const { rows } = await client.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`, [table, column]);
+  return rows.length > 0;
 }
 
 /** The error a statement raised (undefined: it succeeded). */
