@@ -44,7 +44,8 @@ const KIND_STRENGTH: Record<string, number> = { append_only: 3, versioned: 2, mu
 const EXEMPT_DEFINERS = new Set(['purge_backtest_data', 'purge_backtest_run', 'create_backtest_run', 'precog_backtest_load_begin', 'precog_backtest_load_finish']);
 /** The [backtest-run] policy of migration 000013: precog_backtest holds to its transaction's run. */
 const RUN_POLICY = "[backtest-run] rows of the transaction's run only";
-const RUN_QUAL = "(backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS \"nullif\"))";
+// The run the transaction entered (precog_enter_backtest_run(), Hardening II): no setting opens a run.
+const RUN_QUAL = '(backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run))';
 const declare = (d: Declaration) => {
   const args = [`'${d.table_name}'`, `kind => '${d.kind}'`];
   if (d.kind === 'versioned') args.push(`business_key => ARRAY[${d.business_key.map((c) => `'${c}'`).join(', ')}]`);
@@ -271,7 +272,7 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
       push('guarantee/backtest-run-policy', `${t}."${RUN_POLICY}"`,
         runs ? `the [backtest-run] policy on ${t} is changed (${runs.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} TO ${runs.roles.join(', ')} USING ${runs.qual ?? 'none'}): precog_backtest reads or writes rows of other runs`
           : `the [backtest-run] policy on ${t} is dropped: precog_backtest reads and writes every run's rows`,
-        `declare the table again (\`${declare(d)}\`): it rebuilds the RESTRICTIVE policy on precog.backtest_run`);
+        `declare the table again (\`${declare(d)}\`): it rebuilds the RESTRICTIVE policy on the run the transaction entered`);
     }
     for (const env of environments.filter((e) => !unserved.has(e))) {
       const role = `precog_${env}`;
