@@ -703,8 +703,6 @@ BEGIN
     EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (''backtest'') PARTITION BY LIST (backtest_run_id)', table_name || '_backtest', t);
     backtest := format('public.%I', table_name || '_backtest')::regclass;
     PERFORM public.precog_backtest_partition_guarded(t, backtest);
-    EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
-                   format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
     EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);
     PERFORM public.precog_backtest_run_partition_setup(t, format('public.%I', left(table_name, 40) || '_run_missing')::regclass, NULL);
     EXECUTE format('SELECT EXISTS (SELECT FROM public.%I)', old_backtest) INTO has_rows;
@@ -720,6 +718,9 @@ BEGIN
     END IF;
     EXECUTE format('DROP TABLE public.%I', old_backtest);
   END IF;
+  -- On every declaration: the declaration by environment comments every environment partition alike.
+  EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
+                 format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
   -- A partition for every run there is (a table declared after runs were made).
   FOR item IN SELECT r.id FROM public.backtest_runs r ORDER BY r.id LOOP
     PERFORM public.precog_backtest_run_partition_create(t, item.id);
@@ -965,6 +966,25 @@ $function$;
 
 -- comment: function precog_environment_policies(t regclass)
 COMMENT ON FUNCTION precog_environment_policies(t regclass) IS 'Used by precog_environment_table(): the row-level security policies ([environment-role]) and grants of a tagged table, from its declared kind.';
+
+-- function: precog_environment_redeclare()
+CREATE OR REPLACE FUNCTION public.precog_environment_redeclare()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  declared public.precog_environment_tables;
+BEGIN
+  FOR declared IN SELECT * FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+    PERFORM public.precog_environment_table(declared.table_name, declared.kind, declared.business_key, declared.mutable_columns,
+                                            declared.current_column, declared.end_column);
+  END LOOP;
+END;
+$function$;
+
+-- comment: function precog_environment_redeclare()
+COMMENT ON FUNCTION precog_environment_redeclare() IS 'Declares every table of precog_environment_tables again with its registered arguments, regenerating its objects from the current framework functions. The last statement of a migration that changes one of them. Idempotent.';
 
 -- function: precog_environment_reference(fk oid)
 CREATE OR REPLACE FUNCTION public.precog_environment_reference(fk oid)

@@ -1,6 +1,7 @@
 /**
  * `npm run gm -- <command>`: the graphile-migrate CLI against precog-db's server
  * (DATABASE_URL or the embedded one), e.g. `npm run gm -- status`, `npm run gm -- commit`.
+ * `commit` first copies the framework files that changed into current.sql (npm run framework).
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -10,6 +11,7 @@ import { PROJECT_ROOT } from '../server/embedded.js';
 import { migrateEnvironment } from '../migrations/settings.js';
 import { cloneDatabase, migratedTemplate } from '../migrations/fresh-database.js';
 import { currentAppliedTo } from '../migrations/current-state.js';
+import { shipFramework } from '../framework/ship.js';
 import { runCommand } from './run-command.js';
 
 runCommand(async () => {
@@ -22,6 +24,11 @@ runCommand(async () => {
     // idempotent, way (ADD COLUMN twice). So it goes back to the committed migrations first.
     await cloneDatabase(server, await migratedTemplate(server), database);
     console.error(`${database} reset to the committed migrations before commit (current.sql was applied to it).`);
+  }
+  if (process.argv[2] === 'commit') {
+    // The migration carries the framework files it ships, as they are now (db/framework/README.md).
+    const { added, refreshed } = await shipFramework(server);
+    for (const path of [...added, ...refreshed]) console.error(`migrations/current.sql: ${path} copied in from the file before commit.`);
   }
   const cli = join(dirname(createRequire(import.meta.url).resolve('graphile-migrate/package.json')), 'dist', 'cli.js');
   const result = spawnSync(process.execPath, [cli, ...process.argv.slice(2)], {

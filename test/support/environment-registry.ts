@@ -317,7 +317,7 @@ export function changeableColumn(table: TaggedTable, row: Row, excluded: string[
 
 /**
  * A fingerprint of the catalog around the tagged tables: triggers, policies, constraints, indexes,
- * grants, row-level security, defaults, partitions and the registry rows. Equal fingerprints:
+ * grants, row-level security, defaults, partitions, comments and the registry rows. Equal fingerprints:
  * nothing changed.
  */
 export async function catalogFingerprint(client: pg.ClientBase): Promise<Record<string, string[]>> {
@@ -342,6 +342,10 @@ export async function catalogFingerprint(client: pg.ClientBase): Promise<Record<
                            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${ours} ORDER BY 1`),
     functions: await list(`SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' || md5(p.prosrc) || ' acl=' || coalesce(p.proacl::text, '') AS item
                              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${ours} ORDER BY 1`),
+    // Every comment on an object of ours (tables, partitions, columns, constraints, indexes,
+    // policies, triggers, functions): a declaration that rewrites one has changed something.
+    comments: await list(`SELECT pg_describe_object(d.classoid, d.objoid, d.objsubid) || ': ' || d.description AS item
+                            FROM pg_description d WHERE d.objoid >= 16384 ORDER BY 1`),
     registry: await list(`SELECT row(d.*)::text AS item FROM precog_environment_tables d ORDER BY 1`),
     references: await list(`SELECT row(r.*)::text AS item FROM precog_environment_references r ORDER BY 1`),
   };

@@ -14,7 +14,7 @@ import { connectionString } from '../../src/server/connection-string.js';
 import { testServer } from './db.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const COPIED = ['src', 'sql', 'migrations', 'generated', 'docs', 'package.json', 'tsconfig.json', '.gmrc.cjs'];
+const COPIED = ['src', 'sql', 'db', 'migrations', 'generated', 'docs', 'package.json', 'tsconfig.json', '.gmrc.cjs'];
 
 export interface ProjectCopy {
   dir: string;

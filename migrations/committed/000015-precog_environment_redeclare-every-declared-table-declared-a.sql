@@ -1,0 +1,153 @@
+--! Previous: sha1:af8df1c04bd5c7a4a6e3027a6921c7649aecbecc
+--! Hash: sha1:5495930a1be0ed349eecda9bf3e50e6ce5ec9287
+--! Message: precog_environment_redeclare(): every declared table declared again from the current framework functions; declaring again keeps the backtest partition's comment
+
+-- precog_environment_redeclare(): declares every registered table again from the current
+-- framework functions. Every migration that ships a changed framework file ends with this call
+-- (npm run framework writes it), so every declared table gets the change.
+--
+-- The first such change: declaring a table again rewrote the comment of its <t>_backtest
+-- partition with the comment of an environment partition (precog_environment_table_by_environment
+-- comments every environment partition alike, and precog_backtest_runs_table commented it only
+-- when it first partitioned it by run). precog_backtest_runs_table now comments it on every
+-- declaration, so declaring again changes nothing, comments included.
+
+-- framework:begin db/framework/declaration/precog_environment_redeclare.sql
+-- Declares every table of the registry again, with the arguments it was declared with: each
+-- table's partitions, triggers, generated checks, policies and grants are regenerated from the
+-- current definitions of db/framework. A migration that ships a changed framework function ends
+-- with this one call (npm run framework adds it), so every declared table gets the change.
+-- Declaring again changes nothing when nothing changed.
+CREATE OR REPLACE FUNCTION precog_environment_redeclare() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+  declared public.precog_environment_tables;
+BEGIN
+  FOR declared IN SELECT * FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+    PERFORM public.precog_environment_table(declared.table_name, declared.kind, declared.business_key, declared.mutable_columns,
+                                            declared.current_column, declared.end_column);
+  END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION precog_environment_redeclare() IS
+  'Declares every table of precog_environment_tables again with its registered arguments, regenerating its objects from the current framework functions. The last statement of a migration that changes one of them. Idempotent.';
+REVOKE ALL ON FUNCTION precog_environment_redeclare() FROM PUBLIC;
+-- framework:end db/framework/declaration/precog_environment_redeclare.sql
+
+-- framework:begin db/framework/declaration/precog_backtest_runs_table.sql
+-- Idempotent: run by precog_environment_table() after its own work, on every declaration.
+CREATE OR REPLACE FUNCTION precog_backtest_runs_table(table_name text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+  t regclass := format('public.%I', table_name)::regclass;
+  backtest regclass;
+  old_backtest text;
+  item record;
+  statement text;
+  columns text;
+  legacy bigint;
+  has_rows boolean;
+  env text;
+BEGIN
+  -- The column: a backtest row's run is the transaction's (the scope sets precog.backtest_run).
+  IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped AND a.atttypid <> 'bigint'::regtype) THEN
+    RAISE EXCEPTION 'precog_environment_table(%): backtest_run_id must be bigint (backtest_runs.id)', table_name
+      USING ERRCODE = '42804', HINT = 'Declare backtest_run_id bigint (no default, nullable), or leave it out and the declaration adds it.';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attname = 'backtest_run_id' AND NOT a.attisdropped) THEN
+    EXECUTE format('ALTER TABLE %s ADD COLUMN backtest_run_id bigint', t);
+  END IF;
+  EXECUTE format($q$ALTER TABLE %s ALTER COLUMN backtest_run_id SET DEFAULT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint$q$, t);
+  EXECUTE format('COMMENT ON COLUMN %s.backtest_run_id IS %L', t,
+                 'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).');
+
+  -- Unique keys gain the run (a partitioned table''s unique key includes every partition key).
+  FOR item IN
+    SELECT c.conname, pg_get_constraintdef(c.oid) AS def, obj_description(c.oid, 'pg_constraint') AS comment
+      FROM pg_constraint c WHERE c.conrelid = t AND c.contype IN ('p', 'u')
+       AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attnum = ANY (c.conkey) AND a.attname = 'backtest_run_id')
+  LOOP
+    statement := regexp_replace(item.def, '^(?:PRIMARY KEY|UNIQUE)(?: NULLS NOT DISTINCT)? \((.*?)\)', 'UNIQUE NULLS NOT DISTINCT (\1, backtest_run_id)');
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I %s', t, item.conname, item.conname, statement);
+    IF item.comment IS NOT NULL THEN
+      EXECUTE format('COMMENT ON CONSTRAINT %I ON %s IS %L', item.conname, t, item.comment);
+    END IF;
+  END LOOP;
+  FOR item IN
+    SELECT i.indexrelid::regclass::text AS index_name, pg_get_indexdef(i.indexrelid) AS def, obj_description(i.indexrelid, 'pg_class') AS comment
+      FROM pg_index i WHERE i.indrelid = t AND i.indisunique
+       AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = t)
+       AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = t AND a.attnum = ANY (i.indkey) AND a.attname = 'backtest_run_id')
+  LOOP
+    statement := regexp_replace(replace(item.def, ' ON ONLY ', ' ON '),
+                                '^(.*? USING \w+ \(.*?)\)((?: INCLUDE \(.*?\))?)(?: NULLS NOT DISTINCT)?((?: WHERE .*)?)$', '\1, backtest_run_id)\2 NULLS NOT DISTINCT\3');
+    EXECUTE format('DROP INDEX %s', item.index_name);
+    EXECUTE statement;
+    IF item.comment IS NOT NULL THEN
+      EXECUTE format('COMMENT ON INDEX %s IS %L', item.index_name, item.comment);
+    END IF;
+  END LOOP;
+
+  -- The backtest partition becomes partitioned by run. Rows written before runs existed move
+  -- into one run made for them.
+  backtest := public.precog_environment_partition(t, 'backtest');
+  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = backtest) <> 'p' THEN
+    old_backtest := left(table_name, 40) || '_backtest_before_runs';
+    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', t, backtest);
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', backtest, old_backtest);
+    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (''backtest'') PARTITION BY LIST (backtest_run_id)', table_name || '_backtest', t);
+    backtest := format('public.%I', table_name || '_backtest')::regclass;
+    PERFORM public.precog_backtest_partition_guarded(t, backtest);
+    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);
+    PERFORM public.precog_backtest_run_partition_setup(t, format('public.%I', left(table_name, 40) || '_run_missing')::regclass, NULL);
+    EXECUTE format('SELECT EXISTS (SELECT FROM public.%I)', old_backtest) INTO has_rows;
+    IF has_rows THEN
+      legacy := public.precog_backtest_legacy_run();
+      PERFORM public.precog_backtest_run_partition_create(t, legacy);
+      SELECT string_agg(CASE WHEN a.attname = 'backtest_run_id' THEN legacy::text ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum) INTO columns
+        FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+      UPDATE public.precog_environment_keys k SET backtest_run_id = legacy WHERE k.table_name = table_name AND k.environment = 'backtest' AND k.backtest_run_id IS NULL;
+      EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM public.%I',
+                     t, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped),
+                     columns, old_backtest);
+    END IF;
+    EXECUTE format('DROP TABLE public.%I', old_backtest);
+  END IF;
+  -- On every declaration: the declaration by environment comments every environment partition alike.
+  EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
+                 format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
+  -- A partition for every run there is (a table declared after runs were made).
+  FOR item IN SELECT r.id FROM public.backtest_runs r ORDER BY r.id LOOP
+    PERFORM public.precog_backtest_run_partition_create(t, item.id);
+  END LOOP;
+
+  -- Live and paper rows belong to no run: refused with the rule's name, and a CHECK behind it.
+  FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
+    EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.backtest_run_id IS NOT NULL) EXECUTE FUNCTION public.precog_backtest_run_required()',
+                   public.precog_environment_partition(t, env));
+  END LOOP;
+  IF NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conrelid = t AND c.conname = left(table_name, 40) || '_backtest_run_only_in_backtest') THEN
+    EXECUTE format($q$ALTER TABLE %s ADD CONSTRAINT %I CHECK ((execution_environment = 'backtest') = (backtest_run_id IS NOT NULL))$q$, t, left(table_name, 40) || '_backtest_run_only_in_backtest');
+  END IF;
+
+  -- precog_backtest reads and writes the rows of its transaction's run only.
+  EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run] rows of the transaction''s run only', t);
+  EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_backtest
+                    USING (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))
+                    WITH CHECK (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))$q$,
+                 '[backtest-run] rows of the transaction''s run only', t);
+  EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run] rows of the transaction''s run only', t,
+                 'precog_backtest reads and writes the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope), and none without one.');
+END;
+$$;
+COMMENT ON FUNCTION precog_backtest_runs_table(text) IS
+  'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, its backtest partition partitioned by run, [backtest-run-required], the [backtest-run] policy, unique keys with the run). Idempotent.';
+REVOKE ALL ON FUNCTION precog_backtest_runs_table(text) FROM PUBLIC;
+-- framework:end db/framework/declaration/precog_backtest_runs_table.sql
+
+SELECT precog_environment_redeclare();
