@@ -28,6 +28,8 @@ BEGIN
   LOOP
     PERFORM public.precog_environment_reference_checks(declared.table_name);
   END LOOP;
+  -- EXECUTE on the functions it generated (and every other owner-rights or trigger function) as their comments say.
+  PERFORM public.precog_function_privileges();
 END;
 $$;
 COMMENT ON FUNCTION precog_environment_table(text, text, text[], text[], text, text) IS

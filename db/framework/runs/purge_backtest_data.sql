@@ -26,6 +26,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_data() IS
-  'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (their partitions are dropped, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
+  'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (their partitions are dropped, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest_admin. SECURITY DEFINER: it detaches and drops partitions, which only the owner may.';
 REVOKE ALL ON FUNCTION purge_backtest_data() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest;
+GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest_admin;
