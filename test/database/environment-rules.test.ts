@@ -130,7 +130,7 @@ describe('legitimate operations still work', () => {
     await withRollback(async (client) => {
       await seedEveryEnvironment(client, 'MKT-PURGE');
       const before = await client.query(`SELECT execution_environment, count(*)::int AS n FROM positions GROUP BY 1 ORDER BY 1`);
-      await client.query('SET LOCAL ROLE precog_backtest');
+      await client.query('SET LOCAL ROLE precog_backtest_admin');
       const { rows: purged } = await client.query<{ table_name: string; rows_deleted: string }>('SELECT * FROM purge_backtest_data()');
       const deleted = Object.fromEntries(purged.map((row) => [row.table_name, Number(row.rows_deleted)]));
       expect(deleted.trades).toBeGreaterThanOrEqual(1);

@@ -15,6 +15,13 @@ const withBench = attackBench();
 
 const position = { market_id: 'MKT-RULES', side: 'YES' as const, entry_price: new Decimal('0.40'), quantity: 1, fees: new Decimal('0.01') };
 
+// Skipped: not fixed (Hardening II left class 5 open). Live mints 'POS-' || nextval(position_key_seq),
+// a sequence every environment role reads, and a versioned key belongs to the first environment
+// that registers it (precog_environment_keys, [environment-immutable]), so a key taken ahead by paper
+// makes live's insert fail, and one held uncommitted makes it wait. Closing it takes a key space
+// per environment (keys minted per environment, and the key guard refusing a non-live row a key of
+// live's space): a change of the keys' format and of openPosition, to be decided in an ADR. Unskip
+// with that change; it passes nowhere today.
 describe.skip('class 5: a non-live process cannot make a live write fail or wait', () => {
   it('keys taken ahead by paper and backtest logins, committed or held uncommitted, leave live openPosition working', async () => {
     await withBench(async ({ owner, registry, run, login }) => {
