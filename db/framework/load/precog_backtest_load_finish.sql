@@ -144,6 +144,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_load_finish(bigint) IS
-  'Finishes a bulk load begun by precog_backtest_load_begin(): builds each staging table''s indexes, checks every rule set-wise ([identity-issued], [environment-immutable] keys, references within the run and to shared rows, locked FOR KEY SHARE), then attaches each as the run''s partition. A refusal rolls the whole load back.';
+  'Finishes a bulk load begun by precog_backtest_load_begin(), of the run the transaction entered: builds each staging table''s indexes, checks every rule set-wise ([identity-issued], [environment-immutable] keys, references within the run and to shared rows, locked FOR KEY SHARE), then attaches each as the run''s partition. A refusal rolls the whole load back. Executable by the owner and precog_backtest. SECURITY DEFINER: it indexes and attaches tables (DDL).';
 REVOKE ALL ON FUNCTION precog_backtest_load_finish(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_finish(bigint) TO precog_backtest;

@@ -38,6 +38,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) IS
-  'Makes a backtest run (status created) and its partition in every tagged table; returns the run. Executable by the owner and precog_backtest.';
+  'Makes a backtest run (status created, made by the session''s login) and its partition in every tagged table; returns the run. Executable by the owner and precog_backtest. SECURITY DEFINER: a run''s partitions are DDL.';
 REVOKE ALL ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) TO precog_backtest;

@@ -16,6 +16,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_sweep() IS
-  'Drops the partitions of deleted backtest runs (schema precog_purged), removing their files; returns how many tables it dropped. Executable by the owner and precog_backtest.';
+  'Drops the partitions of deleted backtest runs (schema precog_purged), removing their files; returns how many tables it dropped. Executable by the owner, precog_backtest and precog_backtest_admin. SECURITY DEFINER: DROP is the owner''s; it drops tables of precog_purged only.';
 REVOKE ALL ON FUNCTION precog_backtest_sweep() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION precog_backtest_sweep() TO precog_backtest;
+GRANT EXECUTE ON FUNCTION precog_backtest_sweep() TO precog_backtest, precog_backtest_admin;

@@ -1,5 +1,6 @@
--- Every backtest run at once, from the registry: the runs go with their rows (their partitions
--- are detached and swept, no row triggers); returns how many rows each tagged table held.
+-- Every backtest run at once, from the registry: one TRUNCATE of every backtest partition
+-- (precog_backtest_truncate(), no row triggers), then the runs go (their empty partitions are
+-- detached and swept); returns how many rows each tagged table held.
 -- SECURITY DEFINER so that it is the one way to delete in bulk: no role has DELETE or TRUNCATE on
 -- a tagged table.
 CREATE OR REPLACE FUNCTION purge_backtest_data() RETURNS TABLE (table_name text, rows_deleted bigint)
@@ -20,12 +21,14 @@ BEGIN
     EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
     RETURN NEXT;
   END LOOP;
+  -- Every backtest row at once (the runs' partitions are then empty when the runs go below).
+  PERFORM public.precog_backtest_truncate();
   DELETE FROM public.backtest_runs;
   DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
   PERFORM public.precog_backtest_sweep();
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_data() IS
-  'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (their partitions are dropped, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
+  'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (their partitions are dropped, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest_admin. SECURITY DEFINER: it detaches and drops partitions, which only the owner may.';
 REVOKE ALL ON FUNCTION purge_backtest_data() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest;
+GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest_admin;

@@ -17,6 +17,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_run(bigint) IS
-  'Deletes one backtest run and every row of it in every tagged table (its partitions are dropped: constant time); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
+  'Deletes one backtest run and every row of it in every tagged table (its partitions are dropped: constant time); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest_admin. SECURITY DEFINER: deleting a run detaches partitions, which only the owner may.';
 REVOKE ALL ON FUNCTION purge_backtest_run(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION purge_backtest_run(bigint) TO precog_backtest;
+GRANT EXECUTE ON FUNCTION purge_backtest_run(bigint) TO precog_backtest_admin;
