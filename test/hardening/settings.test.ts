@@ -110,6 +110,49 @@ describe('class 2: nothing a caller can SET switches a guard off or vouches for 
     });
   });
 
+  it('only the purge vouches for a TRUNCATE: no role or login writes a permit or calls the truncation, and a permit of another transaction counts for nothing', async () => {
+    await withBench(async ({ owner, registry, principals }) => {
+      // Every backtest partition of the registry (the owner finds them; the attackers are told).
+      const backtest: Record<string, string> = {};
+      for (const table of registry.tables) {
+        backtest[table.name] = (await owner.query<{ p: string }>(
+          `SELECT public.precog_environment_partition(format('public.%I', $1::text)::regclass, 'backtest')::text AS p`, [table.name])).rows[0]!.p;
+      }
+      const opened: string[] = [];
+      for (const principal of principals.filter((p) => p.role !== undefined)) {
+        const client = await principal.connect();
+        try {
+          await rolledBack(client, async () => {
+            for (const statement of [
+              ...Object.values(backtest).map((partition) =>
+                `INSERT INTO public.precog_truncate_permits VALUES (pg_backend_pid(), pg_current_xact_id(), '${partition}'::regclass)`),
+              'SELECT public.precog_backtest_truncate()',
+            ]) {
+              if (!(await attemptIn(client, statement))) opened.push(`${principal.name}: ${statement}`);
+            }
+          });
+        } finally {
+          await client.end();
+        }
+      }
+      expect(opened).toEqual([]);
+      // The owner, who can write the table, still cannot reuse a permit of another transaction.
+      const client = await owner.connect();
+      try {
+        await rolledBack(client, async () => {
+          for (const partition of Object.values(backtest)) {
+            await client.query(`INSERT INTO public.precog_truncate_permits VALUES (pg_backend_pid(), '1'::xid8, $1::regclass)`, [partition]);
+          }
+          for (const [table, partition] of Object.entries(backtest)) {
+            expect((await attemptIn(client, `TRUNCATE ${partition}`))?.message, table).toMatch(/\[backtest-purged-together\]/);
+          }
+        });
+      } finally {
+        client.release();
+      }
+    });
+  });
+
   it('a run set for the session does not survive into the next transaction (a pooled connection)', async () => {
     await withBench(async ({ registry, run, principals }) => {
       const seen: string[] = [];
