@@ -109,11 +109,8 @@ AS $$
 DECLARE
   t regclass := format('public.%I', table_name)::regclass;
   backtest regclass;
-  old_backtest text;
   item record;
   statement text;
-  columns text;
-  legacy bigint;
   has_rows boolean;
   env text;
 BEGIN
@@ -129,7 +126,7 @@ BEGIN
   EXECUTE format('COMMENT ON COLUMN %s.backtest_run_id IS %L', t,
                  'The backtest run a backtest row belongs to (backtest_runs.id); NULL for live and paper rows. Defaults to the run the transaction is opened for (the backtest scope sets precog.backtest_run).');
 
-  -- Unique keys gain the run (a partitioned table''s unique key includes every partition key).
+  -- Unique keys gain the run (as in 000013: a row of one run never collides with another run's).
   FOR item IN
     SELECT c.conname, pg_get_constraintdef(c.oid) AS def, obj_description(c.oid, 'pg_constraint') AS comment
       FROM pg_constraint c WHERE c.conrelid = t AND c.contype IN ('p', 'u')
@@ -156,62 +153,58 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- The backtest partition becomes partitioned by run. Rows written before runs existed move
-  -- into one run made for them.
+  -- One backtest partition holds every run (migration 000018 moved 000013's partitions per run
+  -- into it). Rows written before runs existed (a table declared with backtest rows) go to one run
+  -- made for them.
   backtest := public.precog_environment_partition(t, 'backtest');
-  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = backtest) <> 'p' THEN
-    old_backtest := left(table_name, 40) || '_backtest_before_runs';
-    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', t, backtest);
-    EXECUTE format('ALTER TABLE %s RENAME TO %I', backtest, old_backtest);
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s FOR VALUES IN (''backtest'') PARTITION BY LIST (backtest_run_id)', table_name || '_backtest', t);
-    backtest := format('public.%I', table_name || '_backtest')::regclass;
-    PERFORM public.precog_backtest_partition_guarded(t, backtest);
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF %s DEFAULT', left(table_name, 40) || '_run_missing', backtest);
-    PERFORM public.precog_backtest_run_partition_setup(t, format('public.%I', left(table_name, 40) || '_run_missing')::regclass, NULL);
-    EXECUTE format('SELECT EXISTS (SELECT FROM public.%I)', old_backtest) INTO has_rows;
-    IF has_rows THEN
-      legacy := public.precog_backtest_legacy_run();
-      PERFORM public.precog_backtest_run_partition_create(t, legacy);
-      SELECT string_agg(CASE WHEN a.attname = 'backtest_run_id' THEN legacy::text ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum) INTO columns
-        FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
-      UPDATE public.precog_environment_keys k SET backtest_run_id = legacy WHERE k.table_name = table_name AND k.environment = 'backtest' AND k.backtest_run_id IS NULL;
-      EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM public.%I',
-                     t, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = format('public.%I', old_backtest)::regclass AND a.attnum > 0 AND NOT a.attisdropped),
-                     columns, old_backtest);
-    END IF;
-    EXECUTE format('DROP TABLE public.%I', old_backtest);
+  EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE backtest_run_id IS NULL)', backtest) INTO has_rows;
+  IF has_rows THEN
+    UPDATE public.precog_environment_keys k SET backtest_run_id = public.precog_backtest_legacy_run()
+     WHERE k.table_name = table_name AND k.environment = 'backtest' AND k.backtest_run_id IS NULL;
+    PERFORM public.precog_backtest_partition_rebuild(t, public.precog_backtest_legacy_run());
   END IF;
-  -- On every declaration: the declaration by environment comments every environment partition alike.
+  backtest := public.precog_environment_partition(t, 'backtest');
+  PERFORM public.precog_backtest_partition_guarded(t, backtest);
   EXECUTE format('COMMENT ON TABLE %s IS %L', backtest,
-                 format('Partition of %s: its backtest rows, one partition per backtest run (%s_run_<id>). Read and written through %s only.', table_name, left(table_name, 40), table_name));
-  -- A partition for every run there is (a table declared after runs were made).
-  FOR item IN SELECT r.id FROM public.backtest_runs r ORDER BY r.id LOOP
-    PERFORM public.precog_backtest_run_partition_create(t, item.id);
-  END LOOP;
+                 format('Partition of %s: its backtest rows, every run''s (backtest_run_id), each index twinned led by the run. Read and written through %s only.', table_name, table_name));
+  PERFORM public.precog_backtest_run_indexes(t);
 
-  -- Live and paper rows belong to no run: refused with the rule's name, and a CHECK behind it.
+  -- [backtest-run-required]: a live or paper row belongs to no run, a backtest row to a known run.
   FOREACH env IN ARRAY array_remove(enum_range(NULL::public.execution_environment)::text[], 'backtest') LOOP
     EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.backtest_run_id IS NOT NULL) EXECUTE FUNCTION public.precog_backtest_run_required()',
                    public.precog_environment_partition(t, env));
+  END LOOP;
+  EXECUTE format('CREATE OR REPLACE TRIGGER backtest_run_required BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.backtest_run_id IS NULL) EXECUTE FUNCTION public.precog_backtest_run_required()', backtest);
+  FOR item IN SELECT t AS relation UNION ALL SELECT backtest LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS backtest_run_known ON %s', item.relation);
+    EXECUTE format('CREATE TRIGGER backtest_run_known AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.precog_backtest_run_known()', item.relation);
   END LOOP;
   IF NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conrelid = t AND c.conname = left(table_name, 40) || '_backtest_run_only_in_backtest') THEN
     EXECUTE format($q$ALTER TABLE %s ADD CONSTRAINT %I CHECK ((execution_environment = 'backtest') = (backtest_run_id IS NOT NULL))$q$, t, left(table_name, 40) || '_backtest_run_only_in_backtest');
   END IF;
 
-  -- precog_backtest reads and writes the rows of the run its transaction entered, and no other: the
-  -- run is recorded by precog_enter_backtest_run() where no caller writes (a setting, which any
-  -- statement can SET and which outlives its transaction when set for the session, opens nothing).
+  -- precog_backtest reads the rows of the run its transaction entered while that run exists, and
+  -- writes rows of that run only: the run is recorded by precog_enter_backtest_run() where no caller
+  -- writes (a setting, which any statement can SET and which outlives its transaction when set for
+  -- the session, opens nothing).
   EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_backtest
-                    USING (backtest_run_id = (SELECT public.precog_backtest_run()))
+                    USING (backtest_run_id = (SELECT r.id FROM public.backtest_runs r WHERE r.id = (SELECT public.precog_backtest_run())))
                     WITH CHECK (backtest_run_id = (SELECT public.precog_backtest_run()))$q$,
                  '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run] rows of the transaction''s run only', t,
-                 'precog_backtest reads and writes the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run), and none without one.');
+                 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.');
+  -- The analyst does not see a deleted run's rows, which the sweep has yet to delete.
+  EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run-deleted] rows of deleted runs are gone', t);
+  EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_analyst
+                    USING (backtest_run_id IS NULL OR backtest_run_id NOT IN (SELECT d.backtest_run_id FROM public.precog_backtest_runs_deleted d))$q$,
+                 '[backtest-run-deleted] rows of deleted runs are gone', t);
+  EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run-deleted] rows of deleted runs are gone', t,
+                 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.');
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_runs_table(text) IS
-  'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, its backtest partition partitioned by run, [backtest-run-required], the [backtest-run] policy, unique keys with the run). Idempotent.';
+  'Used by precog_environment_table(): gives a tagged table backtest runs (the backtest_run_id column, one backtest partition holding every run with its indexes twinned led by the run, [backtest-run-required], the [backtest-run] and [backtest-run-deleted] policies, unique keys with the run). Idempotent.';
 REVOKE ALL ON FUNCTION precog_backtest_runs_table(text) FROM PUBLIC;
 -- framework:end db/framework/declaration/precog_backtest_runs_table.sql
 
@@ -257,7 +250,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_environment_table(text, text, text[], text[], text, text) IS
-  'Declares an environment-tagged table and installs every guarantee for its kind (migrations 000010 and 000013): no default, NOT NULL, immutable environment, same-environment and same-run references, the kind''s write rules, live history kept, LIST partitions by environment and backtest run, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
+  'Declares an environment-tagged table and installs every guarantee for its kind (migrations 000010, 000013 and 000018): no default, NOT NULL, immutable environment, same-environment and same-run references, the kind''s write rules, live history kept, LIST partitions by environment, one backtest partition holding every run, row-level security and grants, and its row in precog_environment_tables. Idempotent.';
 REVOKE ALL ON FUNCTION precog_environment_table(text, text, text[], text[], text, text) FROM PUBLIC;
 -- framework:end db/framework/declaration/precog_environment_table.sql
 
@@ -630,36 +623,26 @@ REVOKE ALL ON FUNCTION precog_backtest_purged_together() FROM PUBLIC;
 -- framework:end db/framework/guards/precog_backtest_purged_together.sql
 
 -- framework:begin db/framework/guards/precog_backtest_run_deleted.sql
--- BEFORE DELETE on backtest_runs: the run's rows go with it, every tagged table's partition
--- detached and moved to precog_purged (constant time, whatever the run's size). It refuses to run
--- for anything else ([trigger-misplaced]): a login attaching it to a table of its own could wipe any run.
--- SECURITY DEFINER: DETACH is the owner's; it detaches partitions of registered tables for this run only.
+-- BEFORE DELETE on backtest_runs: the run is noted as deleted; its rows are gone from every read
+-- at once (the policies) and deleted by precog_backtest_sweep() afterwards. It refuses to run for
+-- anything else ([trigger-misplaced]): a login attaching it to a table of its own could delete any run.
+-- SECURITY DEFINER: precog_backtest_runs_deleted is granted to nobody for writing; it notes the deleted run only.
 CREATE OR REPLACE FUNCTION precog_backtest_run_deleted() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  declared record;
-  partition regclass;
 BEGIN
   IF TG_RELID OPERATOR(pg_catalog.<>) 'public.backtest_runs'::regclass OR TG_OP OPERATOR(pg_catalog.<>) 'DELETE' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW' OR TG_WHEN OPERATOR(pg_catalog.<>) 'BEFORE' THEN
     RAISE EXCEPTION '[trigger-misplaced] % was made for deletes of backtest_runs only: it does not run for %', TG_NAME, TG_RELID::regclass
-      USING ERRCODE = '42501', HINT = 'Migration 000013 attaches this function where it belongs; attach nothing else to it.';
+      USING ERRCODE = '42501', HINT = 'The framework attaches this function where it belongs; attach nothing else to it.';
   END IF;
-  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
-    partition := public.precog_backtest_run_partition(format('public.%I', declared.table_name)::regclass, OLD.id);
-    IF partition IS NOT NULL THEN
-      EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', public.precog_environment_partition(format('public.%I', declared.table_name)::regclass, 'backtest'), partition);
-      EXECUTE format('ALTER TABLE %s SET SCHEMA precog_purged', partition);
-    END IF;
-  END LOOP;
-  DELETE FROM public.precog_environment_keys k WHERE k.backtest_run_id OPERATOR(pg_catalog.=) OLD.id;
+  INSERT INTO public.precog_backtest_runs_deleted (backtest_run_id) VALUES (OLD.id) ON CONFLICT DO NOTHING;
   RETURN OLD;
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_run_deleted() IS
-  'BEFORE DELETE on backtest_runs (and nothing else: [trigger-misplaced]): detaches the run''s partition of every tagged table (its rows, in constant time) into precog_purged, where precog_backtest_sweep() drops it, and deletes its versioned keys. Every other run, and live and paper, are untouched. SECURITY DEFINER: DETACH is the owner''s. Executable by nobody: the trigger runs it.';
+  'BEFORE DELETE on backtest_runs (and nothing else: [trigger-misplaced]): notes the run in precog_backtest_runs_deleted (one row, whatever the run''s size); its rows are hidden from every read at once and deleted by precog_backtest_sweep(). Every other run, and live and paper, are untouched. Executable by nobody: the trigger runs it.';
 REVOKE ALL ON FUNCTION precog_backtest_run_deleted() FROM PUBLIC;
 -- framework:end db/framework/guards/precog_backtest_run_deleted.sql
 
@@ -671,6 +654,8 @@ REVOKE ALL ON FUNCTION precog_backtest_run_deleted() FROM PUBLIC;
 -- environment must count whatever the caller's row-level security lets it see (a paper session
 -- must not add a version to a live key it cannot see), and precog_environment_keys is granted to
 -- nobody. It reads and writes only that table, with a pinned search_path.
+-- A key of a deleted run is free again: its rows are gone from every read, and the sweep
+-- deletes its keys later (000018). A backtest row of no known run is refused for that first.
 CREATE OR REPLACE FUNCTION precog_environment_key_guard() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -703,7 +688,21 @@ BEGIN
   IF NOT FOUND THEN
     SELECT k.environment, k.backtest_run_id INTO earlier FROM public.precog_environment_keys k
      WHERE k.table_name OPERATOR(pg_catalog.=) root_table
-       AND k.business_key OPERATOR(pg_catalog.=) key_text;
+       AND k.business_key OPERATOR(pg_catalog.=) key_text
+       FOR UPDATE;
+    IF earlier.backtest_run_id IS NOT NULL AND earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id
+       AND EXISTS (SELECT FROM public.precog_backtest_runs_deleted d WHERE d.backtest_run_id OPERATOR(pg_catalog.=) earlier.backtest_run_id) THEN
+      UPDATE public.precog_environment_keys k SET environment = NEW.execution_environment, backtest_run_id = NEW.backtest_run_id
+       WHERE k.table_name OPERATOR(pg_catalog.=) root_table AND k.business_key OPERATOR(pg_catalog.=) key_text;
+      RETURN NEW;
+    END IF;
+    -- A backtest row of no known run is refused for that first (the statement check would, later).
+    IF NEW.backtest_run_id IS NOT NULL AND earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id
+       AND NOT EXISTS (SELECT FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) NEW.backtest_run_id) THEN
+      RAISE EXCEPTION '[backtest-run-required] %.backtest_run_id = %: there is no such backtest run', root_table, NEW.backtest_run_id
+        USING ERRCODE = 'P0001', TABLE = root_table, COLUMN = 'backtest_run_id',
+              HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
+    END IF;
     -- The refusal does not name the key's environment or run: a role must not learn it of a key it cannot see.
     IF earlier.environment IS DISTINCT FROM NEW.execution_environment OR earlier.backtest_run_id IS DISTINCT FROM NEW.backtest_run_id THEN
       RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment or backtest run than % (run %)', root_table, key_text, NEW.execution_environment, coalesce(NEW.backtest_run_id::text, 'none')
@@ -745,7 +744,7 @@ BEGIN
         USING ERRCODE = '42P01', HINT = (SELECT 'Load one of: ' || string_agg(d.table_name, ', ' ORDER BY d.table_name) FROM public.precog_environment_tables d);
     END IF;
     t := format('public.%I', table_name)::regclass;
-    EXECUTE format('SELECT EXISTS (SELECT FROM %s)', public.precog_backtest_run_partition(t, run)) INTO has_rows;
+    EXECUTE format('SELECT EXISTS (SELECT FROM %s x WHERE x.backtest_run_id OPERATOR(pg_catalog.=) $1)', public.precog_environment_partition(t, 'backtest')) INTO has_rows USING run;
     IF has_rows THEN
       RAISE EXCEPTION 'loadRun: backtest run % already has % rows; a run is loaded once, into empty tables', run, table_name
         USING ERRCODE = '55000', HINT = 'Load into a new run (createBacktestRun), or delete this one first (npm run backtests -- delete <id>).';
@@ -780,14 +779,16 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_load_begin(bigint, text[]) IS
-  'Starts a bulk load of a backtest run, the run the transaction entered (precog_enter_backtest_run()): for each named tagged table (whose run partition must be empty), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction. Executable by the owner and precog_backtest. SECURITY DEFINER: the staging tables are DDL.';
+  'Starts a bulk load of a backtest run, the run the transaction entered (precog_enter_backtest_run()): for each named tagged table (which must hold no row of the run), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction. Executable by the owner and precog_backtest. SECURITY DEFINER: the staging tables are DDL.';
 REVOKE ALL ON FUNCTION precog_backtest_load_begin(bigint, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_begin(bigint, text[]) TO precog_backtest;
 -- framework:end db/framework/load/precog_backtest_load_begin.sql
 
 -- framework:begin db/framework/load/precog_backtest_load_finish.sql
--- SECURITY DEFINER: it indexes, validates and attaches the staging tables (DDL), reading the
--- registry for what to check. Every rule a row-by-row insert would meet is checked set-wise.
+-- Checks [identity-issued] set-wise (the insert triggers check it for roles only), then inserts
+-- each staging table into the backtest partition, a referenced table before those referencing
+-- it: the partition's statement triggers check references, keys and the run for the whole set,
+-- as for any insert. A refusal rolls the whole load back.
 CREATE OR REPLACE FUNCTION precog_backtest_load_finish(run bigint) RETURNS TABLE (table_name text, rows_loaded bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -796,49 +797,25 @@ AS $$
 #variable_conflict use_variable
 DECLARE
   load public.precog_backtest_loads;
-  declared public.precog_environment_tables;
-  ref public.precog_environment_references;
   t regclass;
   staging regclass;
-  backtest regclass;
   item record;
   found_key text;
-  target text;
-  key_expression text;
   issued bigint;
   low bigint;
   high bigint;
+  columns text;
 BEGIN
-  PERFORM set_config('maintenance_work_mem', '256MB', true);
   IF NOT EXISTS (SELECT FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run) THEN
     RAISE EXCEPTION 'loadRun: no load of backtest run % was begun in this transaction', run
       USING ERRCODE = '55000', HINT = 'Call precog_backtest_load_begin() first, in the same transaction.';
   END IF;
-  -- 1. Nothing more is written to the staging tables; each gets its table's indexes.
-  FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
-    staging := format('public.%I', load.staging_table)::regclass;
-    EXECUTE format('REVOKE ALL ON %s FROM precog_backtest', staging);
-    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', staging);
-    backtest := public.precog_environment_partition(format('public.%I', load.table_name)::regclass, 'backtest');
-    FOR item IN
-      SELECT i.indexrelid, c.relname::text AS index_name, pg_get_indexdef(i.indexrelid) AS def, k.conname::text AS constraint_name, pg_get_constraintdef(k.oid) AS constraint_def
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = backtest
-       WHERE i.indrelid = backtest ORDER BY c.relname
-    LOOP
-      IF item.constraint_name IS NOT NULL THEN
-        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', staging, left(item.constraint_name, 48) || '_run_' || run, item.constraint_def);
-      ELSE
-        EXECUTE regexp_replace(item.def, '^CREATE (UNIQUE )?INDEX \S+ ON (?:ONLY )?\S+ USING',
-                               format('CREATE \1INDEX %I ON %s USING', left(item.index_name, 48) || '_run_' || run, staging));
-      END IF;
-    END LOOP;
-  END LOOP;
-  -- 2. Every rule, set-wise.
+  -- 1. Nothing more is written to the staging tables; every id was issued to this load.
   FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
     t := format('public.%I', load.table_name)::regclass;
     staging := format('public.%I', load.staging_table)::regclass;
-    SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name OPERATOR(pg_catalog.=) load.table_name;
-    -- [identity-issued]: ids the sequence issued during this load, to no other row.
+    EXECUTE format('REVOKE ALL ON %s FROM precog_backtest', staging);
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', staging);
     FOR item IN
       SELECT a.attname::text AS name, pg_get_serial_sequence(t::text, a.attname) AS sequence FROM pg_attribute a
        WHERE a.attrelid = t AND a.attidentity <> '' AND NOT a.attisdropped
@@ -858,81 +835,27 @@ BEGIN
                 HINT = 'Let the database issue ids: leave the column out of the COPY (or take them from nextval during the load).';
       END IF;
     END LOOP;
-    -- [environment-immutable]: a versioned key belongs to one environment and one run.
-    IF declared.kind = 'versioned' AND NOT 'execution_environment' = ANY (declared.business_key) THEN
-      key_expression := CASE cardinality(declared.business_key) WHEN 1 THEN format('(s.%I)::text', declared.business_key[1])
-        ELSE format('(SELECT jsonb_agg(to_jsonb(s) -> c ORDER BY i)::text FROM unnest(%L::text[]) WITH ORDINALITY k(c, i))', declared.business_key) END;
-      EXECUTE format($q$INSERT INTO public.precog_environment_keys (table_name, business_key, environment, backtest_run_id)
-                        SELECT DISTINCT %L, %s, 'backtest'::public.execution_environment, %s FROM %s s ON CONFLICT ON CONSTRAINT precog_environment_keys_pkey DO NOTHING$q$,
-                     load.table_name, key_expression, run, staging);
-      EXECUTE format($q$SELECT k.business_key FROM public.precog_environment_keys k
-                         WHERE k.table_name = %L AND (k.environment <> 'backtest' OR k.backtest_run_id IS DISTINCT FROM %s)
-                           AND k.business_key IN (SELECT %s FROM %s s) LIMIT 1$q$, load.table_name, run, key_expression, staging) INTO found_key;
-      IF found_key IS NOT NULL THEN
-        RAISE EXCEPTION '[environment-immutable] %.execution_environment cannot change across versions of %: it belongs to another environment or backtest run than backtest (run %)', load.table_name, found_key, run
-          USING ERRCODE = 'P0001', TABLE = load.table_name, COLUMN = 'execution_environment',
-                HINT = 'Use new keys for a run''s positions (loadRun issues them from the key sequence).';
-      END IF;
-    END IF;
-    -- References: to shared rows (locked FOR KEY SHARE, as a foreign key would), and to rows
-    -- of the same run (in this load's staging tables, or already in the run).
-    FOR ref IN SELECT * FROM public.precog_environment_references r WHERE r.table_name OPERATOR(pg_catalog.=) load.table_name ORDER BY r.columns LOOP
-      IF ref.same_environment THEN
-        target := coalesce((SELECT format('public.%I', l.staging_table) FROM public.precog_backtest_loads l
-                             WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run AND l.table_name OPERATOR(pg_catalog.=) ref.referenced_table),
-                           format('(SELECT * FROM public.%I x WHERE x.execution_environment = ''backtest'' AND x.backtest_run_id = %s)', ref.referenced_table, run));
-      ELSE
-        target := format('public.%I', ref.referenced_table);
-        EXECUTE format('SELECT count(*) FROM (SELECT FROM %s r WHERE (%s) IN (SELECT DISTINCT %s FROM %s n WHERE %s) FOR KEY SHARE OF r) locked',
-                       target,
-                       (SELECT string_agg(format('r.%I', k), ', ' ORDER BY i) FROM unnest(ref.referenced_columns) WITH ORDINALITY x(k, i)),
-                       (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
-                       staging,
-                       (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)));
-      END IF;
-      EXECUTE format('SELECT concat_ws('', '', %s) FROM %s n WHERE %s AND NOT EXISTS (SELECT FROM %s r WHERE %s) LIMIT 1',
-                     (SELECT string_agg(format('n.%I', c), ', ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
-                     staging,
-                     (SELECT string_agg(format('n.%I IS NOT NULL', c), ' AND ' ORDER BY i) FROM unnest(ref.columns) WITH ORDINALITY x(c, i)),
-                     target,
-                     (SELECT string_agg(format('r.%I = n.%I', k, c), ' AND ' ORDER BY i) FROM unnest(ref.columns, ref.referenced_columns) WITH ORDINALITY x(c, k, i)))
-        INTO found_key;
-      IF found_key IS NOT NULL THEN
-        IF ref.same_environment THEN
-          RAISE EXCEPTION '[backtest-run-cross-reference] % (%) = (%) refers to no row of % in backtest run %: a row references only rows of its own run', load.table_name, array_to_string(ref.columns, ', '), found_key, ref.referenced_table, run
-            USING ERRCODE = 'P0001', TABLE = load.table_name, COLUMN = ref.columns[1],
-                  HINT = 'Reference rows loaded in the same call, or written in the same run before.';
-        END IF;
-        RAISE EXCEPTION '% (%) = (%) refers to no % row', load.table_name, array_to_string(ref.columns, ', '), found_key, ref.referenced_table
-          USING ERRCODE = '23503', TABLE = load.table_name, COLUMN = ref.columns[1], HINT = 'Write the referenced row first.';
-      END IF;
-    END LOOP;
   END LOOP;
-  -- 3. Visible at once: each staging table replaces the run's empty partition.
-  FOR load IN SELECT * FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY l.table_name LOOP
+  -- 2. Into the backtest partition, referenced tables first.
+  FOR load IN
+    SELECT l.* FROM public.precog_backtest_loads l JOIN public.precog_backtest_delete_order() WITH ORDINALITY o(table_name, n) ON o.table_name OPERATOR(pg_catalog.=) l.table_name
+     WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run ORDER BY o.n DESC
+  LOOP
     t := format('public.%I', load.table_name)::regclass;
     staging := format('public.%I', load.staging_table)::regclass;
-    backtest := public.precog_environment_partition(t, 'backtest');
-    target := (SELECT c.relname::text FROM pg_class c WHERE c.oid = public.precog_backtest_run_partition(t, run));
-    EXECUTE format('DROP TABLE public.%I', target);
-    EXECUTE format('ALTER TABLE %s RENAME TO %I', staging, target);
-    staging := format('public.%I', target)::regclass;
-    -- The staging table's bound CHECK spares the attach its scan; the partition bound replaces it.
-    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES IN (%s)', backtest, staging, run);
-    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', staging, left(load.table_name, 40) || '_run_' || run || '_bound');
-    FOR item IN SELECT a.attname FROM pg_attribute a WHERE a.attrelid = staging AND a.attname IN ('execution_environment', 'backtest_run_id') LOOP
-      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', staging, item.attname);
-    END LOOP;
-    PERFORM public.precog_backtest_run_partition_setup(t, staging, run);
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_attribute a WHERE a.attrelid = staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s', public.precog_environment_partition(t, 'backtest'), columns, columns, staging);
+    GET DIAGNOSTICS rows_loaded = ROW_COUNT;
+    EXECUTE format('DROP TABLE %s', staging);
     table_name := load.table_name;
-    EXECUTE format('SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = %s', staging::oid) INTO rows_loaded;
     RETURN NEXT;
   END LOOP;
   DELETE FROM public.precog_backtest_loads l WHERE l.backtest_run_id OPERATOR(pg_catalog.=) run;
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_load_finish(bigint) IS
-  'Finishes a bulk load begun by precog_backtest_load_begin(), of the run the transaction entered: builds each staging table''s indexes, checks every rule set-wise ([identity-issued], [environment-immutable] keys, references within the run and to shared rows, locked FOR KEY SHARE), then attaches each as the run''s partition. A refusal rolls the whole load back. Executable by the owner and precog_backtest. SECURITY DEFINER: it indexes and attaches tables (DDL).';
+  'Finishes a bulk load begun by precog_backtest_load_begin(), of the run the transaction entered: checks [identity-issued] set-wise, then inserts each staging table into the backtest partition (referenced tables first), whose statement triggers check references within the run and to shared rows, keys and the run set-wise. A refusal rolls the whole load back. Executable by the owner and precog_backtest.';
 REVOKE ALL ON FUNCTION precog_backtest_load_finish(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_finish(bigint) TO precog_backtest;
 -- framework:end db/framework/load/precog_backtest_load_finish.sql
@@ -968,8 +891,7 @@ REVOKE ALL ON FUNCTION precog_backtest_load_run_entered() FROM PUBLIC;
 -- framework:end db/framework/load/precog_backtest_load_run_entered.sql
 
 -- framework:begin db/framework/runs/create_backtest_run.sql
--- SECURITY DEFINER: a run's partitions are DDL, which precog_backtest may not run itself. It
--- reads the registry and creates partitions of registered tables only.
+-- One row: a run has no objects of its own.
 CREATE OR REPLACE FUNCTION create_backtest_run(
   strategy_id integer,
   period_start timestamptz,
@@ -985,7 +907,6 @@ AS $$
 #variable_conflict use_variable
 DECLARE
   made public.backtest_runs;
-  declared record;
 BEGIN
   IF strategy_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.strategies s WHERE s.strategy_id OPERATOR(pg_catalog.=) strategy_id) THEN
     RAISE EXCEPTION 'create_backtest_run: strategy_id % is no strategy', strategy_id
@@ -1001,14 +922,11 @@ BEGIN
           (SELECT m.model_version FROM public.probability_models m WHERE m.model_id OPERATOR(pg_catalog.=) model_id),
           coalesce(parameters, '{}'), period_start, period_end, label)
   RETURNING * INTO made;
-  FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
-    PERFORM public.precog_backtest_run_partition_create(format('public.%I', declared.table_name)::regclass, made.id);
-  END LOOP;
   RETURN made;
 END;
 $$;
 COMMENT ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) IS
-  'Makes a backtest run (status created, made by the session''s login) and its partition in every tagged table; returns the run. Executable by the owner and precog_backtest. SECURITY DEFINER: a run''s partitions are DDL.';
+  'Makes a backtest run (status created, made by the session''s login); returns the run. One row: every tagged table''s backtest partition holds every run. Executable by the owner and precog_backtest.';
 REVOKE ALL ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) TO precog_backtest;
 -- framework:end db/framework/runs/create_backtest_run.sql
@@ -1035,27 +953,50 @@ GRANT EXECUTE ON FUNCTION precog_backtest_run() TO precog_backtest;
 -- framework:end db/framework/runs/precog_backtest_run.sql
 
 -- framework:begin db/framework/runs/precog_backtest_sweep.sql
--- SECURITY DEFINER: DROP is the owner's; it drops tables of precog_purged only.
-CREATE OR REPLACE FUNCTION precog_backtest_sweep() RETURNS integer
+-- Deletes at most max_rows rows of deleted runs (then their keys, then their note): bounded work
+-- in the caller's transaction, on the backtest partitions only (row locks; no lock a live or
+-- paper statement takes). Returns how many rows it deleted: call it again until it returns 0.
+-- SECURITY DEFINER: precog_backtest may not delete rows (and sees none of a deleted run); this
+-- deletes rows of deleted runs only, read from precog_backtest_runs_deleted.
+CREATE OR REPLACE FUNCTION precog_backtest_sweep(max_rows integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  purged record;
-  dropped integer := 0;
+  run bigint;
+  declared record;
+  budget bigint := greatest(coalesce(max_rows, 10000), 1);
+  deleted bigint := 0;
+  n bigint;
 BEGIN
-  FOR purged IN SELECT c.oid::regclass AS relation FROM pg_class c WHERE c.relnamespace = 'precog_purged'::regnamespace AND c.relkind = 'r' ORDER BY c.relname LOOP
-    EXECUTE format('DROP TABLE IF EXISTS %s', purged.relation); -- a concurrent sweep may have dropped it
-    dropped := dropped + 1;
+  FOR run IN SELECT d.backtest_run_id FROM public.precog_backtest_runs_deleted d ORDER BY d.deleted_at, d.backtest_run_id LOOP
+    FOR declared IN SELECT o.table_name FROM public.precog_backtest_delete_order() o LOOP
+      EXECUTE format('DELETE FROM %1$s x WHERE x.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT y.ctid FROM %1$s y WHERE y.backtest_run_id OPERATOR(pg_catalog.=) $1 LIMIT $2))',
+                     public.precog_environment_partition(format('public.%I', declared.table_name)::regclass, 'backtest'))
+        USING run, budget - deleted;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      deleted := deleted + n;
+      IF deleted >= budget THEN
+        RETURN deleted; -- more may be left: the next call goes on
+      END IF;
+    END LOOP;
+    DELETE FROM public.precog_environment_keys k
+     WHERE k.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT y.ctid FROM public.precog_environment_keys y WHERE y.backtest_run_id OPERATOR(pg_catalog.=) run LIMIT budget - deleted));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    deleted := deleted + n;
+    IF deleted >= budget THEN
+      RETURN deleted;
+    END IF;
+    DELETE FROM public.precog_backtest_runs_deleted d WHERE d.backtest_run_id OPERATOR(pg_catalog.=) run;
   END LOOP;
-  RETURN dropped;
+  RETURN deleted;
 END;
 $$;
-COMMENT ON FUNCTION precog_backtest_sweep() IS
-  'Drops the partitions of deleted backtest runs (schema precog_purged), removing their files; returns how many tables it dropped. Executable by the owner, precog_backtest and precog_backtest_admin. SECURITY DEFINER: DROP is the owner''s; it drops tables of precog_purged only.';
-REVOKE ALL ON FUNCTION precog_backtest_sweep() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION precog_backtest_sweep() TO precog_backtest, precog_backtest_admin;
+COMMENT ON FUNCTION precog_backtest_sweep(integer) IS
+  'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. SECURITY DEFINER: precog_backtest may not delete rows; it deletes rows of deleted runs only. Executable by the owner, precog_backtest and precog_backtest_admin.';
+REVOKE ALL ON FUNCTION precog_backtest_sweep(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION precog_backtest_sweep(integer) TO precog_backtest, precog_backtest_admin;
 -- framework:end db/framework/runs/precog_backtest_sweep.sql
 
 -- framework:begin db/framework/runs/precog_backtest_truncate.sql
@@ -1136,8 +1077,8 @@ GRANT EXECUTE ON FUNCTION precog_enter_backtest_run(bigint) TO precog_backtest;
 
 -- framework:begin db/framework/runs/purge_backtest_data.sql
 -- Every backtest run at once, from the registry: one TRUNCATE of every backtest partition
--- (precog_backtest_truncate(), no row triggers), then the runs go (their empty partitions are
--- detached and swept); returns how many rows each tagged table held.
+-- (precog_backtest_truncate(): constant time, a few locks, no row triggers); returns how many rows
+-- each tagged table held.
 -- SECURITY DEFINER so that it is the one way to delete in bulk: no role has DELETE or TRUNCATE on
 -- a tagged table.
 CREATE OR REPLACE FUNCTION purge_backtest_data() RETURNS TABLE (table_name text, rows_deleted bigint)
@@ -1150,30 +1091,29 @@ DECLARE
 BEGIN
   SELECT string_agg(public.precog_environment_partition(format('public.%I', d.table_name)::regclass, 'backtest')::text, ', ' ORDER BY d.table_name)
     INTO partitions FROM public.precog_environment_tables d;
-  IF partitions IS NULL THEN
-    RETURN;
+  IF partitions IS NOT NULL THEN
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', partitions);
+    FOR table_name IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
+      EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
+      RETURN NEXT;
+    END LOOP;
+    -- Every backtest row at once, under permits no caller can write (precog_backtest_purged_together).
+    PERFORM public.precog_backtest_truncate();
   END IF;
-  EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', partitions);
-  FOR table_name IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY d.table_name LOOP
-    EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
-    RETURN NEXT;
-  END LOOP;
-  -- Every backtest row at once (the runs' partitions are then empty when the runs go below).
-  PERFORM public.precog_backtest_truncate();
   DELETE FROM public.backtest_runs;
+  DELETE FROM public.precog_backtest_runs_deleted;
   DELETE FROM public.precog_environment_keys k WHERE k.environment OPERATOR(pg_catalog.=) 'backtest'::public.execution_environment;
-  PERFORM public.precog_backtest_sweep();
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_data() IS
-  'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (their partitions are dropped, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest_admin. SECURITY DEFINER: it detaches and drops partitions, which only the owner may.';
+  'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (one TRUNCATE of their backtest partitions, by precog_backtest_truncate(): constant time, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest_admin.';
 REVOKE ALL ON FUNCTION purge_backtest_data() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest_admin;
 -- framework:end db/framework/runs/purge_backtest_data.sql
 
 -- framework:begin db/framework/runs/purge_backtest_run.sql
--- SECURITY DEFINER, as precog_backtest_run_deleted() is: deleting a run detaches its partitions,
--- which only the owner may; it deletes the one run named, and returns the run's row (no tagged row).
+-- SECURITY DEFINER, as precog_backtest_run_deleted() is: deleting a run notes it as deleted, which
+-- only the owner may; it deletes the one run named, and returns the run's row (no tagged row).
 CREATE OR REPLACE FUNCTION purge_backtest_run(run bigint) RETURNS public.backtest_runs
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -1191,7 +1131,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_run(bigint) IS
-  'Deletes one backtest run and every row of it in every tagged table (its partitions are dropped: constant time); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest_admin. SECURITY DEFINER: deleting a run detaches partitions, which only the owner may.';
+  'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest_admin.';
 REVOKE ALL ON FUNCTION purge_backtest_run(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION purge_backtest_run(bigint) TO precog_backtest_admin;
 -- framework:end db/framework/runs/purge_backtest_run.sql
@@ -1222,4 +1162,5 @@ CREATE OR REPLACE TRIGGER load_run_entered BEFORE INSERT OR DELETE ON precog_bac
 
 -- Every tagged table again: the generated checks, the [backtest-run] policies and EXECUTE on
 -- every owner-rights and trigger function (precog_function_privileges(), run by the declaration).
+
 SELECT precog_environment_redeclare();
