@@ -611,6 +611,12 @@ DECLARE
   unknown bigint;
   table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = coalesce(pg_partition_root(TG_RELID), TG_RELID));
 BEGIN
+  IF NOT EXISTS (SELECT FROM public.precog_environment_tables d
+                  WHERE pg_catalog.to_regclass(pg_catalog.format('public.%I', d.table_name)) OPERATOR(pg_catalog.=) coalesce(pg_partition_root(TG_RELID), TG_RELID))
+     OR TG_OP OPERATOR(pg_catalog.<>) 'INSERT' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'STATEMENT' OR TG_WHEN OPERATOR(pg_catalog.<>) 'AFTER' THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for inserts into the tables of precog_environment_tables only: it does not run for %', TG_NAME, TG_RELID::regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   PERFORM FROM public.backtest_runs r
    WHERE r.id IN (SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.backtest_run_id IS NOT NULL)
      FOR KEY SHARE OF r;
@@ -628,7 +634,7 @@ END;
 $function$;
 
 -- comment: function precog_backtest_run_known()
-COMMENT ON FUNCTION precog_backtest_run_known() IS 'AFTER INSERT FOR EACH STATEMENT on every tagged table and its backtest partition: a backtest row names an existing run ([backtest-run-required]), locked FOR KEY SHARE until the transaction ends. SECURITY DEFINER: it reads and locks backtest_runs.';
+COMMENT ON FUNCTION precog_backtest_run_known() IS 'AFTER INSERT FOR EACH STATEMENT on every tagged table and its backtest partition: a backtest row names an existing run ([backtest-run-required]), locked FOR KEY SHARE until the transaction ends; it runs for the tables of the registry only ([trigger-misplaced]). SECURITY DEFINER: it reads and locks backtest_runs. Executable by nobody: triggers run it.';
 
 -- function: precog_backtest_run_required()
 CREATE OR REPLACE FUNCTION public.precog_backtest_run_required()
