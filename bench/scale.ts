@@ -276,7 +276,7 @@ async function locksOf(owner: pg.Pool, run: string, statement: string): Promise<
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL ROLE precog_backtest`);
-    await client.query(`SELECT set_config('precog.backtest_run', $1, true)`, [run]);
+    await client.query('SELECT precog_enter_backtest_run($1::bigint)', [run]);
     await client.query(statement);
     const { rows: [held] } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'`);
     return held!.n;

@@ -7,6 +7,9 @@ CREATE ROLE precog_analyst;
 -- role: precog_backtest
 CREATE ROLE precog_backtest;
 
+-- role: precog_backtest_admin
+CREATE ROLE precog_backtest_admin;
+
 -- role: precog_ingest
 CREATE ROLE precog_ingest;
 
@@ -237,7 +240,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) TO precog_backtest;
 
 -- comment: function create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text)
-COMMENT ON FUNCTION create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) IS 'Makes a backtest run (status created); returns the run. One row: every tagged table''s backtest partition holds every run. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION create_backtest_run(strategy_id integer, period_start timestamp with time zone, period_end timestamp with time zone, model_id integer, parameters jsonb, label text) IS 'Makes a backtest run (status created, made by the session''s login); returns the run. One row: every tagged table''s backtest partition holds every run. Executable by the owner and precog_backtest.';
 
 -- function: precog_backtest_delete_order()
 CREATE OR REPLACE FUNCTION public.precog_backtest_delete_order()
@@ -339,7 +342,7 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_begin(run bigint, tables text[]) TO precog_backtest;
 
 -- comment: function precog_backtest_load_begin(run bigint, tables text[])
-COMMENT ON FUNCTION precog_backtest_load_begin(run bigint, tables text[]) IS 'Starts a bulk load of a backtest run: for each named tagged table (which must hold no row of the run), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction.';
+COMMENT ON FUNCTION precog_backtest_load_begin(run bigint, tables text[]) IS 'Starts a bulk load of a backtest run, the run the transaction entered (precog_enter_backtest_run()): for each named tagged table (which must hold no row of the run), a staging table of its shape without indexes, bound to the run, for COPY; returns its columns and types, its identity and sequence, and whether another table of the load references it. Finish with precog_backtest_load_finish() in the same transaction. Executable by the owner and precog_backtest. SECURITY DEFINER: the staging tables are DDL.';
 
 -- function: precog_backtest_load_finish(run bigint)
 CREATE OR REPLACE FUNCTION public.precog_backtest_load_finish(run bigint)
@@ -413,7 +416,34 @@ $function$;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_finish(run bigint) TO precog_backtest;
 
 -- comment: function precog_backtest_load_finish(run bigint)
-COMMENT ON FUNCTION precog_backtest_load_finish(run bigint) IS 'Finishes a bulk load begun by precog_backtest_load_begin(): checks [identity-issued] set-wise, then inserts each staging table into the backtest partition (referenced tables first), whose statement triggers check references within the run and to shared rows, keys and the run set-wise. A refusal rolls the whole load back.';
+COMMENT ON FUNCTION precog_backtest_load_finish(run bigint) IS 'Finishes a bulk load begun by precog_backtest_load_begin(), of the run the transaction entered: checks [identity-issued] set-wise, then inserts each staging table into the backtest partition (referenced tables first), whose statement triggers check references within the run and to shared rows, keys and the run set-wise. A refusal rolls the whole load back. Executable by the owner and precog_backtest.';
+
+-- function: precog_backtest_load_run_entered()
+CREATE OR REPLACE FUNCTION public.precog_backtest_load_run_entered()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  IF TG_RELID OPERATOR(pg_catalog.<>) 'public.precog_backtest_loads'::regclass OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW' THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for precog_backtest_loads only: it does not run for %', TG_NAME, TG_RELID::regclass
+      USING ERRCODE = '42501', HINT = 'This migration attaches this function where it belongs; attach nothing else to it.';
+  END IF;
+  IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' AND NEW.backtest_run_id IS DISTINCT FROM public.precog_backtest_run()
+     OR TG_OP OPERATOR(pg_catalog.=) 'DELETE' AND OLD.backtest_run_id IS DISTINCT FROM public.precog_backtest_run()
+        AND EXISTS (SELECT FROM public.backtest_runs r WHERE r.id OPERATOR(pg_catalog.=) OLD.backtest_run_id) THEN
+    RAISE EXCEPTION '[backtest-run] a load is of the run its transaction entered: backtest run % was not entered', CASE WHEN TG_OP = 'INSERT' THEN NEW.backtest_run_id ELSE OLD.backtest_run_id END
+      USING ERRCODE = '42501', HINT = 'Enter the run first (SELECT precog_enter_backtest_run(run)), in the same transaction; db.backtests.load does.';
+  END IF;
+  IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
+END;
+$function$;
+
+-- comment: function precog_backtest_load_run_entered()
+COMMENT ON FUNCTION precog_backtest_load_run_entered() IS 'BEFORE INSERT OR DELETE on precog_backtest_loads (and nothing else: [trigger-misplaced]): a bulk load is begun and finished by a transaction that entered its run ([backtest-run]). Executable by nobody: the trigger runs it.';
 
 -- function: precog_backtest_partition_guarded(t regclass, partition regclass)
 CREATE OR REPLACE FUNCTION public.precog_backtest_partition_guarded(t regclass, partition regclass)
@@ -476,20 +506,40 @@ CREATE OR REPLACE FUNCTION public.precog_backtest_purged_together()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  IF current_setting('precog.purging_backtests', true) IS DISTINCT FROM 'on' THEN
-    RAISE EXCEPTION '[backtest-purged-together] TRUNCATE of % is refused: only purge_backtest_data() empties backtest partitions, every one together, so that no reference is left dangling', TG_TABLE_NAME
-      USING ERRCODE = 'P0001', TABLE = (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID)),
-            HINT = 'Remove backtest data with SELECT * FROM purge_backtest_data(): it empties every tagged table''s backtest partition together.';
+  IF EXISTS (SELECT FROM public.precog_truncate_permits p
+              WHERE p.backend OPERATOR(pg_catalog.=) pg_backend_pid()
+                AND p.transaction OPERATOR(pg_catalog.=) pg_current_xact_id()
+                AND p.relation IN (SELECT a FROM pg_partition_ancestors(TG_RELID) a)) THEN
+    RETURN NULL;
   END IF;
-  RETURN NULL;
+  RAISE EXCEPTION '[backtest-purged-together] TRUNCATE of % is refused: backtest rows go only with their run, so that no reference is left dangling', TG_TABLE_NAME
+    USING ERRCODE = 'P0001', TABLE = (SELECT c.relname::text FROM pg_class c WHERE c.oid = coalesce(pg_partition_root(TG_RELID), TG_RELID)),
+          HINT = 'Delete the run (db.backtests.delete; SQL: DELETE FROM backtest_runs, as precog_backtest_admin), or every run with purge_backtest_data().';
 END;
 $function$;
 
--- grant: function precog_backtest_purged_together() to PUBLIC
-GRANT EXECUTE ON FUNCTION precog_backtest_purged_together() TO PUBLIC;
-
 -- comment: function precog_backtest_purged_together()
-COMMENT ON FUNCTION precog_backtest_purged_together() IS 'BEFORE TRUNCATE on the backtest partition of every tagged table: refused ([backtest-purged-together]) unless purge_backtest_data() is truncating every backtest partition together.';
+COMMENT ON FUNCTION precog_backtest_purged_together() IS 'BEFORE TRUNCATE on the backtest partitions of every tagged table and on backtest_runs: refused ([backtest-purged-together]) but for the one TRUNCATE of every backtest partition by precog_backtest_truncate() (purge_backtest_data()), vouched for by its rows in precog_truncate_permits, which no role can write; no setting switches it off. Executable by nobody: triggers run it.';
+
+-- function: precog_backtest_run()
+CREATE OR REPLACE FUNCTION public.precog_backtest_run()
+ RETURNS bigint
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  RETURN (SELECT s.backtest_run_id FROM public.precog_backtest_sessions s
+           WHERE s.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+             AND s.transaction OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id_if_assigned());
+END;
+$function$;
+
+-- grant: function precog_backtest_run() to precog_backtest
+GRANT EXECUTE ON FUNCTION precog_backtest_run() TO precog_backtest;
+
+-- comment: function precog_backtest_run()
+COMMENT ON FUNCTION precog_backtest_run() IS 'The backtest run the current transaction entered with precog_enter_backtest_run(), or NULL. Executable by precog_backtest, whose [backtest-run] policies read it. SECURITY DEFINER: it reads a table no caller may read.';
 
 -- function: precog_backtest_run_deleted()
 CREATE OR REPLACE FUNCTION public.precog_backtest_run_deleted()
@@ -499,16 +549,17 @@ CREATE OR REPLACE FUNCTION public.precog_backtest_run_deleted()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
+  IF TG_RELID OPERATOR(pg_catalog.<>) 'public.backtest_runs'::regclass OR TG_OP OPERATOR(pg_catalog.<>) 'DELETE' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW' OR TG_WHEN OPERATOR(pg_catalog.<>) 'BEFORE' THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for deletes of backtest_runs only: it does not run for %', TG_NAME, TG_RELID::regclass
+      USING ERRCODE = '42501', HINT = 'The framework attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   INSERT INTO public.precog_backtest_runs_deleted (backtest_run_id) VALUES (OLD.id) ON CONFLICT DO NOTHING;
   RETURN OLD;
 END;
 $function$;
 
--- grant: function precog_backtest_run_deleted() to PUBLIC
-GRANT EXECUTE ON FUNCTION precog_backtest_run_deleted() TO PUBLIC;
-
 -- comment: function precog_backtest_run_deleted()
-COMMENT ON FUNCTION precog_backtest_run_deleted() IS 'BEFORE DELETE on backtest_runs: notes the run in precog_backtest_runs_deleted (one row, whatever the run''s size); its rows are hidden from every read at once and deleted by precog_backtest_sweep(). Every other run, and live and paper, are untouched.';
+COMMENT ON FUNCTION precog_backtest_run_deleted() IS 'BEFORE DELETE on backtest_runs (and nothing else: [trigger-misplaced]): notes the run in precog_backtest_runs_deleted (one row, whatever the run''s size); its rows are hidden from every read at once and deleted by precog_backtest_sweep(). Every other run, and live and paper, are untouched. Executable by nobody: the trigger runs it.';
 
 -- function: precog_backtest_run_indexes(t regclass)
 CREATE OR REPLACE FUNCTION public.precog_backtest_run_indexes(t regclass)
@@ -560,6 +611,12 @@ DECLARE
   unknown bigint;
   table_name text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = coalesce(pg_partition_root(TG_RELID), TG_RELID));
 BEGIN
+  IF NOT EXISTS (SELECT FROM public.precog_environment_tables d
+                  WHERE pg_catalog.to_regclass(pg_catalog.format('public.%I', d.table_name)) OPERATOR(pg_catalog.=) coalesce(pg_partition_root(TG_RELID), TG_RELID))
+     OR TG_OP OPERATOR(pg_catalog.<>) 'INSERT' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'STATEMENT' OR TG_WHEN OPERATOR(pg_catalog.<>) 'AFTER' THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for inserts into the tables of precog_environment_tables only: it does not run for %', TG_NAME, TG_RELID::regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   PERFORM FROM public.backtest_runs r
    WHERE r.id IN (SELECT DISTINCT n.backtest_run_id FROM new_rows n WHERE n.backtest_run_id IS NOT NULL)
      FOR KEY SHARE OF r;
@@ -577,7 +634,7 @@ END;
 $function$;
 
 -- comment: function precog_backtest_run_known()
-COMMENT ON FUNCTION precog_backtest_run_known() IS 'AFTER INSERT FOR EACH STATEMENT on every tagged table and its backtest partition: a backtest row names an existing run ([backtest-run-required]), locked FOR KEY SHARE until the transaction ends. SECURITY DEFINER: it reads and locks backtest_runs.';
+COMMENT ON FUNCTION precog_backtest_run_known() IS 'AFTER INSERT FOR EACH STATEMENT on every tagged table and its backtest partition: a backtest row names an existing run ([backtest-run-required]), locked FOR KEY SHARE until the transaction ends; it runs for the tables of the registry only ([trigger-misplaced]). SECURITY DEFINER: it reads and locks backtest_runs. Executable by nobody: triggers run it.';
 
 -- function: precog_backtest_run_required()
 CREATE OR REPLACE FUNCTION public.precog_backtest_run_required()
@@ -603,9 +660,6 @@ BEGIN
           HINT = 'Create the run first (createBacktestRun; SQL: create_backtest_run()); a deleted run takes its rows with it.';
 END;
 $function$;
-
--- grant: function precog_backtest_run_required() to PUBLIC
-GRANT EXECUTE ON FUNCTION precog_backtest_run_required() TO PUBLIC;
 
 -- comment: function precog_backtest_run_required()
 COMMENT ON FUNCTION precog_backtest_run_required() IS 'BEFORE INSERT on the backtest partition of every tagged table when a row names no run, and on its live and paper partitions when a row names one: [backtest-run-required].';
@@ -694,15 +748,17 @@ BEGIN
     EXECUTE format($q$ALTER TABLE %s ADD CONSTRAINT %I CHECK ((execution_environment = 'backtest') = (backtest_run_id IS NOT NULL))$q$, t, left(table_name, 40) || '_backtest_run_only_in_backtest');
   END IF;
 
-  -- precog_backtest reads the rows of its transaction's run while the run exists, and writes
-  -- rows of that run only (an unknown run is refused by name, by backtest_run_known).
+  -- precog_backtest reads the rows of the run its transaction entered while that run exists, and
+  -- writes rows of that run only: the run is recorded by precog_enter_backtest_run() where no caller
+  -- writes (a setting, which any statement can SET and which outlives its transaction when set for
+  -- the session, opens nothing).
   EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_backtest
-                    USING (backtest_run_id = (SELECT r.id FROM public.backtest_runs r WHERE r.id = (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))
-                    WITH CHECK (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))$q$,
+                    USING (backtest_run_id = (SELECT r.id FROM public.backtest_runs r WHERE r.id = (SELECT public.precog_backtest_run())))
+                    WITH CHECK (backtest_run_id = (SELECT public.precog_backtest_run()))$q$,
                  '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run] rows of the transaction''s run only', t,
-                 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.');
+                 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.');
   -- The analyst does not see a deleted run's rows, which the sweep has yet to delete.
   EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run-deleted] rows of deleted runs are gone', t);
   EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_analyst
@@ -757,8 +813,75 @@ $function$;
 -- grant: function precog_backtest_sweep(max_rows integer) to precog_backtest
 GRANT EXECUTE ON FUNCTION precog_backtest_sweep(max_rows integer) TO precog_backtest;
 
+-- grant: function precog_backtest_sweep(max_rows integer) to precog_backtest_admin
+GRANT EXECUTE ON FUNCTION precog_backtest_sweep(max_rows integer) TO precog_backtest_admin;
+
 -- comment: function precog_backtest_sweep(max_rows integer)
-COMMENT ON FUNCTION precog_backtest_sweep(max_rows integer) IS 'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. SECURITY DEFINER: precog_backtest may not delete rows; it deletes rows of deleted runs only. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION precog_backtest_sweep(max_rows integer) IS 'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. SECURITY DEFINER: precog_backtest may not delete rows; it deletes rows of deleted runs only. Executable by the owner, precog_backtest and precog_backtest_admin.';
+
+-- function: precog_backtest_truncate()
+CREATE OR REPLACE FUNCTION public.precog_backtest_truncate()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+  partitions regclass[];
+BEGIN
+  SELECT array_agg(public.precog_environment_partition(format('public.%I', d.table_name)::regclass, 'backtest') ORDER BY d.table_name)
+    INTO partitions FROM public.precog_environment_tables d;
+  IF partitions IS NULL THEN
+    RETURN;
+  END IF;
+  DELETE FROM public.precog_truncate_permits p WHERE p.backend OPERATOR(pg_catalog.=) pg_backend_pid();
+  INSERT INTO public.precog_truncate_permits (backend, transaction, relation)
+    SELECT pg_backend_pid(), pg_current_xact_id(), p FROM unnest(partitions) p;
+  EXECUTE format('TRUNCATE %s', (SELECT string_agg(p::text, ', ') FROM unnest(partitions) p));
+  DELETE FROM public.precog_truncate_permits p WHERE p.backend OPERATOR(pg_catalog.=) pg_backend_pid();
+END;
+$function$;
+
+-- comment: function precog_backtest_truncate()
+COMMENT ON FUNCTION precog_backtest_truncate() IS 'Used by purge_backtest_data(): truncates every backtest partition of every tagged table in one statement, vouched for by rows of precog_truncate_permits ([backtest-purged-together]). Executable by nobody: the purge runs it with the owner''s rights.';
+
+-- function: precog_enter_backtest_run(run bigint)
+CREATE OR REPLACE FUNCTION public.precog_enter_backtest_run(run bigint)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+  IF run IS NULL THEN
+    DELETE FROM public.precog_backtest_sessions s WHERE s.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid();
+    PERFORM pg_catalog.set_config('precog.backtest_run', '', true);
+    RETURN NULL;
+  END IF;
+  IF NOT EXISTS (
+    SELECT FROM public.backtest_runs r
+     WHERE r.id OPERATOR(pg_catalog.=) run
+       AND (r.created_by OPERATOR(pg_catalog.=) session_user
+            OR EXISTS (SELECT FROM pg_catalog.pg_roles a WHERE a.rolname OPERATOR(pg_catalog.=) session_user AND a.rolsuper)
+            OR pg_catalog.pg_has_role(session_user, 'precog_backtest_admin', 'MEMBER')
+            OR pg_catalog.pg_has_role(session_user, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) 'public.backtest_runs'::regclass), 'MEMBER'))) THEN
+    -- One message whether the run does not exist or is another login's.
+    RAISE EXCEPTION '[backtest-run] there is no backtest run % of this login to enter', run
+      USING ERRCODE = 'P0002', HINT = 'Open a scope for a run this login made (createBacktestRun), or connect as the login that made it.';
+  END IF;
+  INSERT INTO public.precog_backtest_sessions AS s (backend, transaction, backtest_run_id)
+  VALUES (pg_catalog.pg_backend_pid(), pg_catalog.pg_current_xact_id(), run)
+  ON CONFLICT (backend) DO UPDATE SET transaction = excluded.transaction, backtest_run_id = excluded.backtest_run_id;
+  -- The setting stays for the column default (backtest_run_id defaults to it); it opens nothing.
+  PERFORM pg_catalog.set_config('precog.backtest_run', run::text, true);
+  RETURN run;
+END;
+$function$;
+
+-- grant: function precog_enter_backtest_run(run bigint) to precog_backtest
+GRANT EXECUTE ON FUNCTION precog_enter_backtest_run(run bigint) TO precog_backtest;
+
+-- comment: function precog_enter_backtest_run(run bigint)
+COMMENT ON FUNCTION precog_enter_backtest_run(run bigint) IS 'Opens backtest run `run` for the rest of the current transaction ([backtest-run]: precog_backtest reads and writes its rows only); NULL leaves it. A login enters the runs it made (a superuser, the owner and precog_backtest_admin any). Executable by precog_backtest, the role of run scopes. SECURITY DEFINER: it records the run where no caller can write.';
 
 -- function: precog_environment_id_checks(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_environment_id_checks(table_name text)
@@ -774,29 +897,34 @@ DECLARE
   identity record;
   check_function text := left('precog_ids_' || table_name, 63);
   mark_function text := left('precog_ids_mark_' || table_name, 63);
-  setting text;
+  placement text := public.precog_trigger_placement(table_name);
 BEGIN
   FOR identity IN
     -- pg_get_serial_sequence gives the sequence schema-qualified, as the generated function needs.
     SELECT a.attname::text AS name, pg_get_serial_sequence(t::text, a.attname) AS sequence
       FROM pg_attribute a WHERE a.attrelid = t AND a.attidentity <> '' AND NOT a.attisdropped ORDER BY a.attnum
   LOOP
-    setting := left('precog.ids_issued_' || table_name || '_' || identity.name, 63);
+    -- The mark lives in precog_identity_marks, which only these functions write (Hardening II,
+    -- class 2: a setting could be reset by the very statement it guards).
     marks := marks || format($body$
-  PERFORM pg_catalog.set_config(%1$L, (SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text FROM %2$s s), true);
-$body$, setting, identity.sequence);
+  INSERT INTO public.precog_identity_marks AS m (backend, sequence, mark)
+  VALUES (pg_catalog.pg_backend_pid(), %1$L::pg_catalog.regclass, (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM %1$s s))
+  ON CONFLICT (backend, sequence) DO UPDATE SET mark = excluded.mark;
+$body$, identity.sequence);
     checks := checks || format($body$
   SELECT n.%1$I AS id, n.execution_environment AS environment INTO chosen
     FROM new_rows n
    WHERE n.%1$I > (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM %2$s s)
-      OR n.%1$I <= coalesce(nullif(pg_catalog.current_setting(%4$L, true), '')::bigint, 0)
+      OR n.%1$I <= coalesce((SELECT m.mark FROM public.precog_identity_marks m
+                              WHERE m.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND m.sequence OPERATOR(pg_catalog.=) %2$L::pg_catalog.regclass),
+                             (SELECT s.last_value FROM %2$s s))
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '[identity-issued] %3$s.%1$s = %% (%%) was not issued to this row by the database', chosen.id, chosen.environment
       USING ERRCODE = 'P0001', TABLE = %3$L, COLUMN = %1$L,
             HINT = 'Let the database issue ids: insert without the column (no OVERRIDING SYSTEM VALUE).';
   END IF;
-$body$, identity.name, identity.sequence, table_name, setting);
+$body$, identity.name, identity.sequence, table_name);
   END LOOP;
   EXECUTE format('DROP TRIGGER IF EXISTS environment_ids ON %s', t);
   EXECUTE format('DROP TRIGGER IF EXISTS environment_ids_mark ON %s', t);
@@ -806,23 +934,23 @@ $body$, identity.name, identity.sequence, table_name, setting);
     RETURN;
   END IF;
   EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
-BEGIN%s
+BEGIN%s%s
   RETURN NULL;
 END;
-$body$$f$, mark_function, marks);
+$body$$f$, mark_function, placement, marks);
   EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', mark_function);
   EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', mark_function,
-                 format('Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on %s when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued]. SECURITY DEFINER: it reads the sequence.', table_name));
+                 format('Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on %s when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued], in precog_identity_marks (no caller writes it); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and writes the mark. Executable by nobody: triggers run it.', table_name));
   EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
 DECLARE
   chosen record;
-BEGIN%s
+BEGIN%s%s
   RETURN NULL;
 END;
-$body$$f$, check_function, checks);
+$body$$f$, check_function, placement, checks);
   EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', check_function);
   EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', check_function,
-                 format('Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on %s when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]). SECURITY DEFINER: it reads the sequence.', table_name));
+                 format('Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on %s when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and the mark. Executable by nobody: triggers run it.', table_name));
   EXECUTE format('CREATE TRIGGER environment_ids_mark BEFORE INSERT ON %s FOR EACH STATEMENT WHEN (pg_catalog.row_security_active(%L::regclass)) EXECUTE FUNCTION public.%I()',
                  t, t::text, mark_function);
   EXECUTE format('CREATE TRIGGER environment_ids AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT WHEN (pg_catalog.row_security_active(%L::regclass)) EXECUTE FUNCTION public.%I()',
@@ -841,11 +969,18 @@ CREATE OR REPLACE FUNCTION public.precog_environment_key_guard()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 DECLARE
-  root_table text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+  root regclass := coalesce(pg_partition_root(TG_RELID), TG_RELID);
+  root_table text := (SELECT c.relname::text FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) root AND c.relnamespace OPERATOR(pg_catalog.=) 'public'::regnamespace);
   new_row jsonb := to_jsonb(NEW);
   key_text text;
   earlier record;
 BEGIN
+  IF NOT EXISTS (SELECT FROM public.precog_environment_tables d
+                  WHERE d.table_name OPERATOR(pg_catalog.=) root_table AND d.kind OPERATOR(pg_catalog.=) 'versioned'
+                    AND d.business_key OPERATOR(pg_catalog.=) ARRAY(SELECT pg_catalog.unnest(TG_ARGV))) OR TG_OP OPERATOR(pg_catalog.<>) 'INSERT' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW' THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for the versioned tables of precog_environment_tables only: it does not run for %', TG_NAME, TG_RELID::regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF NEW.execution_environment IS NULL THEN
     RETURN NEW; -- refused next, by the [environment-required] trigger of the NULL partition
   END IF;
@@ -886,11 +1021,8 @@ BEGIN
 END;
 $function$;
 
--- grant: function precog_environment_key_guard() to PUBLIC
-GRANT EXECUTE ON FUNCTION precog_environment_key_guard() TO PUBLIC;
-
 -- comment: function precog_environment_key_guard()
-COMMENT ON FUNCTION precog_environment_key_guard() IS 'BEFORE INSERT on versioned tables whose business key does not include the environment: every version of a key carries the environment of the first ([environment-immutable], precog bug #662), registered in precog_environment_keys. SECURITY DEFINER so that versions hidden from the caller by row-level security still count.';
+COMMENT ON FUNCTION precog_environment_key_guard() IS 'BEFORE INSERT on versioned tables whose business key does not include the environment: every version of a key carries the environment (and run) of the first ([environment-immutable], precog bug #662), registered in precog_environment_keys; it runs for the versioned tables of the registry only, with their key ([trigger-misplaced]). SECURITY DEFINER so that versions hidden from the caller by row-level security still count. Executable by nobody: triggers run it.';
 
 -- function: precog_environment_manifest_record(table_name text)
 CREATE OR REPLACE FUNCTION public.precog_environment_manifest_record(table_name text)
@@ -1121,6 +1253,7 @@ DECLARE
   lock_query text;
   missing_query text;
   check_function text := left('precog_references_' || table_name, 63);
+  placement text := public.precog_trigger_placement(table_name);
   guard_function text := left('precog_referenced_' || table_name, 63);
 BEGIN
   SELECT * INTO declared FROM public.precog_environment_tables d WHERE d.table_name = table_name;
@@ -1185,14 +1318,11 @@ $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_strin
     EXECUTE replace(%5$L, '{run}', run::text);
     EXECUTE replace(%6$L, '{run}', run::text) INTO missing_key;
     IF missing_key IS NOT NULL THEN
-      IF EXISTS (SELECT FROM public.%2$I r WHERE r.execution_environment = 'backtest' AND (%10$s) = (SELECT %11$s FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
-        RAISE EXCEPTION '[backtest-run-cross-reference] %7$s (%1$s) = (%%) of backtest run %% refers to a row of %2$s in another run: a row references only rows of its own run', missing_key, run
-          USING ERRCODE = 'P0001', TABLE = %7$L, COLUMN = %8$L, CONSTRAINT = %9$L,
-                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
-      END IF;
-      RAISE EXCEPTION '[environment-cross-reference] %7$s (%1$s) = (%%) refers to no backtest row of %2$s: a row references only rows of its own environment', missing_key
+      -- One message whether the row is in another run, another environment or nowhere: a run
+      -- scope must not learn from a refusal that a row it cannot see exists (Hardening II, class 7).
+      RAISE EXCEPTION '[backtest-run-cross-reference] %7$s (%1$s) = (%%) of backtest run %% refers to no row of %2$s in its run: a row references only rows of its own run', missing_key, run
         USING ERRCODE = 'P0001', TABLE = %7$L, COLUMN = %8$L, CONSTRAINT = %9$L,
-              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+              HINT = 'Reference a row written in the same backtest run (the scope''s run), written first.';
     END IF;
   END LOOP;
 $body$, array_to_string(ref.columns, ', '), ref.referenced_table, array_to_string(ref.referenced_columns, ', '), not_null,
@@ -1236,13 +1366,13 @@ DECLARE
   missing record;
   missing_key text;
   run bigint;
-BEGIN%s
+BEGIN%s%s
   RETURN NULL;
 END;
-$body$$f$, check_function, checks);
+$body$$f$, check_function, placement, checks);
     EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', check_function);
     EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', check_function,
-                   format('Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on %s and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
+                   format('Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on %s and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.', table_name));
     -- On the table for writes through it, and on each partition for the owner's direct writes
     -- (statement triggers fire only for the table a statement names).
     FOR partition IN SELECT t AS relation UNION ALL SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = t LOOP
@@ -1256,16 +1386,16 @@ $body$$f$, check_function, checks);
   END IF;
   IF guards <> '' THEN
     EXECUTE format($f$CREATE OR REPLACE FUNCTION public.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
-BEGIN%s
+BEGIN%s%s
   IF TG_OP = 'DELETE' THEN
     RETURN OLD;
   END IF;
   RETURN NEW;
 END;
-$body$$f$, guard_function, guards);
+$body$$f$, guard_function, placement, guards);
     EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', guard_function);
     EXECUTE format('COMMENT ON FUNCTION public.%I() IS %L', guard_function,
-                   format('Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on %s, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.', table_name));
+                   format('Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on %s, a row that a tagged table references (precog_environment_references) is kept, and so is its key; it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.', table_name));
     EXECUTE format('CREATE TRIGGER environment_referenced BEFORE DELETE OR UPDATE OF %s ON %s FOR EACH ROW EXECUTE FUNCTION public.%I()',
                    (SELECT string_agg(DISTINCT quote_ident(k), ', ') FROM public.precog_environment_references r, unnest(r.referenced_columns) k WHERE r.referenced_table = table_name), t, guard_function);
   ELSE
@@ -1292,9 +1422,6 @@ BEGIN
 END;
 $function$;
 
--- grant: function precog_environment_required() to PUBLIC
-GRANT EXECUTE ON FUNCTION precog_environment_required() TO PUBLIC;
-
 -- comment: function precog_environment_required()
 COMMENT ON FUNCTION precog_environment_required() IS 'BEFORE INSERT on the <t>_environment_missing partition of every tagged table: refuses a row without execution_environment with [environment-required], before NOT NULL or a policy can refuse it namelessly. Rows that name their environment never reach it.';
 
@@ -1318,6 +1445,8 @@ BEGIN
   LOOP
     PERFORM public.precog_environment_reference_checks(declared.table_name);
   END LOOP;
+  -- EXECUTE on the functions it generated (and every other owner-rights or trigger function) as their comments say.
+  PERFORM public.precog_function_privileges();
   -- What was installed, for the review and npm run check (every table: the reference checks of
   -- each were regenerated above).
   FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY 1 LOOP
@@ -1551,11 +1680,43 @@ BEGIN
 END;
 $function$;
 
--- grant: function precog_environment_update_guard() to PUBLIC
-GRANT EXECUTE ON FUNCTION precog_environment_update_guard() TO PUBLIC;
-
 -- comment: function precog_environment_update_guard()
 COMMENT ON FUNCTION precog_environment_update_guard() IS 'BEFORE UPDATE on every tagged table: the environment never changes ([environment-immutable]); append_only tables refuse every update ([append-only]); versioned tables refuse changes to superseded versions ([version-history-immutable]) and anything but closing a current one ([version-immutable]); mutable tables refuse changes outside their mutable columns ([immutable-column]). Configured by trigger arguments.';
+
+-- function: precog_function_privileges()
+CREATE OR REPLACE FUNCTION public.precog_function_privileges()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+DECLARE
+  f record;
+  grantee text;
+  named text;
+BEGIN
+  FOR f IN
+    SELECT p.oid::regprocedure AS fn, p.proowner, p.proacl, coalesce(obj_description(p.oid, 'pg_proc'), '') AS comment
+      FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND (p.prosecdef OR p.prorettype = 'trigger'::regtype)
+  LOOP
+    named := coalesce(substring(f.comment FROM 'Executable by ([^.]*)\.'), '');
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.fn);
+    FOR grantee IN
+      SELECT DISTINCT a.grantee::regrole::text FROM aclexplode(coalesce(f.proacl, acldefault('f', f.proowner))) a
+       WHERE a.grantee <> 0 AND a.grantee <> f.proowner
+    LOOP
+      IF named !~ ('\m' || grantee || '\M') THEN
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', f.fn, grantee);
+      END IF;
+    END LOOP;
+    FOR grantee IN SELECT r.rolname::text FROM pg_roles r WHERE r.rolname ~ '^precog_' AND named ~ ('\m' || r.rolname || '\M') LOOP
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.fn, grantee);
+    END LOOP;
+  END LOOP;
+END;
+$function$;
+
+-- comment: function precog_function_privileges()
+COMMENT ON FUNCTION precog_function_privileges() IS 'Used by precog_environment_table() and migrations: EXECUTE on every SECURITY DEFINER and trigger function of the schema revoked from PUBLIC and granted to exactly the roles its comment names ("Executable by ...").';
 
 -- function: precog_ids_account_balance()
 CREATE OR REPLACE FUNCTION public.precog_ids_account_balance()
@@ -1567,10 +1728,16 @@ AS $function$
 DECLARE
   chosen record;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.account_balance'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.account_balance', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   SELECT n.id AS id, n.execution_environment AS environment INTO chosen
     FROM new_rows n
    WHERE n.id > (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.account_balance_id_seq s)
-      OR n.id <= coalesce(nullif(pg_catalog.current_setting('precog.ids_issued_account_balance_id', true), '')::bigint, 0)
+      OR n.id <= coalesce((SELECT m.mark FROM public.precog_identity_marks m
+                              WHERE m.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND m.sequence OPERATOR(pg_catalog.=) 'public.account_balance_id_seq'::pg_catalog.regclass),
+                             (SELECT s.last_value FROM public.account_balance_id_seq s))
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '[identity-issued] account_balance.id = % (%) was not issued to this row by the database', chosen.id, chosen.environment
@@ -1583,7 +1750,7 @@ END;
 $function$;
 
 -- comment: function precog_ids_account_balance()
-COMMENT ON FUNCTION precog_ids_account_balance() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_balance when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]). SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_account_balance() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_balance when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_account_ledger()
 CREATE OR REPLACE FUNCTION public.precog_ids_account_ledger()
@@ -1595,10 +1762,16 @@ AS $function$
 DECLARE
   chosen record;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.account_ledger'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.account_ledger', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   SELECT n.id AS id, n.execution_environment AS environment INTO chosen
     FROM new_rows n
    WHERE n.id > (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.account_ledger_id_seq s)
-      OR n.id <= coalesce(nullif(pg_catalog.current_setting('precog.ids_issued_account_ledger_id', true), '')::bigint, 0)
+      OR n.id <= coalesce((SELECT m.mark FROM public.precog_identity_marks m
+                              WHERE m.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND m.sequence OPERATOR(pg_catalog.=) 'public.account_ledger_id_seq'::pg_catalog.regclass),
+                             (SELECT s.last_value FROM public.account_ledger_id_seq s))
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '[identity-issued] account_ledger.id = % (%) was not issued to this row by the database', chosen.id, chosen.environment
@@ -1611,7 +1784,7 @@ END;
 $function$;
 
 -- comment: function precog_ids_account_ledger()
-COMMENT ON FUNCTION precog_ids_account_ledger() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_ledger when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]). SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_account_ledger() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_ledger when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_mark_account_balance()
 CREATE OR REPLACE FUNCTION public.precog_ids_mark_account_balance()
@@ -1621,14 +1794,20 @@ CREATE OR REPLACE FUNCTION public.precog_ids_mark_account_balance()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  PERFORM pg_catalog.set_config('precog.ids_issued_account_balance_id', (SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text FROM public.account_balance_id_seq s), true);
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.account_balance'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.account_balance', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
+  INSERT INTO public.precog_identity_marks AS m (backend, sequence, mark)
+  VALUES (pg_catalog.pg_backend_pid(), 'public.account_balance_id_seq'::pg_catalog.regclass, (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.account_balance_id_seq s))
+  ON CONFLICT (backend, sequence) DO UPDATE SET mark = excluded.mark;
 
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_ids_mark_account_balance()
-COMMENT ON FUNCTION precog_ids_mark_account_balance() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on account_balance when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued]. SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_mark_account_balance() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on account_balance when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued], in precog_identity_marks (no caller writes it); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and writes the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_mark_account_ledger()
 CREATE OR REPLACE FUNCTION public.precog_ids_mark_account_ledger()
@@ -1638,14 +1817,20 @@ CREATE OR REPLACE FUNCTION public.precog_ids_mark_account_ledger()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  PERFORM pg_catalog.set_config('precog.ids_issued_account_ledger_id', (SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text FROM public.account_ledger_id_seq s), true);
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.account_ledger'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.account_ledger', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
+  INSERT INTO public.precog_identity_marks AS m (backend, sequence, mark)
+  VALUES (pg_catalog.pg_backend_pid(), 'public.account_ledger_id_seq'::pg_catalog.regclass, (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.account_ledger_id_seq s))
+  ON CONFLICT (backend, sequence) DO UPDATE SET mark = excluded.mark;
 
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_ids_mark_account_ledger()
-COMMENT ON FUNCTION precog_ids_mark_account_ledger() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on account_ledger when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued]. SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_mark_account_ledger() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on account_ledger when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued], in precog_identity_marks (no caller writes it); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and writes the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_mark_orders()
 CREATE OR REPLACE FUNCTION public.precog_ids_mark_orders()
@@ -1655,14 +1840,20 @@ CREATE OR REPLACE FUNCTION public.precog_ids_mark_orders()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  PERFORM pg_catalog.set_config('precog.ids_issued_orders_id', (SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text FROM public.orders_id_seq s), true);
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.orders'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.orders', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
+  INSERT INTO public.precog_identity_marks AS m (backend, sequence, mark)
+  VALUES (pg_catalog.pg_backend_pid(), 'public.orders_id_seq'::pg_catalog.regclass, (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.orders_id_seq s))
+  ON CONFLICT (backend, sequence) DO UPDATE SET mark = excluded.mark;
 
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_ids_mark_orders()
-COMMENT ON FUNCTION precog_ids_mark_orders() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on orders when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued]. SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_mark_orders() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on orders when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued], in precog_identity_marks (no caller writes it); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and writes the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_mark_positions()
 CREATE OR REPLACE FUNCTION public.precog_ids_mark_positions()
@@ -1672,14 +1863,20 @@ CREATE OR REPLACE FUNCTION public.precog_ids_mark_positions()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  PERFORM pg_catalog.set_config('precog.ids_issued_positions_id', (SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text FROM public.positions_id_seq s), true);
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.positions'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.positions', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
+  INSERT INTO public.precog_identity_marks AS m (backend, sequence, mark)
+  VALUES (pg_catalog.pg_backend_pid(), 'public.positions_id_seq'::pg_catalog.regclass, (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.positions_id_seq s))
+  ON CONFLICT (backend, sequence) DO UPDATE SET mark = excluded.mark;
 
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_ids_mark_positions()
-COMMENT ON FUNCTION precog_ids_mark_positions() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on positions when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued]. SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_mark_positions() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on positions when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued], in precog_identity_marks (no caller writes it); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and writes the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_mark_settlements()
 CREATE OR REPLACE FUNCTION public.precog_ids_mark_settlements()
@@ -1689,14 +1886,20 @@ CREATE OR REPLACE FUNCTION public.precog_ids_mark_settlements()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  PERFORM pg_catalog.set_config('precog.ids_issued_settlements_id', (SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text FROM public.settlements_id_seq s), true);
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.settlements'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.settlements', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
+  INSERT INTO public.precog_identity_marks AS m (backend, sequence, mark)
+  VALUES (pg_catalog.pg_backend_pid(), 'public.settlements_id_seq'::pg_catalog.regclass, (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.settlements_id_seq s))
+  ON CONFLICT (backend, sequence) DO UPDATE SET mark = excluded.mark;
 
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_ids_mark_settlements()
-COMMENT ON FUNCTION precog_ids_mark_settlements() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on settlements when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued]. SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_mark_settlements() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on settlements when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued], in precog_identity_marks (no caller writes it); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and writes the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_mark_trades()
 CREATE OR REPLACE FUNCTION public.precog_ids_mark_trades()
@@ -1706,14 +1909,20 @@ CREATE OR REPLACE FUNCTION public.precog_ids_mark_trades()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
-  PERFORM pg_catalog.set_config('precog.ids_issued_trades_id', (SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text FROM public.trades_id_seq s), true);
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.trades'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.trades', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
+  INSERT INTO public.precog_identity_marks AS m (backend, sequence, mark)
+  VALUES (pg_catalog.pg_backend_pid(), 'public.trades_id_seq'::pg_catalog.regclass, (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.trades_id_seq s))
+  ON CONFLICT (backend, sequence) DO UPDATE SET mark = excluded.mark;
 
   RETURN NULL;
 END;
 $function$;
 
 -- comment: function precog_ids_mark_trades()
-COMMENT ON FUNCTION precog_ids_mark_trades() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on trades when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued]. SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_mark_trades() IS 'Generated by precog_environment_table(): BEFORE INSERT FOR EACH STATEMENT on trades when the caller is bound by row-level security, noting the last identity value issued before the statement for [identity-issued], in precog_identity_marks (no caller writes it); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and writes the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_orders()
 CREATE OR REPLACE FUNCTION public.precog_ids_orders()
@@ -1725,10 +1934,16 @@ AS $function$
 DECLARE
   chosen record;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.orders'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.orders', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   SELECT n.id AS id, n.execution_environment AS environment INTO chosen
     FROM new_rows n
    WHERE n.id > (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.orders_id_seq s)
-      OR n.id <= coalesce(nullif(pg_catalog.current_setting('precog.ids_issued_orders_id', true), '')::bigint, 0)
+      OR n.id <= coalesce((SELECT m.mark FROM public.precog_identity_marks m
+                              WHERE m.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND m.sequence OPERATOR(pg_catalog.=) 'public.orders_id_seq'::pg_catalog.regclass),
+                             (SELECT s.last_value FROM public.orders_id_seq s))
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '[identity-issued] orders.id = % (%) was not issued to this row by the database', chosen.id, chosen.environment
@@ -1741,7 +1956,7 @@ END;
 $function$;
 
 -- comment: function precog_ids_orders()
-COMMENT ON FUNCTION precog_ids_orders() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on orders when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]). SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_orders() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on orders when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_positions()
 CREATE OR REPLACE FUNCTION public.precog_ids_positions()
@@ -1753,10 +1968,16 @@ AS $function$
 DECLARE
   chosen record;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.positions'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.positions', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   SELECT n.id AS id, n.execution_environment AS environment INTO chosen
     FROM new_rows n
    WHERE n.id > (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.positions_id_seq s)
-      OR n.id <= coalesce(nullif(pg_catalog.current_setting('precog.ids_issued_positions_id', true), '')::bigint, 0)
+      OR n.id <= coalesce((SELECT m.mark FROM public.precog_identity_marks m
+                              WHERE m.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND m.sequence OPERATOR(pg_catalog.=) 'public.positions_id_seq'::pg_catalog.regclass),
+                             (SELECT s.last_value FROM public.positions_id_seq s))
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '[identity-issued] positions.id = % (%) was not issued to this row by the database', chosen.id, chosen.environment
@@ -1769,7 +1990,7 @@ END;
 $function$;
 
 -- comment: function precog_ids_positions()
-COMMENT ON FUNCTION precog_ids_positions() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on positions when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]). SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_positions() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on positions when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_settlements()
 CREATE OR REPLACE FUNCTION public.precog_ids_settlements()
@@ -1781,10 +2002,16 @@ AS $function$
 DECLARE
   chosen record;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.settlements'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.settlements', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   SELECT n.id AS id, n.execution_environment AS environment INTO chosen
     FROM new_rows n
    WHERE n.id > (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.settlements_id_seq s)
-      OR n.id <= coalesce(nullif(pg_catalog.current_setting('precog.ids_issued_settlements_id', true), '')::bigint, 0)
+      OR n.id <= coalesce((SELECT m.mark FROM public.precog_identity_marks m
+                              WHERE m.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND m.sequence OPERATOR(pg_catalog.=) 'public.settlements_id_seq'::pg_catalog.regclass),
+                             (SELECT s.last_value FROM public.settlements_id_seq s))
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '[identity-issued] settlements.id = % (%) was not issued to this row by the database', chosen.id, chosen.environment
@@ -1797,7 +2024,7 @@ END;
 $function$;
 
 -- comment: function precog_ids_settlements()
-COMMENT ON FUNCTION precog_ids_settlements() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on settlements when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]). SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_settlements() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on settlements when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_ids_trades()
 CREATE OR REPLACE FUNCTION public.precog_ids_trades()
@@ -1809,10 +2036,16 @@ AS $function$
 DECLARE
   chosen record;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.trades'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.trades', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   SELECT n.id AS id, n.execution_environment AS environment INTO chosen
     FROM new_rows n
    WHERE n.id > (SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM public.trades_id_seq s)
-      OR n.id <= coalesce(nullif(pg_catalog.current_setting('precog.ids_issued_trades_id', true), '')::bigint, 0)
+      OR n.id <= coalesce((SELECT m.mark FROM public.precog_identity_marks m
+                              WHERE m.backend OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() AND m.sequence OPERATOR(pg_catalog.=) 'public.trades_id_seq'::pg_catalog.regclass),
+                             (SELECT s.last_value FROM public.trades_id_seq s))
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '[identity-issued] trades.id = % (%) was not issued to this row by the database', chosen.id, chosen.environment
@@ -1825,7 +2058,7 @@ END;
 $function$;
 
 -- comment: function precog_ids_trades()
-COMMENT ON FUNCTION precog_ids_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]). SECURITY DEFINER: it reads the sequence.';
+COMMENT ON FUNCTION precog_ids_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades when the caller is bound by row-level security, refusing an identity value not issued by the database during the statement ([identity-issued]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER: it reads the sequence and the mark. Executable by nobody: triggers run it.';
 
 -- function: precog_live_history_kept()
 CREATE OR REPLACE FUNCTION public.precog_live_history_kept()
@@ -1846,9 +2079,6 @@ BEGIN
           HINT = 'Live rows are real-money history and are never deleted; record a correcting row instead. Backtest data is removed with purge_backtest_data().';
 END;
 $function$;
-
--- grant: function precog_live_history_kept() to PUBLIC
-GRANT EXECUTE ON FUNCTION precog_live_history_kept() TO PUBLIC;
 
 -- comment: function precog_live_history_kept()
 COMMENT ON FUNCTION precog_live_history_kept() IS 'BEFORE DELETE on the live partition of every tagged table, and BEFORE TRUNCATE on the table and its live and paper partitions: live history is never deleted ([live-history-kept]). Only backtest partitions may be truncated (purge_backtest_data()).';
@@ -1989,6 +2219,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_orders()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.orders'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.orders', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
      AND EXISTS (SELECT FROM public.account_ledger t WHERE t.order_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'orders row (id) = (%) is referenced by account_ledger (order_id); it is kept', concat_ws(', ', OLD.id)
@@ -2011,7 +2245,7 @@ END;
 $function$;
 
 -- comment: function precog_referenced_orders()
-COMMENT ON FUNCTION precog_referenced_orders() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on orders, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_orders() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on orders, a row that a tagged table references (precog_environment_references) is kept, and so is its key; it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_referenced_platforms()
 CREATE OR REPLACE FUNCTION public.precog_referenced_platforms()
@@ -2021,6 +2255,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_platforms()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.platforms'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.platforms', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF (TG_OP = 'DELETE' OR (OLD.platform_id) IS DISTINCT FROM (NEW.platform_id))
      AND EXISTS (SELECT FROM public.account_balance t WHERE t.platform_id = OLD.platform_id) THEN
     RAISE EXCEPTION 'platforms row (platform_id) = (%) is referenced by account_balance (platform_id); it is kept', concat_ws(', ', OLD.platform_id)
@@ -2050,7 +2288,7 @@ END;
 $function$;
 
 -- comment: function precog_referenced_platforms()
-COMMENT ON FUNCTION precog_referenced_platforms() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on platforms, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_platforms() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on platforms, a row that a tagged table references (precog_environment_references) is kept, and so is its key; it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_referenced_positions()
 CREATE OR REPLACE FUNCTION public.precog_referenced_positions()
@@ -2060,6 +2298,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_positions()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.positions'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.positions', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
      AND EXISTS (SELECT FROM public.orders t WHERE t.position_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'positions row (id) = (%) is referenced by orders (position_id); it is kept', concat_ws(', ', OLD.id)
@@ -2089,7 +2331,7 @@ END;
 $function$;
 
 -- comment: function precog_referenced_positions()
-COMMENT ON FUNCTION precog_referenced_positions() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on positions, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_positions() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on positions, a row that a tagged table references (precog_environment_references) is kept, and so is its key; it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_referenced_probability_models()
 CREATE OR REPLACE FUNCTION public.precog_referenced_probability_models()
@@ -2099,6 +2341,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_probability_models()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.probability_models'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.probability_models', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF (TG_OP = 'DELETE' OR (OLD.model_id) IS DISTINCT FROM (NEW.model_id))
      AND EXISTS (SELECT FROM public.orders t WHERE t.model_id = OLD.model_id) THEN
     RAISE EXCEPTION 'probability_models row (model_id) = (%) is referenced by orders (model_id); it is kept', concat_ws(', ', OLD.model_id)
@@ -2128,7 +2374,7 @@ END;
 $function$;
 
 -- comment: function precog_referenced_probability_models()
-COMMENT ON FUNCTION precog_referenced_probability_models() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on probability_models, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_probability_models() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on probability_models, a row that a tagged table references (precog_environment_references) is kept, and so is its key; it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_referenced_settlements()
 CREATE OR REPLACE FUNCTION public.precog_referenced_settlements()
@@ -2138,6 +2384,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_settlements()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.settlements'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.settlements', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
      AND EXISTS (SELECT FROM public.account_ledger t WHERE t.settlement_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'settlements row (id) = (%) is referenced by account_ledger (settlement_id); it is kept', concat_ws(', ', OLD.id)
@@ -2153,7 +2403,7 @@ END;
 $function$;
 
 -- comment: function precog_referenced_settlements()
-COMMENT ON FUNCTION precog_referenced_settlements() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on settlements, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_settlements() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on settlements, a row that a tagged table references (precog_environment_references) is kept, and so is its key; it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_referenced_strategies()
 CREATE OR REPLACE FUNCTION public.precog_referenced_strategies()
@@ -2163,6 +2413,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_strategies()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.strategies'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.strategies', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF (TG_OP = 'DELETE' OR (OLD.strategy_id) IS DISTINCT FROM (NEW.strategy_id))
      AND EXISTS (SELECT FROM public.orders t WHERE t.strategy_id = OLD.strategy_id) THEN
     RAISE EXCEPTION 'strategies row (strategy_id) = (%) is referenced by orders (strategy_id); it is kept', concat_ws(', ', OLD.strategy_id)
@@ -2192,7 +2446,7 @@ END;
 $function$;
 
 -- comment: function precog_referenced_strategies()
-COMMENT ON FUNCTION precog_referenced_strategies() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on strategies, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_strategies() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on strategies, a row that a tagged table references (precog_environment_references) is kept, and so is its key; it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_referenced_trades()
 CREATE OR REPLACE FUNCTION public.precog_referenced_trades()
@@ -2202,6 +2456,10 @@ CREATE OR REPLACE FUNCTION public.precog_referenced_trades()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.trades'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.trades', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF (TG_OP = 'DELETE' OR (OLD.id) IS DISTINCT FROM (NEW.id))
      AND EXISTS (SELECT FROM public.account_ledger t WHERE t.trade_id = OLD.id AND t.execution_environment = OLD.execution_environment AND t.backtest_run_id IS NOT DISTINCT FROM OLD.backtest_run_id) THEN
     RAISE EXCEPTION 'trades row (id) = (%) is referenced by account_ledger (trade_id); it is kept', concat_ws(', ', OLD.id)
@@ -2217,7 +2475,7 @@ END;
 $function$;
 
 -- comment: function precog_referenced_trades()
-COMMENT ON FUNCTION precog_referenced_trades() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on trades, a row that a tagged table references (precog_environment_references) is kept, and so is its key. SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_referenced_trades() IS 'Generated by precog_environment_table(): BEFORE DELETE OR UPDATE on trades, a row that a tagged table references (precog_environment_references) is kept, and so is its key; it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_references_account_balance()
 CREATE OR REPLACE FUNCTION public.precog_references_account_balance()
@@ -2232,6 +2490,10 @@ DECLARE
   missing_key text;
   run bigint;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.account_balance'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.account_balance', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   -- (platform_id) -> platforms (platform_id)
   PERFORM FROM public.platforms r WHERE (r.platform_id) IN (SELECT n.platform_id FROM new_rows n WHERE n.platform_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(platform_id) = (%s)', concat_ws(', ', n.platform_id)) AS key INTO missing
@@ -2249,7 +2511,7 @@ END;
 $function$;
 
 -- comment: function precog_references_account_balance()
-COMMENT ON FUNCTION precog_references_account_balance() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_balance and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_account_balance() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_balance and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_references_account_ledger()
 CREATE OR REPLACE FUNCTION public.precog_references_account_ledger()
@@ -2264,6 +2526,10 @@ DECLARE
   missing_key text;
   run bigint;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.account_ledger'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.account_ledger', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   -- (platform_id) -> platforms (platform_id)
   PERFORM FROM public.platforms r WHERE (r.platform_id) IN (SELECT n.platform_id FROM new_rows n WHERE n.platform_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(platform_id) = (%s)', concat_ws(', ', n.platform_id)) AS key INTO missing
@@ -2311,14 +2577,11 @@ BEGIN
     EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.orders r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.order_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.order_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
     EXECUTE replace('SELECT concat_ws('', '', n.order_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.order_id) LIMIT 1', '{run}', run::text) INTO missing_key;
     IF missing_key IS NOT NULL THEN
-      IF EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
-        RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (order_id) = (%) of backtest run % refers to a row of orders in another run: a row references only rows of its own run', missing_key, run
-          USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'order_id', CONSTRAINT = 'account_ledger_order_id_reference',
-                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
-      END IF;
-      RAISE EXCEPTION '[environment-cross-reference] account_ledger (order_id) = (%) refers to no backtest row of orders: a row references only rows of its own environment', missing_key
+      -- One message whether the row is in another run, another environment or nowhere: a run
+      -- scope must not learn from a refusal that a row it cannot see exists (Hardening II, class 7).
+      RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (order_id) = (%) of backtest run % refers to no row of orders in its run: a row references only rows of its own run', missing_key, run
         USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'order_id', CONSTRAINT = 'account_ledger_order_id_reference',
-              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+              HINT = 'Reference a row written in the same backtest run (the scope''s run), written first.';
     END IF;
   END LOOP;
 
@@ -2357,14 +2620,11 @@ BEGIN
     EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.settlements r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.settlement_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.settlement_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
     EXECUTE replace('SELECT concat_ws('', '', n.settlement_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.settlement_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.settlements r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.settlement_id) LIMIT 1', '{run}', run::text) INTO missing_key;
     IF missing_key IS NOT NULL THEN
-      IF EXISTS (SELECT FROM public.settlements r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
-        RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (settlement_id) = (%) of backtest run % refers to a row of settlements in another run: a row references only rows of its own run', missing_key, run
-          USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'settlement_id', CONSTRAINT = 'account_ledger_settlement_id_reference',
-                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
-      END IF;
-      RAISE EXCEPTION '[environment-cross-reference] account_ledger (settlement_id) = (%) refers to no backtest row of settlements: a row references only rows of its own environment', missing_key
+      -- One message whether the row is in another run, another environment or nowhere: a run
+      -- scope must not learn from a refusal that a row it cannot see exists (Hardening II, class 7).
+      RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (settlement_id) = (%) of backtest run % refers to no row of settlements in its run: a row references only rows of its own run', missing_key, run
         USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'settlement_id', CONSTRAINT = 'account_ledger_settlement_id_reference',
-              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+              HINT = 'Reference a row written in the same backtest run (the scope''s run), written first.';
     END IF;
   END LOOP;
 
@@ -2403,14 +2663,11 @@ BEGIN
     EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.trades r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.trade_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.trade_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
     EXECUTE replace('SELECT concat_ws('', '', n.trade_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.trade_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.trades r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.trade_id) LIMIT 1', '{run}', run::text) INTO missing_key;
     IF missing_key IS NOT NULL THEN
-      IF EXISTS (SELECT FROM public.trades r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
-        RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (trade_id) = (%) of backtest run % refers to a row of trades in another run: a row references only rows of its own run', missing_key, run
-          USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'trade_id', CONSTRAINT = 'account_ledger_trade_id_reference',
-                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
-      END IF;
-      RAISE EXCEPTION '[environment-cross-reference] account_ledger (trade_id) = (%) refers to no backtest row of trades: a row references only rows of its own environment', missing_key
+      -- One message whether the row is in another run, another environment or nowhere: a run
+      -- scope must not learn from a refusal that a row it cannot see exists (Hardening II, class 7).
+      RAISE EXCEPTION '[backtest-run-cross-reference] account_ledger (trade_id) = (%) of backtest run % refers to no row of trades in its run: a row references only rows of its own run', missing_key, run
         USING ERRCODE = 'P0001', TABLE = 'account_ledger', COLUMN = 'trade_id', CONSTRAINT = 'account_ledger_trade_id_reference',
-              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+              HINT = 'Reference a row written in the same backtest run (the scope''s run), written first.';
     END IF;
   END LOOP;
 
@@ -2419,7 +2676,7 @@ END;
 $function$;
 
 -- comment: function precog_references_account_ledger()
-COMMENT ON FUNCTION precog_references_account_ledger() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_ledger and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_account_ledger() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on account_ledger and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_references_orders()
 CREATE OR REPLACE FUNCTION public.precog_references_orders()
@@ -2434,6 +2691,10 @@ DECLARE
   missing_key text;
   run bigint;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.orders'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.orders', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   -- (model_id) -> probability_models (model_id)
   PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(model_id) = (%s)', concat_ws(', ', n.model_id)) AS key INTO missing
@@ -2505,14 +2766,11 @@ BEGIN
     EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
     EXECUTE replace('SELECT concat_ws('', '', n.position_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.position_id) LIMIT 1', '{run}', run::text) INTO missing_key;
     IF missing_key IS NOT NULL THEN
-      IF EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
-        RAISE EXCEPTION '[backtest-run-cross-reference] orders (position_id) = (%) of backtest run % refers to a row of positions in another run: a row references only rows of its own run', missing_key, run
-          USING ERRCODE = 'P0001', TABLE = 'orders', COLUMN = 'position_id', CONSTRAINT = 'orders_position_id_reference',
-                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
-      END IF;
-      RAISE EXCEPTION '[environment-cross-reference] orders (position_id) = (%) refers to no backtest row of positions: a row references only rows of its own environment', missing_key
+      -- One message whether the row is in another run, another environment or nowhere: a run
+      -- scope must not learn from a refusal that a row it cannot see exists (Hardening II, class 7).
+      RAISE EXCEPTION '[backtest-run-cross-reference] orders (position_id) = (%) of backtest run % refers to no row of positions in its run: a row references only rows of its own run', missing_key, run
         USING ERRCODE = 'P0001', TABLE = 'orders', COLUMN = 'position_id', CONSTRAINT = 'orders_position_id_reference',
-              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+              HINT = 'Reference a row written in the same backtest run (the scope''s run), written first.';
     END IF;
   END LOOP;
 
@@ -2521,7 +2779,7 @@ END;
 $function$;
 
 -- comment: function precog_references_orders()
-COMMENT ON FUNCTION precog_references_orders() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on orders and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_orders() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on orders and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_references_positions()
 CREATE OR REPLACE FUNCTION public.precog_references_positions()
@@ -2536,6 +2794,10 @@ DECLARE
   missing_key text;
   run bigint;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.positions'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.positions', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   -- (model_id) -> probability_models (model_id)
   PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(model_id) = (%s)', concat_ws(', ', n.model_id)) AS key INTO missing
@@ -2565,7 +2827,7 @@ END;
 $function$;
 
 -- comment: function precog_references_positions()
-COMMENT ON FUNCTION precog_references_positions() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on positions and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_positions() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on positions and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_references_settlements()
 CREATE OR REPLACE FUNCTION public.precog_references_settlements()
@@ -2580,6 +2842,10 @@ DECLARE
   missing_key text;
   run bigint;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.settlements'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.settlements', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   -- (position_id, execution_environment) -> positions (id, execution_environment), live rows
   PERFORM FROM public.positions r WHERE r.execution_environment = 'live' AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = 'live' AND n.position_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(position_id) = (%s)', concat_ws(', ', n.position_id)) AS key, n.execution_environment AS environment
@@ -2615,14 +2881,11 @@ BEGIN
     EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
     EXECUTE replace('SELECT concat_ws('', '', n.position_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.position_id) LIMIT 1', '{run}', run::text) INTO missing_key;
     IF missing_key IS NOT NULL THEN
-      IF EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
-        RAISE EXCEPTION '[backtest-run-cross-reference] settlements (position_id) = (%) of backtest run % refers to a row of positions in another run: a row references only rows of its own run', missing_key, run
-          USING ERRCODE = 'P0001', TABLE = 'settlements', COLUMN = 'position_id', CONSTRAINT = 'settlements_position_id_reference',
-                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
-      END IF;
-      RAISE EXCEPTION '[environment-cross-reference] settlements (position_id) = (%) refers to no backtest row of positions: a row references only rows of its own environment', missing_key
+      -- One message whether the row is in another run, another environment or nowhere: a run
+      -- scope must not learn from a refusal that a row it cannot see exists (Hardening II, class 7).
+      RAISE EXCEPTION '[backtest-run-cross-reference] settlements (position_id) = (%) of backtest run % refers to no row of positions in its run: a row references only rows of its own run', missing_key, run
         USING ERRCODE = 'P0001', TABLE = 'settlements', COLUMN = 'position_id', CONSTRAINT = 'settlements_position_id_reference',
-              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+              HINT = 'Reference a row written in the same backtest run (the scope''s run), written first.';
     END IF;
   END LOOP;
 
@@ -2631,7 +2894,7 @@ END;
 $function$;
 
 -- comment: function precog_references_settlements()
-COMMENT ON FUNCTION precog_references_settlements() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on settlements and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_settlements() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on settlements and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_references_trades()
 CREATE OR REPLACE FUNCTION public.precog_references_trades()
@@ -2646,6 +2909,10 @@ DECLARE
   missing_key text;
   run bigint;
 BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) 'public.trades'::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for % only: it does not run for %', TG_NAME, 'public.trades', TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   -- (model_id) -> probability_models (model_id)
   PERFORM FROM public.probability_models r WHERE (r.model_id) IN (SELECT n.model_id FROM new_rows n WHERE n.model_id IS NOT NULL) FOR KEY SHARE OF r;
   SELECT format('(model_id) = (%s)', concat_ws(', ', n.model_id)) AS key INTO missing
@@ -2705,14 +2972,11 @@ BEGIN
     EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.orders r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.placed_order_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.placed_order_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
     EXECUTE replace('SELECT concat_ws('', '', n.placed_order_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.placed_order_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.placed_order_id) LIMIT 1', '{run}', run::text) INTO missing_key;
     IF missing_key IS NOT NULL THEN
-      IF EXISTS (SELECT FROM public.orders r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
-        RAISE EXCEPTION '[backtest-run-cross-reference] trades (placed_order_id) = (%) of backtest run % refers to a row of orders in another run: a row references only rows of its own run', missing_key, run
-          USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'placed_order_id', CONSTRAINT = 'trades_placed_order_id_reference',
-                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
-      END IF;
-      RAISE EXCEPTION '[environment-cross-reference] trades (placed_order_id) = (%) refers to no backtest row of orders: a row references only rows of its own environment', missing_key
+      -- One message whether the row is in another run, another environment or nowhere: a run
+      -- scope must not learn from a refusal that a row it cannot see exists (Hardening II, class 7).
+      RAISE EXCEPTION '[backtest-run-cross-reference] trades (placed_order_id) = (%) of backtest run % refers to no row of orders in its run: a row references only rows of its own run', missing_key, run
         USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'placed_order_id', CONSTRAINT = 'trades_placed_order_id_reference',
-              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+              HINT = 'Reference a row written in the same backtest run (the scope''s run), written first.';
     END IF;
   END LOOP;
 
@@ -2751,14 +3015,11 @@ BEGIN
     EXECUTE replace('SELECT count(*) FROM (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND (r.id) IN (SELECT n.position_id FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL) FOR KEY SHARE OF r) locked', '{run}', run::text);
     EXECUTE replace('SELECT concat_ws('', '', n.position_id) FROM new_rows n WHERE n.execution_environment = ''backtest'' AND n.backtest_run_id = {run} AND n.position_id IS NOT NULL AND NOT EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = ''backtest'' AND r.backtest_run_id = {run} AND r.id = n.position_id) LIMIT 1', '{run}', run::text) INTO missing_key;
     IF missing_key IS NOT NULL THEN
-      IF EXISTS (SELECT FROM public.positions r WHERE r.execution_environment = 'backtest' AND (r.id) = (SELECT v.k[1]::integer FROM (SELECT string_to_array(missing_key, ', ') AS k) v)) THEN
-        RAISE EXCEPTION '[backtest-run-cross-reference] trades (position_id) = (%) of backtest run % refers to a row of positions in another run: a row references only rows of its own run', missing_key, run
-          USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
-                HINT = 'Reference a row written in the same backtest run (the scope''s run).';
-      END IF;
-      RAISE EXCEPTION '[environment-cross-reference] trades (position_id) = (%) refers to no backtest row of positions: a row references only rows of its own environment', missing_key
+      -- One message whether the row is in another run, another environment or nowhere: a run
+      -- scope must not learn from a refusal that a row it cannot see exists (Hardening II, class 7).
+      RAISE EXCEPTION '[backtest-run-cross-reference] trades (position_id) = (%) of backtest run % refers to no row of positions in its run: a row references only rows of its own run', missing_key, run
         USING ERRCODE = 'P0001', TABLE = 'trades', COLUMN = 'position_id', CONSTRAINT = 'trades_position_id_reference',
-              HINT = 'Reference a row of the same environment and run (written first), or write this row in the environment of the row it references.';
+              HINT = 'Reference a row written in the same backtest run (the scope''s run), written first.';
     END IF;
   END LOOP;
 
@@ -2767,7 +3028,7 @@ END;
 $function$;
 
 -- comment: function precog_references_trades()
-COMMENT ON FUNCTION precog_references_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]). SECURITY DEFINER, as foreign key checks run as the owner.';
+COMMENT ON FUNCTION precog_references_trades() IS 'Generated by precog_environment_table(): AFTER INSERT FOR EACH STATEMENT on trades and its partitions, the references of precog_environment_references: every reference is to a row of the same environment ([environment-cross-reference]) and, for backtest rows, of the same run ([backtest-run-cross-reference]); it runs for that table only ([trigger-misplaced]). SECURITY DEFINER, as foreign key checks run as the owner. Executable by nobody: triggers run it.';
 
 -- function: precog_sql_list(items text[], template text, separator text)
 CREATE OR REPLACE FUNCTION public.precog_sql_list(items text[], template text, separator text)
@@ -2795,6 +3056,23 @@ $function$;
 -- comment: function precog_sql_pairs(lefts text[], rights text[], template text, separator text)
 COMMENT ON FUNCTION precog_sql_pairs(lefts text[], rights text[], template text, separator text) IS 'Used by the framework''s generators: template formatted with the i-th elements of lefts and rights (format(): %I identifier, %L literal), joined by separator, in order.';
 
+-- function: precog_trigger_placement(table_name text)
+CREATE OR REPLACE FUNCTION public.precog_trigger_placement(table_name text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  SELECT format($p$
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) OPERATOR(pg_catalog.<>) %1$L::pg_catalog.regclass THEN
+    RAISE EXCEPTION '[trigger-misplaced] %% was made for %% only: it does not run for %%', TG_NAME, %1$L, TG_RELID::pg_catalog.regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;$p$, 'public.' || quote_ident(table_name))
+$function$;
+
+-- comment: function precog_trigger_placement(table_name text)
+COMMENT ON FUNCTION precog_trigger_placement(table_name text) IS 'Used by the generators of precog_environment_table(): the first statement of every generated trigger function, refusing to run for a table it was not made for ([trigger-misplaced]).';
+
 -- function: purge_backtest_data()
 CREATE OR REPLACE FUNCTION public.purge_backtest_data()
  RETURNS TABLE(table_name text, rows_deleted bigint)
@@ -2813,9 +3091,8 @@ BEGIN
       EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
       RETURN NEXT;
     END LOOP;
-    PERFORM set_config('precog.purging_backtests', 'on', true);
-    EXECUTE format('TRUNCATE %s', partitions);
-    PERFORM set_config('precog.purging_backtests', 'off', true);
+    -- Every backtest row at once, under permits no caller can write (precog_backtest_purged_together).
+    PERFORM public.precog_backtest_truncate();
   END IF;
   DELETE FROM public.backtest_runs;
   DELETE FROM public.precog_backtest_runs_deleted;
@@ -2823,11 +3100,11 @@ BEGIN
 END;
 $function$;
 
--- grant: function purge_backtest_data() to precog_backtest
-GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest;
+-- grant: function purge_backtest_data() to precog_backtest_admin
+GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest_admin;
 
 -- comment: function purge_backtest_data()
-COMMENT ON FUNCTION purge_backtest_data() IS 'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (one TRUNCATE of their backtest partitions: constant time, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION purge_backtest_data() IS 'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (one TRUNCATE of their backtest partitions, by precog_backtest_truncate(): constant time, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest_admin.';
 
 -- function: purge_backtest_run(run bigint)
 CREATE OR REPLACE FUNCTION public.purge_backtest_run(run bigint)
@@ -2848,11 +3125,11 @@ BEGIN
 END;
 $function$;
 
--- grant: function purge_backtest_run(run bigint) to precog_backtest
-GRANT EXECUTE ON FUNCTION purge_backtest_run(run bigint) TO precog_backtest;
+-- grant: function purge_backtest_run(run bigint) to precog_backtest_admin
+GRANT EXECUTE ON FUNCTION purge_backtest_run(run bigint) TO precog_backtest_admin;
 
 -- comment: function purge_backtest_run(run bigint)
-COMMENT ON FUNCTION purge_backtest_run(run bigint) IS 'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
+COMMENT ON FUNCTION purge_backtest_run(run bigint) IS 'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest_admin.';
 
 -- table: account_balance
 CREATE TABLE account_balance (
@@ -2913,7 +3190,7 @@ CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON account_
 -- policy: account_balance."[backtest-run] rows of the transaction's run only"
 CREATE POLICY "[backtest-run] rows of the transaction's run only" ON account_balance AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
    FROM backtest_runs r
-  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+  WHERE (r.id = ( SELECT precog_backtest_run() AS precog_backtest_run))))) WITH CHECK ((backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run)));
 
 -- policy: account_balance."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON account_balance AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -2973,7 +3250,7 @@ COMMENT ON INDEX account_balance_one_current_version IS 'SCD Type 2: at most one
 COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON account_balance IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
 
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON account_balance
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_balance IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_balance IS 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON account_balance
 COMMENT ON POLICY "[environment-role] backtest rows only" ON account_balance IS 'precog_backtest reads and writes backtest rows only.';
@@ -3265,7 +3542,7 @@ CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON account_
 -- policy: account_ledger."[backtest-run] rows of the transaction's run only"
 CREATE POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
    FROM backtest_runs r
-  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+  WHERE (r.id = ( SELECT precog_backtest_run() AS precog_backtest_run))))) WITH CHECK ((backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run)));
 
 -- policy: account_ledger."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON account_ledger AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -3316,7 +3593,7 @@ COMMENT ON INDEX account_ledger_platform_recorded_idx IS 'The ledger of one acco
 COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON account_ledger IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
 
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON account_ledger
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON account_ledger IS 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON account_ledger
 COMMENT ON POLICY "[environment-role] backtest rows only" ON account_ledger IS 'precog_backtest reads and writes backtest rows only.';
@@ -3616,7 +3893,8 @@ CREATE TABLE backtest_runs (
     status text NOT NULL DEFAULT 'created'::text,
     label text,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
-    finished_at timestamp with time zone
+    finished_at timestamp with time zone,
+    created_by name NOT NULL DEFAULT SESSION_USER
 );
 
 -- constraint: backtest_runs.backtest_runs_finished_when_done
@@ -3652,6 +3930,15 @@ CREATE TRIGGER backtest_run_deleted BEFORE DELETE ON backtest_runs FOR EACH ROW 
 -- trigger: backtest_runs.backtest_run_no_truncate
 CREATE TRIGGER backtest_run_no_truncate BEFORE TRUNCATE ON backtest_runs FOR EACH STATEMENT EXECUTE FUNCTION precog_backtest_purged_together();
 
+-- row security: backtest_runs
+ALTER TABLE backtest_runs ENABLE ROW LEVEL SECURITY;
+
+-- policy: backtest_runs."[backtest-run] every run"
+CREATE POLICY "[backtest-run] every run" ON backtest_runs AS PERMISSIVE FOR ALL TO precog_analyst, precog_backtest_admin USING (true);
+
+-- policy: backtest_runs."[backtest-run] the login's own runs"
+CREATE POLICY "[backtest-run] the login's own runs" ON backtest_runs AS PERMISSIVE FOR ALL TO precog_backtest USING (((created_by = SESSION_USER) OR (id = ( SELECT precog_backtest_run() AS precog_backtest_run)))) WITH CHECK (((created_by = SESSION_USER) OR (id = ( SELECT precog_backtest_run() AS precog_backtest_run))));
+
 -- grant: column backtest_runs (finished_at) to precog_backtest
 GRANT UPDATE (finished_at) ON TABLE backtest_runs TO precog_backtest;
 
@@ -3665,13 +3952,25 @@ GRANT UPDATE (status) ON TABLE backtest_runs TO precog_backtest;
 GRANT SELECT ON TABLE backtest_runs TO precog_analyst;
 
 -- grant: table backtest_runs to precog_backtest
-GRANT DELETE, SELECT ON TABLE backtest_runs TO precog_backtest;
+GRANT SELECT ON TABLE backtest_runs TO precog_backtest;
+
+-- grant: table backtest_runs to precog_backtest_admin
+GRANT DELETE, SELECT ON TABLE backtest_runs TO precog_backtest_admin;
+
+-- comment: column backtest_runs.created_by
+COMMENT ON COLUMN backtest_runs.created_by IS 'The login that made the run (session_user): a backtest login reads, relabels, enters and loads its own runs only. Give each backtest process its own login to keep processes apart.';
 
 -- comment: column backtest_runs.parameters
 COMMENT ON COLUMN backtest_runs.parameters IS 'The run''s parameters, as the backtester was given them (a JSON object).';
 
 -- comment: column backtest_runs.status
 COMMENT ON COLUMN backtest_runs.status IS 'created (no row yet), running, finished or failed (finished_at set).';
+
+-- comment: policy "[backtest-run] every run" ON backtest_runs
+COMMENT ON POLICY "[backtest-run] every run" ON backtest_runs IS 'precog_analyst reads every run (to compare them); precog_backtest_admin reads and deletes any run.';
+
+-- comment: policy "[backtest-run] the login's own runs" ON backtest_runs
+COMMENT ON POLICY "[backtest-run] the login's own runs" ON backtest_runs IS 'precog_backtest reads and relabels (status, finished_at, label) the runs its login made, and the run its transaction entered; no other run''s parameters or label.';
 
 -- comment: table backtest_runs
 COMMENT ON TABLE backtest_runs IS 'One backtest: a strategy (and model) version over a simulated period with parameters. Every backtest row of every tagged table belongs to exactly one run (backtest_run_id); a deleted run''s rows are hidden at once and deleted by precog_backtest_sweep().';
@@ -4507,7 +4806,7 @@ CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON orders A
 -- policy: orders."[backtest-run] rows of the transaction's run only"
 CREATE POLICY "[backtest-run] rows of the transaction's run only" ON orders AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
    FROM backtest_runs r
-  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+  WHERE (r.id = ( SELECT precog_backtest_run() AS precog_backtest_run))))) WITH CHECK ((backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run)));
 
 -- policy: orders."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON orders AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -4600,7 +4899,7 @@ COMMENT ON INDEX orders_open_idx IS 'Open orders of one environment, oldest firs
 COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON orders IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
 
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON orders
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON orders IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON orders IS 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON orders
 COMMENT ON POLICY "[environment-role] backtest rows only" ON orders IS 'precog_backtest reads and writes backtest rows only.';
@@ -5245,7 +5544,7 @@ CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON position
 -- policy: positions."[backtest-run] rows of the transaction's run only"
 CREATE POLICY "[backtest-run] rows of the transaction's run only" ON positions AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
    FROM backtest_runs r
-  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+  WHERE (r.id = ( SELECT precog_backtest_run() AS precog_backtest_run))))) WITH CHECK ((backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run)));
 
 -- policy: positions."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON positions AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -5404,7 +5703,7 @@ COMMENT ON INDEX positions_position_key_history_idx IS 'History of one position,
 COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON positions IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
 
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON positions
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON positions IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON positions IS 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON positions
 COMMENT ON POLICY "[environment-role] backtest rows only" ON positions IS 'precog_backtest reads and writes backtest rows only.';
@@ -6038,6 +6337,9 @@ ALTER TABLE precog_backtest_loads ADD CONSTRAINT precog_backtest_loads_pkey PRIM
 -- constraint: precog_backtest_loads.precog_backtest_loads_table_name_fkey
 ALTER TABLE precog_backtest_loads ADD CONSTRAINT precog_backtest_loads_table_name_fkey FOREIGN KEY (table_name) REFERENCES precog_environment_tables(table_name);
 
+-- trigger: precog_backtest_loads.load_run_entered
+CREATE TRIGGER load_run_entered BEFORE INSERT OR DELETE ON precog_backtest_loads FOR EACH ROW EXECUTE FUNCTION precog_backtest_load_run_entered();
+
 -- comment: table precog_backtest_loads
 COMMENT ON TABLE precog_backtest_loads IS 'The bulk loads in progress (inside their transaction only): per run and tagged table, the staging table rows are copied into and the identity value issued before the load began. Written by precog_backtest_load_begin(), emptied by precog_backtest_load_finish().';
 
@@ -6058,6 +6360,19 @@ GRANT SELECT ON TABLE precog_backtest_runs_deleted TO precog_backtest;
 
 -- comment: table precog_backtest_runs_deleted
 COMMENT ON TABLE precog_backtest_runs_deleted IS 'Backtest runs deleted whose rows precog_backtest_sweep() has not deleted yet: every read through a role hides their rows ([backtest-run-deleted]). A run leaves this table when none of its rows is left.';
+
+-- table: precog_backtest_sessions
+CREATE UNLOGGED TABLE precog_backtest_sessions (
+    backend integer NOT NULL,
+    transaction xid8 NOT NULL,
+    backtest_run_id bigint NOT NULL
+);
+
+-- constraint: precog_backtest_sessions.precog_backtest_sessions_pkey
+ALTER TABLE precog_backtest_sessions ADD CONSTRAINT precog_backtest_sessions_pkey PRIMARY KEY (backend);
+
+-- comment: table precog_backtest_sessions
+COMMENT ON TABLE precog_backtest_sessions IS 'The backtest run each backend''s current transaction entered (precog_enter_backtest_run()); a row of an earlier transaction counts for nothing. Granted to nobody.';
 
 -- table: precog_environment_keys
 CREATE TABLE precog_environment_keys (
@@ -6156,6 +6471,32 @@ COMMENT ON COLUMN precog_environment_tables.mutable_columns IS 'mutable: the col
 
 -- comment: table precog_environment_tables
 COMMENT ON TABLE precog_environment_tables IS 'Every environment-tagged table, as declared by precog_environment_table(): its kind and keys. Read by purge_backtest_data(), codegen, the lint, the docs and the tests. Written only by precog_environment_table().';
+
+-- table: precog_identity_marks
+CREATE UNLOGGED TABLE precog_identity_marks (
+    backend integer NOT NULL,
+    sequence regclass NOT NULL,
+    mark bigint NOT NULL
+);
+
+-- constraint: precog_identity_marks.precog_identity_marks_pkey
+ALTER TABLE precog_identity_marks ADD CONSTRAINT precog_identity_marks_pkey PRIMARY KEY (backend, sequence);
+
+-- comment: table precog_identity_marks
+COMMENT ON TABLE precog_identity_marks IS 'For [identity-issued]: per backend and identity sequence, the last value issued before the current INSERT statement began. Written by the generated precog_ids_mark_<t>() functions only; granted to nobody, so no statement can move its own mark.';
+
+-- table: precog_truncate_permits
+CREATE UNLOGGED TABLE precog_truncate_permits (
+    backend integer NOT NULL,
+    transaction xid8 NOT NULL,
+    relation regclass NOT NULL
+);
+
+-- constraint: precog_truncate_permits.precog_truncate_permits_pkey
+ALTER TABLE precog_truncate_permits ADD CONSTRAINT precog_truncate_permits_pkey PRIMARY KEY (backend, relation);
+
+-- comment: table precog_truncate_permits
+COMMENT ON TABLE precog_truncate_permits IS 'For [backtest-purged-together]: the backtest partitions precog_backtest_truncate() is truncating, per backend and transaction (written just before its TRUNCATE, deleted just after). Granted to nobody: no caller can vouch for a TRUNCATE.';
 
 -- table: probability_models
 CREATE TABLE probability_models (
@@ -6287,7 +6628,7 @@ CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON settleme
 -- policy: settlements."[backtest-run] rows of the transaction's run only"
 CREATE POLICY "[backtest-run] rows of the transaction's run only" ON settlements AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
    FROM backtest_runs r
-  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+  WHERE (r.id = ( SELECT precog_backtest_run() AS precog_backtest_run))))) WITH CHECK ((backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run)));
 
 -- policy: settlements."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON settlements AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -6338,7 +6679,7 @@ COMMENT ON INDEX settlements_position_key_key IS 'A position settles once.';
 COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON settlements IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
 
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON settlements
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON settlements IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON settlements IS 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON settlements
 COMMENT ON POLICY "[environment-role] backtest rows only" ON settlements IS 'precog_backtest reads and writes backtest rows only.';
@@ -6859,7 +7200,7 @@ CREATE POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON trades A
 -- policy: trades."[backtest-run] rows of the transaction's run only"
 CREATE POLICY "[backtest-run] rows of the transaction's run only" ON trades AS RESTRICTIVE FOR ALL TO precog_backtest USING ((backtest_run_id = ( SELECT r.id
    FROM backtest_runs r
-  WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))) WITH CHECK ((backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif")));
+  WHERE (r.id = ( SELECT precog_backtest_run() AS precog_backtest_run))))) WITH CHECK ((backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run)));
 
 -- policy: trades."[environment-role] backtest rows only"
 CREATE POLICY "[environment-role] backtest rows only" ON trades AS RESTRICTIVE FOR ALL TO precog_backtest USING ((execution_environment = 'backtest'::execution_environment)) WITH CHECK ((execution_environment = 'backtest'::execution_environment));
@@ -6961,7 +7302,7 @@ COMMENT ON INDEX trades_execution_time_idx IS 'Recent trades, newest first.';
 COMMENT ON POLICY "[backtest-run-deleted] rows of deleted runs are gone" ON trades IS 'A deleted run''s rows are gone from the analyst''s reads at once; precog_backtest_sweep() deletes them afterwards.';
 
 -- comment: policy "[backtest-run] rows of the transaction's run only" ON trades
-COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON trades IS 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.';
+COMMENT ON POLICY "[backtest-run] rows of the transaction's run only" ON trades IS 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.';
 
 -- comment: policy "[environment-role] backtest rows only" ON trades
 COMMENT ON POLICY "[environment-role] backtest rows only" ON trades IS 'precog_backtest reads and writes backtest rows only.';
@@ -7509,6 +7850,9 @@ GRANT USAGE ON SCHEMA public TO precog_analyst;
 
 -- grant: schema public to precog_backtest
 GRANT USAGE ON SCHEMA public TO precog_backtest;
+
+-- grant: schema public to precog_backtest_admin
+GRANT USAGE ON SCHEMA public TO precog_backtest_admin;
 
 -- grant: schema public to precog_ingest
 GRANT USAGE ON SCHEMA public TO precog_ingest;

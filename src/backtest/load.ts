@@ -92,6 +92,8 @@ export async function loadRun(client: HeldClient, run: string, typed: RunRows, o
       throw toDatabaseError(error, CALL);
     }
   };
+  // A load is of the run its transaction entered (precog_backtest_load_run_entered).
+  await sql('SELECT public.precog_enter_backtest_run($1::bigint)', [run]);
   const staged = await sql<Staging>('SELECT * FROM public.precog_backtest_load_begin($1, $2)', [run, tables]);
 
   // Ids for the rows other rows of the load refer to, issued by the database before the COPY.

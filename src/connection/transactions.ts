@@ -102,6 +102,11 @@ export async function asScope<T>(held: HeldClient, call: CallContext, setup: str
   const { rows: [before] } = await control<{ role: string; run: string }>(held, call, saved);
   await control(held, call, setup);
   const result = await body();
+  // A run scope entered its run (precog_enter_backtest_run): the caller's run, or none, is entered
+  // again while the scope's role (precog_backtest, which may) is still in force.
+  if (setup.includes('precog_enter_backtest_run')) {
+    await control(held, call, { text: `SELECT public.precog_enter_backtest_run(NULLIF($1, '')::bigint)`, values: [before!.run] });
+  }
   await control(held, call, {
     text: `SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('precog.backtest_run', $2, true)`,
     values: [before!.role, before!.run],

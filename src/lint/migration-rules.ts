@@ -40,6 +40,8 @@ interface FunctionInfo extends Where {
   searchPath: string[] | undefined;
   /** A comment before it (or its COMMENT ON FUNCTION) says why it is SECURITY DEFINER. */
   justified: boolean;
+  /** EXECUTE was revoked from PUBLIC after it was created (PostgreSQL grants it to PUBLIC by default). */
+  revokedFromPublic: boolean;
 }
 
 export interface MigrationModel {
@@ -119,6 +121,8 @@ function apply(model: MigrationModel, stmt: Node, at: (location?: number) => Whe
         searchPath: set ? ((set.arg.VariableSetStmt.args ?? []) as Node[]).map((arg) => constantString(arg) ?? '') : undefined,
         // CREATE OR REPLACE keeps the function's comment; the text before it may say why, too.
         justified: (previous?.justified ?? false) || (securityDefiner && /SECURITY DEFINER/.test(text.slice(0, text.indexOf('CREATE')))),
+        // CREATE OR REPLACE keeps the function's privileges; a new function is executable by PUBLIC.
+        revokedFromPublic: body.replace ? (previous?.revokedFromPublic ?? false) : false,
       });
       break;
     }
@@ -146,6 +150,15 @@ function apply(model: MigrationModel, stmt: Node, at: (location?: number) => Whe
       });
       break;
     }
+    case 'GrantStmt':
+      // REVOKE ... ON FUNCTION f FROM PUBLIC (or GRANT ... TO PUBLIC again).
+      if (body.objtype === 'OBJECT_FUNCTION' && ((body.grantees ?? []) as Node[]).some((g) => g.RoleSpec?.roletype === 'ROLESPEC_PUBLIC')) {
+        for (const object of (body.objects ?? []) as Node[]) {
+          const info = model.functionInfo.get(names(object.ObjectWithArgs?.objname).at(-1)!);
+          if (info) info.revokedFromPublic = !body.is_grant;
+        }
+      }
+      break;
     case 'CommentStmt':
       if (body.objtype === 'OBJECT_FUNCTION' && /SECURITY DEFINER/.test(body.comment ?? '')) {
         const info = model.functionInfo.get(names(body.object?.ObjectWithArgs?.objname).at(-1)!);
@@ -383,6 +396,9 @@ export function migrationFindings(model: MigrationModel): LocatedFinding[] {
     const what = fn.securityDefiner ? 'SECURITY DEFINER function' : 'trigger function';
     if (!path || path.some((schema) => schema !== 'pg_catalog' && schema !== 'pg_temp')) {
       report(fn, 'env/unpinned-search-path', `${what} ${name} ${path ? `has search_path = ${path.join(', ')}` : 'sets no search_path'}: a function or operator another role creates there could run in its place. Use SET search_path = pg_catalog, pg_temp and schema-qualify our objects (public.positions, OPERATOR(pg_catalog.=)).`);
+    }
+    if (fn.securityDefiner && !fn.revokedFromPublic) {
+      report(fn, 'env/security-definer-public', `SECURITY DEFINER function ${name} is executable by PUBLIC (PostgreSQL's default for a new function): any login, the read-only analyst included, may call it with its owner's rights. REVOKE ALL ON FUNCTION ${name}(...) FROM PUBLIC, and GRANT EXECUTE to the roles its COMMENT names ("Executable by ...").`);
     }
     if (fn.securityDefiner && !fn.justified) {
       report(fn, 'env/security-definer-unjustified', `SECURITY DEFINER function ${name} runs with its owner's rights (bypassing row-level security): say in a comment before it, or in its COMMENT, why SECURITY DEFINER, and why nothing else works.`);

@@ -47,8 +47,9 @@ const EXEMPT_DEFINERS = new Set(['purge_backtest_data', 'purge_backtest_run', 'c
  * transaction's run while the run exists, and writes rows of that run only.
  */
 const RUN_POLICY = "[backtest-run] rows of the transaction's run only";
-const RUN_CHECK = "(backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS \"nullif\"))";
-const RUN_QUAL = "(backtest_run_id = ( SELECT r.id FROM backtest_runs r WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))";
+// The run the transaction entered (precog_enter_backtest_run(), Hardening II): no setting opens a run.
+const RUN_CHECK = '(backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run))';
+const RUN_QUAL = '(backtest_run_id = ( SELECT r.id FROM backtest_runs r WHERE (r.id = ( SELECT precog_backtest_run() AS precog_backtest_run))))';
 /** A policy expression as PostgreSQL prints it, with its line breaks and indentation as single spaces. */
 const oneLine = (expression: string | null) => expression?.replace(/\s+/g, ' ') ?? null;
 /** The [backtest-run-deleted] policy (000018): the analyst does not see the rows of a deleted run. */
@@ -249,7 +250,7 @@ export async function guaranteeFindings(client: Client, base?: Declaration[]): P
       push('guarantee/backtest-run-policy', `${t}."${RUN_POLICY}"`,
         runs ? `the [backtest-run] policy on ${t} is changed (${runs.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} TO ${runs.roles.join(', ')} USING ${runs.qual ?? 'none'}): precog_backtest reads or writes rows of other runs`
           : `the [backtest-run] policy on ${t} is dropped: precog_backtest reads and writes every run's rows`,
-        `declare the table again (\`${declare(d)}\`): it rebuilds the RESTRICTIVE policy on precog.backtest_run`);
+        `declare the table again (\`${declare(d)}\`): it rebuilds the RESTRICTIVE policy on the run the transaction entered`);
     }
     const deleted = policies.find((p) => p.name === DELETED_POLICY);
     if (hasRuns[0]?.ok && (!deleted || deleted.permissive || oneLine(deleted.qual) !== DELETED_QUAL || deleted.cmd !== '*' || deleted.roles.join() !== 'precog_analyst')) {
@@ -441,7 +442,7 @@ async function probeGuardFunctions(client: Client): Promise<Finding[]> {
     CREATE TEMP TABLE precog_probe_paper PARTITION OF precog_probe FOR VALUES IN ('paper');
     CREATE TEMP TABLE precog_probe_backtest PARTITION OF precog_probe FOR VALUES IN ('backtest');
     CREATE TEMP TABLE precog_probe_missing PARTITION OF precog_probe FOR VALUES IN (NULL);`;
-  const probes: { fn: string; rule: string; loses: string; triggers: string; write: string }[] = [
+  const probes: { fn: string; rule: string; loses: string; triggers: string; write: string; setup?: string }[] = [
     { fn: 'precog_environment_update_guard', rule: '[append-only]', loses: 'append-only tables (trades, settlements, ledger) become updatable',
       triggers: `CREATE TRIGGER g BEFORE UPDATE ON precog_probe FOR EACH ROW EXECUTE FUNCTION public.precog_environment_update_guard('append_only')`,
       write: `INSERT INTO precog_probe VALUES ('k', 1, true, NULL, 'paper'); UPDATE precog_probe SET x = 2` },
@@ -466,9 +467,15 @@ async function probeGuardFunctions(client: Client): Promise<Finding[]> {
     { fn: 'precog_backtest_run_required', rule: '[backtest-run-required]', loses: 'a live row can claim a backtest run',
       triggers: `CREATE TRIGGER g BEFORE INSERT ON precog_probe_live FOR EACH ROW WHEN (NEW.backtest_run_id IS NOT NULL) EXECUTE FUNCTION public.precog_backtest_run_required()`,
       write: `INSERT INTO precog_probe VALUES ('k', 1, true, NULL, 'live', 1)` },
+    // The key guard runs only for a versioned table of the registry ([trigger-misplaced], Hardening II):
+    // its scratch table is one, in public and registered, for the savepoint.
     { fn: 'precog_environment_key_guard', rule: '[environment-immutable]', loses: 'a new version of a key may change environment (#662)',
-      triggers: `CREATE TRIGGER g BEFORE INSERT ON precog_probe FOR EACH ROW EXECUTE FUNCTION public.precog_environment_key_guard('k')`,
-      write: `INSERT INTO precog_probe VALUES ('precog-probe-key', 1, true, NULL, 'paper'); INSERT INTO precog_probe VALUES ('precog-probe-key', 1, true, NULL, 'live')` },
+      setup: `CREATE TABLE public.precog_probe_keys (k text, x int, row_current_ind boolean, row_end_ts timestamptz, execution_environment public.execution_environment, backtest_run_id bigint)
+                PARTITION BY LIST (execution_environment);
+              CREATE TABLE public.precog_probe_keys_all PARTITION OF public.precog_probe_keys DEFAULT;
+              INSERT INTO public.precog_environment_tables (table_name, kind, business_key) VALUES ('precog_probe_keys', 'versioned', '{k}');`,
+      triggers: `CREATE TRIGGER g BEFORE INSERT ON public.precog_probe_keys FOR EACH ROW EXECUTE FUNCTION public.precog_environment_key_guard('k')`,
+      write: `INSERT INTO public.precog_probe_keys VALUES ('precog-probe-key', 1, true, NULL, 'paper'); INSERT INTO public.precog_probe_keys VALUES ('precog-probe-key', 1, true, NULL, 'live')` },
   ];
   const failed = new Map<string, string[]>();
   for (const probe of probes) {
@@ -478,7 +485,7 @@ async function probeGuardFunctions(client: Client): Promise<Finding[]> {
       continue;
     }
     const outcome = await savepoint(client, async () => {
-      await client.query(setup);
+      await client.query(probe.setup ?? setup);
       await client.query(probe.triggers);
       await client.query(probe.write);
     });

@@ -200,7 +200,7 @@ export function precogDb(connection: Pool | Queryable | EnvironmentConnections, 
       const run = scopeRun(environment, (scopeOptions as { run?: unknown } | undefined)?.run);
       // A run scope always takes the role: row-level security is what holds it to its run.
       const role = options.environmentRoles || run !== undefined ? `SET LOCAL ROLE precog_${environment}` : undefined;
-      const setup = run === undefined ? role : `${role}; SELECT pg_catalog.set_config('precog.backtest_run', '${run}', true)`;
+      const setup = run === undefined ? role : `${role}; SELECT public.precog_enter_backtest_run('${run}'::bigint)`;
       // The scope's run is held by the database ([backtest-run]): no row of another run is visible.
       return buildScope(environment, { ...context, role: setup });
     },
@@ -245,7 +245,7 @@ interface Context {
   depth: number;
   /**
    * Run first in each top-level call: `SET LOCAL ROLE precog_<env>` when environment roles are on,
-   * and in a backtest run scope also the run (`precog.backtest_run`) for the transaction.
+   * and in a backtest run scope also enters the run (`precog_enter_backtest_run`) for the transaction.
    */
   role: string | undefined;
   /** Host, port and database, for connection errors. */

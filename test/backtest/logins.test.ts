@@ -54,8 +54,17 @@ it('the backtest login writes runs through their scopes; the analyst login compa
       expect(sides.map((row) => [row.execution_environment, row.realized_pnl.toFixed(2)])).toEqual([['paper', '0.80'], ['backtest', '1.80']]);
       expect(sides[1]!.realized_pnl.equals(d('1.8'))).toBe(true);
 
-      // The backtest login deletes its runs (the partitions go with them, as the owner's DDL).
-      await db.backtests.delete(b);
+      // Deleting a run is not the backtest login's (Hardening II): precog_backtest_admin's, or the owner's.
+      await expect(db.backtests.delete(b)).rejects.toMatchObject({ rule: 'permission-denied' });
+      const client = await owner.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SET LOCAL ROLE precog_backtest_admin');
+        await client.query('DELETE FROM backtest_runs WHERE id = $1', [b.id]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
       expect((await db.crossEnvironment.compareBacktestRuns({ strategy_id: strategyId })).map((row) => row.label)).toEqual(['A']);
     } finally {
       await Promise.all(Object.values(pools).map((pool) => pool.end()));

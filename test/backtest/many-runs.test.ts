@@ -62,7 +62,7 @@ describe(`${RUNS} runs kept`, () => {
         for (const run of ids) {
           await client.query('BEGIN');
           await client.query('SET LOCAL ROLE precog_backtest');
-          await client.query(`SELECT set_config('precog.backtest_run', $1, true)`, [run]);
+          await client.query('SELECT precog_enter_backtest_run($1::bigint)', [run]);
           const { rows } = await client.query<{ run: string; market: string }>(`SELECT backtest_run_id::text AS run, market_id AS market FROM trades`);
           await client.query('ROLLBACK');
           expect(rows, `run ${run}`).toEqual(Array.from({ length: 3 }, () => ({ run, market: `MKT-RUN-${run}` })));
@@ -120,19 +120,22 @@ describe(`${RUNS} runs kept`, () => {
       const others = ids.filter((id) => id !== victim);
       const before = await everythingBut(pool, [victim]);
       const { host, port, user, password } = testServer();
-      const session = (run?: string) => new pg.Client({ host, port, user, password, database, ...(run && { options: `-c precog.backtest_run=${run}` }) });
-      const writer = session(victim);
-      const neighbourWriter = session(neighbour);
+      const session = () => new pg.Client({ host, port, user, password, database });
+      const writer = session();
+      const neighbourWriter = session();
       const deleter = session();
+      // A transaction of a run scope: precog_backtest, in the run it entered (the one door into a run).
+      const begin = (client: pg.Client, run: string) =>
+        client.query('BEGIN; SET LOCAL ROLE precog_backtest').then(() => client.query('SELECT precog_enter_backtest_run($1::bigint)', [run]));
       await Promise.all([writer.connect(), neighbourWriter.connect(), deleter.connect()]);
       const insert = (client: pg.Client, market: string) =>
         client.query(`INSERT INTO trades (market_id, side, price, quantity, fees, trade_source, order_type, execution_environment)
                       VALUES ($1, 'buy', 0.5, 1, 0, 'manual', 'limit', 'backtest')`, [market]);
       try {
         // The victim's writer is mid-transaction; the neighbour writes alongside throughout.
-        await writer.query('BEGIN; SET LOCAL ROLE precog_backtest');
+        await begin(writer, victim);
         await insert(writer, 'MKT-LATE');
-        await neighbourWriter.query('BEGIN; SET LOCAL ROLE precog_backtest');
+        await begin(neighbourWriter, neighbour);
         await insert(neighbourWriter, 'MKT-NEIGHBOUR-1');
         const deleting = deleter.query('DELETE FROM backtest_runs WHERE id = $1', [victim]);
         // The delete waits for the victim's writer (it holds the run FOR KEY SHARE), not for the neighbour.
@@ -141,12 +144,11 @@ describe(`${RUNS} runs kept`, () => {
         await neighbourWriter.query('COMMIT');
         await writer.query('COMMIT');
         await deleting;
-        // After the delete, the victim's session cannot write into it: the run is gone.
-        await writer.query('BEGIN; SET LOCAL ROLE precog_backtest');
-        await expect(insert(writer, 'MKT-AFTER')).rejects.toThrow(/\[backtest-run-required\].*no such backtest run/);
+        // After the delete, the victim's session cannot enter it, so cannot write into it: the run is gone.
+        await expect(begin(writer, victim)).rejects.toThrow(/\[backtest-run\] there is no backtest run/);
         await writer.query('ROLLBACK');
         // The sweep runs while the neighbour keeps writing.
-        await neighbourWriter.query('BEGIN; SET LOCAL ROLE precog_backtest');
+        await begin(neighbourWriter, neighbour);
         await insert(neighbourWriter, 'MKT-NEIGHBOUR-2');
         const sweeping = precogDb(pool).backtests.sweep({ batchRows: 1 });
         await insert(neighbourWriter, 'MKT-NEIGHBOUR-3');

@@ -120,7 +120,7 @@ describe('deleting runs', () => {
       // Gone from every read at once: the analyst's, and the deleted run's own scope.
       const tables = await taggedTables(pool);
       expect(await asAnalyst(pool, (client) => snapshot(client, 'true', tables))).toEqual(before);
-      expect(await db.scope('backtest', { api: 'none', run: b! }).listRecentTrades({ limit: 50 })).toEqual([]);
+      await expect(db.scope('backtest', { api: 'none', run: b! }).listRecentTrades({ limit: 50 })).rejects.toThrow(`[backtest-run] there is no backtest run ${b!.id}`);
       expect((await db.backtests.list()).map((run) => run.label)).toEqual(['C', 'A']);
       await expect(db.backtests.delete(b!.id)).rejects.toThrow(`There is no backtest run ${b!.id}`);
       // The sweep (started by delete, and again here) deletes its rows and keys, and nothing else.

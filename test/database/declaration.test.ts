@@ -175,7 +175,7 @@ describe('purge_backtest_data() over the declared tables', () => {
         const before = await counts();
         for (const table of NEW_TABLES) for (const environment of ENVIRONMENTS) expect(before[table]![environment], `${table} ${environment}`).toBeGreaterThan(0);
 
-        await client.query('SET ROLE precog_backtest');
+        await client.query('SET ROLE precog_backtest_admin');
         const { rows: purged } = await client.query<{ table_name: string; rows_deleted: string }>('SELECT * FROM purge_backtest_data()');
         await client.query('RESET ROLE');
         expect(Object.fromEntries(purged.map((r) => [r.table_name, Number(r.rows_deleted)]))).toEqual(

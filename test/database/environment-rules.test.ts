@@ -143,7 +143,7 @@ describe('legitimate operations still work', () => {
         return result;
       };
       const before = await counts();
-      await client.query('SET LOCAL ROLE precog_backtest');
+      await client.query('SET LOCAL ROLE precog_backtest_admin');
       const { rows: purged } = await client.query<{ table_name: string; rows_deleted: string }>('SELECT * FROM purge_backtest_data()');
       await client.query('RESET ROLE');
       const after = await counts();

@@ -14,7 +14,7 @@
  * Bounded by RUN_MS; nothing is asserted about timing (which calls fail depends on the moment).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { migrate } from 'graphile-migrate';
+import { migrate, watch } from 'graphile-migrate';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -34,6 +34,7 @@ import {
   StatementTimeoutError,
 } from 'precog-db';
 import { quietLogger } from '../../src/migrations/logger.js';
+import { hasCurrentMigration } from '../../src/migrations/fresh-database.js';
 import { migrateSettings } from '../../src/migrations/settings.js';
 import type { ServerTarget } from '../../src/server/connection-string.js';
 import { ensureDatabase } from '../../src/server/resolve.js';
@@ -85,6 +86,8 @@ describe('faults reach callers as typed errors, and nothing crashes the process'
     server = throwaway.server;
     await ensureDatabase(server, DATABASE);
     await migrate({ ...migrateSettings(server, DATABASE), logger: quietLogger });
+    // And the migration being written (current.sql), as the other tests have it.
+    if (hasCurrentMigration()) await watch({ ...migrateSettings(server, DATABASE), logger: quietLogger }, true);
   }, 120_000);
   afterAll(() => throwaway?.destroy());
 

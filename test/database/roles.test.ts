@@ -168,18 +168,19 @@ describe('the schema keeps the guarantees', () => {
       expect(views.length).toBeGreaterThanOrEqual(7);
       for (const view of views) expect(view.options, view.view).toContain('security_invoker=true');
       // Every table and view but the registry's own (precog_environment_*: read by the owner's tools, granted to nobody)
-      // and the bulk loads in progress (precog_backtest_loads: written by the load functions, granted to nobody).
+      // the bulk loads in progress (precog_backtest_loads: written by the load functions, granted to nobody), and the
+      // state guards keep where no caller reaches (precog_identity_marks, precog_backtest_sessions, precog_truncate_permits: Hardening II).
       const { rows: unreadable } = await client.query(
         `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition
-           AND c.relname NOT LIKE 'precog\\_environment\\_%' AND c.relname <> 'precog_backtest_loads'
+           AND c.relname NOT LIKE 'precog\\_environment\\_%' AND c.relname NOT IN ('precog_backtest_loads', 'precog_identity_marks', 'precog_backtest_sessions', 'precog_truncate_permits')
            AND NOT has_table_privilege('precog_analyst', c.oid, 'SELECT')`,
       );
       expect(unreadable).toEqual([]);
       const { rows: registryGrants } = await client.query(
         `SELECT c.relname, r.rolname, x.privilege FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          CROSS JOIN unnest($1::text[]) r(rolname) CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x(privilege)
-         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND (c.relname LIKE 'precog\\_environment\\_%' OR c.relname = 'precog_backtest_loads')
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND (c.relname LIKE 'precog\\_environment\\_%' OR c.relname IN ('precog_backtest_loads', 'precog_identity_marks', 'precog_backtest_sessions', 'precog_truncate_permits'))
            AND has_table_privilege(r.rolname, c.oid, x.privilege)`,
         [ROLES],
       );

@@ -30,6 +30,7 @@ describe('environment-safety lint', () => {
       at(33, 'column-default'), // a default set again after the declaration
       at(38, 'shared-references-tagged'), // an untagged table referencing a tagged one
       at(40, 'unpinned-search-path'), // SECURITY DEFINER resolving names through public
+      at(40, 'security-definer-public'), // executable by PUBLIC: never revoked (Hardening II)
       at(40, 'security-definer-unjustified'), // and nothing says why it must be
       at(42, 'unpinned-search-path'), // a trigger function with no search_path
     ]);

@@ -37,10 +37,10 @@ export async function backtestRun(db: Queryable, options: TestRunOptions = {}): 
 
 /** Files the transaction's later backtest rows under `run` (the column's default), as a backtest scope does. */
 export async function enterRun(db: Queryable, run: TestRun): Promise<void> {
-  await db.query({ text: `SELECT set_config('precog.backtest_run', $1, true)`, values: [String(run.id)] });
+  await db.query({ text: `SELECT public.precog_enter_backtest_run($1::bigint)`, values: [run.id] });
 }
 
 /** Undoes enterRun: rows written next belong to no run (live and paper). */
 export async function leaveRun(db: Queryable): Promise<void> {
-  await db.query({ text: `SELECT set_config('precog.backtest_run', '', true)` });
+  await db.query({ text: `SELECT public.precog_enter_backtest_run(NULL)` });
 }

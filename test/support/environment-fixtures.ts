@@ -70,7 +70,7 @@ export async function attempt(client: pg.ClientBase, actor: Actor | 'precog_inge
   await client.query('SAVEPOINT attempt');
   try {
     if (actor !== 'owner') await client.query(`SET LOCAL ROLE ${actor}`);
-    if (actor === 'precog_backtest' && run !== undefined) await client.query(`SELECT set_config('precog.backtest_run', $1, true)`, [run]);
+    if (actor === 'precog_backtest' && run !== undefined) await client.query(`SELECT public.precog_enter_backtest_run($1::bigint)`, [run]);
     const result = await client.query(sql, params);
     return { rowCount: result.rowCount ?? 0, rows: result.rows };
   } catch (error) {

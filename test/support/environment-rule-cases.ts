@@ -502,7 +502,8 @@ export function referenceCases(reference: Registry['references'][number], regist
       name: `${label}: a ${environment} row referencing a ${at} row`,
       sql: (fx) => pointing(fx, environment, at),
       // The check runs per statement, after row-level security: a role writing another environment's row is refused by its policy first.
-      expect: newRowOf(environment, rule('environment-cross-reference')),
+      // A backtest row's reference is checked within its run: refused as one to no row of the run (Hardening II, class 7).
+      expect: newRowOf(environment, rule(environment === 'backtest' ? 'backtest-run-cross-reference' : 'environment-cross-reference')),
     });
   }
   for (const environment of ENVIRONMENTS) {
@@ -581,9 +582,9 @@ export function registryCases(registry: Registry): RuleCase[] {
     {
       rule: 'live-history-kept',
       table: '*',
-      name: 'every table: purge_backtest_data() (the owner and precog_backtest only)',
+      name: 'every table: purge_backtest_data() (the owner and precog_backtest_admin only)',
       sql: () => ({ text: 'SELECT * FROM purge_backtest_data()' }),
-      expect: outcomes({ rows: -1 }, (e) => (e === 'backtest' ? { rows: -1 } : denied)),
+      expect: outcomes({ rows: -1 }, () => denied),
     },
     {
       rule: 'backtest-purged-together',
@@ -810,9 +811,9 @@ export function defineCatalogSuite(db: SuiteDatabase): void {
           [`public.${ident(table.name)}`],
         );
         const only = (e: string) => `(execution_environment = '${e}'::execution_environment)`;
-        const run = `(backtest_run_id = ( SELECT (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint AS "nullif"))`;
+        const run = `(backtest_run_id = ( SELECT precog_backtest_run() AS precog_backtest_run))`;
         // Reading needs the run to exist (a deleted run's rows are gone at once, 000018).
-        const existing = `(backtest_run_id = ( SELECT r.id FROM backtest_runs r WHERE (r.id = (NULLIF(current_setting('precog.backtest_run'::text, true), ''::text))::bigint)))`;
+        const existing = `(backtest_run_id = ( SELECT r.id FROM backtest_runs r WHERE (r.id = ( SELECT precog_backtest_run() AS precog_backtest_run))))`;
         const deleted = '((backtest_run_id IS NULL) OR (NOT (backtest_run_id IN ( SELECT d.backtest_run_id FROM precog_backtest_runs_deleted d))))';
         expect(rows[0]).toEqual({
           rls: true,

@@ -81,15 +81,17 @@ BEGIN
     EXECUTE format($q$ALTER TABLE %s ADD CONSTRAINT %I CHECK ((execution_environment = 'backtest') = (backtest_run_id IS NOT NULL))$q$, t, left(table_name, 40) || '_backtest_run_only_in_backtest');
   END IF;
 
-  -- precog_backtest reads the rows of its transaction's run while the run exists, and writes
-  -- rows of that run only (an unknown run is refused by name, by backtest_run_known).
+  -- precog_backtest reads the rows of the run its transaction entered while that run exists, and
+  -- writes rows of that run only: the run is recorded by precog_enter_backtest_run() where no caller
+  -- writes (a setting, which any statement can SET and which outlives its transaction when set for
+  -- the session, opens nothing).
   EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_backtest
-                    USING (backtest_run_id = (SELECT r.id FROM public.backtest_runs r WHERE r.id = (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))
-                    WITH CHECK (backtest_run_id = (SELECT (NULLIF(pg_catalog.current_setting('precog.backtest_run', true), ''))::bigint))$q$,
+                    USING (backtest_run_id = (SELECT r.id FROM public.backtest_runs r WHERE r.id = (SELECT public.precog_backtest_run())))
+                    WITH CHECK (backtest_run_id = (SELECT public.precog_backtest_run()))$q$,
                  '[backtest-run] rows of the transaction''s run only', t);
   EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', '[backtest-run] rows of the transaction''s run only', t,
-                 'precog_backtest reads the rows of the run its transaction is opened for (precog.backtest_run, set by the backtest scope) while that run exists, writes rows of that run only, and none without one.');
+                 'precog_backtest reads the rows of the run its transaction entered (precog_enter_backtest_run(); no setting opens a run) while that run exists, writes rows of that run only, and none without one.');
   -- The analyst does not see a deleted run's rows, which the sweep has yet to delete.
   EXECUTE format('DROP POLICY IF EXISTS %I ON %s', '[backtest-run-deleted] rows of deleted runs are gone', t);
   EXECUTE format($q$CREATE POLICY %I ON %s AS RESTRICTIVE TO precog_analyst

@@ -29,6 +29,8 @@ BEGIN
   LOOP
     PERFORM public.precog_environment_reference_checks(declared.table_name);
   END LOOP;
+  -- EXECUTE on the functions it generated (and every other owner-rights or trigger function) as their comments say.
+  PERFORM public.precog_function_privileges();
   -- What was installed, for the review and npm run check (every table: the reference checks of
   -- each were regenerated above).
   FOR declared IN SELECT d.table_name FROM public.precog_environment_tables d ORDER BY 1 LOOP

@@ -13,11 +13,18 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  root_table text := (SELECT c.relname::text FROM pg_class c WHERE c.oid = pg_partition_root(TG_RELID));
+  root regclass := coalesce(pg_partition_root(TG_RELID), TG_RELID);
+  root_table text := (SELECT c.relname::text FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) root AND c.relnamespace OPERATOR(pg_catalog.=) 'public'::regnamespace);
   new_row jsonb := to_jsonb(NEW);
   key_text text;
   earlier record;
 BEGIN
+  IF NOT EXISTS (SELECT FROM public.precog_environment_tables d
+                  WHERE d.table_name OPERATOR(pg_catalog.=) root_table AND d.kind OPERATOR(pg_catalog.=) 'versioned'
+                    AND d.business_key OPERATOR(pg_catalog.=) ARRAY(SELECT pg_catalog.unnest(TG_ARGV))) OR TG_OP OPERATOR(pg_catalog.<>) 'INSERT' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW' THEN
+    RAISE EXCEPTION '[trigger-misplaced] % was made for the versioned tables of precog_environment_tables only: it does not run for %', TG_NAME, TG_RELID::regclass
+      USING ERRCODE = '42501', HINT = 'precog_environment_table() attaches this function where it belongs; attach nothing else to it.';
+  END IF;
   IF NEW.execution_environment IS NULL THEN
     RETURN NEW; -- refused next, by the [environment-required] trigger of the NULL partition
   END IF;
@@ -58,4 +65,5 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_environment_key_guard() IS
-  'BEFORE INSERT on versioned tables whose business key does not include the environment: every version of a key carries the environment of the first ([environment-immutable], precog bug #662), registered in precog_environment_keys. SECURITY DEFINER so that versions hidden from the caller by row-level security still count.';
+  'BEFORE INSERT on versioned tables whose business key does not include the environment: every version of a key carries the environment (and run) of the first ([environment-immutable], precog bug #662), registered in precog_environment_keys; it runs for the versioned tables of the registry only, with their key ([trigger-misplaced]). SECURITY DEFINER so that versions hidden from the caller by row-level security still count. Executable by nobody: triggers run it.';
+REVOKE ALL ON FUNCTION precog_environment_key_guard() FROM PUBLIC;

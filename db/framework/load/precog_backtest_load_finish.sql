@@ -68,6 +68,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_load_finish(bigint) IS
-  'Finishes a bulk load begun by precog_backtest_load_begin(): checks [identity-issued] set-wise, then inserts each staging table into the backtest partition (referenced tables first), whose statement triggers check references within the run and to shared rows, keys and the run set-wise. A refusal rolls the whole load back.';
+  'Finishes a bulk load begun by precog_backtest_load_begin(), of the run the transaction entered: checks [identity-issued] set-wise, then inserts each staging table into the backtest partition (referenced tables first), whose statement triggers check references within the run and to shared rows, keys and the run set-wise. A refusal rolls the whole load back. Executable by the owner and precog_backtest.';
 REVOKE ALL ON FUNCTION precog_backtest_load_finish(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION precog_backtest_load_finish(bigint) TO precog_backtest;

@@ -33,6 +33,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) IS
-  'Makes a backtest run (status created); returns the run. One row: every tagged table''s backtest partition holds every run. Executable by the owner and precog_backtest.';
+  'Makes a backtest run (status created, made by the session''s login); returns the run. One row: every tagged table''s backtest partition holds every run. Executable by the owner and precog_backtest.';
 REVOKE ALL ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION create_backtest_run(integer, timestamptz, timestamptz, integer, jsonb, text) TO precog_backtest;

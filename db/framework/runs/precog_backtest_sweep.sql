@@ -39,6 +39,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION precog_backtest_sweep(integer) IS
-  'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. SECURITY DEFINER: precog_backtest may not delete rows; it deletes rows of deleted runs only. Executable by the owner and precog_backtest.';
+  'Deletes at most max_rows rows of deleted backtest runs (already hidden from every read), referencing tables first, then their keys, then the run''s note in precog_backtest_runs_deleted; returns how many rows it deleted (0: nothing is left). Bounded work per call, each call its own transaction. SECURITY DEFINER: precog_backtest may not delete rows; it deletes rows of deleted runs only. Executable by the owner, precog_backtest and precog_backtest_admin.';
 REVOKE ALL ON FUNCTION precog_backtest_sweep(integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION precog_backtest_sweep(integer) TO precog_backtest;
+GRANT EXECUTE ON FUNCTION precog_backtest_sweep(integer) TO precog_backtest, precog_backtest_admin;

@@ -1,5 +1,6 @@
 -- Every backtest run at once, from the registry: one TRUNCATE of every backtest partition
--- (constant time, a few locks, no row triggers); returns how many rows each tagged table held.
+-- (precog_backtest_truncate(): constant time, a few locks, no row triggers); returns how many rows
+-- each tagged table held.
 -- SECURITY DEFINER so that it is the one way to delete in bulk: no role has DELETE or TRUNCATE on
 -- a tagged table.
 CREATE OR REPLACE FUNCTION purge_backtest_data() RETURNS TABLE (table_name text, rows_deleted bigint)
@@ -18,9 +19,8 @@ BEGIN
       EXECUTE format('SELECT count(*) FROM %s', public.precog_environment_partition(format('public.%I', table_name)::regclass, 'backtest')) INTO rows_deleted;
       RETURN NEXT;
     END LOOP;
-    PERFORM set_config('precog.purging_backtests', 'on', true);
-    EXECUTE format('TRUNCATE %s', partitions);
-    PERFORM set_config('precog.purging_backtests', 'off', true);
+    -- Every backtest row at once, under permits no caller can write (precog_backtest_purged_together).
+    PERFORM public.precog_backtest_truncate();
   END IF;
   DELETE FROM public.backtest_runs;
   DELETE FROM public.precog_backtest_runs_deleted;
@@ -28,7 +28,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_data() IS
-  'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (one TRUNCATE of their backtest partitions: constant time, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest.';
-
+  'Deletes every backtest run and its rows in every tagged table in precog_environment_tables (one TRUNCATE of their backtest partitions, by precog_backtest_truncate(): constant time, no row triggers), and nothing else; returns how many rows each table held. Live rows are never deleted, paper rows are kept as training data. Executable by the owner and precog_backtest_admin.';
 REVOKE ALL ON FUNCTION purge_backtest_data() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest;
+GRANT EXECUTE ON FUNCTION purge_backtest_data() TO precog_backtest_admin;

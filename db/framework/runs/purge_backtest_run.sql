@@ -17,6 +17,6 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION purge_backtest_run(bigint) IS
-  'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest.';
+  'Deletes one backtest run: its rows in every tagged table are hidden at once and deleted by precog_backtest_sweep(); returns the run. Every other run, and live and paper, are untouched. Executable by the owner and precog_backtest_admin.';
 REVOKE ALL ON FUNCTION purge_backtest_run(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION purge_backtest_run(bigint) TO precog_backtest;
+GRANT EXECUTE ON FUNCTION purge_backtest_run(bigint) TO precog_backtest_admin;
