@@ -20,8 +20,6 @@ import { withFileLock } from './file-lock.js';
 import { embeddedMajor, platformBinariesEntry } from './majors.js';
 
 
-// The project root is defined in src/project.ts; re-exported for code that still imports it from here.
-export { PROJECT_ROOT };
 const SUPERUSER = 'postgres';
 /** The OS account the server runs as when we are root (PostgreSQL refuses to run as root). */
 const OS_USER = 'postgres';
